@@ -1,0 +1,15 @@
+/*
+ * gmmkit/limits.h: the sizes gmmkit accepts, checked before any allocation so that a
+ * hostile or corrupted header cannot ask for terabytes. A value beyond a limit is
+ * GK_ELIMIT with a message that names the limit.
+ */
+#ifndef GMMKIT_LIMITS_H
+#define GMMKIT_LIMITS_H
+
+#define GK_MAX_DIM         4096u          /* feature dimension of a model or matrix column count in a model file */
+#define GK_MAX_COMPONENTS  65536u         /* mixture components */
+#define GK_MAX_ELEMENTS    (1ull << 34)   /* elements of one matrix (128 GiB of float64) */
+#define GK_MAX_NPY_HEADER  65536u         /* bytes of a .npy header dictionary */
+#define GK_MAX_HTK_FRAMES  (1u << 30)     /* frames of an HTK parameter file */
+
+#endif

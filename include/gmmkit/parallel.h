@@ -1,0 +1,45 @@
+/*
+ * gmmkit/parallel.h: threads and interruption.
+ *
+ * Threads: one setting per process decides how many OpenMP threads gmmkit's loops use
+ * (default: all cores; GMMKIT_THREADS overrides at start-up; gk_set_threads at any time).
+ * Results never depend on it: parallel loops work on fixed blocks and reduce in a fixed
+ * order. BLAS is called single-threaded inside gmmkit's own parallel regions
+ * (gk_blas_serial_begin/end) so that the cores are not oversubscribed, and with the
+ * setting outside them.
+ *
+ * Interruption: gk_interrupt_request() may be called from a signal handler; long loops
+ * poll gk_interrupted() at block boundaries and return GK_EINTR, leaving their outputs
+ * untouched or consistent. These two settings are the core's only process-wide state,
+ * because threads and signals are process-wide.
+ */
+#ifndef GMMKIT_PARALLEL_H
+#define GMMKIT_PARALLEL_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of threads gmmkit uses (>= 1). */
+int gk_threads(void);
+/* Sets it; n <= 0 means all cores. Also sets BLAS's thread count. Returns the value set. */
+int gk_set_threads(int n);
+/* Number of cores available to the process. */
+int gk_cores(void);
+
+/* Around a parallel region whose threads call BLAS: BLAS runs single-threaded inside.
+ * begin returns the previous BLAS thread count for end. Not nestable across threads. */
+int gk_blas_serial_begin(void);
+void gk_blas_serial_end(int previous);
+
+/* Async-signal-safe request to stop the current long operation. */
+void gk_interrupt_request(void);
+/* Clears a pending request (call before starting an operation). */
+void gk_interrupt_clear(void);
+/* Non-zero when an interruption was requested and not cleared. */
+int gk_interrupted(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,98 @@
+--- gmmkit: MFCC features, GMM/UBM training by EM and chi-squared GMM simplification.
+-- `local gk = require "gmmkit"` gives the modules of the C core (gk.matrix, gk.audio,
+-- gk.mfcc, gk.features, gk.gmm, gk.simplify, ...) and the pure-Lua helpers layered on
+-- them. Nothing here writes a global.
+local core = require "gmmkit.core"
+
+local gk = {
+  version = core.version,
+  core = core,
+  set_threads = core.set_threads,
+  threads = core.threads,
+  cores = core.cores,
+  doc = core.doc,
+}
+
+local module_names = {}
+for name, mod in pairs(core.modules) do
+  gk[name] = mod
+  module_names[#module_names + 1] = name
+end
+table.sort(module_names)
+
+-- Pure-Lua modules, loaded on first use (gk.plot, ...), from lua/gmmkit/<name>.lua.
+setmetatable(gk, {
+  __index = function(t, k)
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") or k == "init" then return nil end
+    local ok, mod = pcall(require, "gmmkit." .. k)
+    if ok then
+      rawset(t, k, mod)
+      return mod
+    end
+    if not tostring(mod):find("module 'gmmkit%." .. k .. "' not found", 1) then error(mod, 2) end
+    return nil
+  end,
+})
+
+--- The first line of a doc text.
+local function summary(text)
+  return (text or ""):match("^[^\n]*")
+end
+
+--- Finds the value named by a dotted path such as "gk.matrix.new" or "matrix.new".
+local function resolve(path)
+  local v = gk
+  for part in path:gsub("^gk%.", ""):gmatch("[^.:]+") do
+    if type(v) ~= "table" and type(v) ~= "userdata" then return nil end
+    v = v[part]
+    if v == nil then return nil end
+  end
+  return v
+end
+
+--- The help text of x (a function, object, module table or dotted name), as a string.
+function gk.helptext(x)
+  if x == nil or x == gk then
+    local lines = {
+      "gmmkit " .. gk.version .. ": speech features, GMM/UBM training and GMM simplification.",
+      "Modules (help(gk.<module>) lists their functions):",
+    }
+    for _, name in ipairs(module_names) do
+      lines[#lines + 1] = "  gk." .. name
+    end
+    lines[#lines + 1] = "help(f) shows the doc of a function or object; gk.set_threads(n) sets the threads."
+    return table.concat(lines, "\n")
+  end
+  if type(x) == "string" then
+    local v = resolve(x)
+    if v == nil then return "no gmmkit function or module named '" .. x .. "'" end
+    x = v
+  end
+  local text = core.doc(x)
+  if text then return text end
+  if type(x) == "table" then
+    local names = {}
+    for k, v in pairs(x) do
+      if type(v) == "function" then names[#names + 1] = k end
+    end
+    table.sort(names)
+    if #names == 0 then return "no documentation" end
+    local lines = {}
+    for _, k in ipairs(names) do
+      local s = summary(core.doc(x[k]))
+      lines[#lines + 1] = s ~= "" and s or (k .. "(...)")
+    end
+    return table.concat(lines, "\n")
+  end
+  return "no documentation for this " .. type(x)
+end
+
+--- help([x]): prints the doc of a gmmkit function, object or module (or an overview).
+function gk.help(x)
+  print(gk.helptext(x))
+end
+
+core.setdoc(gk.help, "help([x])\nPrints the doc of a gmmkit function, object or module, or an overview without argument.")
+core.setdoc(gk.helptext, "gk.helptext([x]) -> string\nThe text that help(x) prints.")
+
+return gk

@@ -1,0 +1,320 @@
+/*
+ * gkl.c: the binding helpers of gkl.h: docs, classes, the error seam, option tables.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "gkl.h"
+
+#define DOCS_KEY "gmmkit.docs"
+
+/* The registry table that maps functions (weak keys) and type names to doc texts. */
+static void push_docs(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, DOCS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, DOCS_KEY);
+  }
+}
+
+void gkL_setdoc(lua_State *L, int idx, const char *doc) {
+  idx = lua_absindex(L, idx);
+  push_docs(L);
+  lua_pushvalue(L, idx);
+  lua_pushstring(L, doc);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+int gkL_pushdoc(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  push_docs(L);
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  if (lua_isnil(L, -1)) {
+    /* An object: the doc of its type, by the metatable's __name. */
+    lua_pop(L, 1);
+    if (lua_getmetatable(L, idx)) {
+      lua_getfield(L, -1, "__name");
+      lua_remove(L, -2);
+      lua_rawget(L, -2);
+    } else {
+      lua_pushnil(L);
+    }
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
+void gkL_setfuncs(lua_State *L, const gkL_Reg *l) {
+  for (; l->name; l++) {
+    lua_pushcfunction(L, l->func);
+    if (l->doc) gkL_setdoc(L, -1, l->doc);
+    lua_setfield(L, -2, l->name);
+  }
+}
+
+void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
+                  const gkL_Reg *meta, const char *doc) {
+  luaL_newmetatable(L, tname);
+  if (meta) gkL_setfuncs(L, meta);
+  if (methods) {
+    if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, -3, "__index");
+    }
+    gkL_setfuncs(L, methods);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (doc) {
+    lua_pushstring(L, tname);
+    gkL_setdoc(L, -1, doc);
+    lua_pop(L, 1);
+  }
+}
+
+int gkL_raise(lua_State *L, const gk_error *err) {
+  if (err->status == GK_ENOMEM) {
+    lua_pushliteral(L, "not enough memory");
+    return lua_error(L);
+  }
+  return luaL_error(L, "%s", err->message[0] ? err->message : gk_strerror(err->status));
+}
+
+gk_allocator gkL_allocator(lua_State *L) {
+  gk_allocator a;
+  a.fn = lua_getallocf(L, &a.ud);
+  return a;
+}
+
+/* ---- suggestions --------------------------------------------------------------- */
+
+/* Optimal string alignment distance (Levenshtein with adjacent transpositions),
+ * for words of at most 63 characters (longer ones are not suggested for). */
+static int edit_distance(const char *a, const char *b) {
+  int d[64][64];
+  int n = (int)strlen(a), m = (int)strlen(b), i, j;
+  if (n > 63 || m > 63) return 99;
+  for (i = 0; i <= n; i++) d[i][0] = i;
+  for (j = 0; j <= m; j++) d[0][j] = j;
+  for (i = 1; i <= n; i++)
+    for (j = 1; j <= m; j++) {
+      int cost = a[i - 1] != b[j - 1], v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1;
+      d[i][j] = v;
+    }
+  return d[n][m];
+}
+
+const char *gkL_suggest(const char *word, const char *const names[]) {
+  const char *best = NULL;
+  int best_d = 99, limit = strlen(word) >= 4 ? 2 : 1, i;
+  size_t wl = strlen(word);
+  for (i = 0; names[i]; i++) {
+    int d = edit_distance(word, names[i]);
+    if (wl >= 3 && strncmp(word, names[i], wl) == 0 && d > 1) d = limit; /* a prefix */
+    if (d < best_d) {
+      best_d = d;
+      best = names[i];
+    }
+  }
+  return best_d <= limit ? best : NULL;
+}
+
+/* ---- option tables ------------------------------------------------------------- */
+
+static int has_options(lua_State *L, int arg) { return !lua_isnoneornil(L, arg); }
+
+int gkL_opterror(lua_State *L, int arg, const char *key, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushfstring(L, "option '%s' ", key);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return luaL_argerror(L, arg, lua_tostring(L, -1));
+}
+
+void gkL_checkoptions(lua_State *L, int arg, const char *const keys[]) {
+  if (!has_options(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    const char *k;
+    int i, known = 0;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_argerror(L, arg, lua_pushfstring(L, "option names must be strings, got a %s key",
+                                            luaL_typename(L, -1)));
+    }
+    k = lua_tostring(L, -1);
+    for (i = 0; keys[i]; i++)
+      if (strcmp(k, keys[i]) == 0) known = 1;
+    if (!known) {
+      const char *s = gkL_suggest(k, keys);
+      if (s) luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (did you mean '%s'?)", k, s));
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      lua_pushfstring(L, "unknown option '%s' (valid options:", k);
+      luaL_addvalue(&b);
+      for (i = 0; keys[i]; i++) {
+        luaL_addstring(&b, i ? ", " : " ");
+        luaL_addstring(&b, keys[i]);
+      }
+      luaL_addchar(&b, ')');
+      luaL_pushresult(&b);
+      luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+  }
+}
+
+int gkL_optfield(lua_State *L, int arg, const char *key) {
+  if (!has_options(L, arg)) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  return lua_getfield(L, arg, key);
+}
+
+lua_Number gkL_optnumber(lua_State *L, int arg, const char *key, lua_Number def,
+                         lua_Number lo, lua_Number hi) {
+  lua_Number v;
+  int t = gkL_optfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TNUMBER) gkL_opterror(L, arg, key, "must be a number, got %s", luaL_typename(L, -1));
+  v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (isnan(v)) gkL_opterror(L, arg, key, "must be a number, got NaN");
+  if (v < lo || v > hi) {
+    char buf[96];
+    if (lo == -HUGE_VAL) snprintf(buf, sizeof buf, "must be <= %g, got %g", hi, v);
+    else if (hi == HUGE_VAL) snprintf(buf, sizeof buf, "must be >= %g, got %g", lo, v);
+    else snprintf(buf, sizeof buf, "must be in [%g, %g], got %g", lo, hi, v);
+    gkL_opterror(L, arg, key, "%s", buf);
+  }
+  return v;
+}
+
+lua_Integer gkL_optinteger(lua_State *L, int arg, const char *key, lua_Integer def,
+                           lua_Integer lo, lua_Integer hi) {
+  lua_Integer v;
+  int isint, t = gkL_optfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TNUMBER) gkL_opterror(L, arg, key, "must be an integer, got %s", luaL_typename(L, -1));
+  v = lua_tointegerx(L, -1, &isint);
+  if (!isint) gkL_opterror(L, arg, key, "must be an integer, got %s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (v < lo || v > hi) {
+    if (hi == LUA_MAXINTEGER) gkL_opterror(L, arg, key, "must be >= %I, got %I", lo, v);
+    gkL_opterror(L, arg, key, "must be in [%I, %I], got %I", lo, hi, v);
+  }
+  return v;
+}
+
+int gkL_optboolean(lua_State *L, int arg, const char *key, int def) {
+  int v, t = gkL_optfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TBOOLEAN) gkL_opterror(L, arg, key, "must be a boolean, got %s", luaL_typename(L, -1));
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+const char *gkL_optstring(lua_State *L, int arg, const char *key, const char *def) {
+  const char *v;
+  int t = gkL_optfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TSTRING) gkL_opterror(L, arg, key, "must be a string, got %s", luaL_typename(L, -1));
+  v = lua_tostring(L, -1);
+  lua_pop(L, 1); /* the options table keeps the string alive */
+  return v;
+}
+
+/* "'a', 'b' or 'c'" for an error message, pushed on the stack. */
+static const char *push_name_list(lua_State *L, const char *const names[]) {
+  luaL_Buffer b;
+  int i;
+  luaL_buffinit(L, &b);
+  for (i = 0; names[i]; i++) {
+    if (i) luaL_addstring(&b, names[i + 1] ? ", " : " or ");
+    luaL_addchar(&b, '\'');
+    luaL_addstring(&b, names[i]);
+    luaL_addchar(&b, '\'');
+  }
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+int gkL_optenum(lua_State *L, int arg, const char *key, const char *const names[], int def) {
+  const char *v = gkL_optstring(L, arg, key, NULL), *s;
+  int i;
+  if (!v) return def;
+  for (i = 0; names[i]; i++)
+    if (strcmp(v, names[i]) == 0) return i;
+  s = gkL_suggest(v, names);
+  if (s) gkL_opterror(L, arg, key, "'%s' is unknown (did you mean '%s'?)", v, s);
+  return gkL_opterror(L, arg, key, "must be %s, got '%s'", push_name_list(L, names), v);
+}
+
+gk_dtype gkL_checkdtype(lua_State *L, int arg, gk_dtype def) {
+  static const char *const names[] = {"float32", "float64", NULL};
+  return (gk_dtype)luaL_checkoption(L, arg, def == GK_FLOAT32 ? "float32" : "float64", names);
+}
+
+/* ---- files -------------------------------------------------------------------- */
+
+/* A FILE owned by a to-be-closed userdata, so that a raise never leaks it. */
+typedef struct lfile {
+  FILE *f;
+} lfile;
+
+static int lfile_close(lua_State *L) {
+  lfile *p = luaL_checkudata(L, 1, "gmmkit.File");
+  if (p->f) {
+    fclose(p->f);
+    p->f = NULL;
+  }
+  return 0;
+}
+
+FILE *gkL_fopen(lua_State *L, const char *path, const char *mode) {
+  lfile *p = lua_newuserdatauv(L, sizeof *p, 0);
+  p->f = NULL;
+  if (luaL_newmetatable(L, "gmmkit.File")) {
+    lua_pushcfunction(L, lfile_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, lfile_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  lua_toclose(L, -1);
+  p->f = fopen(path, mode);
+  if (!p->f) luaL_error(L, "%s: cannot open: %s", path, strerror(errno));
+  return p->f;
+}
+

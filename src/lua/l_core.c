@@ -1,0 +1,120 @@
+/*
+ * l_core.c: the C module gmmkit.core (luaopen_gmmkit_core) and the host's preloader.
+ * gmmkit.core holds the submodules listed in gkl_modules.h plus the process settings
+ * (threads) and the doc registry; lua/gmmkit/init.lua builds the user-facing `gk` on it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "gkl.h"
+
+static int c_set_threads(lua_State *L) {
+  lua_Integer n = luaL_optinteger(L, 1, 0);
+  if (n < 0 || n > 4096) return luaL_argerror(L, 1, "thread count must be in 0..4096 (0: all cores)");
+  lua_pushinteger(L, gk_set_threads((int)n));
+  return 1;
+}
+
+static int c_threads(lua_State *L) {
+  lua_pushinteger(L, gk_threads());
+  return 1;
+}
+
+static int c_cores(lua_State *L) {
+  lua_pushinteger(L, gk_cores());
+  return 1;
+}
+
+static int c_doc(lua_State *L) {
+  luaL_checkany(L, 1);
+  return gkL_pushdoc(L, 1);
+}
+
+static int c_setdoc(lua_State *L) {
+  luaL_checkany(L, 1);
+  gkL_setdoc(L, 1, luaL_checkstring(L, 2));
+  return 0;
+}
+
+static int c_suggest(lua_State *L) {
+  const char *word = luaL_checkstring(L, 1), **names, *s;
+  lua_Integer n, i;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_len(L, 2);
+  names = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *names, 0);
+  for (i = 0; i < n; i++) {
+    lua_geti(L, 2, i + 1);
+    names[i] = luaL_checkstring(L, -1);
+    lua_pop(L, 1); /* the table keeps the string alive */
+  }
+  names[n] = NULL;
+  s = gkL_suggest(word, names);
+  if (s) lua_pushstring(L, s);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int c_interrupted(lua_State *L) {
+  lua_pushboolean(L, gk_interrupted());
+  return 1;
+}
+
+static const gkL_Reg core_funcs[] = {
+  {"set_threads", c_set_threads,
+   "gk.set_threads([n]) -> n\nSets the number of threads of every gmmkit loop and of BLAS (n <= 0 or "
+   "absent: all cores). Results do not depend on it. GMMKIT_THREADS sets it at start-up."},
+  {"threads", c_threads, "gk.threads() -> integer\nThe number of threads gmmkit uses."},
+  {"cores", c_cores, "gk.cores() -> integer\nThe number of cores available to the process."},
+  {"doc", c_doc, "gk.doc(x) -> string | nil\nThe doc text of a gmmkit function or object."},
+  {"setdoc", c_setdoc, "gk.setdoc(x, text)\nRecords the doc text of a value (for pure-Lua helpers)."},
+  {"suggest", c_suggest,
+   "gk.suggest(word, names) -> string | nil\nThe name in `names` closest to `word` (edit distance <= 2), for messages."},
+  {"interrupted", c_interrupted, "gk.interrupted() -> boolean\nWhether Ctrl-C was pressed during the current operation."},
+  {NULL, NULL, NULL}};
+
+int luaopen_gmmkit_core(lua_State *L) {
+  const char *env = getenv("GMMKIT_THREADS");
+  if (env && *env) gk_set_threads(atoi(env));
+  lua_newtable(L);
+  gkL_setfuncs(L, core_funcs);
+  lua_pushstring(L, gk_version());
+  lua_setfield(L, -2, "version");
+  lua_newtable(L); /* modules */
+#define GKL_MODULE(name)          \
+  gkL_open_##name(L);             \
+  lua_pushvalue(L, -1);           \
+  lua_setfield(L, -4, #name);     \
+  lua_setfield(L, -2, #name);
+#include "gkl_modules.h"
+#undef GKL_MODULE
+  lua_setfield(L, -2, "modules");
+  return 1;
+}
+
+/* ---- the host's preloader ----------------------------------------------------------- */
+
+struct gk_embedded_lua {
+  const char *module, *chunkname, *source;
+  size_t size;
+};
+extern const struct gk_embedded_lua gk_embedded_lua[];
+
+static int load_embedded(lua_State *L) {
+  const struct gk_embedded_lua *e = lua_touserdata(L, lua_upvalueindex(1));
+  if (luaL_loadbuffer(L, e->source, e->size, e->chunkname) != LUA_OK) return lua_error(L);
+  lua_pushvalue(L, 1); /* module name, as require passes it */
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+void gkL_preload(lua_State *L) {
+  const struct gk_embedded_lua *e;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_gmmkit_core);
+  lua_setfield(L, -2, "gmmkit.core");
+  for (e = gk_embedded_lua; e->module; e++) {
+    lua_pushlightuserdata(L, (void *)e);
+    lua_pushcclosure(L, load_embedded, 1);
+    lua_setfield(L, -2, e->module);
+  }
+  lua_pop(L, 1);
+}

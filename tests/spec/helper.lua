@@ -1,0 +1,35 @@
+-- Shared busted helper: loaded before every spec (tests/run_spec passes --helper).
+-- Specs that need the speech corpus call data_dir() and skip when it returns nil.
+local M = {}
+
+--- The folder holding fsdd/recordings (GMMKIT_DATA), or nil with a printed skip message.
+function M.data_dir(why)
+  local d = os.getenv("GMMKIT_DATA")
+  if d and d ~= "" then return d end
+  io.stderr:write("skipped (GMMKIT_DATA is not set): " .. (why or "needs the speech data") .. "\n")
+  return nil
+end
+
+--- A fresh temporary directory, removed by the caller with os.remove on its files.
+function M.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p '" .. p .. "'"))
+  return p
+end
+
+--- Runs a shell command, returns its stdout, and whether it succeeded.
+function M.run(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1", "r"))
+  local out = f:read("a")
+  local ok, _, code = f:close()
+  return out, ok, code
+end
+
+--- The build's host and source folders (set by CTest).
+M.host = os.getenv("GMMKIT_HOST")
+M.source_dir = os.getenv("GMMKIT_SOURCE_DIR") or "."
+M.build_dir = os.getenv("GMMKIT_BUILD_DIR") or "build"
+
+package.loaded["spec_helper"] = M
+return M
