@@ -20,6 +20,7 @@
 #include "gmmkit/fileio.h"
 #include "gmmkit/parallel.h"
 #include "gmmkit/gmm.h"
+#include "gmmkit/random.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -32,6 +32,9 @@ int gk_cores(void);
 int gk_blas_serial_begin(void);
 void gk_blas_serial_end(int previous);
 
+/* Monotonic wall-clock seconds (for progress reports and timings). */
+double gk_seconds(void);
+
 /* Async-signal-safe request to stop the current long operation. */
 void gk_interrupt_request(void);
 /* Clears a pending request (call before starting an operation). */

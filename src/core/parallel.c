@@ -3,7 +3,9 @@
  * The only mutable process-wide state of the core, because OpenMP's and BLAS's thread
  * pools and signals are process-wide themselves.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <omp.h>
 #include <cblas.h>
@@ -36,3 +38,9 @@ void gk_blas_serial_end(int previous) { openblas_set_num_threads(previous > 0 ? 
 void gk_interrupt_request(void) { interrupt_flag = 1; }
 void gk_interrupt_clear(void) { interrupt_flag = 0; }
 int gk_interrupted(void) { return interrupt_flag != 0; }
+
+double gk_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

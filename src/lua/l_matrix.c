@@ -129,6 +129,28 @@ static int m_new(lua_State *L) {
   return 1;
 }
 
+static int m_random(lua_State *L) {
+  static const char *const keys[] = {"seed", "dist", "dtype", NULL};
+  static const char *const dists[] = {"normal", "uniform", NULL};
+  static const char *const dtypes[] = {"float32", "float64", NULL};
+  size_t rows = check_size(L, 1, "rows"), cols = check_size(L, 2, "cols"), i, j;
+  lua_Integer seed;
+  int dist;
+  gk_dtype t;
+  gk_matrix *m;
+  gk_rng rng;
+  gkL_checkoptions(L, 3, keys);
+  seed = gkL_optinteger(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+  dist = gkL_optenum(L, 3, "dist", dists, 0);
+  t = (gk_dtype)gkL_optenum(L, 3, "dtype", dtypes, GK_FLOAT64);
+  m = gkL_newmatrix(L, rows, cols, t);
+  gk_rng_seed(&rng, (uint64_t)seed, 0);
+  for (i = 0; i < rows; i++)
+    for (j = 0; j < cols; j++)
+      gk_matrix_set(m, i, j, dist == 0 ? gk_rng_normal(&rng) : gk_rng_uniform(&rng));
+  return 1;
+}
+
 static int m_from_table(lua_State *L) {
   gk_dtype t = gkL_checkdtype(L, 2, GK_FLOAT64);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -443,6 +465,10 @@ static const gkL_Reg funcs[] = {
   {"new", m_new,
    "gk.matrix.new(rows, cols[, fill=0[, dtype='float64']]) -> Matrix\nA rows x cols matrix filled "
    "with `fill`; dtype 'float32' (features) or 'float64' (parameters)."},
+  {"random", m_random,
+   "gk.matrix.random(rows, cols[, {seed=0, dist='normal'|'uniform', dtype='float64'}]) -> Matrix\n"
+   "Independent N(0, 1) or U[0, 1) draws from the seeded xoshiro256** generator: the same seed "
+   "gives the same matrix on every machine."},
   {"from_table", m_from_table,
    "gk.matrix.from_table(t[, dtype='float64']) -> Matrix\nFrom a table of rows {{1, 2}, {3, 4}}, "
    "or from a flat table of numbers (a column)."},

@@ -11,6 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gmmkit/error.h"
+
+/* The message of a failed status: the error record's, or the generic text. */
+static inline const char *gk_test_message(const gk_error *e, gk_status s) {
+  return e && e->message[0] ? e->message : gk_strerror(s);
+}
 
 static int gk_test_checks_failed, gk_test_failed, gk_test_passed;
 
@@ -52,7 +58,7 @@ static int gk_test_checks_failed, gk_test_failed, gk_test_passed;
     gk_status gk_s_ = (expr);                                                       \
     if (gk_s_ != GK_OK) {                                                           \
       fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,          \
-              (errp) ? (errp)->message : gk_strerror(gk_s_));                       \
+              gk_test_message((errp), gk_s_));                       \
       gk_test_checks_failed++;                                                      \
     }                                                                               \
   } while (0)
