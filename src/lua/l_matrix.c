@@ -202,10 +202,12 @@ static gk_dtype common_dtype(const gk_matrix **parts, size_t n) {
 
 static int stack(lua_State *L, int vertical) {
   size_t n, i, rows = 0, cols = 0;
+  int given = !lua_isnoneornil(L, 2);
+  gk_dtype t = given ? gkL_checkdtype(L, 2, GK_FLOAT64) : GK_FLOAT64;
   const gk_matrix **parts = check_list(L, 1, &n);
-  gk_dtype t = lua_isnoneornil(L, 2) ? common_dtype(parts, n) : gkL_checkdtype(L, 2, GK_FLOAT64);
   gk_matrix *dst;
   gk_error err;
+  if (!given) t = common_dtype(parts, n);
   for (i = 0; i < n; i++) {
     if (vertical) {
       if (i && parts[i]->cols != cols)
