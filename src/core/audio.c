@@ -1,0 +1,504 @@
+/*
+ * audio.c: loading, resampling and saving audio (see gmmkit/audio.h).
+ *
+ * Loading reads blocks of interleaved floats from libsndfile, folds each block to mono
+ * and, when resampling, streams it through one libsamplerate converter, so that memory
+ * is the output signal plus two small blocks. libsndfile's own checks catch most bad
+ * headers; the ones it lets through (a WAV data chunk longer than the file, absurd rates
+ * or channel counts, more frames than gmmkit's limits) are caught here before the output
+ * is allocated.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "gmmkit/audio.h"
+#include "gmmkit/fileio.h"
+#include "gmmkit/limits.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <samplerate.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *const gk_resample_quality_names[] = {"best", "medium", "fast", NULL};
+
+/* Frames per block read from the file. */
+#define GK_AUDIO_BLOCK 8192
+
+void gk_audio_opts_default(gk_audio_opts *o) {
+  o->rate = 0;
+  o->channel = -1;
+  o->quality = GK_RESAMPLE_MEDIUM;
+}
+
+void gk_signal_release(gk_signal *s, const gk_allocator *a) {
+  if (!s) return;
+  gk_free(a, s->samples, s->n * sizeof(float));
+  s->samples = NULL;
+  s->n = 0;
+}
+
+static int src_type(gk_resample_quality q) {
+  switch (q) {
+    case GK_RESAMPLE_BEST: return SRC_SINC_BEST_QUALITY;
+    case GK_RESAMPLE_FAST: return SRC_SINC_FASTEST;
+    default: return SRC_SINC_MEDIUM_QUALITY;
+  }
+}
+
+/* ---- in-memory virtual file for sf_open_virtual ------------------------------------- */
+
+typedef struct memfile {
+  const unsigned char *data;
+  sf_count_t size, pos;
+} memfile;
+
+static sf_count_t mem_len(void *ud) { return ((memfile *)ud)->size; }
+static sf_count_t mem_seek(sf_count_t off, int whence, void *ud) {
+  memfile *m = ud;
+  sf_count_t p = whence == SEEK_SET ? off : whence == SEEK_CUR ? m->pos + off : m->size + off;
+  if (p < 0) p = 0;
+  if (p > m->size) p = m->size;
+  m->pos = p;
+  return p;
+}
+static sf_count_t mem_read(void *ptr, sf_count_t count, void *ud) {
+  memfile *m = ud;
+  if (count < 0) return 0;
+  sf_count_t left = m->size - m->pos;
+  if (count > left) count = left;
+  if (count > 0) memcpy(ptr, m->data + m->pos, (size_t)count);
+  m->pos += count;
+  return count;
+}
+static sf_count_t mem_write(const void *ptr, sf_count_t count, void *ud) {
+  (void)ptr; (void)count; (void)ud;
+  return 0;
+}
+static sf_count_t mem_tell(void *ud) { return ((memfile *)ud)->pos; }
+
+/* ---- the decoder ------------------------------------------------------------------------ */
+
+/* libsndfile accepts a WAV (or AIFF, ...) whose data chunk claims more bytes than the file
+ * holds, and silently reads what is there; its log ("data : 12800 (should be 11799)") is
+ * the only trace. A truncated file must be an error, not a shorter signal. Streaming
+ * writers' placeholder sizes (0xFFFFFFFF and the like) are not truncation. */
+static int log_says_truncated(SNDFILE *sf) {
+  char log[8192];
+  log[0] = 0;
+  sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+  log[sizeof log - 1] = 0;
+  for (const char *p = log; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    while (*p == ' ') p++;
+    long long claimed = 0, actual = 0;
+    if ((strncmp(p, "data", 4) == 0 || strncmp(p, "SSND", 4) == 0) &&
+        sscanf(p + 4, " : %lld (should be %lld)", &claimed, &actual) == 2 &&
+        claimed > actual && claimed < 0xFFFFFF00LL)
+      return 1;
+  }
+  return 0;
+}
+
+static void format_name(const SF_INFO *info, char *buf, size_t size) {
+  SF_FORMAT_INFO maj = {0}, sub = {0};
+  maj.format = info->format & SF_FORMAT_TYPEMASK;
+  sub.format = info->format & SF_FORMAT_SUBMASK;
+  const char *a = sf_command(NULL, SFC_GET_FORMAT_INFO, &maj, sizeof maj) == 0 && maj.name ? maj.name : "?";
+  const char *b = sf_command(NULL, SFC_GET_FORMAT_INFO, &sub, sizeof sub) == 0 && sub.name ? sub.name : "?";
+  snprintf(buf, size, "%s, %s", a, b);
+}
+
+static gk_status check_header(const SF_INFO *info, const char *name, gk_error *err) {
+  if (info->channels < 1 || info->channels > GK_AUDIO_MAX_CHANNELS)
+    return gk_fail(err, GK_EFORMAT, "%s: absurd header: %d channels (limit %d)", name,
+                   info->channels, GK_AUDIO_MAX_CHANNELS);
+  if (info->samplerate < 1 || info->samplerate > GK_AUDIO_MAX_RATE)
+    return gk_fail(err, GK_EFORMAT, "%s: absurd header: sample rate %d Hz (limit %d)", name,
+                   info->samplerate, GK_AUDIO_MAX_RATE);
+  if (info->frames < 0 || (unsigned long long)info->frames > GK_MAX_ELEMENTS)
+    return gk_fail(err, GK_ELIMIT, "%s: absurd header: %lld frames (limit %llu samples)", name,
+                   (long long)info->frames, (unsigned long long)GK_MAX_ELEMENTS);
+  return GK_OK;
+}
+
+/* Decodes the open `sf` into `out`. `name` labels errors. */
+static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
+                        const gk_audio_opts *o, gk_signal *out, const gk_allocator *a,
+                        gk_error *err) {
+  gk_audio_opts def;
+  if (!o) {
+    gk_audio_opts_default(&def);
+    o = &def;
+  }
+  gk_status st = check_header(info, name, err);
+  if (st != GK_OK) return st;
+  if (o->channel >= info->channels)
+    return gk_fail(err, GK_EINVAL, "%s: option 'channel' %d is beyond the file's %d channel%s",
+                   name, o->channel + 1, info->channels, info->channels == 1 ? "" : "s");
+  if (o->rate < 0 || o->rate > GK_AUDIO_MAX_RATE)
+    return gk_fail(err, GK_EINVAL, "option 'rate' %d Hz is out of (0, %d]", o->rate, GK_AUDIO_MAX_RATE);
+  if (log_says_truncated(sf))
+    return gk_fail(err, GK_EFORMAT,
+                   "%s: truncated: the header promises more audio data than the file holds", name);
+  size_t frames = (size_t)info->frames, ch = (size_t)info->channels;
+  int target = o->rate > 0 ? o->rate : info->samplerate;
+  double ratio = (double)target / info->samplerate;
+  /* libsamplerate's output for a whole stream is within a few samples of n * ratio. */
+  size_t cap = ratio == 1.0 ? frames : (size_t)ceil((double)frames * ratio) + 16;
+  if ((unsigned long long)cap > GK_MAX_ELEMENTS)
+    return gk_fail(err, GK_ELIMIT, "%s: %zu samples after resampling exceed the limit", name, cap);
+  if (frames == 0) {
+    out->samples = NULL;
+    out->n = 0;
+    out->rate = target;
+    return GK_OK;
+  }
+  float *buf = malloc(sizeof(float) * GK_AUDIO_BLOCK * ch);
+  float *mono = ratio != 1.0 ? malloc(sizeof(float) * GK_AUDIO_BLOCK) : NULL;
+  float *dst = gk_alloc(a, cap * sizeof(float));
+  SRC_STATE *src = NULL;
+  if (!buf || (ratio != 1.0 && !mono) || !dst) {
+    st = gk_fail_nomem(err);
+    goto fail;
+  }
+  if (ratio != 1.0) {
+    int e = 0;
+    src = src_new(src_type(o->quality), 1, &e);
+    if (!src) {
+      st = gk_fail(err, GK_ENOMEM, "%s: libsamplerate: %s", name, src_strerror(e));
+      goto fail;
+    }
+  }
+  size_t got = 0, written = 0;
+  while (got < frames) {
+    sf_count_t want = (sf_count_t)(frames - got < GK_AUDIO_BLOCK ? frames - got : GK_AUDIO_BLOCK);
+    int direct = ch == 1 && !src;  /* mono, no resampling: decode straight into the output */
+    sf_count_t r = sf_readf_float(sf, direct ? dst + got : buf, want);
+    if (r <= 0) break;
+    float *m = ratio != 1.0 ? mono : dst + got;
+    if (direct) {
+      /* already in place */
+    } else if (o->channel >= 0) {
+      for (sf_count_t i = 0; i < r; i++) m[i] = buf[(size_t)i * ch + (size_t)o->channel];
+    } else if (ch == 1) {
+      if (m != buf) memcpy(m, buf, sizeof(float) * (size_t)r);
+    } else {
+      float inv = 1.0f / (float)ch;
+      for (sf_count_t i = 0; i < r; i++) {
+        float s = 0;
+        for (size_t c = 0; c < ch; c++) s += buf[(size_t)i * ch + c];
+        m[i] = s * inv;
+      }
+    }
+    got += (size_t)r;
+    if (src) {
+      SRC_DATA d = {0};
+      d.data_in = mono;
+      d.input_frames = r;
+      d.src_ratio = ratio;
+      d.end_of_input = got >= frames;
+      long used = 0;
+      while (used < r || d.end_of_input) {
+        d.data_in = mono + used;
+        d.input_frames = r - used;
+        d.data_out = dst + written;
+        d.output_frames = (long)(cap - written);
+        int e = src_process(src, &d);
+        if (e) {
+          st = gk_fail(err, GK_EINVAL, "%s: libsamplerate: %s", name, src_strerror(e));
+          goto fail;
+        }
+        used += d.input_frames_used;
+        written += (size_t)d.output_frames_gen;
+        if (d.end_of_input && d.output_frames_gen == 0) break;
+        if (written >= cap) break;
+        if (!d.end_of_input && d.input_frames_used == 0 && d.output_frames_gen == 0) break;
+      }
+    }
+  }
+  if (got < frames) {
+    st = gk_fail(err, GK_EFORMAT, "%s: truncated: read %zu of the %zu frames the header promises (%s)",
+                 name, got, frames, sf_strerror(sf));
+    goto fail;
+  }
+  if (!src) written = got;
+  if (src) src_delete(src);
+  free(buf);
+  free(mono);
+  if (written < cap) {
+    /* Shrink the resampled buffer to its length (an allocator realloc would do; keep it simple
+     * and portable across allocators: copy into an exact buffer). */
+    float *exact = written ? gk_alloc(a, written * sizeof(float)) : NULL;
+    if (written && !exact) {
+      gk_free(a, dst, cap * sizeof(float));
+      return gk_fail_nomem(err);
+    }
+    if (written) memcpy(exact, dst, written * sizeof(float));
+    gk_free(a, dst, cap * sizeof(float));
+    dst = exact;
+  }
+  out->samples = dst;
+  out->n = written;
+  out->rate = target;
+  return GK_OK;
+fail:
+  if (src) src_delete(src);
+  free(buf);
+  free(mono);
+  gk_free(a, dst, cap * sizeof(float));
+  return st;
+}
+
+static gk_status open_error(const char *name, gk_error *err) {
+  const char *why = sf_strerror(NULL);
+  if (why && (strstr(why, "unknown format") || strstr(why, "not recognised") ||
+              strstr(why, "not recognized")))
+    return gk_fail(err, GK_EFORMAT, "%s: not an audio file libsndfile can read (%s)", name, why);
+  return gk_fail(err, GK_EFORMAT, "%s: cannot read as audio: %s", name, why ? why : "unknown error");
+}
+
+gk_status gk_audio_info_file(const char *path, gk_audio_info *info, gk_error *err) {
+  struct stat stt;
+  if (!path) return gk_fail(err, GK_EINVAL, "no path given");
+  if (stat(path, &stt) != 0)
+    return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (S_ISDIR(stt.st_mode)) return gk_fail(err, GK_EIO, "%s: is a directory, not an audio file", path);
+  if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
+  SF_INFO si;
+  memset(&si, 0, sizeof si);
+  SNDFILE *sf = sf_open(path, SFM_READ, &si);
+  if (!sf) return open_error(path, err);
+  gk_status st = check_header(&si, path, err);
+  if (st == GK_OK) {
+    info->frames = (long long)si.frames;
+    info->channels = si.channels;
+    info->rate = si.samplerate;
+    format_name(&si, info->format, sizeof info->format);
+  }
+  sf_close(sf);
+  return st;
+}
+
+gk_status gk_audio_load(const char *path, const gk_audio_opts *o, gk_signal *out,
+                        const gk_allocator *a, gk_error *err) {
+  struct stat stt;
+  out->samples = NULL;
+  out->n = 0;
+  out->rate = 0;
+  if (!path) return gk_fail(err, GK_EINVAL, "no path given");
+  if (stat(path, &stt) != 0)
+    return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (S_ISDIR(stt.st_mode)) return gk_fail(err, GK_EIO, "%s: is a directory, not an audio file", path);
+  if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
+  SF_INFO si;
+  memset(&si, 0, sizeof si);
+  SNDFILE *sf = sf_open(path, SFM_READ, &si);
+  if (!sf) return open_error(path, err);
+  gk_status st = decode(sf, &si, path, o, out, a, err);
+  sf_close(sf);
+  return st;
+}
+
+gk_status gk_audio_load_memory(const void *data, size_t size, const char *name,
+                               const gk_audio_opts *o, gk_signal *out,
+                               const gk_allocator *a, gk_error *err) {
+  out->samples = NULL;
+  out->n = 0;
+  out->rate = 0;
+  if (!name) name = "<memory>";
+  if (size == 0 || !data) return gk_fail(err, GK_EFORMAT, "%s: empty (0 bytes)", name);
+  memfile m = {data, (sf_count_t)size, 0};
+  SF_VIRTUAL_IO io = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
+  SF_INFO si;
+  memset(&si, 0, sizeof si);
+  SNDFILE *sf = sf_open_virtual(&io, SFM_READ, &si, &m);
+  if (!sf) return open_error(name, err);
+  gk_status st = decode(sf, &si, name, o, out, a, err);
+  sf_close(sf);
+  return st;
+}
+
+gk_status gk_audio_resample(const gk_signal *in, int rate, gk_resample_quality q,
+                            gk_signal *out, const gk_allocator *a, gk_error *err) {
+  out->samples = NULL;
+  out->n = 0;
+  out->rate = 0;
+  if (rate < 1 || rate > GK_AUDIO_MAX_RATE)
+    return gk_fail(err, GK_EINVAL, "option 'rate' %d Hz is out of (0, %d]", rate, GK_AUDIO_MAX_RATE);
+  if (in->rate < 1) return gk_fail(err, GK_EINVAL, "resample: the signal's rate %d is invalid", in->rate);
+  if ((int)q < 0 || (int)q > GK_RESAMPLE_FAST)
+    return gk_fail(err, GK_EINVAL, "option 'quality' %d is invalid", (int)q);
+  double ratio = (double)rate / in->rate;
+  size_t cap = (size_t)ceil((double)in->n * ratio) + 16;
+  if ((unsigned long long)cap > GK_MAX_ELEMENTS)
+    return gk_fail(err, GK_ELIMIT, "resample: %zu output samples exceed the limit", cap);
+  if (in->n == 0) {
+    out->rate = rate;
+    return GK_OK;
+  }
+  float *dst = gk_alloc(a, cap * sizeof(float));
+  if (!dst) return gk_fail_nomem(err);
+  SRC_DATA d = {0};
+  d.data_in = in->samples;
+  d.input_frames = (long)in->n;
+  d.data_out = dst;
+  d.output_frames = (long)cap;
+  d.src_ratio = ratio;
+  int e = src_simple(&d, src_type(q), 1);
+  if (e) {
+    gk_free(a, dst, cap * sizeof(float));
+    return gk_fail(err, GK_EINVAL, "resample: libsamplerate: %s", src_strerror(e));
+  }
+  size_t n = (size_t)d.output_frames_gen;
+  float *exact = n ? gk_alloc(a, n * sizeof(float)) : NULL;
+  if (n && !exact) {
+    gk_free(a, dst, cap * sizeof(float));
+    return gk_fail_nomem(err);
+  }
+  if (n) memcpy(exact, dst, n * sizeof(float));
+  gk_free(a, dst, cap * sizeof(float));
+  out->samples = exact;
+  out->n = n;
+  out->rate = rate;
+  return GK_OK;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  if (m > n) return 0;
+  for (size_t i = 0; i < m; i++)
+    if (tolower((unsigned char)s[n - m + i]) != suffix[i]) return 0;
+  return 1;
+}
+
+gk_status gk_audio_save(const char *path, const gk_signal *s, gk_audio_format f,
+                        gk_audio_encoding e, gk_error *err) {
+  if (!path) return gk_fail(err, GK_EINVAL, "no path given");
+  if (s->rate < 1 || s->rate > GK_AUDIO_MAX_RATE)
+    return gk_fail(err, GK_EINVAL, "%s: the signal's rate %d Hz is invalid", path, s->rate);
+  if (f == GK_AUDIO_AUTO) {
+    if (ends_with(path, ".wav")) f = GK_AUDIO_WAV;
+    else if (ends_with(path, ".flac")) f = GK_AUDIO_FLAC;
+    else
+      return gk_fail(err, GK_EINVAL,
+                     "%s: cannot tell the format from the extension (use .wav or .flac, or "
+                     "option 'format')", path);
+  }
+  SF_INFO si;
+  memset(&si, 0, sizeof si);
+  si.samplerate = s->rate;
+  si.channels = 1;
+  int sub = e == GK_ENC_PCM24 ? SF_FORMAT_PCM_24 : e == GK_ENC_FLOAT ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_16;
+  if (f == GK_AUDIO_FLAC && e == GK_ENC_FLOAT)
+    return gk_fail(err, GK_EINVAL, "%s: FLAC holds integer samples only (option 'encoding')", path);
+  si.format = (f == GK_AUDIO_FLAC ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | sub;
+  if (!sf_format_check(&si))
+    return gk_fail(err, GK_EINVAL, "%s: libsndfile cannot write this format/encoding", path);
+  gk_atomic_file af;
+  gk_status st = gk_atomic_open(&af, path, err);
+  if (st != GK_OK) return st;
+  fflush(af.fp);
+  SNDFILE *sf = sf_open_fd(fileno(af.fp), SFM_WRITE, &si, 0);
+  if (!sf) {
+    gk_atomic_abort(&af);
+    return gk_fail(err, GK_EIO, "%s: cannot write: %s", path, sf_strerror(NULL));
+  }
+  /* Out-of-range samples saturate instead of wrapping around in integer encodings. */
+  sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  sf_count_t wrote = s->n ? sf_writef_float(sf, s->samples, (sf_count_t)s->n) : 0;
+  int close_err = sf_close(sf);
+  if (wrote != (sf_count_t)s->n || close_err) {
+    gk_atomic_abort(&af);
+    return gk_fail(err, GK_EIO, "%s: write failed (%zu of %zu samples)", path, (size_t)wrote, s->n);
+  }
+  return gk_atomic_commit(&af, err);
+}
+
+/* ---- folder listing ------------------------------------------------------------------ */
+
+static const char *const audio_exts[] = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff",
+                                         ".aif", ".aifc", ".au", ".snd", ".w64", ".caf",
+                                         ".sph", ".nist", ".mp3", ".rf64", ".voc", NULL};
+
+static int is_audio_name(const char *name) {
+  for (int i = 0; audio_exts[i]; i++)
+    if (ends_with(name, audio_exts[i])) return 1;
+  return 0;
+}
+
+typedef struct strlist {
+  char **v;
+  size_t n, cap;
+} strlist;
+
+static int strlist_push(strlist *l, const char *s) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    char **v = realloc(l->v, cap * sizeof(char *));
+    if (!v) return 0;
+    l->v = v;
+    l->cap = cap;
+  }
+  char *c = malloc(strlen(s) + 1);
+  if (!c) return 0;
+  strcpy(c, s);
+  l->v[l->n++] = c;
+  return 1;
+}
+
+static gk_status list_dir(const char *dir, int recursive, int depth, strlist *l, gk_error *err) {
+  if (depth > 64) return gk_fail(err, GK_ELIMIT, "%s: folders nested too deep", dir);
+  DIR *d = opendir(dir);
+  if (!d) return gk_fail(err, GK_EIO, "%s: cannot open folder: %s", dir, strerror(errno));
+  struct dirent *e;
+  gk_status st = GK_OK;
+  size_t dl = strlen(dir);
+  while (st == GK_OK && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    size_t need = dl + strlen(e->d_name) + 2;
+    char *p = malloc(need);
+    if (!p) { st = gk_fail_nomem(err); break; }
+    snprintf(p, need, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", e->d_name);
+    struct stat s;
+    if (stat(p, &s) == 0) {
+      if (S_ISDIR(s.st_mode)) {
+        if (recursive) st = list_dir(p, recursive, depth + 1, l, err);
+      } else if (S_ISREG(s.st_mode) && is_audio_name(e->d_name)) {
+        if (!strlist_push(l, p)) st = gk_fail_nomem(err);
+      }
+    }
+    free(p);
+  }
+  closedir(d);
+  return st;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+gk_status gk_audio_list(const char *dir, int recursive, char ***paths, size_t *n,
+                        gk_error *err) {
+  *paths = NULL;
+  *n = 0;
+  strlist l = {0};
+  gk_status st = list_dir(dir, recursive, 0, &l, err);
+  if (st != GK_OK) {
+    gk_audio_list_free(l.v, l.n);
+    return st;
+  }
+  if (l.n) qsort(l.v, l.n, sizeof(char *), cmp_str);
+  *paths = l.v;
+  *n = l.n;
+  return GK_OK;
+}
+
+void gk_audio_list_free(char **paths, size_t n) {
+  if (!paths) return;
+  for (size_t i = 0; i < n; i++) free(paths[i]);
+  free(paths);
+}
