@@ -11,6 +11,7 @@ local gk = {
   threads = core.threads,
   cores = core.cores,
   doc = core.doc,
+  seconds = core.seconds,
 }
 
 local module_names = {}

@@ -53,6 +53,11 @@ static int c_suggest(lua_State *L) {
   return 1;
 }
 
+static int c_seconds(lua_State *L) {
+  lua_pushnumber(L, gk_seconds());
+  return 1;
+}
+
 static int c_interrupted(lua_State *L) {
   lua_pushboolean(L, gk_interrupted());
   return 1;
@@ -68,6 +73,7 @@ static const gkL_Reg core_funcs[] = {
   {"setdoc", c_setdoc, "gk.setdoc(x, text)\nRecords the doc text of a value (for pure-Lua helpers)."},
   {"suggest", c_suggest,
    "gk.suggest(word, names) -> string | nil\nThe name in `names` closest to `word` (edit distance <= 2), for messages."},
+  {"seconds", c_seconds, "gk.seconds() -> number\nMonotonic wall-clock seconds (for timings)."},
   {"interrupted", c_interrupted, "gk.interrupted() -> boolean\nWhether Ctrl-C was pressed during the current operation."},
   {NULL, NULL, NULL}};
 

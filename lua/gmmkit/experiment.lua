@@ -1,0 +1,181 @@
+--- gk.experiment: the small pieces every experiment script repeats: command-line options,
+-- output folders, timing, running several reduction methods, Markdown tables and reports.
+--
+--   local ex = gk.experiment
+--   local opt = ex.options(arg, {audio = "", components = 64, out = "out"}, "speech_ubm.lua: ...")
+--   local rows = ex.reduce_all(ubm, 16, {"lbfgs", "gd", "runnalls"})
+--   print(ex.markdown_table(rows, {"method", "nise", "seconds"}))
+local core = require "gmmkit.core"
+
+local experiment = {}
+
+--- Whether the example runs in its reduced-size mode (GMMKIT_SMOKE=1, used by the tests).
+function experiment.smoke()
+  local v = os.getenv("GMMKIT_SMOKE")
+  return v ~= nil and v ~= "" and v ~= "0"
+end
+
+local function parse_value(name, default, text)
+  local t = type(default)
+  if t == "number" then
+    local v = tonumber(text)
+    if not v then error(string.format("option --%s expects a number, got '%s'", name, text), 0) end
+    return v
+  elseif t == "boolean" then
+    if text == "true" or text == "1" or text == "yes" then return true end
+    if text == "false" or text == "0" or text == "no" then return false end
+    error(string.format("option --%s expects true or false, got '%s'", name, text), 0)
+  elseif t == "table" then
+    local list = {}
+    for item in text:gmatch("[^,]+") do list[#list + 1] = tonumber(item) or item end
+    return list
+  end
+  return text
+end
+
+--- Parses `--name value` (or `--name=value`, `--flag` for booleans) from a script's
+-- `arg` into a copy of `defaults`; list-valued options take comma-separated values.
+-- Unknown options are errors with a suggestion; `--help` prints `usage` and the defaults.
+function experiment.options(argv, defaults, usage)
+  local opt, names = {}, {}
+  for k, v in pairs(defaults) do
+    opt[k] = v
+    names[#names + 1] = k
+  end
+  table.sort(names)
+  local i = 1
+  while argv and argv[i] do
+    local a = argv[i]
+    if a == "--help" or a == "-h" then
+      io.write((usage or "") .. "\noptions (defaults):\n")
+      for _, k in ipairs(names) do
+        local v = defaults[k]
+        if type(v) == "table" then v = table.concat(v, ",") end
+        io.write(string.format("  --%-20s %s\n", k:gsub("_", "-"), tostring(v)))
+      end
+      os.exit(0)
+    end
+    local name, value = a:match("^%-%-([%w_%-]+)=(.*)$")
+    if not name then name = a:match("^%-%-([%w_%-]+)$") end
+    if not name then error(string.format("unexpected argument '%s' (options are --name value)", a), 0) end
+    name = name:gsub("%-", "_")
+    if defaults[name] == nil then
+      local s = core.suggest(name, names)
+      error(string.format("unknown option --%s%s", name, s and (" (did you mean --" .. s .. "?)") or ""), 0)
+    end
+    if value == nil then
+      if type(defaults[name]) == "boolean" and (argv[i + 1] == nil or argv[i + 1]:match("^%-%-")) then
+        value = "true"
+      else
+        i = i + 1
+        value = argv[i]
+        if value == nil then error("option --" .. name .. " needs a value", 0) end
+      end
+    end
+    opt[name] = parse_value(name, defaults[name], value)
+    i = i + 1
+  end
+  return opt
+end
+
+--- Creates a folder (and its parents) and returns its path.
+function experiment.mkdir(path)
+  local ok = os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'")
+  if not ok then error("cannot create the folder " .. path, 2) end
+  return path
+end
+
+--- Runs f(...) and returns its results followed by the wall-clock seconds it took.
+function experiment.timed(f, ...)
+  local t0 = core.seconds()
+  local r = table.pack(f(...))
+  r[r.n + 1] = core.seconds() - t0
+  return table.unpack(r, 1, r.n + 1)
+end
+
+--- Monotonic wall-clock seconds.
+function experiment.clock()
+  return core.seconds()
+end
+
+--- Reduces `f` to `k` components with each method in `methods`; returns a list of rows
+-- {method =, model =, info =, nise =, ise =, seconds =, iterations =}. Options are passed
+-- to gk.simplify.reduce (history = true is added). A method that fails gives a row with
+-- `error` set instead of stopping the experiment.
+function experiment.reduce_all(f, k, methods, opts)
+  local simplify = core.modules.simplify
+  local rows = {}
+  for _, m in ipairs(methods) do
+    local o = {}
+    for key, v in pairs(opts or {}) do o[key] = v end
+    o.method = m
+    if o.history == nil then o.history = true end
+    local t0 = core.seconds()
+    local ok, g, info = pcall(simplify.reduce, f, k, o)
+    local seconds = core.seconds() - t0
+    if ok then
+      rows[#rows + 1] = {method = m, model = g, info = info, nise = info.nise, ise = info.ise,
+        seconds = seconds, iterations = info.iterations}
+    else
+      rows[#rows + 1] = {method = m, error = tostring(g), seconds = seconds}
+    end
+  end
+  return rows
+end
+
+local function cell(v)
+  if v == nil then return "" end
+  if type(v) == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    if v == 0 then return "0" end
+    local a = math.abs(v)
+    if a >= 1e-3 and a < 1e5 then return string.format("%.4g", v) end
+    return string.format("%.3e", v)
+  end
+  return tostring(v)
+end
+
+--- A Markdown table of `rows` (tables) with the given column keys and optional headers.
+function experiment.markdown_table(rows, columns, headers)
+  local out = {"| " .. table.concat(headers or columns, " | ") .. " |"}
+  local sep = {}
+  for i = 1, #columns do sep[i] = "---" end
+  out[2] = "|" .. table.concat(sep, "|") .. "|"
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for i, c in ipairs(columns) do cells[i] = cell(r[c]) end
+    out[#out + 1] = "| " .. table.concat(cells, " | ") .. " |"
+  end
+  return table.concat(out, "\n")
+end
+
+--- Writes a text file atomically enough for reports (temporary file, then rename).
+function experiment.write(path, text)
+  local tmp = path .. ".tmp"
+  local f = assert(io.open(tmp, "w"))
+  f:write(text)
+  f:close()
+  assert(os.rename(tmp, path))
+  return path
+end
+
+--- Prints a line to stderr when it is a terminal, for progress messages.
+function experiment.progress(fmt, ...)
+  io.stderr:write(string.format(fmt, ...), "\n")
+end
+
+for name, text in pairs({
+  smoke = "gk.experiment.smoke() -> boolean\nTrue in the tests' reduced-size mode (GMMKIT_SMOKE=1).",
+  options = "gk.experiment.options(arg, defaults[, usage]) -> table\nParses --name value options of a script against their defaults (types follow the defaults; lists are comma-separated); unknown options are errors with a suggestion; --help prints usage.",
+  mkdir = "gk.experiment.mkdir(path) -> path\nCreates a folder and its parents.",
+  timed = "gk.experiment.timed(f, ...) -> results..., seconds\nCalls f and appends the wall-clock seconds it took.",
+  clock = "gk.experiment.clock() -> seconds\nMonotonic wall-clock time.",
+  reduce_all = "gk.experiment.reduce_all(f, k, methods[, opts]) -> rows\nReduces f to k components with every method; each row has method, model, info, nise, ise, seconds, iterations (or error).",
+  markdown_table = "gk.experiment.markdown_table(rows, columns[, headers]) -> string\nA Markdown table of the given columns of rows.",
+  write = "gk.experiment.write(path, text) -> path\nWrites a text file through a temporary and a rename.",
+  progress = "gk.experiment.progress(fmt, ...)\nA progress line on stderr.",
+}) do
+  core.setdoc(experiment[name], text)
+end
+
+return experiment
