@@ -13,6 +13,7 @@
 #include "gmmkit/features.h"
 #include "gmmkit/parallel.h"
 #include "gmmkit/alloc.h"
+#include "gmmkit/random.h"
 
 #include <fftw3.h>
 #include <float.h>
@@ -400,26 +401,13 @@ static int scratch_init(scratch *s, const gk_mfcc *ex) {
   return 1;
 }
 
-/* splitmix64: the stream of the dither noise of one frame, keyed by (seed, frame), so
- * that the noise does not depend on how frames are split over threads. */
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
+/* Kaldi's Dither: Gaussian noise of standard deviation `dither` added to every sample.
+ * The noise of frame f is stream f of the seed, so it does not depend on how frames are
+ * split over threads. */
 static void add_dither(float *x, int n, double dither, uint64_t seed, size_t frame) {
-  uint64_t st = seed ^ ((uint64_t)frame * 0xD1B54A32D192ED03ull);
-  (void)splitmix64(&st);
-  for (int i = 0; i < n; i += 2) {
-    /* Box-Muller on two uniforms in (0, 1]. */
-    double u1 = ((double)(splitmix64(&st) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = (double)(splitmix64(&st) >> 11) * 0x1.0p-53;
-    double r = sqrt(-2.0 * log(u1));
-    x[i] += (float)(dither * r * cos(2.0 * M_PI * u2));
-    if (i + 1 < n) x[i + 1] += (float)(dither * r * sin(2.0 * M_PI * u2));
-  }
+  gk_rng r;
+  gk_rng_seed(&r, seed, (uint64_t)frame);
+  for (int i = 0; i < n; i++) x[i] += (float)(dither * gk_rng_normal(&r));
 }
 
 /* One frame: `row` receives the static features, *energy the log energy. */

@@ -1,0 +1,464 @@
+/*
+ * l_features.c: the Lua binding of gmmkit/features.h and gmmkit/htk.h: gk.features
+ * (deltas, cmvn, vad, warp, extract, read_htk, write_htk).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gmmkit/features.h"
+#include "gmmkit/htk.h"
+#include "l_audio.h"
+
+/* A float32 view of the matrix at idx (converted copy pushed and left in place if needed). */
+static gk_matrix *check_f32(lua_State *L, int idx) {
+  int pushed = 0;
+  if (!gkL_testmatrix(L, idx) && !lua_istable(L, idx)) luaL_typeerror(L, idx, GKL_MATRIX);
+  gk_matrix *m = gkL_tomatrix(L, idx, GK_FLOAT32, &pushed);
+  if (pushed) lua_replace(L, idx);
+  return m;
+}
+
+static int f_deltas(lua_State *L) {
+  static const char *const keys[] = {"order", "window", NULL};
+  gk_matrix *m = check_f32(L, 1);
+  gkL_checkoptions(L, 2, keys);
+  int order = (int)gkL_optinteger(L, 2, "order", 2, 0, 8);
+  int window = (int)gkL_optinteger(L, 2, "window", 2, 1, 1000);
+  gk_matrix *d = gkL_newmatrix(L, m->rows, m->cols * (size_t)(order + 1), GK_FLOAT32);
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_features_deltas(m, order, window, d, &err) != GK_OK) gkL_raise(L, &err);
+  return 1;
+}
+
+static void read_cmvn(lua_State *L, int arg, gk_cmvn_opts *o) {
+  gk_cmvn_opts_default(o);
+  o->window = (int)gkL_optinteger(L, arg, "window", o->window, 0, 1 << 30);
+  o->center = gkL_optboolean(L, arg, "center", o->center);
+  o->min_window = (int)gkL_optinteger(L, arg, "min_window", o->min_window, 0, 1 << 30);
+  o->norm_vars = gkL_optboolean(L, arg, "norm_vars", o->norm_vars);
+}
+
+static int f_cmvn(lua_State *L) {
+  static const char *const keys[] = {"window", "center", "min_window", "norm_vars", NULL};
+  gk_matrix *m = check_f32(L, 1);
+  gkL_checkoptions(L, 2, keys);
+  gk_cmvn_opts o;
+  read_cmvn(L, 2, &o);
+  gk_matrix *d = gkL_newmatrix(L, m->rows, m->cols, GK_FLOAT32);
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_features_cmvn(m, &o, d, &err) != GK_OK) gkL_raise(L, &err);
+  return 1;
+}
+
+static const char *const vad_keys[] = {"energy_threshold", "energy_mean_scale", "frames_context",
+                                       "proportion_threshold", "column", NULL};
+
+static void read_vad(lua_State *L, int arg, gk_vad_opts *o) {
+  gk_vad_opts_default(o);
+  o->energy_threshold = gkL_optnumber(L, arg, "energy_threshold", o->energy_threshold, -HUGE_VAL, HUGE_VAL);
+  o->energy_mean_scale = gkL_optnumber(L, arg, "energy_mean_scale", o->energy_mean_scale, -HUGE_VAL, HUGE_VAL);
+  o->frames_context = (int)gkL_optinteger(L, arg, "frames_context", o->frames_context, 0, 1 << 20);
+  o->proportion_threshold = gkL_optnumber(L, arg, "proportion_threshold", o->proportion_threshold, 0, 1);
+  o->column = (size_t)gkL_optinteger(L, arg, "column", 1, 1, GK_MAX_DIM) - 1;
+}
+
+static int f_vad(lua_State *L) {
+  gk_matrix *m = check_f32(L, 1);
+  gkL_checkoptions(L, 2, vad_keys);
+  gk_vad_opts o;
+  read_vad(L, 2, &o);
+  if (o.column >= m->cols)
+    gkL_opterror(L, 2, "column", "%d is beyond the %d columns of the matrix", (int)o.column + 1, (int)m->cols);
+  unsigned char *mask = lua_newuserdatauv(L, m->rows ? m->rows : 1, 0);  /* collected scratch */
+  size_t voiced = 0;
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_features_vad(m, &o, mask, &voiced, &err) != GK_OK) gkL_raise(L, &err);
+  lua_createtable(L, m->rows > 0x7fffffff ? 0 : (int)m->rows, 0);
+  for (size_t t = 0; t < m->rows; t++) {
+    lua_pushboolean(L, mask[t]);
+    lua_rawseti(L, -2, (lua_Integer)t + 1);
+  }
+  lua_pushinteger(L, (lua_Integer)voiced);
+  return 2;
+}
+
+static int f_warp(lua_State *L) {
+  static const char *const keys[] = {"window", NULL};
+  gk_matrix *m = check_f32(L, 1);
+  gkL_checkoptions(L, 2, keys);
+  int window = (int)gkL_optinteger(L, 2, "window", 301, 1, 1 << 30);
+  gk_matrix *d = gkL_newmatrix(L, m->rows, m->cols, GK_FLOAT32);
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_features_warp(m, window, d, &err) != GK_OK) gkL_raise(L, &err);
+  return 1;
+}
+
+/* ---- HTK files ------------------------------------------------------------------------- */
+
+static int f_read_htk(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  gk_htk_header h;
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_htk_read_header(path, &h, &err) != GK_OK) gkL_raise(L, &err);
+  gk_matrix *m = gkL_newmatrix(L, h.frames, h.dims, GK_FLOAT32);
+  if (gk_htk_read_data(path, &h, m, &err) != GK_OK) gkL_raise(L, &err);
+  char kind[64];
+  gk_htk_kind_format(h.kind, kind, sizeof kind);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushnumber(L, h.period * 1e-7);
+  lua_setfield(L, -2, "period");
+  lua_pushinteger(L, h.kind);
+  lua_setfield(L, -2, "kind_code");
+  return 2;
+}
+
+static int f_write_htk(lua_State *L) {
+  static const char *const keys[] = {"kind", "period", NULL};
+  const char *path = luaL_checkstring(L, 1);
+  gk_matrix *m = gkL_checkmatrix(L, 2);
+  gkL_checkoptions(L, 3, keys);
+  const char *ks = gkL_optstring(L, 3, "kind", "USER");
+  double period = gkL_optnumber(L, 3, "period", 0.01, 1e-7, 214.0);
+  uint16_t kind;
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_htk_kind_parse(ks, &kind, &err) != GK_OK) gkL_opterror(L, 3, "kind", "%s", err.message);
+  if (gk_htk_write(path, m, kind, (uint32_t)floor(period * 1e7 + 0.5), &err) != GK_OK) gkL_raise(L, &err);
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* ---- batch extraction ------------------------------------------------------------------ */
+
+/* Per-chunk results owned by a userdata, so that a raise while converting them frees them. */
+typedef struct chunk {
+  gk_extract_result *r;
+  size_t n;
+} chunk;
+
+static int chunk_gc(lua_State *L) {
+  chunk *c = luaL_checkudata(L, 1, "gmmkit.ExtractChunk");
+  if (c->r) {
+    for (size_t i = 0; i < c->n; i++) gk_matrix_release(&c->r[i].features, NULL);
+    free(c->r);
+    c->r = NULL;
+  }
+  return 0;
+}
+
+/* Reads a sub-option that is a boolean (true: defaults), a number (`numkey`), or a table. */
+static int subopt(lua_State *L, int arg, const char *key) {
+  int t = gkL_optfield(L, arg, key);
+  if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (t != LUA_TBOOLEAN && t != LUA_TTABLE && t != LUA_TNUMBER)
+    gkL_opterror(L, arg, key, "must be a boolean, a number or a table, got %s", luaL_typename(L, -1));
+  return lua_absindex(L, -1);  /* left on the stack for the caller */
+}
+
+static int is_dir(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+static int f_extract(lua_State *L) {
+  static const char *const ex_keys[] = {"rate", "channel", "quality", "deltas", "cmvn", "warp", "vad",
+                                        "strict", "stack", "progress", "recursive", NULL};
+  /* Accepted keys: the MFCC options and the extraction options. */
+  const char *keys[64];
+  size_t nk = 0;
+  for (size_t i = 0; gkL_mfcc_keys[i]; i++) keys[nk++] = gkL_mfcc_keys[i];
+  for (size_t i = 0; ex_keys[i]; i++) keys[nk++] = ex_keys[i];
+  keys[nk] = NULL;
+  gkL_checkoptions(L, 2, keys);
+  lua_settop(L, 2);
+
+  /* The list of files: a folder, one file, or an array of paths (at index 3). */
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    const char *p = lua_tostring(L, 1);
+    lua_newtable(L);
+    if (is_dir(p)) {
+      char **paths;
+      size_t n;
+      gk_error err;
+      gk_error_clear(&err);
+      if (gk_audio_list(p, gkL_optboolean(L, 2, "recursive", 1), &paths, &n, &err) != GK_OK) gkL_raise(L, &err);
+      for (size_t i = 0; i < n; i++) {
+        if (!lua_checkstack(L, 4)) break;
+        lua_pushstring(L, paths[i]);
+        lua_rawseti(L, 3, (lua_Integer)i + 1);
+      }
+      gk_audio_list_free(paths, n);
+      if (n == 0) return luaL_error(L, "%s: no audio files in this folder", p);
+    } else {
+      lua_pushvalue(L, 1);
+      lua_rawseti(L, 3, 1);
+    }
+  } else if (lua_istable(L, 1)) {
+    lua_newtable(L);
+    lua_Integer n = luaL_len(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      if (lua_geti(L, 1, i) != LUA_TSTRING)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "entry %I is a %s, not a path", i, luaL_typename(L, -1)));
+      lua_rawseti(L, 3, i);
+    }
+  } else {
+    return luaL_typeerror(L, 1, "folder, path or array of paths");
+  }
+  size_t n = (size_t)luaL_len(L, 3);
+  const char **paths = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);  /* index 4 */
+  for (size_t i = 0; i < n; i++) {
+    lua_geti(L, 3, (lua_Integer)i + 1);
+    paths[i] = lua_tostring(L, -1);  /* kept alive by the table at 3 */
+    lua_pop(L, 1);
+  }
+
+  /* Options. */
+  gk_extract_opts eo;
+  gk_extract_opts_default(&eo);
+  eo.audio.rate = (int)gkL_optinteger(L, 2, "rate", 0, 0, GK_AUDIO_MAX_RATE);
+  eo.audio.channel = (int)gkL_optinteger(L, 2, "channel", 0, 0, GK_AUDIO_MAX_CHANNELS) - 1;
+  eo.audio.quality = (gk_resample_quality)gkL_optenum(L, 2, "quality", gk_resample_quality_names, GK_RESAMPLE_MEDIUM);
+  int strict = gkL_optboolean(L, 2, "strict", 0);
+  int stack = gkL_optboolean(L, 2, "stack", 0);
+  double rate = eo.audio.rate;
+  if (rate == 0 && n > 0) {
+    /* The first file's rate decides sample_frequency when neither is given. */
+    gk_audio_info info;
+    gk_error err;
+    gk_error_clear(&err);
+    if (gk_audio_info_file(paths[0], &info, &err) == GK_OK) rate = info.rate;
+  }
+  gk_mfcc_opts mo;
+  gkL_mfcc_options(L, 2, &mo, rate);
+  int sub;
+  if ((sub = subopt(L, 2, "deltas")) != 0) {
+    static const char *const dk[] = {"order", "window", NULL};
+    if (lua_type(L, sub) == LUA_TNUMBER) {
+      eo.delta_order = (int)luaL_checkinteger(L, sub);
+    } else if (lua_istable(L, sub)) {
+      gkL_checkoptions(L, sub, dk);
+      eo.delta_order = (int)gkL_optinteger(L, sub, "order", 2, 0, 8);
+      eo.delta_window = (int)gkL_optinteger(L, sub, "window", 2, 1, 1000);
+    } else {
+      eo.delta_order = 2;
+    }
+    if (eo.delta_order < 0 || eo.delta_order > 8) gkL_opterror(L, 2, "deltas", "order must be in [0, 8]");
+    lua_pop(L, 1);
+  } else if (mo.delta_order > 0) {
+    /* A preset's deltas (paper) are taken after normalisation of the static features. */
+    eo.delta_order = mo.delta_order;
+    eo.delta_window = mo.delta_window;
+  }
+  mo.delta_order = 0;
+  if ((sub = subopt(L, 2, "cmvn")) != 0) {
+    static const char *const ck[] = {"window", "center", "min_window", "norm_vars", NULL};
+    eo.norm = GK_NORM_CMVN;
+    if (lua_type(L, sub) == LUA_TNUMBER) eo.cmvn.window = (int)luaL_checkinteger(L, sub);
+    else if (lua_istable(L, sub)) {
+      gkL_checkoptions(L, sub, ck);
+      read_cmvn(L, sub, &eo.cmvn);
+    }
+    if (eo.cmvn.window < 0) gkL_opterror(L, 2, "cmvn", "window must be >= 0");
+    lua_pop(L, 1);
+  }
+  if ((sub = subopt(L, 2, "warp")) != 0) {
+    if (eo.norm != GK_NORM_NONE) gkL_opterror(L, 2, "warp", "and option 'cmvn' exclude each other");
+    eo.norm = GK_NORM_WARP;
+    if (lua_type(L, sub) == LUA_TNUMBER) eo.warp_window = (int)luaL_checkinteger(L, sub);
+    else if (lua_istable(L, sub)) {
+      static const char *const wk[] = {"window", NULL};
+      gkL_checkoptions(L, sub, wk);
+      eo.warp_window = (int)gkL_optinteger(L, sub, "window", 301, 1, 1 << 30);
+    }
+    if (eo.warp_window < 1) gkL_opterror(L, 2, "warp", "window must be >= 1");
+    lua_pop(L, 1);
+  }
+  if ((sub = subopt(L, 2, "vad")) != 0) {
+    eo.vad = 1;
+    if (lua_istable(L, sub)) {
+      gkL_checkoptions(L, sub, vad_keys);
+      read_vad(L, sub, &eo.vad_opts);
+    } else if (lua_type(L, sub) != LUA_TBOOLEAN) {
+      gkL_opterror(L, 2, "vad", "must be true or a table of compute-vad options");
+    }
+    if (eo.vad_opts.proportion_threshold <= 0 || eo.vad_opts.proportion_threshold >= 1)
+      gkL_opterror(L, 2, "vad", "proportion_threshold must be in (0, 1)");
+    lua_pop(L, 1);
+  }
+  /* Progress: a function, or a line on stderr when it is a terminal (progress=false: none). */
+  int ptype = gkL_optfield(L, 2, "progress");  /* index 5 */
+  if (ptype != LUA_TNIL && ptype != LUA_TBOOLEAN && ptype != LUA_TFUNCTION)
+    gkL_opterror(L, 2, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
+  int show_tty = (ptype == LUA_TNIL || (ptype == LUA_TBOOLEAN && lua_toboolean(L, 5))) && isatty(2);
+  int call_fn = ptype == LUA_TFUNCTION;
+
+  gk_mfcc **box = lua_newuserdatauv(L, sizeof(gk_mfcc *), 0);  /* index 6: the extractor */
+  *box = NULL;
+  luaL_setmetatable(L, GKL_MFCC);
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_mfcc_create(box, &mo, &err) != GK_OK) gkL_raise(L, &err);
+  gk_mfcc *ex = *box;
+  if (eo.vad && eo.vad_opts.column >= gk_mfcc_dims(ex))
+    gkL_opterror(L, 2, "vad", "column %d is beyond the %d feature columns", (int)eo.vad_opts.column + 1,
+                 (int)gk_mfcc_dims(ex));
+  size_t dims = gk_features_extract_dims(ex, &eo);
+
+  if (luaL_newmetatable(L, "gmmkit.ExtractChunk")) {
+    lua_pushcfunction(L, chunk_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  chunk *ck = lua_newuserdatauv(L, sizeof *ck, 0);  /* index 7 */
+  ck->r = NULL;
+  ck->n = 0;
+  luaL_setmetatable(L, "gmmkit.ExtractChunk");
+
+  lua_newtable(L);  /* 8: matrices */
+  lua_newtable(L);  /* 9: paths */
+  lua_newtable(L);  /* 10: failed */
+  size_t block = (size_t)gk_threads() * 8;
+  if (block < 16) block = 16;
+  ck->r = calloc(block, sizeof(gk_extract_result));
+  if (!ck->r) return luaL_error(L, "not enough memory");
+  double t_start = gk_seconds(), audio = 0, total_rows = 0;
+  lua_Integer nok = 0, nfail = 0;
+  gk_interrupt_clear();
+  for (size_t i0 = 0; i0 < n; i0 += block) {
+    size_t m = n - i0 < block ? n - i0 : block;
+    ck->n = m;
+    gk_status st = gk_features_extract(ex, paths + i0, m, &eo, ck->r, &err);
+    for (size_t k = 0; k < m; k++) {
+      gk_extract_result *r = &ck->r[k];
+      if (r->error.status != GK_OK) {
+        if (strict || r->error.status == GK_EINTR || r->error.status == GK_ENOMEM) {
+          gk_error e = r->error;
+          if (show_tty) fputc('\n', stderr);
+          return gkL_raise(L, &e);
+        }
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, paths[i0 + k]);
+        lua_setfield(L, -2, "path");
+        lua_pushstring(L, r->error.message);
+        lua_setfield(L, -2, "error");
+        lua_rawseti(L, 10, ++nfail);
+        continue;
+      }
+      gk_matrix *mm = gkL_newmatrix(L, r->features.rows, dims, GK_FLOAT32);
+      if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * dims * sizeof(float));
+      gk_matrix_release(&r->features, NULL);
+      lua_rawseti(L, 8, ++nok);
+      lua_pushstring(L, paths[i0 + k]);
+      lua_rawseti(L, 9, nok);
+      audio += r->seconds;
+      total_rows += (double)mm->rows;
+    }
+    for (size_t k = 0; k < m; k++) gk_matrix_release(&ck->r[k].features, NULL);
+    if (st == GK_EINTR) return gkL_raise(L, &err);
+    double el = gk_seconds() - t_start;
+    size_t done = i0 + m;
+    if (call_fn) {
+      lua_pushvalue(L, 5);
+      lua_pushinteger(L, (lua_Integer)done);
+      lua_pushinteger(L, (lua_Integer)n);
+      lua_pushnumber(L, audio);
+      lua_pushnumber(L, el);
+      lua_call(L, 4, 0);
+    } else if (show_tty) {
+      double left = done ? el * (double)(n - done) / (double)done : 0;
+      fprintf(stderr, "\rextract: %zu/%zu files, %.0f s of audio, %.0fx real time, %d:%02d left   ",
+              done, n, audio, el > 0 ? audio / el : 0.0, (int)(left / 60), (int)fmod(left, 60));
+      if (done == n) fputc('\n', stderr);
+      fflush(stderr);
+    }
+  }
+  lua_createtable(L, 0, 8);
+  lua_pushvalue(L, 8);
+  lua_setfield(L, -2, "matrices");
+  lua_pushvalue(L, 9);
+  lua_setfield(L, -2, "paths");
+  lua_pushvalue(L, 10);
+  lua_setfield(L, -2, "failed");
+  lua_pushnumber(L, audio);
+  lua_setfield(L, -2, "seconds");
+  lua_pushnumber(L, gk_seconds() - t_start);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushinteger(L, (lua_Integer)total_rows);
+  lua_setfield(L, -2, "frames");
+  if (stack) {
+    int res = lua_gettop(L);
+    gk_matrix *all = gkL_newmatrix(L, (size_t)total_rows, dims, GK_FLOAT32);
+    lua_createtable(L, (int)nok + 1, 0);
+    size_t row = 0;
+    for (lua_Integer i = 1; i <= nok; i++) {
+      lua_geti(L, 8, i);
+      gk_matrix *mm = gkL_checkmatrix(L, -1);
+      if (mm->rows) memcpy((float *)all->data + row * dims, mm->data, mm->rows * dims * sizeof(float));
+      lua_pop(L, 1);
+      lua_pushinteger(L, (lua_Integer)row + 1);
+      lua_rawseti(L, -2, i);
+      row += mm->rows;
+    }
+    lua_pushinteger(L, (lua_Integer)row + 1);
+    lua_rawseti(L, -2, nok + 1);
+    lua_setfield(L, res, "offsets");
+    lua_setfield(L, res, "stacked");
+  }
+  return 1;
+}
+
+static const gkL_Reg funcs[] = {
+  {"deltas", f_deltas,
+   "gk.features.deltas(m, {order=2, window=2}) -> Matrix\n[static | delta | delta-delta ...] by the "
+   "HTK/Kaldi regression formula d_t = sum_k k (x_{t+k} - x_{t-k}) / (2 sum_k k^2), higher orders by "
+   "the convolved filter (Kaldi add-deltas), frames beyond the ends replaced by the first / last."},
+  {"cmvn", f_cmvn,
+   "gk.features.cmvn(m, {window=300, center=true, norm_vars=false, min_window=100}) -> Matrix\n"
+   "Sliding-window cepstral mean (and variance) normalisation with Kaldi apply-cmvn-sliding "
+   "semantics; window=0 uses the whole utterance."},
+  {"vad", f_vad,
+   "gk.features.vad(m, {energy_threshold=5, energy_mean_scale=0.5, frames_context=0, "
+   "proportion_threshold=0.6, column=1}) -> mask, count\nKaldi compute-vad on the log energy in "
+   "`column` (C0 or the energy): a boolean per frame, for m:select_rows(mask), and the voiced count."},
+  {"warp", f_warp,
+   "gk.features.warp(m, {window=301}) -> Matrix\nFeature warping (Pelecanos and Sridharan 2001): "
+   "each value mapped to the standard normal quantile of its rank in a sliding window."},
+  {"extract", f_extract,
+   "gk.features.extract(files_or_folder, opts) -> {matrices=, paths=, failed=, seconds=, frames=[, "
+   "stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, gk.set_threads): each file is "
+   "loaded (rate=, channel=, quality=), analysed with the MFCC options of gk.mfcc.new (sample_"
+   "frequency defaults to the first file's rate), then optionally: vad (true or compute-vad "
+   "options; decided on the raw static features, applied at the end), cmvn (true, a window, or "
+   "cmvn options) or warp (true or a window), deltas (an order or {order=, window=}; preset "
+   "'paper' implies order 1). A bad file is listed in `failed` and skipped, or raises with "
+   "strict=true. progress: a function(done, total, audio_seconds, elapsed), or false; by default "
+   "a line on stderr when it is a terminal. stack=true adds the stacked matrix and offsets (the "
+   "1-based first row of each file, and one past the end)."},
+  {"read_htk", f_read_htk,
+   "gk.features.read_htk(path) -> Matrix, {kind=, period=, kind_code=}\nAn HTK parameter file "
+   "(float or compressed), its kind ('MFCC_E_D_A', ...) and frame period in seconds."},
+  {"write_htk", f_write_htk,
+   "gk.features.write_htk(path, m, {kind='USER', period=0.01}) -> m\nWrites an HTK parameter file "
+   "(big-endian float32, atomically) with the given parameter kind and frame period (seconds)."},
+  {NULL, NULL, NULL}};
+
+int gkL_open_features(lua_State *L) {
+  lua_newtable(L);
+  gkL_setfuncs(L, funcs);
+  return 1;
+}
