@@ -19,6 +19,7 @@
 #define GMMKIT_GMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "gmmkit/alloc.h"
 #include "gmmkit/error.h"
 #include "gmmkit/matrix.h"
@@ -61,6 +62,205 @@ gk_status gk_gmm_clone(const gk_gmm *src, gk_gmm **out, const gk_allocator *a, g
  * full covariances symmetric within 1e-9 relative and positive definite) and computes the
  * derived quantities. GK_EINVAL / GK_ENUMERIC naming the component otherwise. */
 gk_status gk_gmm_prepare(gk_gmm *g, gk_error *err);
+
+/* ==== Data ===========================================================================
+ * The frames a model is scored on or trained from: a list of matrices (one per file,
+ * never stacked), float32 or float64, each N_i x D row-major. `stride` > 1 uses every
+ * stride-th row of each matrix (Kaldi's subsample-feats); 0 or 1 uses all. */
+typedef struct gk_gmm_data {
+  const gk_matrix *parts;  /* nparts descriptors (borrowed) */
+  size_t nparts;
+  size_t stride;           /* 0 or 1: every frame */
+} gk_gmm_data;
+
+/* Number of frames the data holds (after the stride). */
+size_t gk_gmm_data_frames(const gk_gmm_data *x);
+/* Checks that every matrix has `d` columns and only finite values, and that there is at
+ * least one frame: GK_EINVAL / GK_ENUMERIC naming the matrix (1-based), row and column. */
+gk_status gk_gmm_data_check(const gk_gmm_data *x, size_t d, gk_error *err);
+
+/* ==== Scoring ========================================================================
+ * All scoring runs the blocked E-step kernel: float32 GEMMs over fixed blocks of frames
+ * with a fused log-sum-exp, OpenMP over blocks; results do not depend on the number of
+ * threads. The model must be prepared. Outputs are 0-based, in frame order (matrix by
+ * matrix). Interruptible (GK_EINTR, outputs then unspecified). */
+
+/* Per-frame log densities log p(x_i) (natural log) into `frame_ll` (N values, may be
+ * NULL) and their sum into `*total` (may be NULL). */
+gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll,
+                       double *total, gk_error *err);
+/* Posteriors P(k | x_i) into `post` (N x K row-major float64). */
+gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err);
+/* The C largest posteriors per frame, in decreasing order: `idx` (N x C, 0-based component
+ * indices) and `val` (N x C, the exact posteriors under the whole mixture). 1 <= C <= K. */
+gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
+                                size_t *idx, double *val, gk_error *err);
+/* Mean over frames of log p(x | model) - log p(x | ubm). With top > 0 both densities are
+ * summed over the `top` components that score best under the UBM for each frame (the
+ * models must then have the same K and D, as after MAP adaptation). */
+gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *x,
+                     size_t top, double *mean_llr, gk_error *err);
+/* Draws n frames (float32 n x D, `out` preallocated) from the mixture with `seed`. */
+gk_status gk_gmm_sample(const gk_gmm *g, size_t n, uint64_t seed, gk_matrix *out, gk_error *err);
+/* Number of free parameters: (K - 1) + K D + K D (diag) or K D (D + 1) / 2 (full). */
+size_t gk_gmm_num_params(const gk_gmm *g);
+
+/* ==== Sufficient statistics ==========================================================
+ * The E-step's output and the M-step's input, as a value that can be saved, sent and
+ * merged, so that one EM iteration may be split over processes and machines:
+ *   zero[k]                   n_k = sum_i r_ik
+ *   first[k*d + j]            sum_i r_ik (x_ij - shift_kj)
+ *   second                    diag: [k*d + j] sum_i r_ik (x_ij - shift_kj)^2
+ *                             full: [k*d*d + a*d + b] sum_i r_ik (x_ia - shift_ka)(x_ib - shift_kb)
+ *   shift[k*d + j]            the point about which moments are taken (numerical
+ *                             accuracy: variances do not cancel); the accumulating model's
+ *                             means for full models, its overall mean for diagonal ones
+ *   loglik, frames            sum_i log p(x_i) and the number of frames
+ * All float64. Merging stats about different shifts converts them exactly. */
+typedef struct gk_gmm_stats {
+  size_t k, d;
+  gk_cov_type cov;
+  double frames;
+  double loglik;
+  double *zero;
+  double *first;
+  double *second;
+  double *shift;
+  gk_allocator alloc;
+} gk_gmm_stats;
+
+/* Zeroed statistics for a model of this shape, shift zero. Free with gk_gmm_stats_free. */
+gk_status gk_gmm_stats_create(gk_gmm_stats **out, size_t k, size_t d, gk_cov_type cov,
+                              const gk_allocator *a, gk_error *err);
+void gk_gmm_stats_free(gk_gmm_stats *s);
+gk_status gk_gmm_stats_clone(const gk_gmm_stats *src, gk_gmm_stats **out,
+                             const gk_allocator *a, gk_error *err);
+/* dst += src (same k, d, covariance type; shifts converted when they differ). */
+gk_status gk_gmm_stats_merge(gk_gmm_stats *dst, const gk_gmm_stats *src, gk_error *err);
+
+/* E-step: adds the statistics of `x` under `g` to `*stats`, creating them (from `a`) when
+ * *stats is NULL. Bit-identical whatever the number of threads: frames are cut into fixed
+ * blocks whose statistics are reduced in a fixed order. On error (or GK_EINTR) existing
+ * statistics are left untouched. */
+gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats **stats,
+                            const gk_allocator *a, gk_error *err);
+
+/* What becomes of a component whose weight falls under min_weight (or whose statistics
+ * are empty). */
+typedef enum gk_gmm_death {
+  GK_DEATH_RESPLIT = 0,  /* replace it by a half of the heaviest component, split along its widest axis */
+  GK_DEATH_REMOVE = 1    /* drop it and renormalise the weights (K decreases) */
+} gk_gmm_death;
+
+/* M-step options. Floors: every variance (full: every diagonal element of a covariance)
+ * is at least max(var_floor, var_floor_relative * global variance of that dimension),
+ * the global variance being taken from the statistics; `reg` is added to every variance
+ * / covariance diagonal before the floor (scikit-learn's reg_covar). */
+typedef struct gk_gmm_update_opts {
+  double var_floor;           /* absolute, >= 0 (default 0) */
+  double var_floor_relative;  /* fraction of the global variance, >= 0 (default 1e-3) */
+  double reg;                 /* >= 0 (default 1e-6) */
+  double min_weight;          /* in [0, 1/K) (default 1e-5) */
+  gk_gmm_death death;         /* default GK_DEATH_RESPLIT */
+} gk_gmm_update_opts;
+
+/* The defaults above. */
+gk_gmm_update_opts gk_gmm_update_defaults(void);
+
+/* M-step (maximum likelihood, Bishop PRML eq. 9.24-9.26): a new prepared model `*out`
+ * (from `a`) with w_k = n_k / N, mu_k = shift_k + m_k, S_k = second_k / n_k - m_k m_k'
+ * (+ reg, then the floors), where m_k = first_k / n_k. A component is dying when n_k is
+ * 0, its weight is under min_weight, or its covariance is not positive definite even
+ * after reg and the floors; o->death says what becomes of it. All components dying (data
+ * without variance and no floor) is GK_ENUMERIC. `*events` (may be NULL) receives the
+ * number of components re-split or removed. */
+gk_status gk_gmm_update(const gk_gmm_stats *s, const gk_gmm_update_opts *o, gk_gmm **out,
+                        const gk_allocator *a, size_t *events, gk_error *err);
+
+/* Reynolds-style MAP adaptation (Reynolds, Quatieri and Dunn 2000, eq. 11-14) of the UBM
+ * `ubm` to the statistics `s` (accumulated under `ubm`): alpha_k = n_k / (n_k + relevance);
+ * means alpha E_k[x] + (1 - alpha) mu_k; weights [alpha n_k / N + (1 - alpha) w_k]
+ * normalised; variances alpha E_k[xx'] + (1 - alpha)(S_k + mu_k mu_k') - mu'_k mu'_k'.
+ * Each of means, weights and variances is adapted only when its flag is set. */
+gk_status gk_gmm_map(const gk_gmm *ubm, const gk_gmm_stats *s, double relevance, int means,
+                     int weights, int variances, gk_gmm **out, const gk_allocator *a,
+                     gk_error *err);
+
+/* ==== Training =======================================================================
+ * gk_gmm_train_* splits EM training into steps so that a driver (the Lua binding) can
+ * report progress, save checkpoints and stop between iterations, and so that the
+ * accumulation can be distributed (accumulate + merge + update = one iteration). */
+
+typedef enum gk_gmm_init {
+  GK_INIT_KMEANSPP = 0,  /* k-means++ seeding, then hard assignment */
+  GK_INIT_KMEANS = 1,    /* k-means++ seeding, Lloyd iterations, then hard assignment */
+  GK_INIT_RANDOM = 2,    /* K distinct random frames as means, the global (co)variance */
+  GK_INIT_SPLIT = 3,     /* binary splitting from one component (UBM recipes) */
+  GK_INIT_MODEL = 4      /* start from a given model */
+} gk_gmm_init;
+
+typedef struct gk_gmm_train_opts {
+  size_t components;          /* K (ignored with GK_INIT_MODEL) */
+  gk_cov_type cov;            /* ignored with GK_INIT_MODEL */
+  gk_gmm_init init;
+  const gk_gmm *init_model;   /* for GK_INIT_MODEL (copied) */
+  uint64_t seed;
+  size_t init_frames;         /* frames sampled for the k-means initialisations (0: all up to 100000) */
+  gk_gmm_update_opts update;
+} gk_gmm_train_opts;
+
+/* Training state: the current model and what is needed to continue. */
+typedef struct gk_gmm_trainer {
+  gk_gmm *model;           /* current model (owned) */
+  size_t iteration;        /* EM iterations done at the final K */
+  size_t stage;            /* split initialisation: completed splits; stage_iter iterations done in the current stage */
+  size_t stage_iter;
+  int splitting;           /* 1 while the split initialisation is still growing the model */
+  size_t target_k;         /* K asked for */
+  double *history;         /* mean log-likelihood per frame of each iteration (E-step of the model before its update) */
+  size_t history_len, history_cap;
+  size_t events;           /* components re-split or removed so far */
+  double frames;           /* frames used per iteration */
+  gk_gmm_update_opts update;
+  gk_allocator alloc;
+} gk_gmm_trainer;
+
+/* Initialises training on `x` (validated: dimensions, finite values, K <= frames). */
+gk_status gk_gmm_trainer_create(gk_gmm_trainer **out, const gk_gmm_data *x,
+                                const gk_gmm_train_opts *o, const gk_allocator *a, gk_error *err);
+void gk_gmm_trainer_free(gk_gmm_trainer *t);
+/* One EM iteration: accumulate over x, update. `*loglik` receives the mean log-likelihood
+ * per frame of the model before the update. During a split initialisation a step may also
+ * double the components; iterations then count toward t->stage, not t->iteration. */
+gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, double *loglik, gk_error *err);
+/* A digest of the data (shape and a strided sample of values) and of the options that
+ * decide the result, so that a checkpoint is only resumed on the same problem. */
+uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o);
+/* Options checked (ranges, K against the frames) without touching the data values. */
+gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err);
+/* The defaults: diag, 1 component, k-means++, seed 0, gk_gmm_update_defaults(). */
+gk_gmm_train_opts gk_gmm_train_defaults(void);
+
+/* ==== Files ==========================================================================
+ * Native format (little-endian): magic "GMMKIT\0" + kind byte ('M' model, 'S' statistics,
+ * 'C' training checkpoint), u32 version, u32 covariance type, u64 K, u64 D, u64 payload
+ * bytes, u64 FNV-1a-64 checksum of the payload, then the payload (float64 arrays). Sizes
+ * are checked against gmmkit/limits.h and the file size before any allocation; writes
+ * are atomic (gmmkit/fileio.h). */
+gk_status gk_gmm_save(const gk_gmm *g, const char *path, gk_error *err);
+gk_status gk_gmm_load(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err);
+gk_status gk_gmm_stats_save(const gk_gmm_stats *s, const char *path, gk_error *err);
+gk_status gk_gmm_stats_load(const char *path, gk_gmm_stats **out, const gk_allocator *a, gk_error *err);
+/* A checkpoint: the trainer's model and state, plus `fingerprint`, a caller's digest of
+ * the data and options that resuming must match. */
+gk_status gk_gmm_trainer_save(const gk_gmm_trainer *t, uint64_t fingerprint, const char *path, gk_error *err);
+gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_trainer **out,
+                              const gk_allocator *a, gk_error *err);
+/* Kaldi's text GMM formats, as `gmm-global-copy --binary=false` (<DiagGMM>) and
+ * `fgmm-global-copy --binary=false` (<FullGMM>) write them. Reading accepts both (and
+ * the old <DiagGMMBegin>/<FullGMMBegin> tokens); gconsts are recomputed, not trusted. */
+gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err);
+gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err);
 
 #ifdef __cplusplus
 }

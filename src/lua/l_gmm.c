@@ -3,9 +3,11 @@
  * sufficient statistics, MAP adaptation, model files) and the userdata types
  * gmmkit.Gmm and gmmkit.Stats.
  */
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime, access */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gkl.h"
@@ -251,6 +253,639 @@ static int l_index(lua_State *L) {
   return 1;
 }
 
+/* ---- data arguments ------------------------------------------------------------------ */
+
+/* The frames at `idx`: a Matrix, a list of Matrices (one per file), or a table of rows.
+ * Pushes an anchor table (which keeps every matrix alive while the C core reads them,
+ * even if a progress callback drops the caller's references) and a userdata holding the
+ * descriptors; fills x. */
+static void check_data(lua_State *L, int idx, gk_gmm_data *x, size_t stride) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  int anchor = lua_gettop(L);
+  size_t n = 0;
+  if (gkL_testmatrix(L, idx)) {
+    n = 1;
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, anchor, 1);
+  } else if (lua_istable(L, idx)) {
+    lua_geti(L, idx, 1);
+    int list = gkL_testmatrix(L, -1) != NULL;
+    lua_pop(L, 1);
+    if (list) {
+      lua_Integer len = luaL_len(L, idx);
+      for (lua_Integer i = 1; i <= len; i++) {
+        lua_geti(L, idx, i);
+        if (!gkL_testmatrix(L, -1))
+          luaL_error(L, "bad argument #%d (item %d of the data list is a %s, not a gmmkit.Matrix)", idx, (int)i,
+                     luaL_typename(L, -1));
+        lua_rawseti(L, anchor, i);
+      }
+      n = (size_t)len;
+    } else {
+      int pushed;
+      gkL_tomatrix(L, idx, GK_FLOAT32, &pushed);
+      lua_rawseti(L, anchor, 1);
+      n = 1;
+    }
+  } else {
+    luaL_typeerror(L, idx, "Matrix or list of matrices");
+  }
+  gk_matrix *parts = lua_newuserdatauv(L, (n ? n : 1) * sizeof(gk_matrix), 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_geti(L, anchor, (lua_Integer)i + 1);
+    parts[i] = *gkL_testmatrix(L, -1);
+    lua_pop(L, 1);
+  }
+  x->parts = parts;
+  x->nparts = n;
+  x->stride = stride;
+  if (n == 0) luaL_error(L, "no data: an empty list of matrices");
+}
+
+static gk_error *clear_err(gk_error *e) {
+  gk_error_clear(e);
+  return e;
+}
+
+/* ---- gmmkit.Stats ------------------------------------------------------------------------ */
+
+#define GKL_STATS "gmmkit.Stats"
+
+static int stats_release(lua_State *L) {
+  gk_gmm_stats **box = luaL_checkudata(L, 1, GKL_STATS);
+  if (*box) {
+    gk_gmm_stats_free(*box);
+    *box = NULL;
+  }
+  return 0;
+}
+
+static gk_gmm_stats **push_stats_box(lua_State *L) {
+  gk_gmm_stats **box = lua_newuserdatauv(L, sizeof(gk_gmm_stats *), 0);
+  *box = NULL;
+  luaL_setmetatable(L, GKL_STATS);
+  return box;
+}
+
+static gk_gmm_stats *check_stats(lua_State *L, int idx) {
+  gk_gmm_stats **box = luaL_checkudata(L, idx, GKL_STATS);
+  if (!*box) luaL_argerror(L, idx, "attempt to use a closed gmmkit.Stats");
+  return *box;
+}
+
+static int l_stats_merge(lua_State *L) {
+  gk_gmm_stats *a = check_stats(L, 1), *b = check_stats(L, 2);
+  gk_error e;
+  if (gk_gmm_stats_merge(a, b, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int l_stats_save(lua_State *L) {
+  gk_gmm_stats *s = check_stats(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  gk_error e;
+  if (gk_gmm_stats_save(s, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 0;
+}
+
+static int l_stats_copy(lua_State *L) {
+  gk_gmm_stats *s = check_stats(L, 1);
+  gk_gmm_stats **box = push_stats_box(L);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  if (gk_gmm_stats_clone(s, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+/* A K x n float64 matrix from k * n doubles. */
+static void push_f64(lua_State *L, const double *v, size_t rows, size_t cols) {
+  gk_matrix *m = gkL_newmatrix(L, rows, cols, GK_FLOAT64);
+  if (rows > 0 && cols > 0) memcpy(m->data, v, rows * cols * sizeof(double));
+}
+
+static int l_stats_zero(lua_State *L) {
+  gk_gmm_stats *s = check_stats(L, 1);
+  push_f64(L, s->zero, s->k, 1);
+  return 1;
+}
+
+/* Moments about the origin: first = sum r x (K x D); second: diag sum r x^2 (K x D), full
+ * a list of D x D sums r x x'. Computed from the shifted statistics. */
+static int l_stats_first(lua_State *L) {
+  gk_gmm_stats *s = check_stats(L, 1);
+  size_t k = s->k, d = s->d;
+  gk_matrix *m = gkL_newmatrix(L, k, d, GK_FLOAT64);
+  double *o = m->data;
+  for (size_t c = 0; c < k; c++)
+    for (size_t j = 0; j < d; j++) o[c * d + j] = s->first[c * d + j] + s->zero[c] * s->shift[c * d + j];
+  return 1;
+}
+
+static int l_stats_second(lua_State *L) {
+  gk_gmm_stats *s = check_stats(L, 1);
+  size_t k = s->k, d = s->d;
+  if (s->cov == GK_COV_DIAG) {
+    gk_matrix *m = gkL_newmatrix(L, k, d, GK_FLOAT64);
+    double *o = m->data;
+    for (size_t c = 0; c < k; c++)
+      for (size_t j = 0; j < d; j++) {
+        double a = s->shift[c * d + j];
+        o[c * d + j] = s->second[c * d + j] + 2.0 * a * s->first[c * d + j] + s->zero[c] * a * a;
+      }
+    return 1;
+  }
+  lua_createtable(L, (int)k, 0);
+  for (size_t c = 0; c < k; c++) {
+    gk_matrix *m = gkL_newmatrix(L, d, d, GK_FLOAT64);
+    double *o = m->data;
+    const double *a = s->shift + c * d, *f = s->first + c * d, *S = s->second + c * d * d;
+    for (size_t p = 0; p < d; p++)
+      for (size_t t = 0; t < d; t++)
+        o[p * d + t] = S[p * d + t] + a[p] * f[t] + f[p] * a[t] + s->zero[c] * a[p] * a[t];
+    lua_rawseti(L, -2, (lua_Integer)c + 1);
+  }
+  return 1;
+}
+
+static int l_stats_tostring(lua_State *L) {
+  gk_gmm_stats **box = luaL_checkudata(L, 1, GKL_STATS);
+  if (!*box) {
+    lua_pushliteral(L, "gmmkit.Stats (closed)");
+  } else {
+    char buf[160];
+    snprintf(buf, sizeof buf, "gmmkit.Stats (%zu %s components, dim %zu, %.0f frames)", (*box)->k,
+             gk_cov_type_name((*box)->cov), (*box)->d, (*box)->frames);
+    lua_pushstring(L, buf);
+  }
+  return 1;
+}
+
+static int l_stats_index(lua_State *L) {
+  gk_gmm_stats **box = luaL_checkudata(L, 1, GKL_STATS);
+  const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+  if (key && *box) {
+    gk_gmm_stats *s = *box;
+    if (strcmp(key, "frames") == 0) { lua_pushnumber(L, s->frames); return 1; }
+    if (strcmp(key, "loglik") == 0) { lua_pushnumber(L, s->loglik); return 1; }
+    if (strcmp(key, "components") == 0) { lua_pushinteger(L, (lua_Integer)s->k); return 1; }
+    if (strcmp(key, "dim") == 0) { lua_pushinteger(L, (lua_Integer)s->d); return 1; }
+    if (strcmp(key, "covariance_type") == 0) { lua_pushstring(L, gk_cov_type_name(s->cov)); return 1; }
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static const gkL_Reg stats_methods[] = {
+  {"merge", l_stats_merge,
+   "stats:merge(other) -> stats\n"
+   "Adds `other` (statistics of the same model shape, for example from another process) "
+   "into these statistics and returns them."},
+  {"save", l_stats_save,
+   "stats:save(path)\n"
+   "Writes the statistics to a native binary file (checksummed, atomic); read back with "
+   "gk.gmm.load_stats."},
+  {"copy", l_stats_copy, "stats:copy() -> Stats\nA deep copy."},
+  {"zero", l_stats_zero, "stats:zero() -> Matrix\nThe occupancies n_k = sum_i r_ik (K x 1 float64)."},
+  {"first", l_stats_first, "stats:first() -> Matrix\nThe first-order sums sum_i r_ik x_i (K x D float64)."},
+  {"second", l_stats_second,
+   "stats:second() -> Matrix | {Matrix, ...}\n"
+   "The second-order sums about the origin: diag sum_i r_ik x_i^2 (K x D); full a list of K "
+   "D x D matrices sum_i r_ik x_i x_i'."},
+  {"close", stats_release, "stats:close()\nFrees the statistics now (idempotent)."},
+  {NULL, NULL, NULL}
+};
+
+static const gkL_Reg stats_meta[] = {
+  {"__gc", stats_release, NULL},
+  {"__close", stats_release, NULL},
+  {"__tostring", l_stats_tostring, NULL},
+  {NULL, NULL, NULL}
+};
+
+/* ---- scoring ------------------------------------------------------------------------------ */
+
+static void score_total(lua_State *L, gk_gmm *g, int arg, double *total, size_t *n) {
+  gk_gmm_data x;
+  check_data(L, arg, &x, 1);
+  gk_error e;
+  gk_interrupt_clear();
+  if (gk_gmm_score(g, &x, NULL, total, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  *n = gk_gmm_data_frames(&x);
+}
+
+static int l_log_likelihood(lua_State *L) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  double t;
+  size_t n;
+  score_total(L, g, 2, &t, &n);
+  lua_pushnumber(L, t / (double)n);
+  return 1;
+}
+
+static int l_score_samples(lua_State *L) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  gk_error e;
+  if (gk_gmm_data_check(&x, g->d, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  gk_matrix *m = gkL_newmatrix(L, gk_gmm_data_frames(&x), 1, GK_FLOAT64);
+  gk_interrupt_clear();
+  if (gk_gmm_score(g, &x, m->data, NULL, &e) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+static int information_criterion(lua_State *L, int bic) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  double t;
+  size_t n;
+  score_total(L, g, 2, &t, &n);
+  double p = (double)gk_gmm_num_params(g);
+  lua_pushnumber(L, -2.0 * t + p * (bic ? log((double)n) : 2.0));
+  return 1;
+}
+static int l_bic(lua_State *L) { return information_criterion(L, 1); }
+static int l_aic(lua_State *L) { return information_criterion(L, 0); }
+
+static int l_posteriors(lua_State *L) {
+  static const char *const keys[] = {"top", NULL};
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  gkL_checkoptions(L, 3, keys);
+  lua_Integer top = gkL_optinteger(L, 3, "top", 0, 1, (lua_Integer)g->k);
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  gk_error e;
+  if (gk_gmm_data_check(&x, g->d, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  size_t n = gk_gmm_data_frames(&x);
+  gk_interrupt_clear();
+  if (top == 0) {
+    gk_matrix *m = gkL_newmatrix(L, n, g->k, GK_FLOAT64);
+    if (gk_gmm_posteriors(g, &x, m->data, &e) != GK_OK) gkL_raise(L, &e);
+    return 1;
+  }
+  size_t c = (size_t)top;
+  gk_matrix *val = gkL_newmatrix(L, n, c, GK_FLOAT64);
+  gk_matrix *ix = gkL_newmatrix(L, n, c, GK_FLOAT64);
+  size_t *idx = lua_newuserdatauv(L, (n > 0 ? n * c : 1) * sizeof(size_t), 0);
+  if (gk_gmm_top_posteriors(g, &x, c, idx, val->data, &e) != GK_OK) gkL_raise(L, &e);
+  double *o = ix->data;
+  for (size_t i = 0; i < n * c; i++) o[i] = (double)(idx[i] + 1);
+  lua_pop(L, 1);
+  return 2;
+}
+
+static int l_predict(lua_State *L) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  gk_error e;
+  if (gk_gmm_data_check(&x, g->d, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  size_t n = gk_gmm_data_frames(&x);
+  size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * sizeof(size_t), 0);
+  double *val = lua_newuserdatauv(L, (n ? n : 1) * sizeof(double), 0);
+  gk_interrupt_clear();
+  if (gk_gmm_top_posteriors(g, &x, 1, idx, val, &e) != GK_OK) gkL_raise(L, &e);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, (lua_Integer)idx[i] + 1);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int l_sample(lua_State *L) {
+  static const char *const keys[] = {"seed", "dtype", NULL};
+  static const char *const dtypes[] = {"float32", "float64", NULL};
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0 && (lua_Unsigned)n <= GK_MAX_ELEMENTS / g->d, 2, "sample count out of range");
+  gkL_checkoptions(L, 3, keys);
+  lua_Integer seed = gkL_optinteger(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+  gk_dtype dt = (gk_dtype)gkL_optenum(L, 3, "dtype", dtypes, GK_FLOAT32);
+  gk_matrix *m = gkL_newmatrix(L, (size_t)n, g->d, dt);
+  gk_error e;
+  if (gk_gmm_sample(g, (size_t)n, (uint64_t)seed, m, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+/* ---- statistics, M-step, MAP ------------------------------------------------------------------ */
+
+static int l_accumulate(lua_State *L) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  gk_gmm_stats *into = lua_isnoneornil(L, 3) ? NULL : check_stats(L, 3);
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  gk_error e;
+  gk_allocator a = gkL_allocator(L);
+  gk_interrupt_clear();
+  if (into) {
+    if (gk_gmm_accumulate(g, &x, &into, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+    lua_pushvalue(L, 3);
+    return 1;
+  }
+  gk_gmm_stats **box = push_stats_box(L);
+  if (gk_gmm_accumulate(g, &x, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+static const char *const death_names[] = {"resplit", "remove", NULL};
+
+/* Floors and the handling of dying components from an options table at `arg`. */
+static gk_gmm_update_opts read_update_opts(lua_State *L, int arg) {
+  gk_gmm_update_opts o = gk_gmm_update_defaults();
+  o.var_floor = gkL_optnumber(L, arg, "var_floor", o.var_floor, 0.0, HUGE_VAL);
+  o.var_floor_relative = gkL_optnumber(L, arg, "var_floor_relative", o.var_floor_relative, 0.0, HUGE_VAL);
+  o.reg = gkL_optnumber(L, arg, "reg", o.reg, 0.0, HUGE_VAL);
+  o.min_weight = gkL_optnumber(L, arg, "min_weight", o.min_weight, 0.0, 1.0);
+  o.death = (gk_gmm_death)gkL_optenum(L, arg, "min_weight_action", death_names, GK_DEATH_RESPLIT);
+  return o;
+}
+
+static int l_update(lua_State *L) {
+  static const char *const keys[] = {"var_floor", "var_floor_relative", "reg", "min_weight",
+                                     "min_weight_action", NULL};
+  gkL_checkgmm(L, 1);  /* the model the statistics were accumulated under (shape check) */
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  gk_gmm_stats *s = check_stats(L, 2);
+  gkL_checkoptions(L, 3, keys);
+  gk_gmm_update_opts o = read_update_opts(L, 3);
+  if (s->k != g->k || s->d != g->d || s->cov != g->cov)
+    luaL_error(L, "statistics of %d %s components in dimension %d do not fit this model (%d %s components in "
+               "dimension %d)", (int)s->k, gk_cov_type_name(s->cov), (int)s->d, (int)g->k,
+               gk_cov_type_name(g->cov), (int)g->d);
+  gk_gmm **box = gkL_newgmm(L);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  size_t ev = 0;
+  if (gk_gmm_update(s, &o, box, &a, &ev, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  lua_pushinteger(L, (lua_Integer)ev);
+  return 2;
+}
+
+static int l_map_adapt(lua_State *L) {
+  static const char *const keys[] = {"relevance", "means", "weights", "variances", NULL};
+  gk_gmm *ubm = gkL_checkgmm(L, 1);
+  gkL_checkoptions(L, 3, keys);
+  double r = gkL_optnumber(L, 3, "relevance", 16.0, 1e-300, HUGE_VAL);
+  int means = gkL_optboolean(L, 3, "means", 1);
+  int weights = gkL_optboolean(L, 3, "weights", 0);
+  int variances = gkL_optboolean(L, 3, "variances", 0);
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  gk_error e;
+  gk_gmm_stats **sbox = push_stats_box(L);
+  gk_allocator a = gkL_allocator(L);
+  gk_interrupt_clear();
+  if (gk_gmm_accumulate(ubm, &x, sbox, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  gk_gmm **box = gkL_newgmm(L);
+  if (gk_gmm_map(ubm, *sbox, r, means, weights, variances, box, &a, &e) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+static int l_save(lua_State *L) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  gk_error e;
+  if (gk_gmm_save(g, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 0;
+}
+
+static int l_save_kaldi(lua_State *L) {
+  gk_gmm *g = gkL_checkgmm(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  gk_error e;
+  if (gk_gmm_save_kaldi(g, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 0;
+}
+
+static int l_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  gk_gmm **box = gkL_newgmm(L);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  if (gk_gmm_load(path, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+static int l_load_kaldi(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  gk_gmm **box = gkL_newgmm(L);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  if (gk_gmm_load_kaldi(path, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+static int l_load_stats(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  gk_gmm_stats **box = push_stats_box(L);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  if (gk_gmm_stats_load(path, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+static int l_llr(lua_State *L) {
+  static const char *const keys[] = {"top", NULL};
+  gk_gmm *model = gkL_checkgmm(L, 1), *ubm = gkL_checkgmm(L, 2);
+  gkL_checkoptions(L, 4, keys);
+  lua_Integer top = gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
+  gk_gmm_data x;
+  check_data(L, 3, &x, 1);
+  gk_error e;
+  double v;
+  gk_interrupt_clear();
+  if (gk_gmm_llr(model, ubm, &x, (size_t)top, &v, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  lua_pushnumber(L, v);
+  return 1;
+}
+
+/* ---- training -------------------------------------------------------------------------------------- */
+
+#define GKL_TRAINER "gmmkit.Trainer"
+
+typedef struct trainer_box {
+  gk_gmm_trainer *t;
+  int threads;  /* thread setting to restore, 0: none */
+} trainer_box;
+
+static int trainer_release(lua_State *L) {
+  trainer_box *b = luaL_checkudata(L, 1, GKL_TRAINER);
+  if (b->t) {
+    gk_gmm_trainer_free(b->t);
+    b->t = NULL;
+  }
+  if (b->threads > 0) {
+    gk_set_threads(b->threads);
+    b->threads = 0;
+  }
+  return 0;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *const init_names[] = {"kmeans++", "kmeans", "random", "split", NULL};
+
+static int l_train(lua_State *L) {
+  static const char *const keys[] = {
+    "components", "covariance_type", "init", "max_iter", "tol", "seed", "var_floor",
+    "var_floor_relative", "min_weight", "min_weight_action", "reg", "subsample", "threads",
+    "progress", "checkpoint", "resume", "init_frames", NULL};
+  lua_settop(L, 2);
+  gkL_checkoptions(L, 2, keys);
+  gk_gmm_train_opts o = gk_gmm_train_defaults();
+  o.components = (size_t)gkL_optinteger(L, 2, "components", 1, 1, GK_MAX_COMPONENTS);
+  o.cov = (gk_cov_type)gkL_optenum(L, 2, "covariance_type", cov_names, GK_COV_DIAG);
+  if (gkL_optfield(L, 2, "init") == LUA_TUSERDATA) {
+    gk_gmm **mb = luaL_testudata(L, -1, GKL_GMM);
+    if (!mb || !*mb) gkL_opterror(L, 2, "init", "must be a method name or an open gmmkit.Gmm");
+    o.init = GK_INIT_MODEL;
+    o.init_model = *mb;
+    o.components = (*mb)->k;
+    o.cov = (*mb)->cov;
+    lua_getfield(L, 2, "components");
+    if (!lua_isnil(L, -1) && lua_tointeger(L, -1) != (lua_Integer)(*mb)->k)
+      gkL_opterror(L, 2, "components", "(%d) differs from the initial model's %d components",
+                   (int)lua_tointeger(L, -1), (int)(*mb)->k);
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "covariance_type");
+    if (!lua_isnil(L, -1) && strcmp(lua_tostring(L, -1), gk_cov_type_name((*mb)->cov)) != 0)
+      gkL_opterror(L, 2, "covariance_type", "('%s') differs from the initial model's ('%s')",
+                   lua_tostring(L, -1), gk_cov_type_name((*mb)->cov));
+    lua_pop(L, 1);
+  } else {
+    o.init = (gk_gmm_init)gkL_optenum(L, 2, "init", init_names, GK_INIT_KMEANSPP);
+  }
+  lua_pop(L, 1);
+  lua_Integer max_iter = gkL_optinteger(L, 2, "max_iter", 100, 0, LUA_MAXINTEGER);
+  double tol = gkL_optnumber(L, 2, "tol", 1e-3, 0.0, HUGE_VAL);
+  o.seed = (uint64_t)gkL_optinteger(L, 2, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+  o.update = read_update_opts(L, 2);
+  o.init_frames = (size_t)gkL_optinteger(L, 2, "init_frames", 0, 0, LUA_MAXINTEGER);
+  size_t stride = (size_t)gkL_optinteger(L, 2, "subsample", 1, 1, LUA_MAXINTEGER);
+  int threads = (int)gkL_optinteger(L, 2, "threads", 0, 0, 4096);
+  int progress_t = gkL_optfield(L, 2, "progress");
+  int progress_idx = lua_gettop(L);
+  if (progress_t != LUA_TNIL && progress_t != LUA_TBOOLEAN && progress_t != LUA_TFUNCTION)
+    gkL_opterror(L, 2, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
+  int progress_print = progress_t == LUA_TBOOLEAN && lua_toboolean(L, progress_idx);
+  const char *ckpt = gkL_optstring(L, 2, "checkpoint", NULL);
+  int resume = gkL_optboolean(L, 2, "resume", 0);
+  if (resume && !ckpt) gkL_opterror(L, 2, "resume", "needs the option 'checkpoint' (the file to resume from)");
+
+  gk_gmm_data x;
+  check_data(L, 1, &x, stride);
+  gk_error e;
+  if (gk_gmm_train_check(&x, &o, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+
+  trainer_box *tb = lua_newuserdatauv(L, sizeof(trainer_box), 0);
+  tb->t = NULL;
+  tb->threads = 0;
+  if (luaL_newmetatable(L, GKL_TRAINER)) {
+    lua_pushcfunction(L, trainer_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, trainer_release);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  int tbi = lua_gettop(L);
+  lua_toclose(L, tbi);
+  if (threads > 0) {
+    tb->threads = gk_threads();
+    gk_set_threads(threads);
+  }
+
+  gk_allocator a = gkL_allocator(L);
+  gk_interrupt_clear();
+  uint64_t fp = gk_gmm_train_fingerprint(&x, &o);
+  int resumed = 0;
+  if (resume && access(ckpt, F_OK) == 0) {
+    if (gk_gmm_trainer_load(ckpt, fp, &tb->t, &a, &e) != GK_OK) gkL_raise(L, &e);
+    resumed = 1;
+  } else {
+    if (gk_gmm_trainer_create(&tb->t, &x, &o, &a, &e) != GK_OK) gkL_raise(L, &e);
+  }
+  gk_gmm_trainer *t = tb->t;
+  int converged = 0;
+  double t0 = now_seconds();
+  for (;;) {
+    size_t h = t->history_len;
+    if (!t->splitting && h >= 2 && fabs(t->history[h - 1] - t->history[h - 2]) < tol) {
+      converged = 1;
+      break;
+    }
+    if (!t->splitting && t->iteration >= (size_t)max_iter) break;
+    double ts = now_seconds(), ll;
+    int splitting = t->splitting;
+    size_t k_before = t->model->k;
+    if (gk_gmm_trainer_step(t, &x, &ll, &e) != GK_OK) gkL_raise(L, &e);
+    double sec = now_seconds() - ts;
+    if (ckpt && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
+    if (progress_print) {
+      if (splitting)
+        fprintf(stderr, "gmm.train: split stage %zu, %zu components: log-likelihood %.6f (%.2f s)\n",
+                t->stage + (t->stage_iter == 0 ? 0 : 1), k_before, ll, sec);
+      else if (t->history_len >= 2)
+        fprintf(stderr, "gmm.train: iteration %zu: log-likelihood %.6f (change %+.3g) %.2f s\n", t->iteration, ll,
+                ll - t->history[t->history_len - 2], sec);
+      else
+        fprintf(stderr, "gmm.train: iteration %zu: log-likelihood %.6f %.2f s\n", t->iteration, ll, sec);
+      fflush(stderr);
+    } else if (progress_t == LUA_TFUNCTION) {
+      lua_pushvalue(L, progress_idx);
+      lua_createtable(L, 0, 6);
+      lua_pushinteger(L, (lua_Integer)t->iteration);
+      lua_setfield(L, -2, "iteration");
+      lua_pushnumber(L, ll);
+      lua_setfield(L, -2, "log_likelihood");
+      lua_pushnumber(L, sec);
+      lua_setfield(L, -2, "seconds");
+      lua_pushinteger(L, (lua_Integer)k_before);
+      lua_setfield(L, -2, "components");
+      lua_pushboolean(L, splitting);
+      lua_setfield(L, -2, "splitting");
+      lua_call(L, 1, 1);
+      int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      if (stop) break;
+    }
+  }
+  double total = now_seconds() - t0;
+
+  /* The model passes to a Gmm userdata; the trainer keeps the history for info. */
+  gk_gmm **box = gkL_newgmm(L);
+  *box = t->model;
+  t->model = NULL;
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, (lua_Integer)t->iteration);
+  lua_setfield(L, -2, "iterations");
+  lua_pushboolean(L, converged);
+  lua_setfield(L, -2, "converged");
+  lua_createtable(L, (int)t->history_len, 0);
+  for (size_t i = 0; i < t->history_len; i++) {
+    lua_pushnumber(L, t->history[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "history");
+  lua_pushinteger(L, (lua_Integer)t->events);
+  lua_setfield(L, -2, "component_events");
+  lua_pushboolean(L, resumed);
+  lua_setfield(L, -2, "resumed");
+  lua_pushnumber(L, total);
+  lua_setfield(L, -2, "seconds");
+  lua_pushnumber(L, t->frames);
+  lua_setfield(L, -2, "frames");
+  return 2;
+}
+
 static const gkL_Reg gmm_methods[] = {
   {"weights", l_weights,
    "g:weights() -> {w1, ..., wK}\n"
@@ -265,6 +900,52 @@ static const gkL_Reg gmm_methods[] = {
   {"copy", l_copy,
    "g:copy() -> Gmm\n"
    "A deep copy of the model."},
+  {"log_likelihood", l_log_likelihood,
+   "g:log_likelihood(X) -> number\n"
+   "Mean natural-log density per frame of X (a Matrix, a list of matrices or a table of rows)."},
+  {"score_samples", l_score_samples,
+   "g:score_samples(X) -> Matrix\n"
+   "log p(x_i) for every frame, as an N x 1 float64 matrix."},
+  {"posteriors", l_posteriors,
+   "g:posteriors(X[, {top=C}]) -> Matrix | Matrix, Matrix\n"
+   "Component posteriors P(k | x_i) as an N x K float64 matrix. With top=C: the C largest "
+   "posteriors of each frame in decreasing order (N x C, exact posteriors under the whole "
+   "mixture, not renormalised) and their 1-based component indices (N x C)."},
+  {"predict", l_predict,
+   "g:predict(X) -> {k1, k2, ...}\n"
+   "The most probable component (1-based) of every frame."},
+  {"sample", l_sample,
+   "g:sample(n[, {seed=0, dtype=\"float32\"}]) -> Matrix\n"
+   "n frames drawn from the mixture (n x D), reproducibly from the seed."},
+  {"bic", l_bic,
+   "g:bic(X) -> number\n"
+   "Bayesian information criterion -2 log L + p log N (p free parameters, as scikit-learn)."},
+  {"aic", l_aic,
+   "g:aic(X) -> number\n"
+   "Akaike information criterion -2 log L + 2 p."},
+  {"accumulate", l_accumulate,
+   "g:accumulate(X[, stats]) -> Stats\n"
+   "E-step: the sufficient statistics of X under the model (occupancies, first and second "
+   "order sums, log-likelihood sum and frame count, float64), added into `stats` when given. "
+   "Merge statistics from several processes with stats:merge and finish the iteration with "
+   "g:update(stats)."},
+  {"update", l_update,
+   "g:update(stats[, {var_floor=0, var_floor_relative=1e-3, reg=1e-6, min_weight=1e-5, "
+   "min_weight_action=\"resplit\"}]) -> Gmm, events\n"
+   "M-step: the maximum-likelihood model for the statistics, with the same floors and "
+   "handling of dying components as gk.gmm.train; `events` counts components re-split or removed."},
+  {"map_adapt", l_map_adapt,
+   "g:map_adapt(X[, {relevance=16, means=true, weights=false, variances=false}]) -> Gmm\n"
+   "Reynolds-style MAP adaptation of this UBM to the frames X (Reynolds, Quatieri and Dunn "
+   "2000): each component moves toward the data by alpha_k = n_k / (n_k + relevance)."},
+  {"save", l_save,
+   "g:save(path)\n"
+   "Writes the model to a native binary file (magic, version, checksum), atomically: a "
+   "crash never leaves a half-written file in place of the old one."},
+  {"save_kaldi", l_save_kaldi,
+   "g:save_kaldi(path)\n"
+   "Writes the model in Kaldi's text format (<DiagGMM> or <FullGMM>, as gmm-global-copy / "
+   "fgmm-global-copy --binary=false write them)."},
   {"close", gmm_release,
    "g:close()\n"
    "Frees the model now (also done by the garbage collector and by a to-be-closed variable). "
@@ -309,6 +990,37 @@ static void gmm_ensure_class(lua_State *L) {
 /* ---- the module ---------------------------------------------------------------------- */
 
 static const gkL_Reg gmm_funcs[] = {
+  {"train", l_train,
+   "gk.gmm.train(X, {components=1, covariance_type=\"diag\", init=\"kmeans++\", max_iter=100, "
+   "tol=1e-3, seed=0, var_floor=0, var_floor_relative=1e-3, min_weight=1e-5, "
+   "min_weight_action=\"resplit\", reg=1e-6, subsample=1, threads=, progress=, checkpoint=, "
+   "resume=false, init_frames=}) -> Gmm, info\n"
+   "Trains a GMM by EM on X (a Matrix or a list of matrices, one per file, never stacked). "
+   "init: \"kmeans++\", \"kmeans\", \"random\", \"split\" (binary splitting from one component, "
+   "4 EM iterations per stage, as UBM recipes) or a Gmm to start from. tol: stop when the mean "
+   "log-likelihood per frame changes by less. Variances are floored at max(var_floor, "
+   "var_floor_relative * global variance); reg is added to every variance. A component whose "
+   "weight falls under min_weight is re-split from the heaviest one or removed. subsample=n "
+   "uses every n-th frame. progress=true prints a line per iteration on stderr; a function "
+   "receives {iteration=, log_likelihood=, seconds=, components=, splitting=} between "
+   "iterations (returning false stops). checkpoint=path saves the model and state atomically "
+   "after every iteration; resume=true continues from it and ends with the model an "
+   "uninterrupted run gives. info: iterations, converged, history (mean log-likelihood per "
+   "iteration, before its M-step), component_events, resumed, seconds, frames."},
+  {"load", l_load,
+   "gk.gmm.load(path) -> Gmm\n"
+   "Reads a model written by g:save (checksum and sizes checked)."},
+  {"load_kaldi", l_load_kaldi,
+   "gk.gmm.load_kaldi(path) -> Gmm\n"
+   "Reads a Kaldi text GMM (<DiagGMM> or <FullGMM>, gmm-global-copy --binary=false)."},
+  {"load_stats", l_load_stats,
+   "gk.gmm.load_stats(path) -> Stats\n"
+   "Reads statistics written by stats:save."},
+  {"llr", l_llr,
+   "gk.gmm.llr(model, ubm, X[, {top=0}]) -> number\n"
+   "Mean log-likelihood ratio per frame, log p(x | model) - log p(x | ubm). With top=C both "
+   "densities are summed over the C best UBM components of each frame (the model must be "
+   "adapted from the UBM)."},
   {"new", l_new,
    "gk.gmm.new{weights=, means=, covariances=, covariance_type=\"diag\"} -> Gmm\n"
    "A model from its parameters, given as gmmkit.Matrix values or Lua tables of rows: weights "
@@ -318,8 +1030,26 @@ static const gkL_Reg gmm_funcs[] = {
   {NULL, NULL, NULL}
 };
 
+static void stats_ensure_class(lua_State *L) {
+  if (luaL_getmetatable(L, GKL_STATS) == LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  gkL_newclass(L, GKL_STATS, stats_methods, stats_meta,
+               "gmmkit.Stats: sufficient statistics of a GMM (zeroth, first and second order, "
+               "log-likelihood sum, frame count; float64). Fields: frames, loglik, components, dim, "
+               "covariance_type.");
+  luaL_getmetatable(L, GKL_STATS);
+  lua_getfield(L, -1, "__index");
+  lua_pushcclosure(L, l_stats_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 int gkL_open_gmm(lua_State *L) {
   gmm_ensure_class(L);
+  stats_ensure_class(L);
   lua_newtable(L);
   gkL_setfuncs(L, gmm_funcs);
   return 1;

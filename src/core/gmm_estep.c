@@ -1,0 +1,885 @@
+/*
+ * gmm_estep.c: the blocked E-step of gmmkit/gmm.h and everything built on it: scoring,
+ * posteriors, top-C posteriors, log-likelihood ratios and the accumulation of sufficient
+ * statistics.
+ *
+ * Frames are cut into fixed blocks of BLOCK rows (never crossing a matrix boundary). For a
+ * block, the per-component log densities log(w_k N(x_i | mu_k, S_k)) are computed as
+ * float32 GEMMs and turned into log p(x_i) and posteriors by a fused log-sum-exp on each
+ * row, so the N x K responsibilities never exist for more than one block:
+ *   diag: log N = c_k + sum_j x_j^2 (-1 / 2 v_kj) + sum_j x_j (mu_kj / v_kj), one GEMM of
+ *         [x^2, x] (B x 2D) by a 2D x K table (as Kaldi's DiagGmm::LogLikelihoods), with x
+ *         taken about a shift s (the model's overall mean) to keep float32 terms small;
+ *   full: z = L_k^-1 (x - mu_k), log N = c_k - |z|^2 / 2, one B x D x D GEMM per component
+ *         with L_k^-T (Cholesky factors, so no quadratic form loses digits to cancellation).
+ * Statistics are float64. Diagonal: [x - s, (x - s)^2]' R by a double GEMM, exact apart
+ * from the float32 posteriors. Full: moments about each component's own mean (no
+ * cancellation), float32 SYRK per block, added into float64 accumulators.
+ *
+ * Determinism: blocks are grouped into chunks of CHUNK blocks; a wave of up to `slots`
+ * chunks runs in parallel, each chunk into its own accumulator, and the accumulators are
+ * added in chunk order. Neither the grouping nor the order depends on the thread count.
+ */
+#include "gmmkit/gmm.h"
+
+#include <float.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <cblas.h>
+#include <lapacke.h>
+#include <omp.h>
+
+#include "gmmkit/limits.h"
+#include "gmmkit/parallel.h"
+
+#define BLOCK 512            /* frames per block */
+#define CHUNK 4              /* blocks per chunk (one accumulator) */
+#define MAX_SLOTS 16         /* chunks per wave */
+#define SLOT_BUDGET (256u << 20)  /* bytes of chunk accumulators at most (when possible) */
+#define LOG_2PI 1.8378770664093454836
+
+/* ---- data ------------------------------------------------------------------------ */
+
+static size_t data_stride(const gk_gmm_data *x) { return x->stride > 1 ? x->stride : 1; }
+
+static size_t part_frames(const gk_gmm_data *x, size_t p) {
+  size_t s = data_stride(x), r = x->parts[p].rows;
+  return r == 0 ? 0 : (r - 1) / s + 1;
+}
+
+size_t gk_gmm_data_frames(const gk_gmm_data *x) {
+  size_t n = 0;
+  for (size_t p = 0; p < x->nparts; p++) n += part_frames(x, p);
+  return n;
+}
+
+gk_status gk_gmm_data_check(const gk_gmm_data *x, size_t d, gk_error *err) {
+  if (!x || x->nparts == 0) return gk_fail(err, GK_EINVAL, "no data: an empty list of matrices");
+  for (size_t p = 0; p < x->nparts; p++) {
+    const gk_matrix *m = &x->parts[p];
+    char where[48] = "";
+    if (x->nparts > 1) snprintf(where, sizeof where, "matrix %zu: ", p + 1);
+    if (m->rows > 0 && m->cols != d)
+      return gk_fail(err, GK_EINVAL, "%sdimension mismatch: %zu x %zu data for a %zu-dimensional model",
+                     where, m->rows, m->cols, d);
+    size_t r, c;
+    if (m->rows > 0 && gk_matrix_find_nonfinite(m, &r, &c)) {
+      double v = gk_matrix_get(m, r, c);
+      return gk_fail(err, GK_ENUMERIC, "%srow %zu, column %zu is %s (frames must be finite)", where,
+                     r + 1, c + 1, isnan(v) ? "NaN" : "Inf");
+    }
+  }
+  if (gk_gmm_data_frames(x) == 0) return gk_fail(err, GK_EINVAL, "no data: 0 frames");
+  return GK_OK;
+}
+
+typedef struct block {
+  size_t part;    /* matrix */
+  size_t first;   /* first frame within the matrix (in strided units) */
+  size_t count;   /* frames */
+  size_t offset;  /* global index of the first frame */
+} block;
+
+/* The fixed block list of x. */
+static gk_status make_blocks(const gk_gmm_data *x, block **out, size_t *nout, gk_error *err) {
+  size_t nb = 0;
+  for (size_t p = 0; p < x->nparts; p++) nb += (part_frames(x, p) + BLOCK - 1) / BLOCK;
+  block *b = gk_scratch_alloc(nb ? nb : 1, sizeof(block));
+  if (!b) return gk_fail_nomem(err);
+  size_t i = 0, off = 0;
+  for (size_t p = 0; p < x->nparts; p++) {
+    size_t n = part_frames(x, p);
+    for (size_t f = 0; f < n; f += BLOCK) {
+      b[i].part = p;
+      b[i].first = f;
+      b[i].count = n - f < BLOCK ? n - f : BLOCK;
+      b[i].offset = off + f;
+      i++;
+    }
+    off += n;
+  }
+  *out = b;
+  *nout = nb;
+  return GK_OK;
+}
+
+/* xd (count x d, double) = frames of the block minus the shift s. */
+static void load_block(const gk_gmm_data *x, const block *b, const double *s, size_t d, double *xd) {
+  const gk_matrix *m = &x->parts[b->part];
+  size_t stride = data_stride(x);
+  for (size_t i = 0; i < b->count; i++) {
+    size_t r = (b->first + i) * stride;
+    double *o = xd + i * d;
+    if (m->dtype == GK_FLOAT32) {
+      const float *row = (const float *)m->data + r * m->cols;
+      for (size_t j = 0; j < d; j++) o[j] = (double)row[j] - s[j];
+    } else {
+      const double *row = (const double *)m->data + r * m->cols;
+      for (size_t j = 0; j < d; j++) o[j] = row[j] - s[j];
+    }
+  }
+}
+
+/* ---- exp and log-sum-exp ---------------------------------------------------------- */
+
+/* exp(x) in float to about 2 ulp, written so that the compiler vectorises it (Cephes
+ * expf: x = n ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, 2^n by exponent bits).
+ * Below -87.3 (where expf underflows to subnormals) the result is exactly 0. */
+static inline float fast_expf(float x) {
+  float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  float fx = xc * 1.44269504088896341f + 0.5f;
+  int ni = (int)fx;
+  float n = (float)ni;
+  if (n > fx) { n -= 1.0f; ni -= 1; }
+  float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+  float r2 = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  union { int32_t i; float f; } u;
+  u.i = (int32_t)(ni + 127) << 23;
+  float y = p * u.f;
+  return x < -87.0f ? 0.0f : y;
+}
+
+/* Row i of ll (k values of log(w_k N_k(x_i))): replaces them by exp(ll - max) and returns
+ * log p(x_i) = max + log sum; *sum receives the sum (for the posteriors e / sum). */
+static double row_lse(float *ll, size_t k, double *sum) {
+  float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+  for (size_t c = 0; c < k; c++) m = ll[c] > m ? ll[c] : m;
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (size_t c = 0; c < k; c++) {
+    float e = fast_expf(ll[c] - m);
+    ll[c] = e;
+    s += (double)e;
+  }
+  *sum = s;
+  return (double)m + log(s);
+}
+
+/* ---- the kernel: model tables and per-thread workspace ------------------------------ */
+
+typedef struct kern {
+  const gk_gmm *g;
+  size_t k, d;
+  double *shift;  /* d: frames are taken about this point */
+  float *W;       /* diag: 2d x k; full: k blocks of d x d (L_k^-T) */
+  float *mu;      /* full: k x d, mu_k - shift (float) */
+  float *cst;     /* k: log w_k - (d log 2 pi + log|S_k| [+ diag: sum (mu - s)^2 / v]) / 2 */
+} kern;
+
+static void kern_free(kern *q) {
+  gk_scratch_free(q->shift);
+  gk_scratch_free(q->W);
+  gk_scratch_free(q->mu);
+  gk_scratch_free(q->cst);
+  memset(q, 0, sizeof *q);
+}
+
+static gk_status kern_init(kern *q, const gk_gmm *g, gk_error *err) {
+  size_t k = g->k, d = g->d;
+  memset(q, 0, sizeof *q);
+  q->g = g;
+  q->k = k;
+  q->d = d;
+  q->shift = gk_scratch_alloc(d, sizeof(double));
+  q->cst = gk_scratch_alloc(k, sizeof(float));
+  if (g->cov == GK_COV_DIAG) {
+    q->W = gk_scratch_alloc(2 * d * k, sizeof(float));
+  } else {
+    q->W = gk_scratch_alloc(k * d * d, sizeof(float));
+    q->mu = gk_scratch_alloc(k * d, sizeof(float));
+  }
+  if (!q->shift || !q->cst || !q->W || (g->cov == GK_COV_FULL && !q->mu)) {
+    kern_free(q);
+    return gk_fail_nomem(err);
+  }
+  /* The shift: the mixture's overall mean. */
+  for (size_t j = 0; j < d; j++) {
+    double s = 0.0;
+    for (size_t c = 0; c < k; c++) s += g->weights[c] * g->means[c * d + j];
+    q->shift[j] = s;
+  }
+  if (g->cov == GK_COV_DIAG) {
+    for (size_t c = 0; c < k; c++) {
+      double q2 = 0.0;
+      for (size_t j = 0; j < d; j++) {
+        double v = g->covs[c * d + j], m = g->means[c * d + j] - q->shift[j];
+        q->W[j * k + c] = (float)(-0.5 / v);
+        q->W[(d + j) * k + c] = (float)(m / v);
+        q2 += m * m / v;
+      }
+      double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+      q->cst[c] = (float)(lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q2));
+    }
+    return GK_OK;
+  }
+  double *inv = gk_scratch_alloc(d * d, sizeof(double));
+  if (!inv) {
+    kern_free(q);
+    return gk_fail_nomem(err);
+  }
+  for (size_t c = 0; c < k; c++) {
+    memcpy(inv, g->chol + c * d * d, d * d * sizeof(double));
+    lapack_int info = LAPACKE_dtrtri(LAPACK_ROW_MAJOR, 'L', 'N', (lapack_int)d, inv, (lapack_int)d);
+    if (info != 0) {
+      gk_scratch_free(inv);
+      kern_free(q);
+      return gk_fail(err, GK_ENUMERIC, "covariance of component %zu is singular", c + 1);
+    }
+    float *Wc = q->W + c * d * d;
+    for (size_t a = 0; a < d; a++)
+      for (size_t b = 0; b < d; b++) Wc[a * d + b] = b >= a ? (float)inv[b * d + a] : 0.0f;
+    for (size_t j = 0; j < d; j++) q->mu[c * d + j] = (float)(g->means[c * d + j] - q->shift[j]);
+    double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+    q->cst[c] = (float)(lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c]));
+  }
+  gk_scratch_free(inv);
+  return GK_OK;
+}
+
+typedef struct ws {
+  double *xd;   /* BLOCK x d: frames about the shift, double */
+  float *xs;    /* BLOCK x 2d: diag [x^2, x]; full x (first d columns of each row used) */
+  float *Y;     /* BLOCK x d (full) */
+  float *Z;     /* BLOCK x d (full) */
+  float *ll;    /* BLOCK x k */
+  double *rd;   /* BLOCK x k (diag statistics) */
+  double *ad;   /* BLOCK x 2d (diag statistics) */
+  float *T;     /* d x d (full statistics) */
+  double *lp;   /* BLOCK: log p(x_i) */
+  double *aux;  /* scratch for llr/top: 2 k + 2 d doubles */
+  size_t *ix;   /* k */
+} ws;
+
+static void ws_free(ws *w) {
+  gk_scratch_free(w->xd);
+  gk_scratch_free(w->xs);
+  gk_scratch_free(w->Y);
+  gk_scratch_free(w->Z);
+  gk_scratch_free(w->ll);
+  gk_scratch_free(w->rd);
+  gk_scratch_free(w->ad);
+  gk_scratch_free(w->T);
+  gk_scratch_free(w->lp);
+  gk_scratch_free(w->aux);
+  gk_scratch_free(w->ix);
+  memset(w, 0, sizeof *w);
+}
+
+static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
+  memset(w, 0, sizeof *w);
+  w->xd = gk_scratch_alloc(BLOCK * d, sizeof(double));
+  w->xs = gk_scratch_alloc(BLOCK * 2 * d, sizeof(float));
+  w->ll = gk_scratch_alloc(BLOCK * k, sizeof(float));
+  w->lp = gk_scratch_alloc(BLOCK, sizeof(double));
+  w->aux = gk_scratch_alloc(2 * k + 2 * d + 2, sizeof(double));
+  w->ix = gk_scratch_alloc(k, sizeof(size_t));
+  int ok = w->xd && w->xs && w->ll && w->lp && w->aux && w->ix;
+  if (cov == GK_COV_FULL) {
+    w->Y = gk_scratch_alloc(BLOCK * d, sizeof(float));
+    w->Z = gk_scratch_alloc(BLOCK * d, sizeof(float));
+    ok = ok && w->Y && w->Z;
+    if (stats) {
+      w->T = gk_scratch_alloc(d * d, sizeof(float));
+      ok = ok && w->T;
+    }
+  } else if (stats) {
+    w->rd = gk_scratch_alloc(BLOCK * k, sizeof(double));
+    w->ad = gk_scratch_alloc(BLOCK * 2 * d, sizeof(double));
+    ok = ok && w->rd && w->ad;
+  }
+  if (!ok) ws_free(w);
+  return ok;
+}
+
+/* Fills w->ll (n x k) with log(w_k N(x_i | mu_k, S_k)) for the frames in w->xd. */
+static void block_loglik(const kern *q, ws *w, size_t n) {
+  size_t k = q->k, d = q->d;
+  if (q->g->cov == GK_COV_DIAG) {
+    for (size_t i = 0; i < n; i++) {
+      const double *x = w->xd + i * d;
+      float *a = w->xs + i * 2 * d;
+      for (size_t j = 0; j < d; j++) {
+        float v = (float)x[j];
+        a[j] = v * v;
+        a[d + j] = v;
+      }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)(2 * d), 1.0f,
+                w->xs, (int)(2 * d), q->W, (int)k, 0.0f, w->ll, (int)k);
+    for (size_t i = 0; i < n; i++) {
+      float *l = w->ll + i * k;
+      for (size_t c = 0; c < k; c++) l[c] += q->cst[c];
+    }
+    return;
+  }
+  for (size_t i = 0; i < n * d; i++) w->xs[i] = (float)w->xd[i];
+  for (size_t c = 0; c < k; c++) {
+    const float *m = q->mu + c * d;
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < d; j++) w->Y[i * d + j] = w->xs[i * d + j] - m[j];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)d, 1.0f,
+                w->Y, (int)d, q->W + c * d * d, (int)d, 0.0f, w->Z, (int)d);
+    for (size_t i = 0; i < n; i++) {
+      const float *z = w->Z + i * d;
+      float s = 0.0f;
+      for (size_t j = 0; j < d; j++) s += z[j] * z[j];
+      w->ll[i * k + c] = q->cst[c] - 0.5f * s;
+    }
+  }
+}
+
+/* ---- the driver: blocks, chunks, waves ------------------------------------------------ */
+
+typedef enum mode { M_SCORE, M_POST, M_TOP, M_ACC, M_LLR } mode;
+
+/* A chunk accumulator (M_ACC). diag: fs = k x 2d ([first, second] per row); full: f = k x d,
+ * S = k x d x d (lower triangle). */
+typedef struct acc {
+  double *zero, *fs, *f, *S;
+  double loglik;
+} acc;
+
+typedef struct job {
+  mode md;
+  const gk_gmm_data *x;
+  const kern *q;
+  const gk_gmm *model;   /* M_LLR: the adapted model */
+  const kern *qm;        /* M_LLR without top: the model's kernel */
+  size_t top;            /* M_TOP: C; M_LLR: top (0: all) */
+  double *frame_ll;      /* M_SCORE (may be NULL) */
+  double *post;          /* M_POST */
+  size_t *idx;           /* M_TOP */
+  double *val;           /* M_TOP */
+  double *blk_sum;       /* per block: sum of log p (M_SCORE, M_LLR) */
+} job;
+
+/* log(w_c N(x | mu_c, S_c)) in double, directly (top-C scoring of a few components). */
+static double comp_loglik(const gk_gmm *g, size_t c, const double *x, double *tmp) {
+  size_t d = g->d;
+  const double *mu = g->means + c * d;
+  double q2 = 0.0;
+  if (g->cov == GK_COV_DIAG) {
+    const double *v = g->covs + c * d;
+    for (size_t j = 0; j < d; j++) {
+      double t = x[j] - mu[j];
+      q2 += t * t / v[j];
+    }
+  } else {
+    /* z = L^-1 (x - mu) by forward substitution. */
+    const double *L = g->chol + c * d * d;
+    for (size_t a = 0; a < d; a++) {
+      double t = x[a] - mu[a];
+      for (size_t b = 0; b < a; b++) t -= L[a * d + b] * tmp[b];
+      tmp[a] = t / L[a * d + a];
+      q2 += tmp[a] * tmp[a];
+    }
+  }
+  double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+  return lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q2);
+}
+
+/* Indices of the c largest of v[0..k) in decreasing order (ties: lower index first). */
+static void top_c(const float *v, size_t k, size_t c, size_t *ix) {
+  size_t n = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (n == c && !(v[i] > v[ix[n - 1]])) continue;
+    size_t p = n < c ? n++ : c - 1;
+    while (p > 0 && v[i] > v[ix[p - 1]]) {
+      ix[p] = ix[p - 1];
+      p--;
+    }
+    ix[p] = i;
+  }
+}
+
+static double process_block(const job *jb, const block *b, ws *w, acc *a) {
+  const kern *q = jb->q;
+  size_t k = q->k, d = q->d, n = b->count;
+  const gk_gmm *g = q->g;
+  load_block(jb->x, b, q->shift, d, w->xd);
+  block_loglik(q, w, n);
+
+  if (jb->md == M_TOP || (jb->md == M_LLR && jb->top > 0)) {
+    /* Top-C components of each frame under g (before the log-sum-exp overwrites ll). */
+    size_t C = jb->top;
+    double *xr = w->aux, *tmp = w->aux + d;
+    double blk = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      float *l = w->ll + i * k;
+      top_c(l, k, C, w->ix);
+      double sum, lp = row_lse(l, k, &sum);
+      if (jb->md == M_TOP) {
+        size_t f = b->offset + i;
+        for (size_t t = 0; t < C; t++) {
+          jb->idx[f * C + t] = w->ix[t];
+          jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
+        }
+        (void)lp;
+        continue;
+      }
+      /* llr over the top C: log sum_t w N under each model, in double. */
+      for (size_t j = 0; j < d; j++) xr[j] = w->xd[i * d + j] + q->shift[j];
+      double mu = -INFINITY, mm = -INFINITY;
+      double lu[64], lm[64];
+      double *pu = C <= 64 ? lu : w->aux + 2 * d + 2, *pm = C <= 64 ? lm : w->aux + 2 * d + 2 + k;
+      for (size_t t = 0; t < C; t++) {
+        pu[t] = comp_loglik(g, w->ix[t], xr, tmp);
+        pm[t] = comp_loglik(jb->model, w->ix[t], xr, tmp);
+        if (pu[t] > mu) mu = pu[t];
+        if (pm[t] > mm) mm = pm[t];
+      }
+      double su = 0.0, sm = 0.0;
+      for (size_t t = 0; t < C; t++) {
+        su += exp(pu[t] - mu);
+        sm += exp(pm[t] - mm);
+      }
+      blk += (mm + log(sm)) - (mu + log(su));
+    }
+    return blk;
+  }
+
+  double blk = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    float *l = w->ll + i * k;
+    double sum, lp = row_lse(l, k, &sum);
+    w->lp[i] = lp;
+    blk += lp;
+    if (jb->md == M_SCORE && jb->frame_ll) jb->frame_ll[b->offset + i] = lp;
+    if (jb->md == M_POST) {
+      double inv = 1.0 / sum, *o = jb->post + (b->offset + i) * k;
+      for (size_t c = 0; c < k; c++) o[c] = (double)l[c] * inv;
+    }
+    if (jb->md == M_ACC) {
+      float inv = (float)(1.0 / sum);
+      for (size_t c = 0; c < k; c++) l[c] *= inv;
+    }
+  }
+  if (jb->md != M_ACC) return blk;
+
+  if (g->cov == GK_COV_DIAG) {
+    for (size_t i = 0; i < n; i++) {
+      const double *x = w->xd + i * d;
+      double *ad = w->ad + i * 2 * d;
+      for (size_t j = 0; j < d; j++) {
+        ad[j] = x[j];
+        ad[d + j] = x[j] * x[j];
+      }
+      const float *r = w->ll + i * k;
+      double *rd = w->rd + i * k;
+      for (size_t c = 0; c < k; c++) {
+        rd[c] = (double)r[c];
+        a->zero[c] += rd[c];
+      }
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)(2 * d), (int)n, 1.0,
+                w->rd, (int)k, w->ad, (int)(2 * d), 1.0, a->fs, (int)(2 * d));
+    return blk;
+  }
+  /* Full: moments about mu_k (the shift of these statistics), only over frames with a
+   * non-zero posterior (an exact skip: exp underflowed to 0). */
+  for (size_t i = 0; i < n * d; i++) w->xs[i] = (float)w->xd[i];
+  for (size_t c = 0; c < k; c++) {
+    const float *m = q->mu + c * d;
+    size_t rows = 0;
+    double n0 = 0.0, *f = a->f + c * d;
+    for (size_t i = 0; i < n; i++) {
+      float r = w->ll[i * k + c];
+      if (r == 0.0f) continue;
+      float sr = sqrtf(r);
+      float *y = w->Y + rows * d;
+      for (size_t j = 0; j < d; j++) {
+        float t = w->xs[i * d + j] - m[j];
+        f[j] += (double)(r * t);
+        y[j] = sr * t;
+      }
+      n0 += (double)r;
+      rows++;
+    }
+    if (rows == 0) continue;
+    a->zero[c] += n0;
+    cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)rows, 1.0f, w->Y, (int)d, 0.0f,
+                w->T, (int)d);
+    double *S = a->S + c * d * d;
+    for (size_t p = 0; p < d; p++)
+      for (size_t t = 0; t <= p; t++) S[p * d + t] += (double)w->T[p * d + t];
+  }
+  return blk;
+}
+
+/* Number of doubles of one accumulator (M_ACC): zero (k), then diag [first, second]
+ * interleaved per component (k x 2d), or full first (k x d) and second (k x d x d). */
+static size_t acc_doubles(size_t k, size_t d, gk_cov_type cov) {
+  return cov == GK_COV_DIAG ? k * (1 + 2 * d) : k * (1 + d + d * d);
+}
+
+static acc acc_view(double *p, size_t k, size_t d, gk_cov_type cov) {
+  acc a;
+  memset(&a, 0, sizeof a);
+  a.zero = p;
+  if (cov == GK_COV_DIAG) {
+    a.fs = p + k;
+  } else {
+    a.f = p + k;
+    a.S = p + k + k * d;
+  }
+  return a;
+}
+
+/* Runs the job over all blocks of x. M_ACC adds into `total` (acc_doubles values, in the
+ * layout of acc_view). `*sum` (may be NULL) receives the sum over frames of log p(x_i)
+ * (M_LLR with top: of the log-likelihood ratios), added block by block in order. */
+static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
+  const kern *q = jb->q;
+  size_t k = q->k, d = q->d;
+  gk_cov_type cov = q->g->cov;
+  block *blocks = NULL;
+  size_t nb = 0;
+  gk_status st = make_blocks(jb->x, &blocks, &nb, err);
+  if (st != GK_OK) return st;
+  size_t nchunks = (nb + CHUNK - 1) / CHUNK;
+
+  size_t slot_doubles = 0, slots = MAX_SLOTS;
+  if (jb->md == M_ACC) {
+    slot_doubles = acc_doubles(k, d, cov);
+    slots = SLOT_BUDGET / (slot_doubles * sizeof(double));
+    if (slots > MAX_SLOTS) slots = MAX_SLOTS;
+    if (slots < 1) slots = 1;
+  }
+  if (slots > nchunks) slots = nchunks ? nchunks : 1;
+  int nt = gk_threads();
+  if ((size_t)nt > slots) nt = (int)slots;
+  if (nt < 1) nt = 1;
+
+  double *blk_sum = gk_scratch_alloc(nb ? nb : 1, sizeof(double));
+  double *slot_mem = jb->md == M_ACC ? gk_scratch_alloc(slots * slot_doubles, sizeof(double)) : NULL;
+  ws *wss = gk_scratch_alloc((size_t)nt, sizeof(ws));
+  int ok = blk_sum && wss && (jb->md != M_ACC || slot_mem);
+  int made = 0;
+  for (; ok && made < nt; made++)
+    if (!ws_init(&wss[made], k, d, cov, jb->md == M_ACC)) ok = 0;
+  if (!ok) {
+    for (int t = 0; t < made - 1; t++) ws_free(&wss[t]);
+    gk_scratch_free(blocks);
+    gk_scratch_free(blk_sum);
+    gk_scratch_free(slot_mem);
+    gk_scratch_free(wss);
+    return gk_fail_nomem(err);
+  }
+
+  int stop = 0;
+  int blas_prev = gk_blas_serial_begin();
+  for (size_t c0 = 0; c0 < nchunks && !stop; c0 += slots) {
+    size_t nc = nchunks - c0 < slots ? nchunks - c0 : slots;
+    if (slot_mem) memset(slot_mem, 0, nc * slot_doubles * sizeof(double));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (size_t j = 0; j < nc; j++) {
+      ws *w = &wss[omp_get_thread_num()];
+      acc a;
+      memset(&a, 0, sizeof a);
+      if (slot_mem) a = acc_view(slot_mem + j * slot_doubles, k, d, cov);
+      size_t b0 = (c0 + j) * CHUNK, b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
+      for (size_t bi = b0; bi < b1; bi++) {
+        int halt;
+#pragma omp atomic read
+        halt = stop;
+        if (halt) break;
+        if (gk_interrupted()) {
+#pragma omp atomic write
+          stop = 1;
+          break;
+        }
+        blk_sum[bi] = process_block(jb, &blocks[bi], w, &a);
+      }
+    }
+    if (stop) break;
+    if (slot_mem)
+      for (size_t j = 0; j < nc; j++) {
+        const double *p = slot_mem + j * slot_doubles;
+        for (size_t i = 0; i < slot_doubles; i++) total[i] += p[i];
+      }
+  }
+  gk_blas_serial_end(blas_prev);
+  for (int t = 0; t < nt; t++) ws_free(&wss[t]);
+  gk_scratch_free(wss);
+  gk_scratch_free(slot_mem);
+  gk_scratch_free(blocks);
+  if (stop) {
+    gk_scratch_free(blk_sum);
+    return gk_fail(err, GK_EINTR, "interrupted");
+  }
+  double s = 0.0;
+  for (size_t i = 0; i < nb; i++) s += blk_sum[i];
+  if (sum) *sum = s;
+  gk_scratch_free(blk_sum);
+  return GK_OK;
+}
+
+/* Checks model and data, and prepares the kernel. */
+static gk_status begin(const gk_gmm *g, const gk_gmm_data *x, kern *q, gk_error *err) {
+  gk_status st = gk_gmm_data_check(x, g->d, err);
+  if (st != GK_OK) return st;
+  return kern_init(q, g, err);
+}
+
+/* ---- scoring ----------------------------------------------------------------------- */
+
+gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll, double *total,
+                       gk_error *err) {
+  kern q;
+  gk_status st = begin(g, x, &q, err);
+  if (st != GK_OK) return st;
+  job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.md = M_SCORE;
+  jb.x = x;
+  jb.q = &q;
+  jb.frame_ll = frame_ll;
+  st = run_job(&jb, NULL, total, err);
+  kern_free(&q);
+  return st;
+}
+
+gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err) {
+  kern q;
+  gk_status st = begin(g, x, &q, err);
+  if (st != GK_OK) return st;
+  job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.md = M_POST;
+  jb.x = x;
+  jb.q = &q;
+  jb.post = post;
+  st = run_job(&jb, NULL, NULL, err);
+  kern_free(&q);
+  return st;
+}
+
+gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c, size_t *idx,
+                                double *val, gk_error *err) {
+  if (c < 1 || c > g->k)
+    return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the number of components (%zu)", c, g->k);
+  kern q;
+  gk_status st = begin(g, x, &q, err);
+  if (st != GK_OK) return st;
+  job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.md = M_TOP;
+  jb.x = x;
+  jb.q = &q;
+  jb.top = c;
+  jb.idx = idx;
+  jb.val = val;
+  st = run_job(&jb, NULL, NULL, err);
+  kern_free(&q);
+  return st;
+}
+
+gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *x, size_t top,
+                     double *mean_llr, gk_error *err) {
+  if (model->d != ubm->d)
+    return gk_fail(err, GK_EINVAL, "dimension mismatch: model of dimension %zu, UBM of dimension %zu",
+                   model->d, ubm->d);
+  if (top > 0 && (model->k != ubm->k || model->cov != ubm->cov))
+    return gk_fail(err, GK_EINVAL, "top-C scoring needs a model with the UBM's components "
+                   "(model %zu %s, UBM %zu %s)", model->k, gk_cov_type_name(model->cov), ubm->k,
+                   gk_cov_type_name(ubm->cov));
+  if (top > ubm->k)
+    return gk_fail(err, GK_EINVAL, "top = %zu exceeds the number of components (%zu)", top, ubm->k);
+  size_t n = gk_gmm_data_frames(x);
+  if (top == 0) {
+    double a = 0.0, b = 0.0;
+    gk_status st = gk_gmm_score(model, x, NULL, &a, err);
+    if (st == GK_OK) st = gk_gmm_score(ubm, x, NULL, &b, err);
+    if (st != GK_OK) return st;
+    *mean_llr = (a - b) / (double)n;
+    return GK_OK;
+  }
+  kern q;
+  gk_status st = begin(ubm, x, &q, err);
+  if (st != GK_OK) return st;
+  job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.md = M_LLR;
+  jb.x = x;
+  jb.q = &q;
+  jb.model = model;
+  jb.top = top;
+  double s = 0.0;
+  st = run_job(&jb, NULL, &s, err);
+  kern_free(&q);
+  if (st == GK_OK) *mean_llr = s / (double)n;
+  return st;
+}
+
+/* ---- statistics ------------------------------------------------------------------------- */
+
+static const gk_allocator *stats_allocator(const gk_gmm_stats *s) {
+  return s->alloc.fn ? &s->alloc : NULL;
+}
+
+void gk_gmm_stats_free(gk_gmm_stats *s) {
+  if (!s) return;
+  gk_allocator a = s->alloc;
+  const gk_allocator *ap = a.fn ? &a : NULL;
+  size_t cs = gk_gmm_cov_size(s->cov, s->d);
+  gk_free(ap, s->zero, s->k * sizeof(double));
+  gk_free(ap, s->first, s->k * s->d * sizeof(double));
+  gk_free(ap, s->second, s->k * cs * sizeof(double));
+  gk_free(ap, s->shift, s->k * s->d * sizeof(double));
+  gk_free(ap, s, sizeof *s);
+}
+
+gk_status gk_gmm_stats_create(gk_gmm_stats **out, size_t k, size_t d, gk_cov_type cov,
+                              const gk_allocator *a, gk_error *err) {
+  *out = NULL;
+  if (k == 0 || d == 0 || k > GK_MAX_COMPONENTS || d > GK_MAX_DIM)
+    return gk_fail(err, GK_ELIMIT, "statistics of %zu components in dimension %zu are outside the limits", k, d);
+  size_t cs = gk_gmm_cov_size(cov, d), n2;
+  if (!gk_mul_size(k, cs, &n2) || n2 > GK_MAX_ELEMENTS)
+    return gk_fail(err, GK_ELIMIT, "statistics of %zu components in dimension %zu exceed GK_MAX_ELEMENTS", k, d);
+  gk_gmm_stats *s = gk_calloc(a, 1, sizeof *s);
+  if (!s) return gk_fail_nomem(err);
+  if (a) s->alloc = *a;
+  s->k = k;
+  s->d = d;
+  s->cov = cov;
+  s->zero = gk_calloc(a, k, sizeof(double));
+  s->first = gk_calloc(a, k * d, sizeof(double));
+  s->second = gk_calloc(a, n2, sizeof(double));
+  s->shift = gk_calloc(a, k * d, sizeof(double));
+  if (!s->zero || !s->first || !s->second || !s->shift) {
+    gk_gmm_stats_free(s);
+    return gk_fail_nomem(err);
+  }
+  *out = s;
+  return GK_OK;
+}
+
+gk_status gk_gmm_stats_clone(const gk_gmm_stats *src, gk_gmm_stats **out, const gk_allocator *a,
+                             gk_error *err) {
+  if (!a) a = stats_allocator(src);
+  gk_status st = gk_gmm_stats_create(out, src->k, src->d, src->cov, a, err);
+  if (st != GK_OK) return st;
+  gk_gmm_stats *s = *out;
+  size_t k = src->k, d = src->d, cs = gk_gmm_cov_size(src->cov, d);
+  memcpy(s->zero, src->zero, k * sizeof(double));
+  memcpy(s->first, src->first, k * d * sizeof(double));
+  memcpy(s->second, src->second, k * cs * sizeof(double));
+  memcpy(s->shift, src->shift, k * d * sizeof(double));
+  s->frames = src->frames;
+  s->loglik = src->loglik;
+  return GK_OK;
+}
+
+gk_status gk_gmm_stats_merge(gk_gmm_stats *dst, const gk_gmm_stats *src, gk_error *err) {
+  if (dst->k != src->k || dst->d != src->d || dst->cov != src->cov)
+    return gk_fail(err, GK_EINVAL, "cannot merge statistics of %zu %s components in dimension %zu "
+                   "into statistics of %zu %s components in dimension %zu", src->k,
+                   gk_cov_type_name(src->cov), src->d, dst->k, gk_cov_type_name(dst->cov), dst->d);
+  size_t k = dst->k, d = dst->d;
+  for (size_t c = 0; c < k; c++) {
+    /* Moments about src's shift a, moved to dst's shift b: with delta = a - b,
+     * first_b = first_a + n delta, second_b = second_a + first_a delta' + delta first_a' + n delta delta'. */
+    const double *a = src->shift + c * d, *b = dst->shift + c * d;
+    const double *fa = src->first + c * d;
+    double n = src->zero[c];
+    double *fb = dst->first + c * d;
+    if (dst->cov == GK_COV_DIAG) {
+      const double *sa = src->second + c * d;
+      double *sb = dst->second + c * d;
+      for (size_t j = 0; j < d; j++) {
+        double del = a[j] - b[j];
+        sb[j] += sa[j] + 2.0 * del * fa[j] + n * del * del;
+        fb[j] += fa[j] + n * del;
+      }
+    } else {
+      const double *sa = src->second + c * d * d;
+      double *sb = dst->second + c * d * d;
+      for (size_t p = 0; p < d; p++) {
+        double dp = a[p] - b[p];
+        for (size_t t = 0; t < d; t++) {
+          double dt = a[t] - b[t];
+          sb[p * d + t] += sa[p * d + t] + fa[p] * dt + dp * fa[t] + n * dp * dt;
+        }
+      }
+      for (size_t j = 0; j < d; j++) fb[j] += fa[j] + n * (a[j] - b[j]);
+    }
+    dst->zero[c] += n;
+  }
+  dst->frames += src->frames;
+  dst->loglik += src->loglik;
+  return GK_OK;
+}
+
+gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats **stats,
+                            const gk_allocator *a, gk_error *err) {
+  if (*stats && ((*stats)->k != g->k || (*stats)->d != g->d || (*stats)->cov != g->cov))
+    return gk_fail(err, GK_EINVAL, "statistics of %zu %s components in dimension %zu do not fit a "
+                   "model of %zu %s components in dimension %zu", (*stats)->k,
+                   gk_cov_type_name((*stats)->cov), (*stats)->d, g->k, gk_cov_type_name(g->cov), g->d);
+  kern q;
+  gk_status st = begin(g, x, &q, err);
+  if (st != GK_OK) return st;
+  size_t k = g->k, d = g->d, nd = acc_doubles(k, d, g->cov);
+  double *total = gk_scratch_alloc(nd, sizeof(double));
+  gk_gmm_stats *s = NULL;
+  if (!total) {
+    kern_free(&q);
+    return gk_fail_nomem(err);
+  }
+  memset(total, 0, nd * sizeof(double));
+  st = gk_gmm_stats_create(&s, k, d, g->cov, *stats ? stats_allocator(*stats) : a, err);
+  if (st == GK_OK) {
+    job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.md = M_ACC;
+    jb.x = x;
+    jb.q = &q;
+    st = run_job(&jb, total, &s->loglik, err);
+  }
+  if (st == GK_OK) {
+    acc t = acc_view(total, k, d, g->cov);
+    s->frames = (double)gk_gmm_data_frames(x);
+    memcpy(s->zero, t.zero, k * sizeof(double));
+    for (size_t c = 0; c < k; c++) {
+      double *sh = s->shift + c * d;
+      if (g->cov == GK_COV_DIAG) {
+        memcpy(sh, q.shift, d * sizeof(double));
+        for (size_t j = 0; j < d; j++) {
+          s->first[c * d + j] = t.fs[c * 2 * d + j];
+          s->second[c * d + j] = t.fs[c * 2 * d + d + j];
+        }
+      } else {
+        /* The frames were taken about shift + (float)(mu_k - shift): that is this
+         * component's shift, exactly. */
+        for (size_t j = 0; j < d; j++) sh[j] = q.shift[j] + (double)q.mu[c * d + j];
+        memcpy(s->first + c * d, t.f + c * d, d * sizeof(double));
+        double *S2 = s->second + c * d * d;
+        const double *T2 = t.S + c * d * d;
+        for (size_t p = 0; p < d; p++)
+          for (size_t r = 0; r <= p; r++) S2[p * d + r] = S2[r * d + p] = T2[p * d + r];
+      }
+    }
+    if (*stats) {
+      st = gk_gmm_stats_merge(*stats, s, err);
+      gk_gmm_stats_free(s);
+    } else {
+      *stats = s;
+    }
+  } else {
+    gk_gmm_stats_free(s);
+  }
+  gk_scratch_free(total);
+  kern_free(&q);
+  return st;
+}

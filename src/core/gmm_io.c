@@ -1,0 +1,737 @@
+/*
+ * gmm_io.c: model, statistics and checkpoint files of gmmkit/gmm.h (native binary
+ * format, atomic writes, checksums) and Kaldi's text <DiagGMM> / <FullGMM> formats.
+ */
+#include "gmmkit/gmm.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lapacke.h>
+
+#include "gmmkit/fileio.h"
+#include "gmmkit/limits.h"
+
+#define HEADER_BYTES 48
+#define FORMAT_VERSION 1u
+#define LOG_2PI 1.8378770664093454836
+
+/* ---- little-endian encoding ---------------------------------------------------------- */
+
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+static void put_f64(unsigned char *p, double x) {
+  uint64_t v;
+  memcpy(&v, &x, 8);
+  put_u64(p, v);
+}
+static double get_f64(const unsigned char *p) {
+  uint64_t v = get_u64(p);
+  double x;
+  memcpy(&x, &v, 8);
+  return x;
+}
+
+/* FNV-1a, 64 bits, over the payload. */
+static uint64_t fnv1a(const unsigned char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+/* A cursor over a payload buffer. */
+typedef struct cur {
+  unsigned char *p;
+  size_t off;
+} cur;
+
+static void w_u64(cur *c, uint64_t v) { put_u64(c->p + c->off, v); c->off += 8; }
+static void w_f64s(cur *c, const double *x, size_t n) {
+  for (size_t i = 0; i < n; i++) put_f64(c->p + c->off + 8 * i, x[i]);
+  c->off += 8 * n;
+}
+static uint64_t r_u64(cur *c) { uint64_t v = get_u64(c->p + c->off); c->off += 8; return v; }
+static double r_f64(cur *c) { double v = get_f64(c->p + c->off); c->off += 8; return v; }
+static void r_f64s(cur *c, double *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = get_f64(c->p + c->off + 8 * i);
+  c->off += 8 * n;
+}
+
+/* Writes header + payload atomically. */
+static gk_status write_file(const char *path, char kind, gk_cov_type cov, size_t k, size_t d,
+                            const unsigned char *payload, size_t n, gk_error *err) {
+  unsigned char h[HEADER_BYTES];
+  memcpy(h, "GMMKIT", 6);
+  h[6] = 0;
+  h[7] = (unsigned char)kind;
+  put_u32(h + 8, FORMAT_VERSION);
+  put_u32(h + 12, (uint32_t)cov);
+  put_u64(h + 16, k);
+  put_u64(h + 24, d);
+  put_u64(h + 32, n);
+  put_u64(h + 40, fnv1a(payload, n));
+  gk_atomic_file af;
+  gk_status st = gk_atomic_open(&af, path, err);
+  if (st != GK_OK) return st;
+  if (fwrite(h, 1, HEADER_BYTES, af.fp) != HEADER_BYTES || (n && fwrite(payload, 1, n, af.fp) != n)) {
+    gk_atomic_abort(&af);
+    return gk_fail(err, GK_EIO, "%s: write failed: %s", path, strerror(errno));
+  }
+  return gk_atomic_commit(&af, err);
+}
+
+static const char *kind_name(char kind) {
+  return kind == 'M' ? "a gmmkit model" : kind == 'S' ? "gmmkit statistics" : "a gmmkit training checkpoint";
+}
+
+/* Reads and checks a file: header fields, sizes against the limits and the file size
+ * (before allocating), then the payload and its checksum. `*payload` is scratch memory. */
+static gk_status read_file(const char *path, char kind, gk_cov_type *cov, size_t *k, size_t *d,
+                           unsigned char **payload, size_t *n, gk_error *err) {
+  *payload = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char h[HEADER_BYTES];
+  gk_status st = gk_read_exact(f, h, HEADER_BYTES, "header", err);
+  if (st != GK_OK) goto fail;
+  if (memcmp(h, "GMMKIT", 6) != 0 || h[6] != 0) {
+    st = gk_fail(err, GK_EFORMAT, "not a gmmkit file (bad magic)");
+    goto fail;
+  }
+  if (h[7] != (unsigned char)kind) {
+    st = gk_fail(err, GK_EFORMAT, "this file holds %s, not %s",
+                 h[7] == 'M' || h[7] == 'S' || h[7] == 'C' ? kind_name((char)h[7]) : "something unknown",
+                 kind_name(kind));
+    goto fail;
+  }
+  uint32_t ver = get_u32(h + 8), ct = get_u32(h + 12);
+  uint64_t kk = get_u64(h + 16), dd = get_u64(h + 24), pn = get_u64(h + 32), sum = get_u64(h + 40);
+  if (ver != FORMAT_VERSION) {
+    st = gk_fail(err, GK_EFORMAT, "format version %u is not supported (this gmmkit reads version %u)", ver,
+                 FORMAT_VERSION);
+    goto fail;
+  }
+  if (ct > 1) {
+    st = gk_fail(err, GK_EFORMAT, "unknown covariance type %u", ct);
+    goto fail;
+  }
+  if (kk == 0 || dd == 0 || kk > GK_MAX_COMPONENTS || dd > GK_MAX_DIM) {
+    st = gk_fail(err, GK_ELIMIT, "%llu components in dimension %llu: outside the limits (1..%u, 1..%u)",
+                 (unsigned long long)kk, (unsigned long long)dd, GK_MAX_COMPONENTS, GK_MAX_DIM);
+    goto fail;
+  }
+  if (fseek(f, 0, SEEK_END) != 0) {
+    st = gk_fail(err, GK_EIO, "cannot seek: %s", strerror(errno));
+    goto fail;
+  }
+  long size = ftell(f);
+  if (size < 0 || (uint64_t)size != HEADER_BYTES + pn) {
+    st = gk_fail(err, GK_EFORMAT, "truncated or padded: the file has %ld bytes, its header announces %llu",
+                 size, (unsigned long long)(HEADER_BYTES + pn));
+    goto fail;
+  }
+  if (fseek(f, HEADER_BYTES, SEEK_SET) != 0) {
+    st = gk_fail(err, GK_EIO, "cannot seek: %s", strerror(errno));
+    goto fail;
+  }
+  *payload = gk_scratch_alloc(pn ? pn : 1, 1);
+  if (!*payload) {
+    st = gk_fail_nomem(err);
+    goto fail;
+  }
+  st = gk_read_exact(f, *payload, pn, "payload", err);
+  if (st != GK_OK) goto fail;
+  if (fnv1a(*payload, pn) != sum) {
+    st = gk_fail(err, GK_EFORMAT, "checksum mismatch: the file is corrupted");
+    goto fail;
+  }
+  fclose(f);
+  *cov = (gk_cov_type)ct;
+  *k = kk;
+  *d = dd;
+  *n = pn;
+  return GK_OK;
+fail:
+  fclose(f);
+  gk_scratch_free(*payload);
+  *payload = NULL;
+  gk_error_prefix(err, path);
+  return st;
+}
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+static size_t model_bytes(size_t k, size_t d, gk_cov_type cov) {
+  return 8 * (k + k * d + k * gk_gmm_cov_size(cov, d));
+}
+
+static void write_model(cur *c, const gk_gmm *g) {
+  w_f64s(c, g->weights, g->k);
+  w_f64s(c, g->means, g->k * g->d);
+  w_f64s(c, g->covs, g->k * gk_gmm_cov_size(g->cov, g->d));
+}
+
+static gk_status read_model(cur *c, size_t k, size_t d, gk_cov_type cov, const gk_allocator *a, gk_gmm **out,
+                            gk_error *err) {
+  gk_status st = gk_gmm_create(out, k, d, cov, a, err);
+  if (st != GK_OK) return st;
+  gk_gmm *g = *out;
+  r_f64s(c, g->weights, k);
+  r_f64s(c, g->means, k * d);
+  r_f64s(c, g->covs, k * gk_gmm_cov_size(cov, d));
+  st = gk_gmm_prepare(g, err);
+  if (st != GK_OK) {
+    gk_gmm_free(g);
+    *out = NULL;
+  }
+  return st;
+}
+
+gk_status gk_gmm_save(const gk_gmm *g, const char *path, gk_error *err) {
+  size_t n = model_bytes(g->k, g->d, g->cov);
+  cur c = {gk_scratch_alloc(n, 1), 0};
+  if (!c.p) return gk_fail_nomem(err);
+  write_model(&c, g);
+  gk_status st = write_file(path, 'M', g->cov, g->k, g->d, c.p, n, err);
+  gk_scratch_free(c.p);
+  return st;
+}
+
+gk_status gk_gmm_load(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err) {
+  gk_cov_type cov;
+  size_t k, d, n;
+  unsigned char *p;
+  *out = NULL;
+  gk_status st = read_file(path, 'M', &cov, &k, &d, &p, &n, err);
+  if (st != GK_OK) return st;
+  if (n != model_bytes(k, d, cov)) {
+    gk_scratch_free(p);
+    return gk_fail(err, GK_EFORMAT, "%s: payload of %zu bytes does not fit %zu components in dimension %zu",
+                   path, n, k, d);
+  }
+  cur c = {p, 0};
+  st = read_model(&c, k, d, cov, a, out, err);
+  gk_scratch_free(p);
+  if (st != GK_OK) gk_error_prefix(err, path);
+  return st;
+}
+
+/* ---- statistics ---------------------------------------------------------------------------- */
+
+static size_t stats_bytes(size_t k, size_t d, gk_cov_type cov) {
+  return 8 * (2 + k + 2 * k * d + k * gk_gmm_cov_size(cov, d));
+}
+
+gk_status gk_gmm_stats_save(const gk_gmm_stats *s, const char *path, gk_error *err) {
+  size_t n = stats_bytes(s->k, s->d, s->cov);
+  cur c = {gk_scratch_alloc(n, 1), 0};
+  if (!c.p) return gk_fail_nomem(err);
+  w_f64s(&c, &s->frames, 1);
+  w_f64s(&c, &s->loglik, 1);
+  w_f64s(&c, s->zero, s->k);
+  w_f64s(&c, s->first, s->k * s->d);
+  w_f64s(&c, s->second, s->k * gk_gmm_cov_size(s->cov, s->d));
+  w_f64s(&c, s->shift, s->k * s->d);
+  gk_status st = write_file(path, 'S', s->cov, s->k, s->d, c.p, n, err);
+  gk_scratch_free(c.p);
+  return st;
+}
+
+gk_status gk_gmm_stats_load(const char *path, gk_gmm_stats **out, const gk_allocator *a, gk_error *err) {
+  gk_cov_type cov;
+  size_t k, d, n;
+  unsigned char *p;
+  *out = NULL;
+  gk_status st = read_file(path, 'S', &cov, &k, &d, &p, &n, err);
+  if (st != GK_OK) return st;
+  if (n != stats_bytes(k, d, cov)) {
+    gk_scratch_free(p);
+    return gk_fail(err, GK_EFORMAT, "%s: payload of %zu bytes does not fit statistics of %zu components in "
+                   "dimension %zu", path, n, k, d);
+  }
+  st = gk_gmm_stats_create(out, k, d, cov, a, err);
+  if (st == GK_OK) {
+    gk_gmm_stats *s = *out;
+    cur c = {p, 0};
+    s->frames = r_f64(&c);
+    s->loglik = r_f64(&c);
+    r_f64s(&c, s->zero, k);
+    r_f64s(&c, s->first, k * d);
+    r_f64s(&c, s->second, k * gk_gmm_cov_size(cov, d));
+    r_f64s(&c, s->shift, k * d);
+  }
+  gk_scratch_free(p);
+  return st;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+
+#define CKPT_FIXED (8 * 14)
+
+gk_status gk_gmm_trainer_save(const gk_gmm_trainer *t, uint64_t fingerprint, const char *path, gk_error *err) {
+  const gk_gmm *g = t->model;
+  size_t n = CKPT_FIXED + 8 * t->history_len + model_bytes(g->k, g->d, g->cov);
+  cur c = {gk_scratch_alloc(n, 1), 0};
+  if (!c.p) return gk_fail_nomem(err);
+  w_u64(&c, fingerprint);
+  w_u64(&c, t->iteration);
+  w_u64(&c, t->stage);
+  w_u64(&c, t->stage_iter);
+  w_u64(&c, (uint64_t)t->splitting);
+  w_u64(&c, t->target_k);
+  w_u64(&c, t->events);
+  w_u64(&c, t->history_len);
+  w_f64s(&c, &t->frames, 1);
+  w_f64s(&c, &t->update.var_floor, 1);
+  w_f64s(&c, &t->update.var_floor_relative, 1);
+  w_f64s(&c, &t->update.reg, 1);
+  w_f64s(&c, &t->update.min_weight, 1);
+  w_u64(&c, (uint64_t)t->update.death);
+  w_f64s(&c, t->history, t->history_len);
+  write_model(&c, g);
+  gk_status st = write_file(path, 'C', g->cov, g->k, g->d, c.p, n, err);
+  gk_scratch_free(c.p);
+  return st;
+}
+
+gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_trainer **out,
+                              const gk_allocator *a, gk_error *err) {
+  gk_cov_type cov;
+  size_t k, d, n;
+  unsigned char *p;
+  *out = NULL;
+  gk_status st = read_file(path, 'C', &cov, &k, &d, &p, &n, err);
+  if (st != GK_OK) return st;
+  size_t mb = model_bytes(k, d, cov);
+  cur c = {p, 0};
+  if (n < CKPT_FIXED + mb) {
+    gk_scratch_free(p);
+    return gk_fail(err, GK_EFORMAT, "%s: checkpoint payload too short", path);
+  }
+  uint64_t fp = r_u64(&c);
+  if (fp != fingerprint) {
+    gk_scratch_free(p);
+    return gk_fail(err, GK_EINVAL, "%s: the checkpoint was written for other data or options; "
+                   "remove it or train without resume", path);
+  }
+  gk_gmm_trainer *t = gk_calloc(a, 1, sizeof *t);
+  if (!t) {
+    gk_scratch_free(p);
+    return gk_fail_nomem(err);
+  }
+  if (a) t->alloc = *a;
+  t->iteration = r_u64(&c);
+  t->stage = r_u64(&c);
+  t->stage_iter = r_u64(&c);
+  t->splitting = (int)r_u64(&c);
+  t->target_k = r_u64(&c);
+  t->events = r_u64(&c);
+  uint64_t hl = r_u64(&c);
+  t->frames = r_f64(&c);
+  t->update.var_floor = r_f64(&c);
+  t->update.var_floor_relative = r_f64(&c);
+  t->update.reg = r_f64(&c);
+  t->update.min_weight = r_f64(&c);
+  t->update.death = (gk_gmm_death)r_u64(&c);
+  if (hl != (n - CKPT_FIXED - mb) / 8 || n != CKPT_FIXED + mb + 8 * hl) {
+    gk_gmm_trainer_free(t);
+    gk_scratch_free(p);
+    return gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint sizes", path);
+  }
+  if (hl) {
+    t->history = gk_alloc(a, hl * sizeof(double));
+    if (!t->history) {
+      gk_gmm_trainer_free(t);
+      gk_scratch_free(p);
+      return gk_fail_nomem(err);
+    }
+    t->history_cap = t->history_len = hl;
+    r_f64s(&c, t->history, hl);
+  }
+  st = read_model(&c, k, d, cov, a, &t->model, err);
+  gk_scratch_free(p);
+  if (st != GK_OK) {
+    gk_error_prefix(err, path);
+    gk_gmm_trainer_free(t);
+    return st;
+  }
+  *out = t;
+  return GK_OK;
+}
+
+/* ---- Kaldi text formats ------------------------------------------------------------------------
+ * Written as Kaldi's WriteToken / Vector::Write / Matrix::Write / PackedMatrix::Write do in
+ * text mode (src/gmm/diag-gmm.cc, full-gmm.cc, matrix/kaldi-vector.cc, packed-matrix.cc):
+ *   <DiagGMM> \n<GCONSTS>  [ g1 g2 ]\n<WEIGHTS>  [ w1 w2 ]\n<MEANS_INVVARS>  [\n  a b \n  c d ]\n
+ *   <INV_VARS>  [\n  ... ]\n</DiagGMM> \n
+ * and for <FullGMM> the <MEANS_INVCOVARS> matrix and, after <INV_COVARS> , K lower-
+ * triangular packed matrices "[\n p00 \n p10 p11 ]\n" (row i holds i + 1 values). */
+
+static void kaldi_vector(FILE *f, const char *tok, const double *v, size_t n) {
+  fprintf(f, "%s  [ ", tok);
+  for (size_t i = 0; i < n; i++) fprintf(f, "%.10g ", v[i]);
+  fprintf(f, "]\n");
+}
+
+static void kaldi_matrix(FILE *f, const char *tok, const double *m, size_t r, size_t c) {
+  fprintf(f, "%s  [", tok);
+  for (size_t i = 0; i < r; i++) {
+    fprintf(f, "\n  ");
+    for (size_t j = 0; j < c; j++) fprintf(f, "%.10g ", m[i * c + j]);
+  }
+  fprintf(f, "]\n");
+}
+
+gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err) {
+  size_t k = g->k, d = g->d, cs = gk_gmm_cov_size(g->cov, d);
+  double *gc = gk_scratch_alloc(k, sizeof(double));
+  double *mi = gk_scratch_alloc(k * d, sizeof(double));
+  double *iv = gk_scratch_alloc(k * cs, sizeof(double));
+  gk_status st = GK_OK;
+  if (!gc || !mi || !iv) {
+    st = gk_fail_nomem(err);
+    goto done;
+  }
+  for (size_t c = 0; c < k; c++) {
+    const double *mu = g->means + c * d;
+    double q = 0.0;
+    if (g->cov == GK_COV_DIAG) {
+      for (size_t j = 0; j < d; j++) {
+        double v = g->covs[c * d + j];
+        iv[c * d + j] = 1.0 / v;
+        mi[c * d + j] = mu[j] / v;
+        q += mu[j] * mu[j] / v;
+      }
+    } else {
+      /* P = S^-1 from the Cholesky factor (dpotri). */
+      double *P = iv + c * cs;
+      memcpy(P, g->chol + c * cs, cs * sizeof(double));
+      if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0) {
+        st = gk_fail(err, GK_ENUMERIC, "covariance of component %zu cannot be inverted", c + 1);
+        goto done;
+      }
+      for (size_t a = 0; a < d; a++)
+        for (size_t b = 0; b < a; b++) P[b * d + a] = P[a * d + b];
+      for (size_t a = 0; a < d; a++) {
+        double s = 0.0;
+        for (size_t b = 0; b < d; b++) s += P[a * d + b] * mu[b];
+        mi[c * d + a] = s;
+        q += s * mu[a];
+      }
+    }
+    double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+    gc[c] = lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q);
+  }
+  gk_atomic_file af;
+  st = gk_atomic_open(&af, path, err);
+  if (st != GK_OK) goto done;
+  int full = g->cov == GK_COV_FULL;
+  fprintf(af.fp, "%s \n", full ? "<FullGMM>" : "<DiagGMM>");
+  kaldi_vector(af.fp, "<GCONSTS>", gc, k);
+  kaldi_vector(af.fp, "<WEIGHTS>", g->weights, k);
+  if (!full) {
+    kaldi_matrix(af.fp, "<MEANS_INVVARS>", mi, k, d);
+    kaldi_matrix(af.fp, "<INV_VARS>", iv, k, d);
+    fprintf(af.fp, "</DiagGMM> \n");
+  } else {
+    kaldi_matrix(af.fp, "<MEANS_INVCOVARS>", mi, k, d);
+    fprintf(af.fp, "<INV_COVARS> ");
+    for (size_t c = 0; c < k; c++) {
+      const double *P = iv + c * cs;
+      fprintf(af.fp, "[\n");
+      for (size_t a = 0; a < d; a++) {
+        for (size_t b = 0; b <= a; b++) fprintf(af.fp, "%.10g ", P[a * d + b]);
+        fprintf(af.fp, a + 1 == d ? "]\n" : "\n");
+      }
+    }
+    fprintf(af.fp, "</FullGMM> \n");
+  }
+  if (ferror(af.fp)) {
+    gk_atomic_abort(&af);
+    st = gk_fail(err, GK_EIO, "%s: write failed", path);
+    goto done;
+  }
+  st = gk_atomic_commit(&af, err);
+done:
+  gk_scratch_free(gc);
+  gk_scratch_free(mi);
+  gk_scratch_free(iv);
+  return st;
+}
+
+/* A tokenizer over the whole text, tracking line breaks (matrix rows). */
+typedef struct lex {
+  const char *s, *end, *path;
+  size_t line;
+} lex;
+
+static void skip_ws(lex *x, int *newline) {
+  while (x->s < x->end && (*x->s == ' ' || *x->s == '\t' || *x->s == '\r' || *x->s == '\n')) {
+    if (*x->s == '\n') {
+      x->line++;
+      if (newline) *newline = 1;
+    }
+    x->s++;
+  }
+}
+
+/* The next whitespace-delimited token into buf (empty at the end). */
+static void next_token(lex *x, char *buf, size_t n, int *newline) {
+  if (newline) *newline = 0;
+  skip_ws(x, newline);
+  size_t i = 0;
+  while (x->s < x->end && !(*x->s == ' ' || *x->s == '\t' || *x->s == '\r' || *x->s == '\n')) {
+    if (i + 1 < n) buf[i++] = *x->s;
+    x->s++;
+  }
+  buf[i] = 0;
+}
+
+static gk_status expect(lex *x, const char *tok, gk_error *err) {
+  char b[64];
+  next_token(x, b, sizeof b, NULL);
+  if (strcmp(b, tok) != 0)
+    return gk_fail(err, GK_EFORMAT, "%s:%zu: expected %s, found '%s'", x->path, x->line, tok, b[0] ? b : "end of file");
+  return GK_OK;
+}
+
+/* Reads "[ v v v ]" (rows separated by line breaks) into a growing array: values, number of
+ * values, and the column count (all rows must agree; 0 when the values are on one line
+ * with the bracket, as vectors are). */
+static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, size_t *cols, size_t maxv,
+                              gk_error *err) {
+  *vals = NULL;
+  *nv = *rows = *cols = 0;
+  gk_status st = expect(x, "[", err);
+  if (st != GK_OK) return st;
+  size_t cap = 0, n = 0, r = 0, c = 0, rowlen = 0;
+  double *v = NULL;
+  char b[64];
+  for (;;) {
+    int nl;
+    next_token(x, b, sizeof b, &nl);
+    if (nl && rowlen > 0) {
+      if (c == 0) c = rowlen;
+      else if (rowlen != c) {
+        st = gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
+                     x->line, rowlen, c);
+        break;
+      }
+      r++;
+      rowlen = 0;
+    }
+    if (!b[0]) {
+      st = gk_fail(err, GK_EFORMAT, "%s: unexpected end of file inside [ ]", x->path);
+      break;
+    }
+    if (strcmp(b, "]") == 0) {
+      if (rowlen > 0) {
+        if (c == 0) c = rowlen;
+        else if (rowlen != c && r > 0) {
+          st = gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
+                       x->line, rowlen, c);
+          break;
+        }
+        r++;
+      }
+      break;
+    }
+    char *e;
+    double d = strtod(b, &e);
+    if (*e || !isfinite(d)) {
+      st = gk_fail(err, GK_EFORMAT, "%s:%zu: '%s' is not a finite number", x->path, x->line, b);
+      break;
+    }
+    if (n == maxv) {
+      st = gk_fail(err, GK_ELIMIT, "%s:%zu: more than %zu values", x->path, x->line, maxv);
+      break;
+    }
+    if (n == cap) {
+      size_t nc = cap ? 2 * cap : 256;
+      double *t = realloc(v, nc * sizeof(double));
+      if (!t) {
+        st = gk_fail_nomem(err);
+        break;
+      }
+      v = t;
+      cap = nc;
+    }
+    v[n++] = d;
+    rowlen++;
+  }
+  if (st != GK_OK) {
+    free(v);
+    return st;
+  }
+  *vals = v;
+  *nv = n;
+  *rows = r;
+  *cols = c;
+  return GK_OK;
+}
+
+gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (fseek(f, 0, SEEK_END) != 0) {
+    fclose(f);
+    return gk_fail(err, GK_EIO, "%s: cannot seek", path);
+  }
+  long size = ftell(f);
+  rewind(f);
+  if (size < 0 || (unsigned long)size > (1ul << 31)) {
+    fclose(f);
+    return gk_fail(err, GK_ELIMIT, "%s: %ld bytes is too large for a Kaldi text GMM", path, size);
+  }
+  char *text = gk_scratch_alloc((size_t)size + 1, 1);
+  if (!text) {
+    fclose(f);
+    return gk_fail_nomem(err);
+  }
+  gk_status st = gk_read_exact(f, text, (size_t)size, "Kaldi GMM text", err);
+  fclose(f);
+  if (st != GK_OK) {
+    gk_scratch_free(text);
+    gk_error_prefix(err, path);
+    return st;
+  }
+  text[size] = 0;
+  double *gc = NULL, *w = NULL, *mi = NULL, *iv = NULL, *tmp = NULL;
+  gk_gmm *g = NULL;
+  lex x = {text, text + size, path, 1};
+  char b[64];
+  if (size >= 2 && text[0] == 0 && text[1] == 'B') {
+    st = gk_fail(err, GK_EFORMAT, "%s: a binary Kaldi file; write it as text with gmm-global-copy --binary=false", path);
+    goto done;
+  }
+  next_token(&x, b, sizeof b, NULL);
+  int full;
+  if (strcmp(b, "<DiagGMM>") == 0 || strcmp(b, "<DiagGMMBegin>") == 0) full = 0;
+  else if (strcmp(b, "<FullGMM>") == 0 || strcmp(b, "<FullGMMBegin>") == 0) full = 1;
+  else {
+    st = gk_fail(err, GK_EFORMAT, "%s: expected <DiagGMM> or <FullGMM>, found '%s'", path, b);
+    goto done;
+  }
+  size_t n, r, c, maxv = (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM;
+  const char *save = x.s;
+  size_t sline = x.line;
+  next_token(&x, b, sizeof b, NULL);
+  if (strcmp(b, "<GCONSTS>") == 0) {
+    st = read_bracket(&x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, err);  /* ignored: recomputed */
+    if (st != GK_OK) goto done;
+  } else {
+    x.s = save;
+    x.line = sline;
+  }
+  if ((st = expect(&x, "<WEIGHTS>", err)) != GK_OK) goto done;
+  size_t k;
+  if ((st = read_bracket(&x, &w, &k, &r, &c, GK_MAX_COMPONENTS, err)) != GK_OK) goto done;
+  if (k == 0) {
+    st = gk_fail(err, GK_EFORMAT, "%s: no weights", path);
+    goto done;
+  }
+  if ((st = expect(&x, full ? "<MEANS_INVCOVARS>" : "<MEANS_INVVARS>", err)) != GK_OK) goto done;
+  if ((st = read_bracket(&x, &mi, &n, &r, &c, maxv, err)) != GK_OK) goto done;
+  if (r != k || c == 0 || c > GK_MAX_DIM || n != r * c) {
+    st = gk_fail(err, GK_EFORMAT, "%s: the means matrix is %zu x %zu for %zu weights", path, r, c, k);
+    goto done;
+  }
+  size_t d = c;
+  st = gk_gmm_create(&g, k, d, full ? GK_COV_FULL : GK_COV_DIAG, a, err);
+  if (st != GK_OK) goto done;
+  /* Kaldi prints weights to about 7 digits: renormalise a sum that is 1 within 1e-4. */
+  double wsum = 0.0;
+  for (size_t i = 0; i < k; i++) wsum += w[i];
+  for (size_t i = 0; i < k; i++) g->weights[i] = fabs(wsum - 1.0) < 1e-4 ? w[i] / wsum : w[i];
+  if (!full) {
+    if ((st = expect(&x, "<INV_VARS>", err)) != GK_OK) goto done;
+    if ((st = read_bracket(&x, &iv, &n, &r, &c, maxv, err)) != GK_OK) goto done;
+    if (r != k || c != d || n != k * d) {
+      st = gk_fail(err, GK_EFORMAT, "%s: <INV_VARS> is %zu x %zu, expected %zu x %zu", path, r, c, k, d);
+      goto done;
+    }
+    for (size_t i = 0; i < k * d; i++) {
+      if (!(iv[i] > 0.0)) {
+        st = gk_fail(err, GK_EFORMAT, "%s: inverse variance %g of component %zu is not positive", path, iv[i],
+                     i / d + 1);
+        goto done;
+      }
+      g->covs[i] = 1.0 / iv[i];
+      g->means[i] = mi[i] * g->covs[i];
+    }
+    next_token(&x, b, sizeof b, NULL);
+    if (strcmp(b, "</DiagGMM>") != 0 && strcmp(b, "<DiagGMMEnd>") != 0) {
+      st = gk_fail(err, GK_EFORMAT, "%s: expected </DiagGMM>, found '%s'", path, b[0] ? b : "end of file");
+      goto done;
+    }
+  } else {
+    if ((st = expect(&x, "<INV_COVARS>", err)) != GK_OK) goto done;
+    size_t packed = d * (d + 1) / 2;
+    for (size_t cc = 0; cc < k; cc++) {
+      if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, err)) != GK_OK) goto done;
+      if (n != packed) {
+        st = gk_fail(err, GK_EFORMAT, "%s: inverse covariance %zu has %zu values, expected %zu (packed %zu x %zu)",
+                     path, cc + 1, n, packed, d, d);
+        goto done;
+      }
+      double *P = g->covs + cc * d * d;
+      for (size_t p = 0, i = 0; p < d; p++)
+        for (size_t t = 0; t <= p; t++, i++) P[p * d + t] = P[t * d + p] = tmp[i];
+      free(tmp);
+      tmp = NULL;
+      /* S = P^-1 (dpotrf + dpotri), mu = S (P mu). */
+      if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0 ||
+          LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0) {
+        st = gk_fail(err, GK_ENUMERIC, "%s: inverse covariance %zu is not positive definite", path, cc + 1);
+        goto done;
+      }
+      for (size_t p = 0; p < d; p++)
+        for (size_t t = 0; t < p; t++) P[t * d + p] = P[p * d + t];
+      for (size_t p = 0; p < d; p++) {
+        double s = 0.0;
+        for (size_t t = 0; t < d; t++) s += P[p * d + t] * mi[cc * d + t];
+        g->means[cc * d + p] = s;
+      }
+    }
+    next_token(&x, b, sizeof b, NULL);
+    if (strcmp(b, "</FullGMM>") != 0 && strcmp(b, "<FullGMMEnd>") != 0) {
+      st = gk_fail(err, GK_EFORMAT, "%s: expected </FullGMM>, found '%s'", path, b);
+      goto done;
+    }
+  }
+  st = gk_gmm_prepare(g, err);
+  if (st != GK_OK) gk_error_prefix(err, path);
+done:
+  free(gc);
+  free(w);
+  free(mi);
+  free(iv);
+  free(tmp);
+  gk_scratch_free(text);
+  if (st != GK_OK) {
+    gk_gmm_free(g);
+    return st;
+  }
+  *out = g;
+  return GK_OK;
+}
