@@ -53,7 +53,7 @@ struct gk_mfcc {
   int *bin_first;     /* nbins: first FFT bin of each filter */
   int *bin_len;       /* nbins: number of FFT bins of each filter */
   float *weights;     /* concatenated filter weights */
-  float *dct;         /* ncep x nbins, lifter folded in */
+  float *dct_t;       /* nbins x ncep: the DCT matrix transposed, lifter folded in */
   float log_energy_floor;  /* -inf when energy_floor == 0 */
   fftwf_plan plan;    /* r2c of size nfft, planned on fftwf_malloc'ed buffers */
 };
@@ -246,7 +246,7 @@ void gk_mfcc_free(gk_mfcc *ex) {
   free(ex->bin_first);
   free(ex->bin_len);
   free(ex->weights);
-  free(ex->dct);
+  free(ex->dct_t);
   free(ex);
 }
 
@@ -335,14 +335,14 @@ gk_status gk_mfcc_create(gk_mfcc **out, const gk_mfcc_opts *o, gk_error *err) {
     /* Orthonormal DCT-II (Kaldi ComputeDctMatrix), rows scaled by the lifter
      * 1 + Q/2 sin(pi i / Q) (Kaldi ComputeLifterCoeffs). */
     int nb = ex->nbins, nc = ex->ncep;
-    ex->dct = malloc(sizeof(float) * (size_t)nb * (size_t)nc);
-    if (!ex->dct) { gk_mfcc_free(ex); return gk_fail_nomem(err); }
+    ex->dct_t = malloc(sizeof(float) * (size_t)nb * (size_t)nc);
+    if (!ex->dct_t) { gk_mfcc_free(ex); return gk_fail_nomem(err); }
     double q = o->cepstral_lifter;
     for (int k = 0; k < nc; k++) {
       double norm = k == 0 ? sqrt(1.0 / nb) : sqrt(2.0 / nb);
       double lift = q != 0 ? 1.0 + 0.5 * q * sin(M_PI * k / q) : 1.0;
       for (int n = 0; n < nb; n++)
-        ex->dct[(size_t)k * nb + n] = (float)(lift * norm * cos(M_PI / nb * (n + 0.5) * k));
+        ex->dct_t[(size_t)n * nc + k] = (float)(lift * norm * cos(M_PI / nb * (n + 0.5) * k));
     }
   }
 
@@ -376,6 +376,7 @@ size_t gk_mfcc_num_frames(const gk_mfcc *ex, size_t n) {
 /* ---- per-call scratch --------------------------------------------------------------- */
 
 typedef struct scratch {
+  float *raw;            /* len: the frame's samples in the 16-bit range */
   float *frame;          /* nfft, fftwf_malloc'ed (aligned like the planning buffers) */
   fftwf_complex *spec;   /* nfft/2 + 1, fftwf_malloc'ed */
   float *power;          /* nfft/2 + 1 */
@@ -383,6 +384,7 @@ typedef struct scratch {
 } scratch;
 
 static void scratch_free(scratch *s) {
+  free(s->raw);
   fftwf_free(s->frame);
   fftwf_free(s->spec);
   free(s->power);
@@ -391,11 +393,12 @@ static void scratch_free(scratch *s) {
 
 static int scratch_init(scratch *s, const gk_mfcc *ex) {
   size_t nf = (size_t)ex->nfft;
+  s->raw = malloc(sizeof(float) * (size_t)ex->len);
   s->frame = fftwf_malloc(sizeof(float) * nf);
   s->spec = fftwf_malloc(sizeof(fftwf_complex) * (nf / 2 + 1));
   s->power = malloc(sizeof(float) * (nf / 2 + 1));
   s->mel = malloc(sizeof(float) * (size_t)(ex->nbins + 1));
-  if (!s->frame || !s->spec || !s->power || !s->mel) { scratch_free(s); return 0; }
+  if (!s->raw || !s->frame || !s->spec || !s->power || !s->mel) { scratch_free(s); return 0; }
   /* The padding [len, nfft) stays zero: the out-of-place r2c transform preserves its input. */
   memset(s->frame, 0, sizeof(float) * nf);
   return 1;
@@ -410,19 +413,29 @@ static void add_dither(float *x, int n, double dither, uint64_t seed, size_t fra
   for (int i = 0; i < n; i++) x[i] += (float)(dither * gk_rng_normal(&r));
 }
 
-/* One frame: `row` receives the static features, *energy the log energy. */
+/* One frame: `row` receives the static features, *energy the log energy. The steps are
+ * Kaldi's (ExtractWindow, ProcessWindow, MfccComputer::Compute) with the same arithmetic
+ * per sample, fused into two passes over the frame so that the compiler vectorises them
+ * (`omp simd` lets it reorder the sums). */
 static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, size_t f,
                           scratch *s, float *row, float *energy) {
   const gk_mfcc_opts *o = &ex->o;
   const int len = ex->len;
-  float *x = s->frame;
+  float *x = s->raw;
   long long start;
   if (o->snip_edges) start = (long long)f * ex->shift;
   else start = (long long)f * ex->shift + ex->shift / 2 - len / 2;
-  /* Scale to the 16-bit integer range, as Kaldi reads WAV samples. */
+  /* Pass 1: the samples scaled to the 16-bit integer range (as Kaldi reads WAV files),
+   * and their sum. */
+  float sum = 0.0f;
   if (start >= 0 && start + len <= (long long)n) {
     const float *p = samples + start;
-    for (int i = 0; i < len; i++) x[i] = p[i] * 32768.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < len; i++) {
+      float v = p[i] * 32768.0f;
+      x[i] = v;
+      sum += v;
+    }
   } else {
     /* Kaldi ExtractWindow: reflect at the ends (index -1 -> 0, n -> n - 1). */
     long long nn = (long long)n;
@@ -430,42 +443,50 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
       long long j = start + i;
       while (j < 0 || j >= nn) j = j < 0 ? -j - 1 : 2 * nn - 1 - j;
       x[i] = samples[j] * 32768.0f;
+      sum += x[i];
     }
   }
-  if (o->dither != 0.0) add_dither(x, len, o->dither, o->seed, f);
-  if (o->remove_dc_offset) {
-    float sum = 0.0f;
+  if (o->dither != 0.0) {
+    add_dither(x, len, o->dither, o->seed, f);
+    sum = 0.0f;
     for (int i = 0; i < len; i++) sum += x[i];
-    float mean = sum / (float)len;
-    for (int i = 0; i < len; i++) x[i] -= mean;
   }
-  float log_e = 0.0f;
-  int need_energy = energy != NULL || o->use_energy;
-  if (need_energy && o->raw_energy) {
-    float e = 0.0f;
-    for (int i = 0; i < len; i++) e += x[i] * x[i];
-    log_e = logf(fmaxf(e, FLT_EPSILON));
-  }
-  float c = (float)o->preemphasis_coefficient;
-  if (c != 0.0f) {
-    for (int i = len - 1; i > 0; i--) x[i] -= c * x[i - 1];
-    x[0] -= c * x[0];
-  }
+  const float mean = o->remove_dc_offset ? sum / (float)len : 0.0f;
+  /* Pass 2: DC removal, raw energy, pre-emphasis x[i] - c x[i-1] (x[-1] = x[0]), window. */
+  const float c = (float)o->preemphasis_coefficient;
   const float *w = ex->window;
-  for (int i = 0; i < len; i++) x[i] *= w[i];
-  if (need_energy && !o->raw_energy) {
-    float e = 0.0f;
-    for (int i = 0; i < len; i++) e += x[i] * x[i];
-    log_e = logf(fmaxf(e, FLT_EPSILON));
+  float *y = s->frame;
+  float e = 0.0f;
+  {
+    float d0 = x[0] - mean;
+    e = d0 * d0;
+    y[0] = (d0 - c * d0) * w[0];
   }
-  if (log_e < ex->log_energy_floor) log_e = ex->log_energy_floor;
+#pragma omp simd reduction(+ : e)
+  for (int i = 1; i < len; i++) {
+    float d = x[i] - mean, dp = x[i - 1] - mean;
+    e += d * d;
+    y[i] = (d - c * dp) * w[i];
+  }
+  int need_energy = energy != NULL || o->use_energy;
+  float log_e = 0.0f;
+  if (need_energy) {
+    if (!o->raw_energy) {
+      e = 0.0f;
+#pragma omp simd reduction(+ : e)
+      for (int i = 0; i < len; i++) e += y[i] * y[i];
+    }
+    log_e = logf(fmaxf(e, FLT_EPSILON));
+    if (log_e < ex->log_energy_floor) log_e = ex->log_energy_floor;
+  }
   if (energy) *energy = log_e;
 
-  fftwf_execute_dft_r2c(ex->plan, x, s->spec);
+  fftwf_execute_dft_r2c(ex->plan, y, s->spec);
   const int nfreq = ex->nfft / 2;
   float *pw = s->power;
-  fftwf_complex *sp = s->spec;
-  for (int k = 0; k < nfreq; k++) pw[k] = sp[k][0] * sp[k][0] + sp[k][1] * sp[k][1];
+  const float *sp = (const float *)s->spec;
+#pragma omp simd
+  for (int k = 0; k < nfreq; k++) pw[k] = sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1];
   if (o->output == GK_MFCC_FBANK && !o->use_power)
     for (int k = 0; k < nfreq; k++) pw[k] = sqrtf(pw[k]);
 
@@ -475,6 +496,7 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     const float *p = pw + ex->bin_first[b];
     int m = ex->bin_len[b];
     float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
     for (int i = 0; i < m; i++) acc += wt[i] * p[i];
     wt += m;
     mel[b] = acc;
@@ -488,13 +510,14 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     if (o->use_energy && o->htk_compat) row[ex->nbins] = log_e;
     return;
   }
-  for (int b = 0; b < ex->nbins; b++) mel[b] = logf(fmaxf(mel[b], FLT_EPSILON));
   const int nb = ex->nbins, nc = ex->ncep;
-  for (int k = 0; k < nc; k++) {
-    const float *d = ex->dct + (size_t)k * nb;
-    float acc = 0.0f;
-    for (int b = 0; b < nb; b++) acc += d[b] * mel[b];
-    row[k] = acc;
+  for (int k = 0; k < nc; k++) row[k] = 0.0f;
+  /* The DCT (lifter folded in) as a sum of columns, vectorised over the cepstra. */
+  for (int b = 0; b < nb; b++) {
+    const float lm = logf(fmaxf(mel[b], FLT_EPSILON));
+    const float *d = ex->dct_t + (size_t)b * nc;
+#pragma omp simd
+    for (int k = 0; k < nc; k++) row[k] += d[k] * lm;
   }
   if (o->use_energy) row[0] = log_e;
   if (o->htk_compat) {
