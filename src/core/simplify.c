@@ -1,0 +1,284 @@
+/*
+ * simplify.c: gk_simplify_reduce, its options and its report.
+ *
+ * Every method works on f in coordinates whitened by f's global mean and covariance
+ * (y = A (x - c)): ISE changes by the constant factor |A|, NISE and the minimiser do not,
+ * and the optimisers see unit-scale parameters whatever the units of the features. The
+ * result is mapped back to the original coordinates.
+ */
+#include "simplify_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gmmkit/parallel.h"
+
+static const char *const method_names[GK_SIMPLIFY_NMETHODS] = {
+  "lbfgs", "gd", "kmeans", "topk", "runnalls", "minise", "gmrc", "brute"};
+
+const char *gk_simplify_method_name(gk_simplify_method m) {
+  return (int)m >= 0 && m < GK_SIMPLIFY_NMETHODS ? method_names[m] : NULL;
+}
+
+int gk_simplify_method_find(const char *name) {
+  for (int i = 0; i < GK_SIMPLIFY_NMETHODS; i++)
+    if (name && strcmp(name, method_names[i]) == 0) return i;
+  return -1;
+}
+
+void gk_simplify_options_init(gk_simplify_options *o) {
+  memset(o, 0, sizeof *o);
+  o->method = GK_SIMPLIFY_LBFGS;
+  o->seed = 1;
+  o->cov_type = -1;
+  o->local_steps = 4;
+  o->line_search_iters = 10;
+  o->memory = 10;
+  o->init = GK_INIT_ALL;
+  o->refine = 4;
+  o->whiten = 1;
+  o->dead = GK_DEAD_KEEP;
+}
+
+void gk_simplify_info_free(gk_simplify_info *info) {
+  if (!info) return;
+  free(info->history);
+  free(info->changes);
+  free(info->dead);
+  memset(info, 0, sizeof *info);
+}
+
+static int default_max_iter(gk_simplify_method m) {
+  switch (m) {
+    case GK_SIMPLIFY_GD: return 1000;
+    case GK_SIMPLIFY_KMEANS: return 100;
+    case GK_SIMPLIFY_GMRC: return 100;
+    default: return 1000;
+  }
+}
+
+/* Validates everything before the first allocation. */
+static gk_status check_args(const gk_gmm *f, size_t k, const gk_simplify_options *o,
+                            gk_error *err) {
+  if (!f) return gk_fail(err, GK_EINVAL, "reduce: no model given");
+  gk_status s = gks_check_models(f, f, err);
+  if (s != GK_OK) return s;
+  if (k < 1) return gk_fail(err, GK_EINVAL, "reduce: K must be at least 1 (got %zu)", k);
+  if (k >= f->k)
+    return gk_fail(err, GK_EINVAL, "reduce: K = %zu must be smaller than the %zu components of f", k, f->k);
+  if ((int)o->method < 0 || o->method >= GK_SIMPLIFY_NMETHODS)
+    return gk_fail(err, GK_EINVAL, "reduce: unknown method %d", (int)o->method);
+  if (o->cov_type != -1 && o->cov_type != GK_COV_DIAG && o->cov_type != GK_COV_FULL)
+    return gk_fail(err, GK_EINVAL, "reduce: unknown covariance type %d", o->cov_type);
+  if (o->max_iter < 0) return gk_fail(err, GK_EINVAL, "reduce: max_iter must be >= 0 (got %d)", o->max_iter);
+  if (!(o->tol >= 0.0)) return gk_fail(err, GK_EINVAL, "reduce: tol must be >= 0 (got %g)", o->tol);
+  if (o->local_steps < 1) return gk_fail(err, GK_EINVAL, "reduce: local_steps must be >= 1 (got %d)", o->local_steps);
+  if (o->line_search_iters < 0) return gk_fail(err, GK_EINVAL, "reduce: line_search_iters must be >= 0");
+  if (o->memory < 0 || o->memory > 1000) return gk_fail(err, GK_EINVAL, "reduce: memory must be in [0, 1000]");
+  if (o->probe_iter < 0 || o->refine < 0) return gk_fail(err, GK_EINVAL, "reduce: probe_iter and refine must be >= 0");
+  if ((int)o->dead < 0 || o->dead > GK_DEAD_RESEED) return gk_fail(err, GK_EINVAL, "reduce: unknown dead policy %d", (int)o->dead);
+  if (o->method == GK_SIMPLIFY_LBFGS && !(o->init & GK_INIT_ALL))
+    return gk_fail(err, GK_EINVAL, "reduce: no initialisation selected for lbfgs");
+  if (o->method == GK_SIMPLIFY_BRUTE && f->k > 12)
+    return gk_fail(err, GK_EINVAL, "reduce: method 'brute' needs f with at most 12 components (f has %zu)", f->k);
+  return GK_OK;
+}
+
+/* NISE of g in the working problem (HUGE_VAL when not finite). */
+static double working_nise(gks_run *r, gks_mix *g, double *F) {
+  double Fv, gg;
+  r->evals++;
+  if (gks_eval(r->p, g, &Fv, NULL, &gg, NULL)) return HUGE_VAL;
+  if (F) *F = Fv;
+  return Fv / (gks_acc_value(&r->p->ff) + gg);
+}
+
+/* One initialisation of lbfgs into g. */
+static gk_status make_init(gks_run *r, gk_simplify_method m, const gks_mix *f, gks_mix *g,
+                           gk_error *err) {
+  switch (m) {
+    case GK_SIMPLIFY_TOPK: return gks_topk(f, g, err);
+    case GK_SIMPLIFY_RUNNALLS: return gks_runnalls(f, g, NULL, r->p->threads, err);
+    default: return gks_minise(f, g, r->p->shift, NULL, r->p->threads, err);
+  }
+}
+
+/* lbfgs from the best of the selected initialisations, with the optional weight QP. */
+static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
+                           gk_error *err) {
+  const gk_simplify_options *o = r->opt;
+  static const gk_simplify_method inits[3] = {GK_SIMPLIFY_TOPK, GK_SIMPLIFY_RUNNALLS, GK_SIMPLIFY_MINISE};
+  gks_mix c[3];
+  memset(c, 0, sizeof c);
+  double nis[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL};
+  gk_status s = GK_OK;
+  int best = -1, it = 0, conv = 0;
+  for (int q = 0; q < 3; q++) {
+    if (!(o->init & (1u << q))) continue;
+    if ((s = gks_mix_alloc(&c[q], g->k, g->d, g->full, err)) != GK_OK) goto done;
+    if ((s = make_init(r, inits[q], f, &c[q], err)) != GK_OK) goto done;
+    if (o->qp_weights && (s = gks_qp_weights(r->p, &c[q], err)) != GK_OK) goto done;
+    nis[q] = working_nise(r, &c[q], NULL);
+    if (o->probe_iter > 0) {
+      int pi, pc;
+      if ((s = gks_lbfgs(r, &c[q], o->probe_iter, &pi, &pc, err)) != GK_OK) goto done;
+      it += pi;
+      nis[q] = working_nise(r, &c[q], NULL);
+    }
+    if (best < 0 || nis[q] < nis[best]) best = q;
+  }
+  in->init = inits[best];
+  in->init_nise = nis[best];
+  gks_mix_copy(g, &c[best]);
+  for (int phase = 0; phase < (o->qp_weights ? 4 : 1); phase++) {
+    int pi;
+    if ((s = gks_lbfgs(r, g, o->max_iter, &pi, &conv, err)) != GK_OK) goto done;
+    it += pi;
+    if (!o->qp_weights) break;
+    /* Exact weights; another phase only when they improve F by more than tol. */
+    double F0 = HUGE_VAL, F1 = HUGE_VAL;
+    working_nise(r, g, &F0);
+    gks_mix_copy(&c[best], g);
+    if ((s = gks_qp_weights(r->p, g, err)) != GK_OK) goto done;
+    working_nise(r, g, &F1);
+    if (!(F1 < F0 - o->tol * F0)) { gks_mix_copy(g, &c[best]); break; }
+  }
+  in->iterations = it;
+  in->converged = conv;
+done:
+  for (int q = 0; q < 3; q++) gks_mix_free(&c[q]);
+  return s;
+}
+
+/* brute: the best partitions, each refined by lbfgs; the lowest NISE wins. */
+static gk_status run_brute(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
+                           gk_error *err) {
+  const gk_simplify_options *o = r->opt;
+  int nb = o->refine > 0 ? o->refine : 1, nf = 0, it = 0;
+  gks_mix *b = gk_scratch_alloc((size_t)nb, sizeof(gks_mix));
+  if (!b) return gk_fail_nomem(err);
+  memset(b, 0, (size_t)nb * sizeof(gks_mix));
+  gk_status s = GK_OK;
+  for (int q = 0; q < nb; q++)
+    if ((s = gks_mix_alloc(&b[q], g->k, g->d, g->full, err)) != GK_OK) goto done;
+  if ((s = gks_brute(f, g->k, r->p, b, nb, &nf, err)) != GK_OK) goto done;
+  if (nf == 0) { s = gk_fail(err, GK_ENUMERIC, "brute: no partition has a finite objective"); goto done; }
+  double bestv = HUGE_VAL;
+  int conv = 1;
+  for (int q = 0; q < nf; q++) {
+    if (o->refine > 0) {
+      int pi, pc;
+      gk_simplify_options ro = *o;
+      ro.history = 0;
+      ro.tol = fmin(o->tol, 1e-13);  /* the reference: refined to the arithmetic's precision */
+      const gk_simplify_options *keep = r->opt;
+      r->opt = &ro;
+      s = gks_lbfgs(r, &b[q], o->max_iter, &pi, &pc, err);
+      r->opt = keep;
+      if (s != GK_OK) goto done;
+      it += pi;
+      conv = conv && pc;
+    }
+    double v = working_nise(r, &b[q], NULL);
+    if (v < bestv) { bestv = v; gks_mix_copy(g, &b[q]); }
+  }
+  in->iterations = it;
+  in->converged = conv;
+done:
+  for (int q = 0; q < nb; q++) gks_mix_free(&b[q]);
+  gk_scratch_free(b);
+  return s;
+}
+
+gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_options *opt,
+                             gk_gmm **out, gk_simplify_info *info, const gk_allocator *a,
+                             gk_error *err) {
+  *out = NULL;
+  if (info) memset(info, 0, sizeof *info);
+  gk_simplify_options o;
+  if (opt) o = *opt;
+  else gk_simplify_options_init(&o);
+  gk_status s = check_args(f, k, &o, err);
+  if (s != GK_OK) return s;
+  if (o.max_iter == 0) o.max_iter = default_max_iter(o.method);
+  if (o.tol == 0.0) o.tol = 1e-9;
+  double t0 = gk_seconds();
+  gk_cov_type gcov = o.cov_type < 0 ? f->cov : (gk_cov_type)o.cov_type;
+  int gfull = gcov == GK_COV_FULL;
+
+  gk_simplify_info in;
+  memset(&in, 0, sizeof in);
+  in.method = o.method;
+  gks_white wt = {0};
+  gks_mix fw = {0}, g = {0};
+  gks_problem p;
+  memset(&p, 0, sizeof p);
+  if ((s = gks_white_init(&wt, f, gfull, o.whiten, err)) != GK_OK) goto done;
+  if ((s = gks_white_apply(&wt, f, &fw, err)) != GK_OK) goto done;
+  if ((s = gks_problem_init(&p, &fw, k, o.threads, NAN, err)) != GK_OK) goto done;
+  if ((s = gks_mix_alloc(&g, k, f->d, gfull, err)) != GK_OK) goto done;
+  gks_run r = {&p, &o, &in, t0, p.shift + wt.log_det_A, 0};
+  int it = 0, conv = 1;
+  switch (o.method) {
+    case GK_SIMPLIFY_TOPK: s = gks_topk(&fw, &g, err); break;
+    case GK_SIMPLIFY_RUNNALLS: s = gks_runnalls(&fw, &g, NULL, p.threads, err); break;
+    case GK_SIMPLIFY_MINISE: s = gks_minise(&fw, &g, p.shift, NULL, p.threads, err); break;
+    case GK_SIMPLIFY_GMRC: s = gks_gmrc(&fw, &g, o.max_iter, p.threads, &in, err); break;
+    case GK_SIMPLIFY_BRUTE: s = run_brute(&r, &fw, &g, &in, err); break;
+    case GK_SIMPLIFY_LBFGS: s = run_lbfgs(&r, &fw, &g, &in, err); break;
+    case GK_SIMPLIFY_GD:
+      if ((s = gks_topk(&fw, &g, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
+        s = gks_gd(&r, &g, &it, &conv, err);
+        in.iterations = it; in.converged = conv;
+      }
+      break;
+    case GK_SIMPLIFY_KMEANS:
+      if ((s = gks_topk(&fw, &g, err)) == GK_OK) {
+        s = gks_kmeans(&r, &g, &it, &conv, err);
+        in.iterations = it; in.converged = conv;
+      }
+      break;
+    default: s = gk_fail(err, GK_EINVAL, "reduce: unknown method"); break;
+  }
+  if (s != GK_OK) goto done;
+  if (o.method == GK_SIMPLIFY_TOPK || o.method == GK_SIMPLIFY_RUNNALLS || o.method == GK_SIMPLIFY_MINISE)
+    in.converged = 1;
+
+  /* The final figures; components at weight zero are reported and, by option, dropped. */
+  double F, gg;
+  r.evals++;
+  if (gks_eval(&p, &g, &F, NULL, &gg, NULL)) {
+    s = gk_fail(err, GK_ENUMERIC, "reduce: the result has a non-finite objective");
+    goto done;
+  }
+  if (F < 0.0) F = 0.0;
+  in.nise = F / (gks_acc_value(&p.ff) + gg);
+  in.ise = F > 0.0 ? exp(log(F) + r.log_scale) : 0.0;
+  if (o.history && o.method >= GK_SIMPLIFY_TOPK)  /* merges: one record, the result */
+    if ((s = gks_record(&r, in.iterations, F, in.nise, err)) != GK_OK) goto done;
+  for (size_t j = 0; j < g.k; j++)
+    if (!(g.w[j] > 0.0) && (s = gks_mark_dead(&r, j, err)) != GK_OK) goto done;
+  if (o.dead == GK_DEAD_DROP && in.n_dead) {
+    size_t q = 0, d = g.d, cl = gks_cov_len(&g);
+    for (size_t j = 0; j < g.k; j++) {
+      if (!(g.w[j] > 0.0)) continue;
+      g.w[q] = g.w[j];
+      memmove(g.mu + q * d, g.mu + j * d, d * sizeof(double));
+      memmove(g.cov + q * cl, g.cov + j * cl, cl * sizeof(double));
+      q++;
+    }
+    if (q == 0) { s = gk_fail(err, GK_ENUMERIC, "reduce: every component reached weight zero"); goto done; }
+    g.k = q;
+  }
+  if ((s = gks_white_undo(&wt, &g, gcov, out, a, err)) != GK_OK) goto done;
+  in.evaluations = r.evals;
+  in.seconds = gk_seconds() - t0;
+done:
+  gks_problem_free(&p);
+  gks_mix_free(&g);
+  gks_mix_free(&fw);
+  gks_white_free(&wt);
+  if (s != GK_OK || !info) gk_simplify_info_free(&in);
+  else *info = in;
+  return s;
+}

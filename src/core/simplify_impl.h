@@ -1,0 +1,179 @@
+/*
+ * simplify_impl.h: what the files of the simplify module share (not a public header; the
+ * C tests include it to check the parametrised gradients).
+ *
+ * simplify_ise.c    pair overlaps, working mixtures, whitening, F and its gradient
+ * simplify_merge.c  moment-preserving merges and the baselines (topk, runnalls, minise,
+ *                   gmrc, brute)
+ * simplify_opt.c    the optimisers (lbfgs, gd, kmeans) and the weight QP
+ * simplify.c        options, info, gk_simplify_reduce
+ */
+#ifndef GMMKIT_SIMPLIFY_IMPL_H
+#define GMMKIT_SIMPLIFY_IMPL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "gmmkit/simplify.h"
+
+/* A mixture in working coordinates (possibly whitened): plain arrays, owned by whoever
+ * made it (gks_mix_alloc / gks_mix_free). full: covariances d x d, else d. */
+typedef struct gks_mix {
+  size_t k, d;
+  int full;
+  double *w, *mu, *cov;
+} gks_mix;
+
+gk_status gks_mix_alloc(gks_mix *m, size_t k, size_t d, int full, gk_error *err);
+void gks_mix_free(gks_mix *m);
+/* Copies the first min(src->k, dst->k) components (same d, full flags may differ:
+ * full -> diag keeps the diagonal, diag -> full makes a diagonal matrix). */
+void gks_mix_copy(gks_mix *dst, const gks_mix *src);
+static inline size_t gks_cov_len(const gks_mix *m) { return m->full ? m->d * m->d : m->d; }
+
+/* Per-thread scratch of the pair kernel: 3 d x d matrices and 3 d vectors. */
+typedef struct gks_work {
+  size_t d;
+  double *S, *Sinv, *u, *t;
+  double base, q;  /* of the last pair: log z = base - q / 2 (see gks_pair_term) */
+} gks_work;
+gk_status gks_work_alloc(gks_work *w, size_t d, gk_error *err);
+void gks_work_free(gks_work *w);
+
+/* log N(ma; mb, Sa + Sb). Sa is full (d x d) when fa, diagonal (d) otherwise; same for Sb.
+ * With grad, also leaves u = (Sa + Sb)^-1 (ma - mb) in wk->u and (Sa + Sb)^-1 in wk->Sinv
+ * (d x d when either is full, else its diagonal in the first d entries). Returns NaN
+ * when Sa + Sb is not positive definite. */
+double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *mb,
+                     const double *Sb, int fb, size_t d, gks_work *wk, int grad);
+
+/* exp(log z - shift) of the last pair, with shift taken from the normalising part before
+ * the Mahalanobis part is added, so that z_ij / z_ii of nearly equal components keeps
+ * the digits of q (a near-perfect g does not lose F to the rounding of a large log). */
+static inline double gks_pair_term(const gks_work *wk, double shift) {
+  return exp((wk->base - shift) - 0.5 * wk->q);
+}
+
+/* Whether `pairs` overlaps in dimension d are worth a parallel region (about a millisecond
+ * of work: below it, waking the threads on a busy machine costs more than it saves). */
+static inline int gks_worth_threads(size_t pairs, size_t d, int full) {
+  double per = full ? (double)d * (double)d * ((double)d / 3.0 + 2.0) : 4.0 * (double)d;
+  return (double)pairs * per > 1e6;
+}
+
+/* log of the self-overlap z_ii = N(0; 0, 2 S_i) from log |S_i|. */
+static inline double gks_self_logz(double log_det, size_t d) {
+  return -0.5 * (double)d * log(4.0 * 3.14159265358979323846) - 0.5 * log_det;
+}
+/* log |S| of component k (Cholesky; NaN when not positive definite). */
+double gks_logdet(const gks_mix *m, size_t k, gks_work *wk);
+
+/* Double-double accumulator (Ogita-Rump-Oishi Sum2: TwoSum on every term). */
+typedef struct gks_acc { double hi, lo; } gks_acc;
+static inline void gks_acc_add(gks_acc *a, double x) {
+  double s = a->hi + x, bp = s - a->hi;
+  a->lo += (a->hi - (s - bp)) + (x - bp);
+  a->hi = s;
+}
+static inline double gks_acc_value(const gks_acc *a) { return a->hi + a->lo; }
+
+/* The objective: F / exp(shift) for a fixed f and variable g, with its gradient. */
+typedef struct gks_problem {
+  const gks_mix *f;   /* fixed, working coordinates */
+  double shift;       /* terms are exp(log z - shift) */
+  gks_acc ff;         /* vf' Zf vf / exp(shift) */
+  int threads;        /* >= 1 */
+  gks_work *work;     /* one per thread */
+  double *part;       /* 3 per component of g: per-component sums, reduced in order */
+  size_t kmax;        /* capacity of part */
+} gks_problem;
+
+/* Sets up the problem for f and g's of up to kmax components (shift: f's largest
+ * self-overlap unless `shift` is finite). */
+gk_status gks_problem_init(gks_problem *p, const gks_mix *f, size_t kmax, int threads,
+                           double shift, gk_error *err);
+void gks_problem_free(gks_problem *p);
+
+/* Gradient of F / exp(shift) in the plain parameters of g (any pointer may be NULL). */
+typedef struct gks_grad { double *w, *mu, *cov; } gks_grad;
+
+/* Evaluates fg = vf'Zfg vg, gg = vg'Zg vg (both / exp(shift)) and F / exp(shift) = ff - 2 fg
+ * + gg (compensated) for g; with grad, its gradient. Returns 0, or -1 when a term is not
+ * finite (overflow, a covariance that is not positive definite). */
+int gks_eval(gks_problem *p, const gks_mix *g, double *F, double *fg, double *gg,
+             gks_grad *grad);
+
+/* Whitening y = A (x - c): full A = L^-1 with L L' = f's global covariance, or diagonal
+ * A = 1 / std. log_det_A = log |A| (F in original units = F_white * |A|). */
+typedef struct gks_white {
+  size_t d;
+  int full;          /* full transform (only when g is full) */
+  double *c, *L;     /* mean; L (d x d lower) or std (d) */
+  double log_det_A;
+} gks_white;
+/* Global moments of f (as a model) and the transform; identity when `enable` is 0. */
+gk_status gks_white_init(gks_white *wt, const gk_gmm *f, int full, int enable, gk_error *err);
+void gks_white_free(gks_white *wt);
+/* f as a working mixture in whitened coordinates (full when f or the transform is full). */
+gk_status gks_white_apply(const gks_white *wt, const gk_gmm *f, gks_mix *out, gk_error *err);
+/* Back to original coordinates: a new model of type `cov`. */
+gk_status gks_white_undo(const gks_white *wt, const gks_mix *g, gk_cov_type cov, gk_gmm **out,
+                         const gk_allocator *a, gk_error *err);
+
+/* ---- merges (simplify_merge.c) ---- */
+/* Moment-preserving merge of idx[0..n) of m into (w, mu, cov) of type `full`. */
+void gks_merge(const gks_mix *m, const size_t *idx, size_t n, int full, double *w,
+               double *mu, double *cov);
+/* Baselines on working mixtures: g (k components, allocated by the caller) from f. For
+ * partitions, assign[Kf] (may be NULL) receives the component of g of each one of f. */
+gk_status gks_topk(const gks_mix *f, gks_mix *g, gk_error *err);
+gk_status gks_runnalls(const gks_mix *f, gks_mix *g, size_t *assign, int threads,
+                       gk_error *err);
+gk_status gks_minise(const gks_mix *f, gks_mix *g, double shift, size_t *assign, int threads,
+                     gk_error *err);
+gk_status gks_gmrc(const gks_mix *f, gks_mix *g, int max_iter, int threads,
+                   gk_simplify_info *info, gk_error *err);
+/* Best `nbest` partitions by NISE (ascending), g's of k components each, filled in best[]. */
+gk_status gks_brute(const gks_mix *f, size_t k, gks_problem *p, gks_mix *best, int nbest,
+                    int *nfound, gk_error *err);
+
+/* ---- optimisers (simplify_opt.c) ---- */
+/* Context of one optimiser run: the problem, timing, history, the original-units scale. */
+typedef struct gks_run {
+  gks_problem *p;
+  const gk_simplify_options *opt;
+  gk_simplify_info *info;   /* history and counters go here (may be NULL) */
+  double t0;                /* gk_seconds() at the start of the call */
+  double log_scale;         /* log F_original = log(F_working / exp(shift)) + log_scale */
+  int evals;
+} gks_run;
+
+/* Appends a history record (when asked for) for F / exp(shift) and NISE of the current g. */
+gk_status gks_record(gks_run *r, int iteration, double F, double nise, gk_error *err);
+/* Marks component j of g as having reached weight zero (once) in r->info. */
+gk_status gks_mark_dead(gks_run *r, size_t j, gk_error *err);
+
+/* L-BFGS from g (updated in place). Returns GK_OK (also when max_iter ended it). */
+gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
+                    gk_error *err);
+gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
+gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
+/* Exact minimiser of F over the weights of g on the simplex (means, covariances fixed). */
+gk_status gks_qp_weights(gks_problem *p, gks_mix *g, gk_error *err);
+
+/* The unconstrained parametrisation of lbfgs: x = [softmax logits (k), means (k d),
+ * per component log-Cholesky factors (d for diagonal: log std; d(d+1)/2 for full: the lower
+ * triangle row by row, diagonal entries as logs)]. */
+size_t gks_param_size(const gks_mix *g);
+void gks_param_pack(const gks_mix *g, double *x);
+/* Fills g from x (weights, means, covariances S = C C'). */
+void gks_param_unpack(const double *x, gks_mix *g);
+/* Objective F / (ff) (scaled so that f's norm is 1) and its gradient in x. Returns 0 or -1. */
+int gks_param_eval(gks_problem *p, gks_mix *g, const double *x, double *obj, double *gx,
+                   double *nise, gks_grad *scratch);
+
+/* Checks that f and g can be compared: models present, same dimension, finite parameters
+ * (GK_EINVAL / GK_ENUMERIC naming the model and component). */
+gk_status gks_check_models(const gk_gmm *f, const gk_gmm *g, gk_error *err);
+
+#endif

@@ -1,0 +1,763 @@
+/*
+ * simplify_ise.c: the chi-squared (ISE) objective of GMM simplification and its gradient.
+ *
+ *   F = vf' Zf vf - 2 vf' Zfg vg + vg' Zg vg,  Z_ij = N(mu_i; mu_j, S_i + S_j)  (paper eq. 5-7)
+ *
+ * Each overlap is formed in the log domain from the Cholesky factor of S_i + S_j and
+ * enters the sums as exp(log z - shift) with one shift per problem (z_ij <= sqrt(z_ii
+ * z_jj), so the largest self-overlap bounds every term), accumulated in double-double.
+ *
+ * Gradient (derived here; the paper's eq. 9 drops a factor 2 in the mean term). With
+ * S = S_a + S_b, delta = mu_a - mu_b, u = S^-1 delta:
+ *   d z / d mu_a = -z u,   d z / d mu_b = z u,   d z / d S = z/2 (u u' - S^-1)
+ * so for component j of g, summing over f's components i and g's components l:
+ *   dF/dw_j = -2 sum_i v_i z_ij + 2 sum_l w_l z_jl
+ *   dF/dm_j = -2 w_j sum_i v_i z_ij u_ij - 2 w_j sum_l w_l z_jl u_jl
+ *   dF/dS_j = -w_j sum_i v_i z_ij (u u' - S^-1)_ij + w_j sum_l w_l z_jl (u u' - S^-1)_jl
+ * (the l = j term of the last line is d(w_j^2 z(2 S_j))/dS_j, whose factor 2 cancels the 1/2).
+ */
+#include "simplify_impl.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gmmkit/alloc.h"
+#include "gmmkit/parallel.h"
+#include "gmmkit/random.h"
+
+#define LOG_2PI 1.8378770664093454836
+
+/* ---- small things --------------------------------------------------------------- */
+
+gk_status gks_mix_alloc(gks_mix *m, size_t k, size_t d, int full, gk_error *err) {
+  memset(m, 0, sizeof *m);
+  size_t cl = full ? d * d : d;
+  m->w = gk_scratch_alloc(k, sizeof(double));
+  m->mu = gk_scratch_alloc(k * d, sizeof(double));
+  m->cov = gk_scratch_alloc(k * cl, sizeof(double));
+  if (!m->w || !m->mu || !m->cov) {
+    gks_mix_free(m);
+    return gk_fail_nomem(err);
+  }
+  m->k = k; m->d = d; m->full = full;
+  return GK_OK;
+}
+
+void gks_mix_free(gks_mix *m) {
+  gk_scratch_free(m->w); gk_scratch_free(m->mu); gk_scratch_free(m->cov);
+  memset(m, 0, sizeof *m);
+}
+
+void gks_mix_copy(gks_mix *dst, const gks_mix *src) {
+  size_t k = dst->k < src->k ? dst->k : src->k, d = src->d;
+  memcpy(dst->w, src->w, k * sizeof(double));
+  memcpy(dst->mu, src->mu, k * d * sizeof(double));
+  for (size_t c = 0; c < k; c++) {
+    double *o = dst->cov + c * gks_cov_len(dst);
+    const double *s = src->cov + c * gks_cov_len(src);
+    if (dst->full == src->full) memcpy(o, s, gks_cov_len(src) * sizeof(double));
+    else if (src->full) for (size_t a = 0; a < d; a++) o[a] = s[a * d + a];
+    else {
+      memset(o, 0, d * d * sizeof(double));
+      for (size_t a = 0; a < d; a++) o[a * d + a] = s[a];
+    }
+  }
+}
+
+gk_status gks_work_alloc(gks_work *w, size_t d, gk_error *err) {
+  w->d = d;
+  w->S = gk_scratch_alloc(3 * d * d + 3 * d, sizeof(double));
+  if (!w->S) return gk_fail_nomem(err);
+  w->Sinv = w->S + d * d;
+  w->u = w->Sinv + d * d;
+  w->t = w->u + d;  /* 2 d + d * d of room: the inverse factor lives here */
+  return GK_OK;
+}
+
+void gks_work_free(gks_work *w) {
+  gk_scratch_free(w->S);
+  w->S = w->Sinv = w->u = w->t = NULL;
+}
+
+/* sum_k log x[k] as logs of products of 8 (each product stays well inside the double
+ * range for the scales that occur), falling back to one log each when it would not. */
+static double sum_log(const double *x, size_t n, size_t stride) {
+  double s = 0.0;
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    double p = 1.0;
+    for (size_t j = 0; j < 8; j++) p *= x[(k + j) * stride];
+    if (p > 1e-290 && p < 1e290) s += log(p);
+    else for (size_t j = 0; j < 8; j++) s += log(x[(k + j) * stride]);
+  }
+  for (; k < n; k++) s += log(x[k * stride]);
+  return s;
+}
+
+/* In-place lower Cholesky of the row-major d x d matrix S (lower triangle read); 0 when
+ * not positive definite. */
+static int chol_lower(double *S, size_t d) {
+  for (size_t j = 0; j < d; j++) {
+    double *Lj = S + j * d;
+    double s = Lj[j];
+    for (size_t k = 0; k < j; k++) s -= Lj[k] * Lj[k];
+    if (!(s > 0.0) || !isfinite(s)) return 0;
+    double ljj = sqrt(s), inv = 1.0 / ljj;
+    Lj[j] = ljj;
+    for (size_t i = j + 1; i < d; i++) {
+      double *Li = S + i * d;
+      double t = Li[j];
+      for (size_t k = 0; k < j; k++) t -= Li[k] * Lj[k];
+      Li[j] = t * inv;
+    }
+  }
+  return 1;
+}
+
+double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *mb,
+                     const double *Sb, int fb, size_t d, gks_work *wk, int grad) {
+  if (!fa && !fb) {
+    double *s = wk->t, q = 0.0;
+    for (size_t k = 0; k < d; k++) {
+      double v = Sa[k] + Sb[k];
+      if (!(v > 0.0)) return NAN;
+      s[k] = v;
+      double dl = ma[k] - mb[k], iv = 1.0 / v;
+      q += dl * dl * iv;
+      if (grad) { wk->u[k] = dl * iv; wk->Sinv[k] = iv; }
+    }
+    wk->base = -0.5 * ((double)d * LOG_2PI + sum_log(s, d, 1));
+    wk->q = q;
+    return wk->base - 0.5 * q;
+  }
+  double *S = wk->S;
+  for (size_t i = 0; i < d; i++) {
+    double *Si = S + i * d;
+    if (fa) for (size_t j = 0; j <= i; j++) Si[j] = Sa[i * d + j];
+    else { for (size_t j = 0; j < i; j++) Si[j] = 0.0; Si[i] = Sa[i]; }
+    if (fb) for (size_t j = 0; j <= i; j++) Si[j] += Sb[i * d + j];
+    else Si[i] += Sb[i];
+  }
+  if (!chol_lower(S, d)) return NAN;
+  /* t = L^-1 delta; the Mahalanobis term is |t|^2. */
+  double *t = wk->u, q = 0.0;
+  for (size_t i = 0; i < d; i++) {
+    const double *Li = S + i * d;
+    double v = ma[i] - mb[i];
+    for (size_t k = 0; k < i; k++) v -= Li[k] * t[k];
+    t[i] = v / Li[i];
+    q += t[i] * t[i];
+  }
+  wk->base = -0.5 * ((double)d * LOG_2PI + 2.0 * sum_log(S, d, d + 1));
+  wk->q = q;
+  double logz = wk->base - 0.5 * q;
+  if (!grad) return logz;
+  /* M = L^-1 row by row (M_i = (e_i - sum_{k<i} L_ik M_k) / L_ii), in Sinv's room. */
+  double *M = wk->Sinv;
+  for (size_t i = 0; i < d; i++) {
+    const double *Li = S + i * d;
+    double *Mi = M + i * d;
+    for (size_t j = 0; j <= i; j++) Mi[j] = 0.0;
+    for (size_t k = 0; k < i; k++) {
+      double c = Li[k];
+      const double *Mk = M + k * d;
+      for (size_t j = 0; j <= k; j++) Mi[j] -= c * Mk[j];
+    }
+    double inv = 1.0 / Li[i];
+    for (size_t j = 0; j < i; j++) Mi[j] *= inv;
+    Mi[i] = inv;
+  }
+  /* Sinv = M' M, lower triangle accumulated by rows of M, into S (L no longer needed). */
+  for (size_t i = 0; i < d; i++) memset(S + i * d, 0, (i + 1) * sizeof(double));
+  for (size_t k = 0; k < d; k++) {
+    const double *Mk = M + k * d;
+    for (size_t a = 0; a <= k; a++) {
+      double c = Mk[a];
+      double *Sa_ = S + a * d;
+      for (size_t b = 0; b <= a; b++) Sa_[b] += c * Mk[b];
+    }
+  }
+  for (size_t a = 0; a < d; a++)
+    for (size_t b = 0; b < a; b++) S[b * d + a] = S[a * d + b];
+  /* u = Sinv delta, then move Sinv to its place. */
+  for (size_t a = 0; a < d; a++) {
+    const double *Sr = S + a * d;
+    double v = 0.0;
+    for (size_t b = 0; b < d; b++) v += Sr[b] * (ma[b] - mb[b]);
+    wk->u[a] = v;
+  }
+  memcpy(wk->Sinv, S, d * d * sizeof(double));
+  return logz;
+}
+
+double gks_logdet(const gks_mix *m, size_t k, gks_work *wk) {
+  size_t d = m->d;
+  const double *S = m->cov + k * gks_cov_len(m);
+  if (!m->full) {
+    for (size_t a = 0; a < d; a++) if (!(S[a] > 0.0)) return NAN;
+    return sum_log(S, d, 1);
+  }
+  memcpy(wk->S, S, d * d * sizeof(double));
+  if (!chol_lower(wk->S, d)) return NAN;
+  return 2.0 * sum_log(wk->S, d, d + 1);
+}
+
+/* ---- the problem -------------------------------------------------------------------- */
+
+static int clamp_threads(int t) {
+  if (t <= 0) t = gk_threads();
+  return t < 1 ? 1 : t;
+}
+
+gk_status gks_problem_init(gks_problem *p, const gks_mix *f, size_t kmax, int threads,
+                           double shift, gk_error *err) {
+  memset(p, 0, sizeof *p);
+  p->f = f;
+  p->threads = clamp_threads(threads);
+  p->kmax = kmax > f->k ? kmax : f->k;
+  p->work = gk_scratch_alloc((size_t)p->threads, sizeof(gks_work));
+  p->part = gk_scratch_alloc(p->kmax * 6, sizeof(double));
+  if (!p->work || !p->part) { gks_problem_free(p); return gk_fail_nomem(err); }
+  memset(p->work, 0, (size_t)p->threads * sizeof(gks_work));
+  for (int t = 0; t < p->threads; t++)
+    if (gks_work_alloc(&p->work[t], f->d, err) != GK_OK) { gks_problem_free(p); return GK_ENOMEM; }
+  if (!isfinite(shift)) {
+    shift = -HUGE_VAL;
+    for (size_t i = 0; i < f->k; i++) {
+      double ld = gks_logdet(f, i, &p->work[0]);
+      if (isnan(ld)) {
+        gks_problem_free(p);
+        return gk_fail(err, GK_ENUMERIC, "covariance of component %zu of f is not positive definite", i + 1);
+      }
+      double lz = gks_self_logz(ld, f->d);
+      if (lz > shift) shift = lz;
+    }
+  }
+  p->shift = shift;
+  /* vf' Zf vf, one row per component, rows reduced in order. */
+  size_t kf = f->k, d = f->d, cl = gks_cov_len(f);
+  int bad = 0;
+  #pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) reduction(|:bad) \
+      if (gks_worth_threads(kf * kf, d, f->full))
+  for (size_t i = 0; i < kf; i++) {
+#ifdef _OPENMP
+    gks_work *wk = &p->work[omp_get_thread_num()];
+#else
+    gks_work *wk = &p->work[0];
+#endif
+    gks_acc acc = {0.0, 0.0};
+    for (size_t j = 0; j < kf; j++) {
+      double lz = gks_pair_logz(f->mu + i * d, f->cov + i * cl, f->full, f->mu + j * d,
+                                f->cov + j * cl, f->full, d, wk, 0);
+      if (isnan(lz)) { bad = 1; break; }
+      gks_acc_add(&acc, (f->w[i] * f->w[j]) * gks_pair_term(wk, shift));
+    }
+    p->part[2 * i] = acc.hi;
+    p->part[2 * i + 1] = acc.lo;
+  }
+  if (bad) {
+    gks_problem_free(p);
+    return gk_fail(err, GK_ENUMERIC, "f has a pair of components whose summed covariance is not positive definite");
+  }
+  gks_acc ff = {0.0, 0.0};
+  for (size_t i = 0; i < kf; i++) { gks_acc_add(&ff, p->part[2 * i]); ff.lo += p->part[2 * i + 1]; }
+  p->ff = ff;
+  if (!isfinite(gks_acc_value(&ff))) {
+    gks_problem_free(p);
+    return gk_fail(err, GK_ENUMERIC, "the squared norm of f overflows");
+  }
+  return GK_OK;
+}
+
+void gks_problem_free(gks_problem *p) {
+  if (p->work) for (int t = 0; t < p->threads; t++) gks_work_free(&p->work[t]);
+  gk_scratch_free(p->work);
+  gk_scratch_free(p->part);
+  p->work = NULL; p->part = NULL;
+}
+
+/* Adds c * (u u' - Sinv) to G (cov layout of g) for one pair; `pfull` says how the pair's
+ * u / Sinv were formed (full when either side was full). */
+static inline void add_cov_grad(double *G, int gfull, int pfull, size_t d, double c,
+                                const gks_work *wk) {
+  const double *u = wk->u, *Si = wk->Sinv;
+  if (!pfull) {
+    for (size_t a = 0; a < d; a++) G[a] += c * (u[a] * u[a] - Si[a]);
+  } else if (!gfull) {
+    for (size_t a = 0; a < d; a++) G[a] += c * (u[a] * u[a] - Si[a * d + a]);
+  } else {
+    for (size_t a = 0; a < d; a++) {
+      double cu = c * u[a];
+      double *Ga = G + a * d;
+      const double *Sa = Si + a * d;
+      for (size_t b = 0; b < d; b++) Ga[b] += cu * u[b] - c * Sa[b];
+    }
+  }
+}
+
+int gks_eval(gks_problem *p, const gks_mix *g, double *F, double *fg, double *gg,
+             gks_grad *grad) {
+  const gks_mix *f = p->f;
+  size_t kf = f->k, kg = g->k, d = f->d, cf = gks_cov_len(f), cg = gks_cov_len(g);
+  int pfull_fg = f->full || g->full, pfull_gg = g->full;
+  double shift = p->shift;
+  int bad = 0, want = grad != NULL;
+  #pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) reduction(|:bad) \
+      if (gks_worth_threads((kf + kg) * kg, d, pfull_fg))
+  for (size_t j = 0; j < kg; j++) {
+#ifdef _OPENMP
+    gks_work *wk = &p->work[omp_get_thread_num()];
+#else
+    gks_work *wk = &p->work[0];
+#endif
+    const double *mj = g->mu + j * d, *Sj = g->cov + j * cg;
+    double wj = g->w[j];
+    double *gw = want && grad->w ? grad->w + j : NULL;
+    double *gm = want && grad->mu ? grad->mu + j * d : NULL;
+    double *gS = want && grad->cov ? grad->cov + j * cg : NULL;
+    int need = gm || gS;
+    if (gw) *gw = 0.0;
+    if (gm) memset(gm, 0, d * sizeof(double));
+    if (gS) memset(gS, 0, cg * sizeof(double));
+    gks_acc afg = {0.0, 0.0}, agg = {0.0, 0.0}, aF = {0.0, 0.0};
+    for (size_t i = 0; i < kf && !bad; i++) {
+      double lz = gks_pair_logz(f->mu + i * d, f->cov + i * cf, f->full, mj, Sj, g->full, d, wk, need);
+      if (isnan(lz)) { bad = 1; break; }
+      double e = gks_pair_term(wk, shift), t = (f->w[i] * wj) * e;
+      gks_acc_add(&afg, t);
+      gks_acc_add(&aF, -2.0 * t);
+      if (gw) *gw -= 2.0 * f->w[i] * e;
+      if (gm) { double c = -2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
+      if (gS) add_cov_grad(gS, g->full, pfull_fg, d, -t, wk);
+    }
+    for (size_t l = 0; l < kg && !bad; l++) {
+      double lz = gks_pair_logz(mj, Sj, g->full, g->mu + l * d, g->cov + l * cg, g->full, d, wk,
+                                need && l != j ? 1 : (gS != NULL));
+      if (isnan(lz)) { bad = 1; break; }
+      double e = gks_pair_term(wk, shift), t = (wj * g->w[l]) * e;
+      gks_acc_add(&agg, t);
+      gks_acc_add(&aF, t);
+      if (gw) *gw += 2.0 * g->w[l] * e;
+      if (gm && l != j) { double c = -2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
+      if (gS) add_cov_grad(gS, g->full, pfull_gg, d, t, wk);
+    }
+    double *pt = p->part + 6 * j;
+    pt[0] = afg.hi; pt[1] = afg.lo; pt[2] = agg.hi; pt[3] = agg.lo; pt[4] = aF.hi; pt[5] = aF.lo;
+  }
+  if (bad) return -1;
+  gks_acc afg = {0.0, 0.0}, agg = {0.0, 0.0}, aF = p->ff;
+  for (size_t j = 0; j < kg; j++) {
+    const double *pt = p->part + 6 * j;
+    gks_acc_add(&afg, pt[0]); afg.lo += pt[1];
+    gks_acc_add(&agg, pt[2]); agg.lo += pt[3];
+    gks_acc_add(&aF, pt[4]); aF.lo += pt[5];
+  }
+  double vF = gks_acc_value(&aF), vfg = gks_acc_value(&afg), vgg = gks_acc_value(&agg);
+  if (!isfinite(vF) || !isfinite(vfg) || !isfinite(vgg)) return -1;
+  if (F) *F = vF;
+  if (fg) *fg = vfg;
+  if (gg) *gg = vgg;
+  return 0;
+}
+
+/* ---- whitening ----------------------------------------------------------------------- */
+
+gk_status gks_white_init(gks_white *wt, const gk_gmm *f, int full, int enable, gk_error *err) {
+  size_t d = f->d, k = f->k;
+  memset(wt, 0, sizeof *wt);
+  wt->d = d;
+  wt->full = full && enable;
+  wt->c = gk_scratch_alloc(d + d * d, sizeof(double));
+  if (!wt->c) return gk_fail_nomem(err);
+  wt->L = wt->c + d;
+  memset(wt->c, 0, (d + d * d) * sizeof(double));
+  if (!enable) {
+    for (size_t a = 0; a < d; a++) wt->L[a] = 1.0;
+    return GK_OK;
+  }
+  for (size_t c = 0; c < k; c++)
+    for (size_t a = 0; a < d; a++) wt->c[a] += f->weights[c] * f->means[c * d + a];
+  /* Global covariance sum_c v_c (S_c + (mu_c - m)(mu_c - m)'), about the mean. */
+  double *G = wt->L;
+  size_t cl = gk_gmm_cov_size(f->cov, d);
+  for (size_t c = 0; c < k; c++) {
+    double v = f->weights[c];
+    const double *mu = f->means + c * d, *S = f->covs + c * cl;
+    if (wt->full) {
+      for (size_t a = 0; a < d; a++)
+        for (size_t b = 0; b <= a; b++) {
+          double s = f->cov == GK_COV_FULL ? S[a * d + b] : (a == b ? S[a] : 0.0);
+          G[a * d + b] += v * (s + (mu[a] - wt->c[a]) * (mu[b] - wt->c[b]));
+        }
+    } else {
+      for (size_t a = 0; a < d; a++) {
+        double s = f->cov == GK_COV_FULL ? S[a * d + a] : S[a];
+        G[a] += v * (s + (mu[a] - wt->c[a]) * (mu[a] - wt->c[a]));
+      }
+    }
+  }
+  if (wt->full) {
+    if (!chol_lower(G, d)) {
+      gks_white_free(wt);
+      return gk_fail(err, GK_ENUMERIC, "the global covariance of f is not positive definite");
+    }
+    for (size_t a = 0; a < d; a++) for (size_t b = a + 1; b < d; b++) G[a * d + b] = 0.0;
+    wt->log_det_A = -sum_log(G, d, d + 1);
+  } else {
+    for (size_t a = 0; a < d; a++) {
+      if (!(G[a] > 0.0)) {
+        gks_white_free(wt);
+        return gk_fail(err, GK_ENUMERIC, "the global variance of f in dimension %zu is not positive", a + 1);
+      }
+      G[a] = sqrt(G[a]);
+    }
+    wt->log_det_A = -sum_log(G, d, 1);
+  }
+  return GK_OK;
+}
+
+void gks_white_free(gks_white *wt) {
+  gk_scratch_free(wt->c);
+  wt->c = wt->L = NULL;
+}
+
+gk_status gks_white_apply(const gks_white *wt, const gk_gmm *f, gks_mix *out, gk_error *err) {
+  size_t d = f->d, k = f->k, cl = gk_gmm_cov_size(f->cov, d);
+  int ffull = f->cov == GK_COV_FULL || wt->full;
+  gk_status s = gks_mix_alloc(out, k, d, ffull, err);
+  if (s != GK_OK) return s;
+  memcpy(out->w, f->weights, k * sizeof(double));
+  if (!wt->full) {
+    const double *sd = wt->L;
+    for (size_t c = 0; c < k; c++) {
+      for (size_t a = 0; a < d; a++)
+        out->mu[c * d + a] = (f->means[c * d + a] - wt->c[a]) / sd[a];
+      const double *S = f->covs + c * cl;
+      double *O = out->cov + c * gks_cov_len(out);
+      if (f->cov == GK_COV_FULL)
+        for (size_t a = 0; a < d; a++)
+          for (size_t b = 0; b < d; b++) O[a * d + b] = S[a * d + b] / (sd[a] * sd[b]);
+      else
+        for (size_t a = 0; a < d; a++) O[a] = S[a] / (sd[a] * sd[a]);
+    }
+    return GK_OK;
+  }
+  /* Full: M = L^-1, mu' = M (mu - c), S' = M S M'. */
+  double *M = gk_scratch_alloc(2 * d * d, sizeof(double));
+  if (!M) { gks_mix_free(out); return gk_fail_nomem(err); }
+  double *T = M + d * d;
+  const double *L = wt->L;
+  memset(M, 0, d * d * sizeof(double));
+  for (size_t i = 0; i < d; i++) {
+    for (size_t k2 = 0; k2 < i; k2++) {
+      double c = L[i * d + k2];
+      for (size_t j = 0; j <= k2; j++) M[i * d + j] -= c * M[k2 * d + j];
+    }
+    for (size_t j = 0; j < i; j++) M[i * d + j] /= L[i * d + i];
+    M[i * d + i] = 1.0 / L[i * d + i];
+  }
+  for (size_t c = 0; c < k; c++) {
+    for (size_t a = 0; a < d; a++) {
+      double v = 0.0;
+      for (size_t b = 0; b <= a; b++) v += M[a * d + b] * (f->means[c * d + b] - wt->c[b]);
+      out->mu[c * d + a] = v;
+    }
+    const double *S = f->covs + c * cl;
+    double *O = out->cov + c * d * d;
+    /* T = M S */
+    for (size_t a = 0; a < d; a++)
+      for (size_t b = 0; b < d; b++) {
+        double v = 0.0;
+        if (f->cov == GK_COV_FULL) for (size_t q = 0; q <= a; q++) v += M[a * d + q] * S[q * d + b];
+        else v = b <= a ? M[a * d + b] * S[b] : 0.0;
+        T[a * d + b] = v;
+      }
+    /* O = T M', symmetrised. */
+    for (size_t a = 0; a < d; a++)
+      for (size_t b = 0; b <= a; b++) {
+        double v = 0.0;
+        for (size_t q = 0; q <= b; q++) v += T[a * d + q] * M[b * d + q];
+        O[a * d + b] = O[b * d + a] = v;
+      }
+  }
+  gk_scratch_free(M);
+  return GK_OK;
+}
+
+gk_status gks_white_undo(const gks_white *wt, const gks_mix *g, gk_cov_type cov, gk_gmm **out,
+                         const gk_allocator *a, gk_error *err) {
+  size_t d = g->d, k = g->k;
+  gk_status s = gk_gmm_create(out, k, d, cov, a, err);
+  if (s != GK_OK) return s;
+  gk_gmm *m = *out;
+  int full = cov == GK_COV_FULL;
+  double wsum = 0.0;
+  for (size_t c = 0; c < k; c++) wsum += g->w[c];
+  for (size_t c = 0; c < k; c++) m->weights[c] = g->w[c] / wsum;
+  for (size_t c = 0; c < k; c++) {
+    const double *mu = g->mu + c * d, *S = g->cov + c * gks_cov_len(g);
+    double *om = m->means + c * d, *oS = m->covs + c * (full ? d * d : d);
+    if (!wt->full) {
+      const double *sd = wt->L;
+      for (size_t i = 0; i < d; i++) om[i] = wt->c[i] + sd[i] * mu[i];
+      if (full) {
+        for (size_t i = 0; i < d; i++)
+          for (size_t j = 0; j < d; j++)
+            oS[i * d + j] = (g->full ? S[i * d + j] : (i == j ? S[i] : 0.0)) * sd[i] * sd[j];
+      } else {
+        for (size_t i = 0; i < d; i++) oS[i] = (g->full ? S[i * d + i] : S[i]) * sd[i] * sd[i];
+      }
+    } else {
+      const double *L = wt->L;
+      for (size_t i = 0; i < d; i++) {
+        double v = wt->c[i];
+        for (size_t j = 0; j <= i; j++) v += L[i * d + j] * mu[j];
+        om[i] = v;
+      }
+      /* L S L' (g is full whenever the transform is). */
+      for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j <= i; j++) {
+          double v = 0.0;
+          for (size_t p = 0; p <= i; p++) {
+            double t = 0.0;
+            for (size_t q = 0; q <= j; q++) t += S[p * d + q] * L[j * d + q];
+            v += L[i * d + p] * t;
+          }
+          if (full) oS[i * d + j] = oS[j * d + i] = v;
+          else if (i == j) oS[i] = v;
+        }
+    }
+  }
+  s = gk_gmm_prepare(m, err);
+  if (s != GK_OK) { gk_gmm_free(m); *out = NULL; }
+  return s;
+}
+
+/* ---- distances between two models ---------------------------------------------------- */
+
+/* A model as a working mixture without copying (read only). */
+static gks_mix view(const gk_gmm *m) {
+  gks_mix v;
+  v.k = m->k; v.d = m->d; v.full = m->cov == GK_COV_FULL;
+  v.w = m->weights; v.mu = m->means; v.cov = m->covs;
+  return v;
+}
+
+gk_status gks_check_models(const gk_gmm *f, const gk_gmm *g, gk_error *err) {
+  if (!f || !g) return gk_fail(err, GK_EINVAL, "a model is missing");
+  if (f->d != g->d)
+    return gk_fail(err, GK_EINVAL, "dimension mismatch: f has dimension %zu, g has %zu", f->d, g->d);
+  const gk_gmm *m[2] = {f, g};
+  const char *nm[2] = {"f", "g"};
+  for (int t = 0; t < 2; t++) {
+    size_t n = m[t]->k * gk_gmm_cov_size(m[t]->cov, m[t]->d);
+    for (size_t i = 0; i < m[t]->k; i++)
+      if (!isfinite(m[t]->weights[i]) || m[t]->weights[i] < 0.0)
+        return gk_fail(err, GK_ENUMERIC, "weight of component %zu of %s is %g", i + 1, nm[t], m[t]->weights[i]);
+    for (size_t i = 0; i < m[t]->k * m[t]->d; i++)
+      if (!isfinite(m[t]->means[i]))
+        return gk_fail(err, GK_ENUMERIC, "mean of component %zu of %s is not finite", i / m[t]->d + 1, nm[t]);
+    for (size_t i = 0; i < n; i++)
+      if (!isfinite(m[t]->covs[i]))
+        return gk_fail(err, GK_ENUMERIC, "covariance of component %zu of %s is not finite",
+                       i / gk_gmm_cov_size(m[t]->cov, m[t]->d) + 1, nm[t]);
+  }
+  return GK_OK;
+}
+
+/* The shift for a pair of models: the largest self-overlap of either. */
+static gk_status pair_shift(const gks_mix *f, const gks_mix *g, gks_work *wk, double *shift,
+                            gk_error *err) {
+  double s = -HUGE_VAL;
+  const gks_mix *m[2] = {f, g};
+  for (int t = 0; t < 2; t++)
+    for (size_t i = 0; i < m[t]->k; i++) {
+      double ld = gks_logdet(m[t], i, wk);
+      if (isnan(ld))
+        return gk_fail(err, GK_ENUMERIC, "covariance of component %zu of %s is not positive definite",
+                       i + 1, t ? "g" : "f");
+      double lz = gks_self_logz(ld, f->d);
+      if (lz > s) s = lz;
+    }
+  *shift = s;
+  return GK_OK;
+}
+
+/* Sets up a problem for (f, g) with their common shift. */
+static gk_status pair_problem(const gks_mix *vf, const gks_mix *vg, int threads, gks_problem *p,
+                              gk_error *err) {
+  gks_work wk;
+  gk_status s = gks_work_alloc(&wk, vf->d, err);
+  if (s != GK_OK) return s;
+  double shift = 0.0;
+  s = pair_shift(vf, vg, &wk, &shift, err);
+  gks_work_free(&wk);
+  if (s != GK_OK) return s;
+  return gks_problem_init(p, vf, vg->k, threads, shift, err);
+}
+
+gk_status gk_simplify_terms_compute(const gk_gmm *f, const gk_gmm *g, int threads,
+                                    gk_simplify_terms *t, gk_error *err) {
+  gk_status s = gks_check_models(f, g, err);
+  if (s != GK_OK) return s;
+  gks_mix vf = view(f), vg = view(g);
+  gks_problem p;
+  s = pair_problem(&vf, &vg, threads, &p, err);
+  if (s != GK_OK) return s;
+  double F, fg, gg;
+  int bad = gks_eval(&p, &vg, &F, &fg, &gg, NULL);
+  double ff = gks_acc_value(&p.ff), shift = p.shift;
+  gks_problem_free(&p);
+  if (bad) return gk_fail(err, GK_ENUMERIC, "a pair of components of f and g has a summed covariance that is not positive definite");
+  if (F < 0.0) F = 0.0;  /* rounding of the individual overlaps, far below their sizes */
+  t->log_ff = log(ff) + shift;
+  t->log_fg = log(fg) + shift;
+  t->log_gg = log(gg) + shift;
+  t->log_ise = F > 0.0 ? log(F) + shift : -HUGE_VAL;
+  t->ise = exp(t->log_ise);
+  t->nise = F / (ff + gg);
+  double cs = -log(fg) + 0.5 * log(ff) + 0.5 * log(gg);
+  t->cs = cs > 0.0 ? cs : 0.0;
+  return GK_OK;
+}
+
+gk_status gk_simplify_ise(const gk_gmm *f, const gk_gmm *g, double *ise, gk_error *err) {
+  gk_simplify_terms t;
+  gk_status s = gk_simplify_terms_compute(f, g, 0, &t, err);
+  if (s == GK_OK) *ise = t.ise;
+  return s;
+}
+
+gk_status gk_simplify_nise(const gk_gmm *f, const gk_gmm *g, double *nise, gk_error *err) {
+  gk_simplify_terms t;
+  gk_status s = gk_simplify_terms_compute(f, g, 0, &t, err);
+  if (s == GK_OK) *nise = t.nise;
+  return s;
+}
+
+gk_status gk_simplify_cs(const gk_gmm *f, const gk_gmm *g, double *cs, gk_error *err) {
+  gk_simplify_terms t;
+  gk_status s = gk_simplify_terms_compute(f, g, 0, &t, err);
+  if (s == GK_OK) *cs = t.cs;
+  return s;
+}
+
+gk_status gk_simplify_gradient(const gk_gmm *f, const gk_gmm *g, double *ise, double *gw,
+                               double *gm, double *gcov, gk_error *err) {
+  gk_status s = gks_check_models(f, g, err);
+  if (s != GK_OK) return s;
+  gks_mix vf = view(f), vg = view(g);
+  gks_problem p;
+  s = pair_problem(&vf, &vg, 0, &p, err);
+  if (s != GK_OK) return s;
+  gks_grad gr = {gw, gm, gcov};
+  double F;
+  int bad = gks_eval(&p, &vg, &F, NULL, NULL, &gr);
+  double scale = exp(p.shift);
+  gks_problem_free(&p);
+  if (bad) return gk_fail(err, GK_ENUMERIC, "a pair of components of f and g has a summed covariance that is not positive definite");
+  size_t k = g->k, d = g->d, cl = gk_gmm_cov_size(g->cov, d);
+  if (ise) *ise = F * scale;
+  if (gw) for (size_t i = 0; i < k; i++) gw[i] *= scale;
+  if (gm) for (size_t i = 0; i < k * d; i++) gm[i] *= scale;
+  if (gcov) for (size_t i = 0; i < k * cl; i++) gcov[i] *= scale;
+  return GK_OK;
+}
+
+/* ---- Monte Carlo KL ------------------------------------------------------------------- */
+
+/* log g(x) from the prepared factors of g (chol, log_det); t: d scratch. */
+static double model_logpdf(const gk_gmm *g, const double *x, double *t) {
+  size_t d = g->d;
+  double mx = -HUGE_VAL, s = 0.0;
+  /* Two passes keep it simple: maximum, then the sum of exponentials. */
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t c = 0; c < g->k; c++) {
+      if (!(g->weights[c] > 0.0)) continue;
+      const double *mu = g->means + c * d;
+      double q = 0.0;
+      if (g->cov == GK_COV_DIAG) {
+        const double *sd = g->chol + c * d;
+        for (size_t a = 0; a < d; a++) { double z = (x[a] - mu[a]) / sd[a]; q += z * z; }
+      } else {
+        const double *L = g->chol + c * d * d;
+        for (size_t a = 0; a < d; a++) {
+          double v = x[a] - mu[a];
+          for (size_t b = 0; b < a; b++) v -= L[a * d + b] * t[b];
+          t[a] = v / L[a * d + a];
+          q += t[a] * t[a];
+        }
+      }
+      double lp = log(g->weights[c]) - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q);
+      if (pass == 0) { if (lp > mx) mx = lp; }
+      else s += exp(lp - mx);
+    }
+  }
+  return mx + log(s);
+}
+
+gk_status gk_simplify_kl(const gk_gmm *f, const gk_gmm *g, size_t samples, uint64_t seed,
+                         int threads, double *kl, double *se, gk_error *err) {
+  gk_status st = gks_check_models(f, g, err);
+  if (st != GK_OK) return st;
+  if (samples < 2) return gk_fail(err, GK_EINVAL, "samples must be at least 2 (got %zu)", samples);
+  const size_t B = 1024;  /* fixed blocks: each has its own random stream */
+  size_t nb = (samples + B - 1) / B, d = f->d;
+  int nt = clamp_threads(threads);
+  double *part = gk_scratch_alloc(nb * 4, sizeof(double));
+  double *tmp = gk_scratch_alloc((size_t)nt * 2 * d, sizeof(double));
+  if (!part || !tmp) { gk_scratch_free(part); gk_scratch_free(tmp); return gk_fail_nomem(err); }
+  int intr = 0;
+  #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(|:intr)
+  for (size_t b = 0; b < nb; b++) {
+#ifdef _OPENMP
+    double *x = tmp + (size_t)omp_get_thread_num() * 2 * d;
+#else
+    double *x = tmp;
+#endif
+    double *t = x + d;
+    if (gk_interrupted()) { intr = 1; continue; }
+    gk_rng r;
+    gk_rng_seed(&r, seed, b + 1);
+    size_t n = b + 1 < nb ? B : samples - b * B;
+    gks_acc s1 = {0, 0}, s2 = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+      double u = gk_rng_uniform(&r), cum = 0.0;
+      size_t c = 0;
+      for (; c + 1 < f->k; c++) { cum += f->weights[c]; if (u < cum) break; }
+      while (c > 0 && !(f->weights[c] > 0.0)) c--;
+      for (size_t a = 0; a < d; a++) t[a] = gk_rng_normal(&r);
+      const double *mu = f->means + c * d;
+      if (f->cov == GK_COV_DIAG)
+        for (size_t a = 0; a < d; a++) x[a] = mu[a] + f->chol[c * d + a] * t[a];
+      else
+        for (size_t a = 0; a < d; a++) {
+          double v = mu[a];
+          for (size_t q = 0; q <= a; q++) v += f->chol[c * d * d + a * d + q] * t[q];
+          x[a] = v;
+        }
+      double diff = model_logpdf(f, x, t) - model_logpdf(g, x, t);
+      gks_acc_add(&s1, diff);
+      gks_acc_add(&s2, diff * diff);
+    }
+    part[4 * b] = s1.hi; part[4 * b + 1] = s1.lo; part[4 * b + 2] = s2.hi; part[4 * b + 3] = s2.lo;
+  }
+  gk_scratch_free(tmp);
+  if (intr) { gk_scratch_free(part); return gk_fail(err, GK_EINTR, "interrupted"); }
+  gks_acc s1 = {0, 0}, s2 = {0, 0};
+  for (size_t b = 0; b < nb; b++) {
+    gks_acc_add(&s1, part[4 * b]); s1.lo += part[4 * b + 1];
+    gks_acc_add(&s2, part[4 * b + 2]); s2.lo += part[4 * b + 3];
+  }
+  gk_scratch_free(part);
+  double n = (double)samples, m = gks_acc_value(&s1) / n;
+  double var = (gks_acc_value(&s2) - n * m * m) / (n - 1.0);
+  *kl = m;
+  if (se) *se = sqrt(var > 0.0 ? var / n : 0.0);
+  if (!isfinite(m)) return gk_fail(err, GK_ENUMERIC, "the KL estimate is not finite (g has no mass where f has)");
+  return GK_OK;
+}
