@@ -518,7 +518,7 @@ static gk_status expect(lex *x, const char *tok, gk_error *err) {
  * values, and the column count (all rows must agree; 0 when the values are on one line
  * with the bracket, as vectors are). */
 static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, size_t *cols, size_t maxv,
-                              gk_error *err) {
+                              int ragged, gk_error *err) {
   *vals = NULL;
   *nv = *rows = *cols = 0;
   gk_status st = expect(x, "[", err);
@@ -530,7 +530,7 @@ static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, s
     int nl;
     next_token(x, b, sizeof b, &nl);
     if (nl && rowlen > 0) {
-      if (c == 0) c = rowlen;
+      if (c == 0 || ragged) c = rowlen;
       else if (rowlen != c) {
         st = gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
                      x->line, rowlen, c);
@@ -545,7 +545,7 @@ static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, s
     }
     if (strcmp(b, "]") == 0) {
       if (rowlen > 0) {
-        if (c == 0) c = rowlen;
+        if (c == 0 || ragged) c = rowlen;
         else if (rowlen != c && r > 0) {
           st = gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
                        x->line, rowlen, c);
@@ -637,7 +637,7 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
   size_t sline = x.line;
   next_token(&x, b, sizeof b, NULL);
   if (strcmp(b, "<GCONSTS>") == 0) {
-    st = read_bracket(&x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, err);  /* ignored: recomputed */
+    st = read_bracket(&x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, 0, err);  /* ignored: recomputed */
     if (st != GK_OK) goto done;
   } else {
     x.s = save;
@@ -645,13 +645,13 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
   }
   if ((st = expect(&x, "<WEIGHTS>", err)) != GK_OK) goto done;
   size_t k;
-  if ((st = read_bracket(&x, &w, &k, &r, &c, GK_MAX_COMPONENTS, err)) != GK_OK) goto done;
+  if ((st = read_bracket(&x, &w, &k, &r, &c, GK_MAX_COMPONENTS, 0, err)) != GK_OK) goto done;
   if (k == 0) {
     st = gk_fail(err, GK_EFORMAT, "%s: no weights", path);
     goto done;
   }
   if ((st = expect(&x, full ? "<MEANS_INVCOVARS>" : "<MEANS_INVVARS>", err)) != GK_OK) goto done;
-  if ((st = read_bracket(&x, &mi, &n, &r, &c, maxv, err)) != GK_OK) goto done;
+  if ((st = read_bracket(&x, &mi, &n, &r, &c, maxv, 0, err)) != GK_OK) goto done;
   if (r != k || c == 0 || c > GK_MAX_DIM || n != r * c) {
     st = gk_fail(err, GK_EFORMAT, "%s: the means matrix is %zu x %zu for %zu weights", path, r, c, k);
     goto done;
@@ -665,7 +665,7 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
   for (size_t i = 0; i < k; i++) g->weights[i] = fabs(wsum - 1.0) < 1e-4 ? w[i] / wsum : w[i];
   if (!full) {
     if ((st = expect(&x, "<INV_VARS>", err)) != GK_OK) goto done;
-    if ((st = read_bracket(&x, &iv, &n, &r, &c, maxv, err)) != GK_OK) goto done;
+    if ((st = read_bracket(&x, &iv, &n, &r, &c, maxv, 0, err)) != GK_OK) goto done;
     if (r != k || c != d || n != k * d) {
       st = gk_fail(err, GK_EFORMAT, "%s: <INV_VARS> is %zu x %zu, expected %zu x %zu", path, r, c, k, d);
       goto done;
@@ -688,7 +688,7 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
     if ((st = expect(&x, "<INV_COVARS>", err)) != GK_OK) goto done;
     size_t packed = d * (d + 1) / 2;
     for (size_t cc = 0; cc < k; cc++) {
-      if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, err)) != GK_OK) goto done;
+      if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, 1, err)) != GK_OK) goto done;
       if (n != packed) {
         st = gk_fail(err, GK_EFORMAT, "%s: inverse covariance %zu has %zu values, expected %zu (packed %zu x %zu)",
                      path, cc + 1, n, packed, d, d);

@@ -592,6 +592,11 @@ static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const g
     floor_[j] = f > o->update.var_floor ? f : o->update.var_floor;
     *v += o->update.reg;
     if (*v < floor_[j]) *v = floor_[j];
+    if (!(*v > 0.0)) {
+      st = gk_fail(err, GK_ENUMERIC, "the frames do not vary in dimension %zu (every value is %g): "
+                   "set var_floor or reg above 0", j + 1, gmean[j]);
+      goto done;
+    }
   }
   st = gk_gmm_create(&g, k, d, cov, a, err);
   if (st != GK_OK) goto done;

@@ -5,12 +5,31 @@
  */
 #define _POSIX_C_SOURCE 200809L  /* clock_gettime, access */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gkl.h"
+
+/* luaL_error with the C library's printf (size_t formats), position information included. */
+static int raisef(lua_State *L, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int raisef(lua_State *L, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  luaL_where(L, 1);
+  lua_pushstring(L, buf);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
 
 /* ---- gmmkit.Gmm: a box holding a gk_gmm*, NULL when closed ------------------------- */
 
@@ -71,20 +90,20 @@ static void value_shape(lua_State *L, int idx, const char *what, size_t *rows, s
     return;
   }
   if (!lua_istable(L, idx))
-    luaL_error(L, "%s must be a gmmkit.Matrix or a table of rows (got %s)", what, luaL_typename(L, idx));
+    raisef(L, "%s must be a gmmkit.Matrix or a table of rows (got %s)", what, luaL_typename(L, idx));
   lua_Integer n = luaL_len(L, idx);
-  if (n <= 0) luaL_error(L, "%s is empty", what);
+  if (n <= 0) raisef(L, "%s is empty", what);
   int t = lua_geti(L, idx, 1);
   if (t == LUA_TNUMBER) {
     *rows = (size_t)n;
     *cols = 1;
   } else if (t == LUA_TTABLE) {
     lua_Integer c = luaL_len(L, -1);
-    if (c <= 0) luaL_error(L, "%s[1] is an empty row", what);
+    if (c <= 0) raisef(L, "%s[1] is an empty row", what);
     *rows = (size_t)n;
     *cols = (size_t)c;
   } else {
-    luaL_error(L, "%s[1] must be a number or a row table (got %s)", what, luaL_typename(L, -1));
+    raisef(L, "%s[1] must be a number or a row table (got %s)", what, luaL_typename(L, -1));
   }
   lua_pop(L, 1);
 }
@@ -94,7 +113,7 @@ static void value_read(lua_State *L, int idx, const char *what, size_t rows, siz
   size_t r, c;
   value_shape(L, idx, what, &r, &c);
   if (r != rows || c != cols)
-    luaL_error(L, "%s has shape %zu x %zu, expected %zu x %zu", what, r, c, rows, cols);
+    raisef(L, "%s has shape %zu x %zu, expected %zu x %zu", what, r, c, rows, cols);
   gk_matrix *m = gkL_testmatrix(L, idx);
   if (m) {
     for (size_t i = 0; i < rows; i++)
@@ -106,12 +125,12 @@ static void value_read(lua_State *L, int idx, const char *what, size_t rows, siz
     if (cols == 1 && t == LUA_TNUMBER) {
       dst[i] = lua_tonumber(L, -1);
     } else {
-      if (t != LUA_TTABLE) luaL_error(L, "%s[%zu] must be a row table (got %s)", what, i + 1, luaL_typename(L, -1));
+      if (t != LUA_TTABLE) raisef(L, "%s[%zu] must be a row table (got %s)", what, i + 1, luaL_typename(L, -1));
       if ((size_t)luaL_len(L, -1) != cols)
-        luaL_error(L, "%s[%zu] has %d values, expected %zu", what, i + 1, (int)luaL_len(L, -1), cols);
+        raisef(L, "%s[%zu] has %d values, expected %zu", what, i + 1, (int)luaL_len(L, -1), cols);
       for (size_t j = 0; j < cols; j++) {
         if (lua_geti(L, -1, (lua_Integer)j + 1) != LUA_TNUMBER)
-          luaL_error(L, "%s[%zu][%zu] must be a number (got %s)", what, i + 1, j + 1, luaL_typename(L, -1));
+          raisef(L, "%s[%zu][%zu] must be a number (got %s)", what, i + 1, j + 1, luaL_typename(L, -1));
         dst[i * cols + j] = lua_tonumber(L, -1);
         lua_pop(L, 1);
       }
@@ -129,28 +148,28 @@ static int l_new(lua_State *L) {
   gkL_checkoptions(L, 1, keys);
   gk_cov_type cov = (gk_cov_type)gkL_optenum(L, 1, "covariance_type", cov_names, GK_COV_DIAG);
   int iw = lua_gettop(L) + 1;
-  if (gkL_optfield(L, 1, "weights") == LUA_TNIL) luaL_error(L, "gmm.new: option 'weights' is required");
+  if (gkL_optfield(L, 1, "weights") == LUA_TNIL) raisef(L, "gmm.new: option 'weights' is required");
   int im = iw + 1;
-  if (gkL_optfield(L, 1, "means") == LUA_TNIL) luaL_error(L, "gmm.new: option 'means' is required");
+  if (gkL_optfield(L, 1, "means") == LUA_TNIL) raisef(L, "gmm.new: option 'means' is required");
   int ic = im + 1;
-  if (gkL_optfield(L, 1, "covariances") == LUA_TNIL) luaL_error(L, "gmm.new: option 'covariances' is required");
+  if (gkL_optfield(L, 1, "covariances") == LUA_TNIL) raisef(L, "gmm.new: option 'covariances' is required");
 
   size_t k, one, d, mk;
   value_shape(L, iw, "weights", &k, &one);
   if (one != 1 && k == 1) { k = one; one = 1; }  /* a 1 x K matrix of weights */
-  if (one != 1) luaL_error(L, "weights must be a list of K numbers (got %zu x %zu)", k, one);
+  if (one != 1) raisef(L, "weights must be a list of K numbers (got %zu x %zu)", k, one);
   value_shape(L, im, "means", &mk, &d);
-  if (mk != k) luaL_error(L, "means has %zu rows but there are %zu weights", mk, k);
+  if (mk != k) raisef(L, "means has %zu rows but there are %zu weights", mk, k);
   if (cov == GK_COV_DIAG) {
     size_t ck, cd;
     value_shape(L, ic, "covariances", &ck, &cd);
     if (ck != k || cd != d)
-      luaL_error(L, "diagonal covariances have shape %zu x %zu, expected %zu x %zu (K x D)", ck, cd, k, d);
+      raisef(L, "diagonal covariances have shape %zu x %zu, expected %zu x %zu (K x D)", ck, cd, k, d);
   } else {
     if (!lua_istable(L, ic) || gkL_testmatrix(L, ic))
-      luaL_error(L, "full covariances must be a list of K matrices of D x D");
+      raisef(L, "full covariances must be a list of K matrices of D x D");
     if ((size_t)luaL_len(L, ic) != k)
-      luaL_error(L, "full covariances: %d matrices for %zu components", (int)luaL_len(L, ic), k);
+      raisef(L, "full covariances: %d matrices for %zu components", (int)luaL_len(L, ic), k);
   }
 
   gk_gmm *g = push_new_model(L, k, d, cov);
@@ -277,7 +296,7 @@ static void check_data(lua_State *L, int idx, gk_gmm_data *x, size_t stride) {
       for (lua_Integer i = 1; i <= len; i++) {
         lua_geti(L, idx, i);
         if (!gkL_testmatrix(L, -1))
-          luaL_error(L, "bad argument #%d (item %d of the data list is a %s, not a gmmkit.Matrix)", idx, (int)i,
+          raisef(L, "bad argument #%d (item %d of the data list is a %s, not a gmmkit.Matrix)", idx, (int)i,
                      luaL_typename(L, -1));
         lua_rawseti(L, anchor, i);
       }
@@ -300,7 +319,7 @@ static void check_data(lua_State *L, int idx, gk_gmm_data *x, size_t stride) {
   x->parts = parts;
   x->nparts = n;
   x->stride = stride;
-  if (n == 0) luaL_error(L, "no data: an empty list of matrices");
+  if (n == 0) raisef(L, "no data: an empty list of matrices");
 }
 
 static gk_error *clear_err(gk_error *e) {
@@ -612,7 +631,7 @@ static int l_update(lua_State *L) {
   gkL_checkoptions(L, 3, keys);
   gk_gmm_update_opts o = read_update_opts(L, 3);
   if (s->k != g->k || s->d != g->d || s->cov != g->cov)
-    luaL_error(L, "statistics of %d %s components in dimension %d do not fit this model (%d %s components in "
+    raisef(L, "statistics of %d %s components in dimension %d do not fit this model (%d %s components in "
                "dimension %d)", (int)s->k, gk_cov_type_name(s->cov), (int)s->d, (int)g->k,
                gk_cov_type_name(g->cov), (int)g->d);
   gk_gmm **box = gkL_newgmm(L);

@@ -1,4 +1,6 @@
 /* test_gmm.c: the GMM object, scoring, EM and files against closed forms and textbook values. */
+#define _POSIX_C_SOURCE 200809L  /* mkstemp, truncate */
+#include <unistd.h>
 #include "gk_test.h"
 #include "gmmkit/gmmkit.h"
 
@@ -49,7 +51,170 @@ static void test_prepare(void) {
   gk_gmm_free(g);
 }
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+/* Deisenroth, Faisal and Ong, Mathematics for Machine Learning, sec. 11.2 (example 11.3
+ * onward): one EM iteration from N(-4, 1), N(0, 0.2), N(8, 3) with equal weights on
+ * X = {-3, -2.5, -1, 0, 2, 4, 5}; floors off. The book gives two decimals. */
+static void test_mml_example(void) {
+  gk_error err_, *err = &err_;
+  gk_error_clear(err);
+  float xs[7] = {-3.0f, -2.5f, -1.0f, 0.0f, 2.0f, 4.0f, 5.0f};
+  gk_matrix m = gk_matrix_view(7, 1, GK_FLOAT32, xs);
+  gk_gmm_data x = {&m, 1, 1};
+  gk_gmm *g0 = NULL;
+  GK_CHECK_OK(gk_gmm_create(&g0, 3, 1, GK_COV_DIAG, NULL, err), err);
+  if (!g0) return;
+  double mu[3] = {-4, 0, 8}, var[3] = {1, 0.2, 3};
+  for (int c = 0; c < 3; c++) {
+    g0->weights[c] = 1.0 / 3.0;
+    g0->means[c] = mu[c];
+    g0->covs[c] = var[c];
+  }
+  GK_CHECK_OK(gk_gmm_prepare(g0, err), err);
+  gk_gmm_stats *s = NULL;
+  GK_CHECK_OK(gk_gmm_accumulate(g0, &x, &s, NULL, err), err);
+  gk_gmm_update_opts o = gk_gmm_update_defaults();
+  o.var_floor_relative = 0.0;
+  o.reg = 0.0;
+  o.min_weight = 0.0;
+  gk_gmm *g = NULL;
+  size_t ev = 99;
+  if (s) GK_CHECK_OK(gk_gmm_update(s, &o, &g, NULL, &ev, err), err);
+  if (g) {
+    double w[3] = {0.29, 0.29, 0.42}, m1[3] = {-2.7, -0.4, 3.7}, v1[3] = {0.14, 0.44, 1.53};
+    for (int c = 0; c < 3; c++) {
+      GK_CHECK_NEAR(g->weights[c], w[c], 0.005);
+      GK_CHECK_NEAR(g->means[c], m1[c], 0.005);
+      GK_CHECK_NEAR(g->covs[c], v1[c], 0.005);
+    }
+    GK_CHECK(ev == 0);
+  }
+  /* The same iteration through the trainer. */
+  gk_gmm_train_opts to = gk_gmm_train_defaults();
+  to.init = GK_INIT_MODEL;
+  to.init_model = g0;
+  to.update = o;
+  gk_gmm_trainer *t = NULL;
+  GK_CHECK_OK(gk_gmm_trainer_create(&t, &x, &to, NULL, err), err);
+  double ll = 0.0;
+  if (t) GK_CHECK_OK(gk_gmm_trainer_step(t, &x, &ll, err), err);
+  if (t && g) {
+    for (int c = 0; c < 3; c++) GK_CHECK(t->model->means[c] == g->means[c]);
+    /* log-likelihood of the initial model, computed here in double. */
+    double ref = 0.0;
+    for (int i = 0; i < 7; i++) {
+      double p = 0.0;
+      for (int c = 0; c < 3; c++)
+        p += exp(-0.5 * (xs[i] - mu[c]) * (xs[i] - mu[c]) / var[c]) / sqrt(2 * M_PI * var[c]) / 3.0;
+      ref += log(p);
+    }
+    GK_CHECK_REL(ll, ref / 7.0, 1e-6);
+  }
+  gk_gmm_trainer_free(t);
+  gk_gmm_stats_free(s);
+  gk_gmm_free(g);
+  gk_gmm_free(g0);
+}
+
+/* Statistics about different shifts merge exactly (second moments about a common point). */
+static void test_stats_merge_shift(void) {
+  gk_error err_, *err = &err_;
+  gk_error_clear(err);
+  for (int full = 0; full <= 1; full++) {
+    gk_cov_type ct = full ? GK_COV_FULL : GK_COV_DIAG;
+    gk_gmm_stats *a = NULL, *b = NULL;
+    GK_CHECK_OK(gk_gmm_stats_create(&a, 1, 2, ct, NULL, err), err);
+    GK_CHECK_OK(gk_gmm_stats_create(&b, 1, 2, ct, NULL, err), err);
+    if (!a || !b) return;
+    /* frames {(1, 2), (3, 5)} about shift (0, 0) in a; frame (10, -4) about (9, -3) in b. */
+    a->zero[0] = 2; a->first[0] = 4; a->first[1] = 7;
+    b->zero[0] = 1; b->first[0] = 1; b->first[1] = -1; b->shift[0] = 9; b->shift[1] = -3;
+    if (!full) {
+      a->second[0] = 1 + 9; a->second[1] = 4 + 25;
+      b->second[0] = 1; b->second[1] = 1;
+    } else {
+      double sa[4] = {10, 2 + 15, 17, 29}, sb[4] = {1, -1, -1, 1};
+      memcpy(a->second, sa, sizeof sa);
+      memcpy(b->second, sb, sizeof sb);
+    }
+    a->frames = 2; b->frames = 1;
+    GK_CHECK_OK(gk_gmm_stats_merge(a, b, err), err);
+    GK_CHECK_NEAR(a->zero[0], 3, 0);
+    GK_CHECK_NEAR(a->first[0], 14, 1e-12);
+    GK_CHECK_NEAR(a->first[1], 3, 1e-12);
+    if (!full) {
+      GK_CHECK_NEAR(a->second[0], 110, 1e-12);
+      GK_CHECK_NEAR(a->second[1], 45, 1e-12);
+    } else {
+      GK_CHECK_NEAR(a->second[0], 110, 1e-12);
+      GK_CHECK_NEAR(a->second[1], 17 - 40, 1e-12);
+      GK_CHECK_NEAR(a->second[2], 17 - 40, 1e-12);
+      GK_CHECK_NEAR(a->second[3], 45, 1e-12);
+    }
+    gk_gmm_stats *c = NULL;
+    GK_CHECK_OK(gk_gmm_stats_create(&c, 2, 2, ct, NULL, err), err);
+    GK_CHECK(gk_gmm_stats_merge(a, c, err) == GK_EINVAL);
+    gk_gmm_stats_free(a);
+    gk_gmm_stats_free(b);
+    gk_gmm_stats_free(c);
+  }
+}
+
+/* Native files: round trip, corruption and truncation. */
+static void test_files(void) {
+  gk_error err_, *err = &err_;
+  gk_error_clear(err);
+  gk_gmm *g = NULL, *h = NULL;
+  GK_CHECK_OK(gk_gmm_create(&g, 2, 2, GK_COV_FULL, NULL, err), err);
+  if (!g) return;
+  g->weights[0] = 0.3; g->weights[1] = 0.7;
+  double S[8] = {4, 2, 2, 3, 1, 0, 0, 1};
+  memcpy(g->covs, S, sizeof S);
+  g->means[3] = -1.25;
+  GK_CHECK_OK(gk_gmm_prepare(g, err), err);
+  char path[] = "/tmp/gk_test_gmm_XXXXXX";
+  int fd = mkstemp(path);
+  GK_CHECK(fd >= 0);
+  if (fd < 0) return;
+  close(fd);
+  GK_CHECK_OK(gk_gmm_save(g, path, err), err);
+  GK_CHECK_OK(gk_gmm_load(path, &h, NULL, err), err);
+  if (h) {
+    GK_CHECK(h->k == 2 && h->d == 2 && h->cov == GK_COV_FULL);
+    GK_CHECK(memcmp(h->covs, g->covs, sizeof S) == 0);
+    GK_CHECK(h->means[3] == -1.25);
+    GK_CHECK_NEAR(h->log_det[0], log(8.0), 1e-14);
+  }
+  gk_gmm_free(h);
+  h = NULL;
+  FILE *f = fopen(path, "r+b");
+  if (f) {
+    fseek(f, 60, SEEK_SET);
+    fputc(0x55, f);
+    fclose(f);
+  }
+  GK_CHECK(gk_gmm_load(path, &h, NULL, err) == GK_EFORMAT);
+  GK_CHECK(strstr(err->message, "checksum") != NULL);
+  GK_CHECK(truncate(path, 40) == 0);
+  GK_CHECK(gk_gmm_load(path, &h, NULL, err) == GK_EFORMAT);
+  GK_CHECK(h == NULL);
+  /* Kaldi text round trip. */
+  GK_CHECK_OK(gk_gmm_save_kaldi(g, path, err), err);
+  GK_CHECK_OK(gk_gmm_load_kaldi(path, &h, NULL, err), err);
+  if (h)
+    for (int i = 0; i < 8; i++) GK_CHECK_NEAR(h->covs[i], g->covs[i], 1e-8);
+  gk_gmm_free(h);
+  unlink(path);
+  gk_gmm_free(g);
+}
+
 int main(void) {
   GK_RUN(test_prepare);
+  GK_RUN(test_mml_example);
+  GK_RUN(test_stats_merge_shift);
+  GK_RUN(test_files);
   return GK_TEST_SUMMARY();
 }
