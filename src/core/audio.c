@@ -253,12 +253,24 @@ fail:
   return st;
 }
 
-static gk_status open_error(const char *name, gk_error *err) {
-  const char *why = sf_strerror(NULL);
-  if (why && (strstr(why, "unknown format") || strstr(why, "not recognised") ||
-              strstr(why, "not recognized")))
+/* libsndfile reports a failed open through one process-wide error slot (sf_strerror(NULL)),
+ * which another thread's open overwrites: opens and the reading of that slot are one
+ * critical section, so that the message belongs to this file. Decoding runs outside it. */
+static SNDFILE *open_sf(const char *path, const SF_VIRTUAL_IO *io, void *ud, SF_INFO *si,
+                        char *why, size_t why_size) {
+  SNDFILE *sf;
+#pragma omp critical(gk_sndfile_open)
+  {
+    sf = io ? sf_open_virtual((SF_VIRTUAL_IO *)io, SFM_READ, si, ud) : sf_open(path, SFM_READ, si);
+    if (!sf) snprintf(why, why_size, "%s", sf_strerror(NULL));
+  }
+  return sf;
+}
+
+static gk_status open_error(const char *name, const char *why, gk_error *err) {
+  if (strstr(why, "unknown format") || strstr(why, "not recognised") || strstr(why, "not recognized"))
     return gk_fail(err, GK_EFORMAT, "%s: not an audio file libsndfile can read (%s)", name, why);
-  return gk_fail(err, GK_EFORMAT, "%s: cannot read as audio: %s", name, why ? why : "unknown error");
+  return gk_fail(err, GK_EFORMAT, "%s: cannot read as audio: %s", name, why);
 }
 
 gk_status gk_audio_info_file(const char *path, gk_audio_info *info, gk_error *err) {
@@ -270,8 +282,9 @@ gk_status gk_audio_info_file(const char *path, gk_audio_info *info, gk_error *er
   if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
   SF_INFO si;
   memset(&si, 0, sizeof si);
-  SNDFILE *sf = sf_open(path, SFM_READ, &si);
-  if (!sf) return open_error(path, err);
+  char why[256];
+  SNDFILE *sf = open_sf(path, NULL, NULL, &si, why, sizeof why);
+  if (!sf) return open_error(path, why, err);
   gk_status st = check_header(&si, path, err);
   if (st == GK_OK) {
     info->frames = (long long)si.frames;
@@ -296,8 +309,9 @@ gk_status gk_audio_load(const char *path, const gk_audio_opts *o, gk_signal *out
   if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
   SF_INFO si;
   memset(&si, 0, sizeof si);
-  SNDFILE *sf = sf_open(path, SFM_READ, &si);
-  if (!sf) return open_error(path, err);
+  char why[256];
+  SNDFILE *sf = open_sf(path, NULL, NULL, &si, why, sizeof why);
+  if (!sf) return open_error(path, why, err);
   gk_status st = decode(sf, &si, path, o, out, a, err);
   sf_close(sf);
   return st;
@@ -315,8 +329,9 @@ gk_status gk_audio_load_memory(const void *data, size_t size, const char *name,
   SF_VIRTUAL_IO io = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
   SF_INFO si;
   memset(&si, 0, sizeof si);
-  SNDFILE *sf = sf_open_virtual(&io, SFM_READ, &si, &m);
-  if (!sf) return open_error(name, err);
+  char why[256];
+  SNDFILE *sf = open_sf(NULL, &io, &m, &si, why, sizeof why);
+  if (!sf) return open_error(name, why, err);
   gk_status st = decode(sf, &si, name, o, out, a, err);
   sf_close(sf);
   return st;
