@@ -89,8 +89,8 @@ extern const char *const gk_mfcc_preset_names[];
  *           removal, 26 bins, 13 ceps (C0 last), lifter 22, 0 Hz to Nyquist;
  *   sre8k   Kaldi sre16 x-vector recipe: 8 kHz, 23 bins, 23 ceps, 20-3700 Hz, snip_edges 0;
  *   sre16k  Kaldi voxceleb recipe: 16 kHz, 30 bins, 30 ceps, 20-7600 Hz, snip_edges 0;
- *   paper   19 cepstra (C0 to C18, no energy) + 19 deltas (window 2) from 30 ms frames
- *           every 10 ms, 23 bins, hamming window.
+ *   paper   19 coefficients (log energy in place of C0, then C1 to C18) + their 19
+ *           deltas (window 2) from 30 ms frames every 10 ms, 23 bins, hamming window.
  * GK_EINVAL naming the preset (with the valid ones) when it is unknown. */
 gk_status gk_mfcc_opts_preset(gk_mfcc_opts *o, const char *name, gk_error *err);
 

@@ -129,7 +129,7 @@ gk_status gk_mfcc_opts_preset(gk_mfcc_opts *o, const char *name, gk_error *err) 
     o->window_type = GK_WINDOW_HAMMING;
     o->num_mel_bins = 23;
     o->num_ceps = 19;
-    o->use_energy = 0;
+    o->use_energy = 1;  /* column 1 is the log energy, as compute-vad expects */
     o->delta_order = 1;
     o->delta_window = 2;
     return GK_OK;
