@@ -332,17 +332,24 @@ static int f_extract(lua_State *L) {
   lua_newtable(L);  /* 8: matrices */
   lua_newtable(L);  /* 9: paths */
   lua_newtable(L);  /* 10: failed */
-  size_t block = (size_t)gk_threads() * 8;
+  /* Files go in chunks (one parallel region each, results converted and progress shown in
+   * between); chunks grow to about half a second of work, so that the barrier at the end
+   * of each costs little even when other processes hold the cores. */
+  size_t block = (size_t)gk_threads() * 8, cap = 4096;
   if (block < 16) block = 16;
-  ck->r = calloc(block, sizeof(gk_extract_result));
+  ck->r = calloc(cap, sizeof(gk_extract_result));
   if (!ck->r) return luaL_error(L, "not enough memory");
   double t_start = gk_seconds(), audio = 0, total_rows = 0;
   lua_Integer nok = 0, nfail = 0;
   gk_interrupt_clear();
-  for (size_t i0 = 0; i0 < n; i0 += block) {
-    size_t m = n - i0 < block ? n - i0 : block;
+  for (size_t i0 = 0, m = 0; i0 < n; i0 += m) {
+    m = n - i0 < block ? n - i0 : block;
     ck->n = m;
+    double t_chunk = gk_seconds();
     gk_status st = gk_features_extract(ex, paths + i0, m, &eo, ck->r, &err);
+    t_chunk = gk_seconds() - t_chunk;
+    double want = t_chunk > 0 ? 0.5 * (double)m / t_chunk : (double)cap;
+    block = want < 16 ? 16 : want > (double)cap ? cap : (size_t)want;
     for (size_t k = 0; k < m; k++) {
       gk_extract_result *r = &ck->r[k];
       if (r->error.status != GK_OK) {
