@@ -50,6 +50,17 @@ static int src_type(gk_resample_quality q) {
   }
 }
 
+/* Shrinks a buffer of `from` floats to `to` (in place where the allocator can), so that a
+ * resampled signal holds no slack; NULL when `to` is 0 (the buffer is freed). */
+static float *shrink(const gk_allocator *a, float *p, size_t from, size_t to) {
+  if (to == 0) {
+    gk_free(a, p, from * sizeof(float));
+    return NULL;
+  }
+  if (a && a->fn) return a->fn(a->ud, p, from * sizeof(float), to * sizeof(float));
+  return realloc(p, to * sizeof(float));
+}
+
 /* ---- in-memory virtual file for sf_open_virtual ------------------------------------- */
 
 typedef struct memfile {
@@ -230,15 +241,11 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
   free(buf);
   free(mono);
   if (written < cap) {
-    /* Shrink the resampled buffer to its length (an allocator realloc would do; keep it simple
-     * and portable across allocators: copy into an exact buffer). */
-    float *exact = written ? gk_alloc(a, written * sizeof(float)) : NULL;
+    float *exact = shrink(a, dst, cap, written);
     if (written && !exact) {
       gk_free(a, dst, cap * sizeof(float));
       return gk_fail_nomem(err);
     }
-    if (written) memcpy(exact, dst, written * sizeof(float));
-    gk_free(a, dst, cap * sizeof(float));
     dst = exact;
   }
   out->samples = dst;
@@ -369,13 +376,11 @@ gk_status gk_audio_resample(const gk_signal *in, int rate, gk_resample_quality q
     return gk_fail(err, GK_EINVAL, "resample: libsamplerate: %s", src_strerror(e));
   }
   size_t n = (size_t)d.output_frames_gen;
-  float *exact = n ? gk_alloc(a, n * sizeof(float)) : NULL;
+  float *exact = shrink(a, dst, cap, n);
   if (n && !exact) {
     gk_free(a, dst, cap * sizeof(float));
     return gk_fail_nomem(err);
   }
-  if (n) memcpy(exact, dst, n * sizeof(float));
-  gk_free(a, dst, cap * sizeof(float));
   out->samples = exact;
   out->n = n;
   out->rate = rate;
