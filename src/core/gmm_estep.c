@@ -39,6 +39,14 @@
 #define MAX_SLOTS 16         /* chunks per wave */
 #define SLOT_BUDGET (256u << 20)  /* bytes of chunk accumulators at most (when possible) */
 #define LOG_2PI 1.8378770664093454836
+#define FULL_ROWS 128        /* full covariances: rows per grouped GEMM */
+
+/* Components per grouped GEMM of the full-covariance E-step: about 512 output columns. */
+static size_t full_group(size_t d, size_t k) {
+  size_t g = 512 / d;
+  if (g < 1) g = 1;
+  return g < k ? g : k;
+}
 
 /* ---- data ------------------------------------------------------------------------ */
 
@@ -124,45 +132,73 @@ static void load_block(const gk_gmm_data *x, const block *b, const double *s, si
 
 /* ---- exp and log-sum-exp ---------------------------------------------------------- */
 
-/* exp(x) in float to about 2 ulp, written so that the compiler vectorises it (Cephes
- * expf: x = n ln2 + r, |r| <= ln2 / 2, degree-6 polynomial, 2^n by exponent bits).
- * Below -87.3 (where expf underflows to subnormals) the result is exactly 0. */
-static inline float fast_expf(float x) {
-  float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  float fx = xc * 1.44269504088896341f + 0.5f;
-  int ni = (int)fx;
-  float n = (float)ni;
-  if (n > fx) { n -= 1.0f; ni -= 1; }
-  float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-  float r2 = r * r;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r2 + r + 1.0f;
-  union { int32_t i; float f; } u;
-  u.i = (int32_t)(ni + 127) << 23;
-  float y = p * u.f;
-  return x < -87.0f ? 0.0f : y;
-}
+/* The log-sum-exp loops are the E-step's hottest code after the GEMMs. They gain from
+ * AVX2 where the CPU has it: a per-CPU clone chosen at load time (GCC ifunc). The
+ * results of the two clones are the same (no contraction into FMA under ISO C). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define GK_VECTOR_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define GK_VECTOR_KERNEL
+#endif
 
-/* Row i of ll (k values of log(w_k N_k(x_i))): replaces them by exp(ll - max) and returns
- * log p(x_i) = max + log sum; *sum receives the sum (for the posteriors e / sum). */
-static double row_lse(float *ll, size_t k, double *sum) {
-  float m = -INFINITY;
+/* For each of the n rows of ll (k values of log(w_k N_k(x_i)) each): replaces them by
+ * e_ik = exp(ll_ik - max_k ll_ik), stores log p(x_i) = max + log sum_k e_ik in lp[i] and
+ * the sum in sums[i] (posteriors are e_ik / sums[i]). */
+GK_VECTOR_KERNEL
+static void block_lse(float *ll, size_t n, size_t k, double *lp, double *sums) {
+  for (size_t i = 0; i < n; i++) {
+    float *l = ll + i * k;
+    float m = -INFINITY;
 #pragma omp simd reduction(max : m)
-  for (size_t c = 0; c < k; c++) m = ll[c] > m ? ll[c] : m;
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
-  for (size_t c = 0; c < k; c++) {
-    float e = fast_expf(ll[c] - m);
-    ll[c] = e;
-    s += (double)e;
+    for (size_t c = 0; c < k; c++) m = l[c] > m ? l[c] : m;
+    /* exp(l - m) in float to about 2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2 / 2,
+     * a degree-6 polynomial, 2^n from the exponent bits); exactly 0 below -87, where
+     * expf would underflow, so that components far from a frame drop out exactly.
+     * x = l - m <= 0, so "x < -87" is an unsigned compare of the bit patterns, and the
+     * floor is a truncation after an offset: no float compare, so the loop vectorises
+     * under the default (trapping) math model. */
+#pragma omp simd
+    for (size_t c = 0; c < k; c++) {
+      float x = l[c] - m;
+      uint32_t xb;
+      memcpy(&xb, &x, sizeof xb);
+      uint32_t under = (xb > 0xC2AE0000u) & (xb >> 31);  /* x < -87 (or -inf) */
+      uint32_t cb = xb ^ ((xb ^ 0xC2AE0000u) & (0u - under));  /* under ? -87 : x */
+      float xc;
+      memcpy(&xc, &cb, sizeof xc);
+      int ni = (int)(xc * 1.44269504088896341f + 128.5f) - 128;  /* floor(x log2 e + 1/2) */
+      float fn = (float)ni;
+      float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
+      float p = 1.9875691500e-4f;
+      p = p * r + 1.3981999507e-3f;
+      p = p * r + 8.3334519073e-3f;
+      p = p * r + 4.1665795894e-2f;
+      p = p * r + 1.6666665459e-1f;
+      p = p * r + 5.0000001201e-1f;
+      p = p * (r * r) + r + 1.0f;
+      uint32_t eb = (uint32_t)(ni + 127) << 23;
+      float scale;
+      memcpy(&scale, &eb, sizeof scale);
+      float y = p * scale;
+      uint32_t yb;
+      memcpy(&yb, &y, sizeof yb);
+      yb &= under - 1u;  /* under ? 0 : y */
+      memcpy(&l[c], &yb, sizeof yb);
+    }
+    /* Four partial sums in double: accurate, and short dependency chains. */
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t c = 0;
+    for (; c + 4 <= k; c += 4) {
+      s0 += (double)l[c];
+      s1 += (double)l[c + 1];
+      s2 += (double)l[c + 2];
+      s3 += (double)l[c + 3];
+    }
+    for (; c < k; c++) s0 += (double)l[c];
+    double s = (s0 + s1) + (s2 + s3);
+    sums[i] = s;
+    lp[i] = (double)m + log(s);
   }
-  *sum = s;
-  return (double)m + log(s);
 }
 
 /* ---- the kernel: model tables and per-thread workspace ------------------------------ */
@@ -171,8 +207,9 @@ typedef struct kern {
   const gk_gmm *g;
   size_t k, d;
   double *shift;  /* d: frames are taken about this point */
-  float *W;       /* diag: 2d x k; full: k blocks of d x d (L_k^-T) */
+  float *W;       /* diag: 2d x k; full: d x (k d), the k blocks L_k^-T side by side */
   float *mu;      /* full: k x d, mu_k - shift (float) */
+  float *bz;      /* full: k x d, (mu_k - shift)' L_k^-T: z = x' L^-T - bz */
   float *cst;     /* k: log w_k - (d log 2 pi + log|S_k| [+ diag: sum (mu - s)^2 / v]) / 2 */
 } kern;
 
@@ -180,6 +217,7 @@ static void kern_free(kern *q) {
   gk_scratch_free(q->shift);
   gk_scratch_free(q->W);
   gk_scratch_free(q->mu);
+  gk_scratch_free(q->bz);
   gk_scratch_free(q->cst);
   memset(q, 0, sizeof *q);
 }
@@ -197,8 +235,9 @@ static gk_status kern_init(kern *q, const gk_gmm *g, gk_error *err) {
   } else {
     q->W = gk_scratch_alloc(k * d * d, sizeof(float));
     q->mu = gk_scratch_alloc(k * d, sizeof(float));
+    q->bz = gk_scratch_alloc(k * d, sizeof(float));
   }
-  if (!q->shift || !q->cst || !q->W || (g->cov == GK_COV_FULL && !q->mu)) {
+  if (!q->shift || !q->cst || !q->W || (g->cov == GK_COV_FULL && (!q->mu || !q->bz))) {
     kern_free(q);
     return gk_fail_nomem(err);
   }
@@ -235,10 +274,15 @@ static gk_status kern_init(kern *q, const gk_gmm *g, gk_error *err) {
       kern_free(q);
       return gk_fail(err, GK_ENUMERIC, "covariance of component %zu is singular", c + 1);
     }
-    float *Wc = q->W + c * d * d;
+    /* W[a][c d + b] = (L_c^-1)[b][a]; bz_c[b] = sum_a (mu_c - s)[a] (L_c^-1)[b][a]. */
     for (size_t a = 0; a < d; a++)
-      for (size_t b = 0; b < d; b++) Wc[a * d + b] = b >= a ? (float)inv[b * d + a] : 0.0f;
+      for (size_t b = 0; b < d; b++) q->W[a * k * d + c * d + b] = b >= a ? (float)inv[b * d + a] : 0.0f;
     for (size_t j = 0; j < d; j++) q->mu[c * d + j] = (float)(g->means[c * d + j] - q->shift[j]);
+    for (size_t b = 0; b < d; b++) {
+      double z = 0.0;
+      for (size_t a = 0; a <= b; a++) z += (g->means[c * d + a] - q->shift[a]) * inv[b * d + a];
+      q->bz[c * d + b] = (float)z;
+    }
     double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
     q->cst[c] = (float)(lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c]));
   }
@@ -256,6 +300,7 @@ typedef struct ws {
   double *ad;   /* BLOCK x 2d (diag statistics) */
   float *T;     /* d x d (full statistics) */
   double *lp;   /* BLOCK: log p(x_i) */
+  double *sums; /* BLOCK: sums of the row exponentials */
   double *aux;  /* scratch for llr/top: 2 k + 2 d doubles */
   size_t *ix;   /* k */
 } ws;
@@ -270,6 +315,7 @@ static void ws_free(ws *w) {
   gk_scratch_free(w->ad);
   gk_scratch_free(w->T);
   gk_scratch_free(w->lp);
+  gk_scratch_free(w->sums);
   gk_scratch_free(w->aux);
   gk_scratch_free(w->ix);
   memset(w, 0, sizeof *w);
@@ -281,12 +327,13 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
   w->xs = gk_scratch_alloc(BLOCK * 2 * d, sizeof(float));
   w->ll = gk_scratch_alloc(BLOCK * k, sizeof(float));
   w->lp = gk_scratch_alloc(BLOCK, sizeof(double));
+  w->sums = gk_scratch_alloc(BLOCK, sizeof(double));
   w->aux = gk_scratch_alloc(2 * k + 2 * d + 2, sizeof(double));
   w->ix = gk_scratch_alloc(k, sizeof(size_t));
-  int ok = w->xd && w->xs && w->ll && w->lp && w->aux && w->ix;
+  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->ix;
   if (cov == GK_COV_FULL) {
     w->Y = gk_scratch_alloc(BLOCK * d, sizeof(float));
-    w->Z = gk_scratch_alloc(BLOCK * d, sizeof(float));
+    w->Z = gk_scratch_alloc(FULL_ROWS * full_group(d, k) * d, sizeof(float));
     ok = ok && w->Y && w->Z;
     if (stats) {
       w->T = gk_scratch_alloc(d * d, sizeof(float));
@@ -294,11 +341,56 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
     }
   } else if (stats) {
     w->rd = gk_scratch_alloc(BLOCK * k, sizeof(double));
-    w->ad = gk_scratch_alloc(BLOCK * 2 * d, sizeof(double));
+    w->ad = gk_scratch_alloc(BLOCK * (2 * d + 1), sizeof(double));
     ok = ok && w->rd && w->ad;
   }
   if (!ok) ws_free(w);
   return ok;
+}
+
+/* ll[i * ldl + c] = cst[c] - |Z_ic - bz_c|^2 / 2 for the nr x gc products Z (row i holds
+ * gc blocks of d values). */
+GK_VECTOR_KERNEL
+static void group_maha(const float *Z, size_t nr, size_t gc, size_t d, const float *bz, const float *cst,
+                       float *ll, size_t ldl) {
+  for (size_t i = 0; i < nr; i++)
+    for (size_t c = 0; c < gc; c++) {
+      const float *z = Z + (i * gc + c) * d, *b = bz + c * d;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (size_t j = 0; j < d; j++) {
+        float t = z[j] - b[j];
+        s += t * t;
+      }
+      ll[i * ldl + c] = cst[c] - 0.5f * s;
+    }
+}
+
+/* For component c of a block: the rows with a non-zero posterior r_i (column c of ll,
+ * stride k) as sqrt(r_i) (x_i - mu_c) into Y (returned count), with sum r_i (x_i - mu_c)
+ * added to f and sum r_i to *n0. */
+GK_VECTOR_KERNEL
+static size_t gather_centered(const float *xs, const float *r, size_t n, size_t k, size_t d, const float *mu,
+                              float *Y, double *f, double *n0) {
+  size_t rows = 0;
+  double nn = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    float ri = r[i * k];
+    if (ri == 0.0f) continue;
+    float sr = sqrtf(ri);
+    const float *x = xs + i * d;
+    float *y = Y + rows * d;
+#pragma omp simd
+    for (size_t j = 0; j < d; j++) {
+      float t = x[j] - mu[j];
+      f[j] += (double)(ri * t);
+      y[j] = sr * t;
+    }
+    nn += (double)ri;
+    rows++;
+  }
+  *n0 += nn;
+  return rows;
 }
 
 /* Fills w->ll (n x k) with log(w_k N(x_i | mu_k, S_k)) for the frames in w->xd. */
@@ -322,18 +414,20 @@ static void block_loglik(const kern *q, ws *w, size_t n) {
     }
     return;
   }
+  /* Full: z = L_c^-1 (x - mu_c) = L_c^-1 x - L_c^-1 mu_c for a group of components at
+   * once, as one GEMM of the frames (about the shift) by the factors side by side. The
+   * subtraction is linear, so it costs a few ulps of |L^-1 (x - s)|, not the squared
+   * cancellation of an expanded quadratic form. Rows in pieces of FULL_ROWS so that the
+   * product stays in cache. */
   for (size_t i = 0; i < n * d; i++) w->xs[i] = (float)w->xd[i];
-  for (size_t c = 0; c < k; c++) {
-    const float *m = q->mu + c * d;
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = 0; j < d; j++) w->Y[i * d + j] = w->xs[i * d + j] - m[j];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)d, 1.0f,
-                w->Y, (int)d, q->W + c * d * d, (int)d, 0.0f, w->Z, (int)d);
-    for (size_t i = 0; i < n; i++) {
-      const float *z = w->Z + i * d;
-      float s = 0.0f;
-      for (size_t j = 0; j < d; j++) s += z[j] * z[j];
-      w->ll[i * k + c] = q->cst[c] - 0.5f * s;
+  size_t G = full_group(d, k);
+  for (size_t r0 = 0; r0 < n; r0 += FULL_ROWS) {
+    size_t nr = n - r0 < FULL_ROWS ? n - r0 : FULL_ROWS;
+    for (size_t c0 = 0; c0 < k; c0 += G) {
+      size_t gc = k - c0 < G ? k - c0 : G;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)(gc * d), (int)d, 1.0f,
+                  w->xs + r0 * d, (int)d, q->W + c0 * d, (int)(k * d), 0.0f, w->Z, (int)(gc * d));
+      group_maha(w->Z, nr, gc, d, q->bz + c0 * d, q->cst + c0, w->ll + r0 * k + c0, k);
     }
   }
 }
@@ -342,7 +436,7 @@ static void block_loglik(const kern *q, ws *w, size_t n) {
 
 typedef enum mode { M_SCORE, M_POST, M_TOP, M_ACC, M_LLR } mode;
 
-/* A chunk accumulator (M_ACC). diag: fs = k x 2d ([first, second] per row); full: f = k x d,
+/* A chunk accumulator (M_ACC). diag: fs = 2d x k (first then second, per dimension); full: f = k x d,
  * S = k x d x d (lower triangle). */
 typedef struct acc {
   double *zero, *fs, *f, *S;
@@ -417,7 +511,8 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
     for (size_t i = 0; i < n; i++) {
       float *l = w->ll + i * k;
       top_c(l, k, C, w->ix);
-      double sum, lp = row_lse(l, k, &sum);
+      double sum, lp;
+      block_lse(l, 1, k, &lp, &sum);
       if (jb->md == M_TOP) {
         size_t f = b->offset + i;
         for (size_t t = 0; t < C; t++) {
@@ -449,17 +544,20 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
   }
 
   double blk = 0.0;
+  block_lse(w->ll, n, k, w->lp, w->sums);
   for (size_t i = 0; i < n; i++) {
     float *l = w->ll + i * k;
-    double sum, lp = row_lse(l, k, &sum);
-    w->lp[i] = lp;
+    double sum = w->sums[i], lp = w->lp[i];
     blk += lp;
     if (jb->md == M_SCORE && jb->frame_ll) jb->frame_ll[b->offset + i] = lp;
     if (jb->md == M_POST) {
       double inv = 1.0 / sum, *o = jb->post + (b->offset + i) * k;
       for (size_t c = 0; c < k; c++) o[c] = (double)l[c] * inv;
     }
-    if (jb->md == M_ACC) {
+    if (jb->md == M_ACC && g->cov == GK_COV_DIAG) {
+      double inv = 1.0 / sum, *rd = w->rd + i * k;
+      for (size_t c = 0; c < k; c++) rd[c] = (double)l[c] * inv;
+    } else if (jb->md == M_ACC) {
       float inv = (float)(1.0 / sum);
       for (size_t c = 0; c < k; c++) l[c] *= inv;
     }
@@ -467,44 +565,29 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
   if (jb->md != M_ACC) return blk;
 
   if (g->cov == GK_COV_DIAG) {
+    size_t m2 = 2 * d + 1;
     for (size_t i = 0; i < n; i++) {
       const double *x = w->xd + i * d;
-      double *ad = w->ad + i * 2 * d;
+      double *ad = w->ad + i * m2;
       for (size_t j = 0; j < d; j++) {
         ad[j] = x[j];
         ad[d + j] = x[j] * x[j];
       }
-      const float *r = w->ll + i * k;
-      double *rd = w->rd + i * k;
-      for (size_t c = 0; c < k; c++) {
-        rd[c] = (double)r[c];
-        a->zero[c] += rd[c];
-      }
+      ad[2 * d] = 1.0;
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)(2 * d), (int)n, 1.0,
-                w->rd, (int)k, w->ad, (int)(2 * d), 1.0, a->fs, (int)(2 * d));
+    /* [first; second; zero] ((2d + 1) x k) += [x, x^2, 1]' R, in double (exact products
+     * of the float32 frames about the shift; only the posteriors carry float32 error).
+     * The small operand is the transposed one, so packing costs little. */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m2, (int)k, (int)n, 1.0,
+                w->ad, (int)m2, w->rd, (int)k, 1.0, a->fs, (int)k);
     return blk;
   }
   /* Full: moments about mu_k (the shift of these statistics), only over frames with a
    * non-zero posterior (an exact skip: exp underflowed to 0). */
   for (size_t i = 0; i < n * d; i++) w->xs[i] = (float)w->xd[i];
   for (size_t c = 0; c < k; c++) {
-    const float *m = q->mu + c * d;
-    size_t rows = 0;
-    double n0 = 0.0, *f = a->f + c * d;
-    for (size_t i = 0; i < n; i++) {
-      float r = w->ll[i * k + c];
-      if (r == 0.0f) continue;
-      float sr = sqrtf(r);
-      float *y = w->Y + rows * d;
-      for (size_t j = 0; j < d; j++) {
-        float t = w->xs[i * d + j] - m[j];
-        f[j] += (double)(r * t);
-        y[j] = sr * t;
-      }
-      n0 += (double)r;
-      rows++;
-    }
+    double n0 = 0.0;
+    size_t rows = gather_centered(w->xs, w->ll + c, n, k, d, q->mu + c * d, w->Y, a->f + c * d, &n0);
     if (rows == 0) continue;
     a->zero[c] += n0;
     cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)rows, 1.0f, w->Y, (int)d, 0.0f,
@@ -516,8 +599,8 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
   return blk;
 }
 
-/* Number of doubles of one accumulator (M_ACC): zero (k), then diag [first, second]
- * interleaved per component (k x 2d), or full first (k x d) and second (k x d x d). */
+/* Number of doubles of one accumulator (M_ACC): diag [first; second; zero] by dimension
+ * ((2d + 1) x k), or full zero (k), first (k x d) and second (k x d x d). */
 static size_t acc_doubles(size_t k, size_t d, gk_cov_type cov) {
   return cov == GK_COV_DIAG ? k * (1 + 2 * d) : k * (1 + d + d * d);
 }
@@ -525,10 +608,11 @@ static size_t acc_doubles(size_t k, size_t d, gk_cov_type cov) {
 static acc acc_view(double *p, size_t k, size_t d, gk_cov_type cov) {
   acc a;
   memset(&a, 0, sizeof a);
-  a.zero = p;
   if (cov == GK_COV_DIAG) {
-    a.fs = p + k;
+    a.fs = p;
+    a.zero = p + 2 * d * k;  /* the last row of [first; second; zero] */
   } else {
+    a.zero = p;
     a.f = p + k;
     a.S = p + k + k * d;
   }
@@ -856,8 +940,8 @@ gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats 
       if (g->cov == GK_COV_DIAG) {
         memcpy(sh, q.shift, d * sizeof(double));
         for (size_t j = 0; j < d; j++) {
-          s->first[c * d + j] = t.fs[c * 2 * d + j];
-          s->second[c * d + j] = t.fs[c * 2 * d + d + j];
+          s->first[c * d + j] = t.fs[j * k + c];
+          s->second[c * d + j] = t.fs[(d + j) * k + c];
         }
       } else {
         /* The frames were taken about shift + (float)(mu_k - shift): that is this

@@ -3,12 +3,13 @@
  * sufficient statistics, MAP adaptation, model files) and the userdata types
  * gmmkit.Gmm and gmmkit.Stats.
  */
-#define _POSIX_C_SOURCE 200809L  /* clock_gettime, access */
+#define _GNU_SOURCE  /* clock_gettime, access, dladdr, RTLD_NODELETE */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include "gkl.h"
@@ -1066,7 +1067,24 @@ static void stats_ensure_class(lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* The E-step runs OpenMP (and OpenBLAS) worker threads that outlive the call. When a
+ * stock lua5.4 closes its state it dlcloses this module, and the library's idle worker
+ * threads would then wake up in unmapped code. Loading the module once more with
+ * RTLD_NODELETE keeps it (and the thread runtimes it links) mapped until exit. */
+static const char module_anchor = 0;
+
+static void pin_module(void) {
+#if defined(RTLD_NODELETE) && defined(RTLD_NOLOAD)
+  Dl_info info;
+  if (dladdr(&module_anchor, &info) && info.dli_fname) {
+    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+    (void)h;  /* intentionally never closed */
+  }
+#endif
+}
+
 int gkL_open_gmm(lua_State *L) {
+  pin_module();
   gmm_ensure_class(L);
   stats_ensure_class(L);
   lua_newtable(L);
