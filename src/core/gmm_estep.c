@@ -709,10 +709,37 @@ static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
 }
 
 /* Checks model and data, and prepares the kernel. */
-static gk_status begin(const gk_gmm *g, const gk_gmm_data *x, kern *q, gk_error *err) {
-  gk_status st = gk_gmm_data_check(x, g->d, err);
+/* Checks shapes (and, with `scan`, every value) of the data, and prepares the kernel.
+ * Paths that produce a sum of log-likelihoods skip the value scan (a pass over all the
+ * data every EM iteration) and call after_sum instead: a NaN or Inf frame makes the sum
+ * non-finite, and only then is the data scanned for the message naming the row. */
+static gk_status begin(const gk_gmm *g, const gk_gmm_data *x, int scan, kern *q, gk_error *err) {
+  gk_status st;
+  if (scan) {
+    st = gk_gmm_data_check(x, g->d, err);
+  } else {
+    st = GK_OK;
+    if (!x || x->nparts == 0) st = gk_fail(err, GK_EINVAL, "no data: an empty list of matrices");
+    for (size_t p = 0; st == GK_OK && p < x->nparts; p++) {
+      const gk_matrix *m = &x->parts[p];
+      if (m->rows > 0 && m->cols != g->d) {
+        char where[48] = "";
+        if (x->nparts > 1) snprintf(where, sizeof where, "matrix %zu: ", p + 1);
+        st = gk_fail(err, GK_EINVAL, "%sdimension mismatch: %zu x %zu data for a %zu-dimensional model",
+                     where, m->rows, m->cols, g->d);
+      }
+    }
+    if (st == GK_OK && gk_gmm_data_frames(x) == 0) st = gk_fail(err, GK_EINVAL, "no data: 0 frames");
+  }
   if (st != GK_OK) return st;
   return kern_init(q, g, err);
+}
+
+static gk_status after_sum(const gk_gmm *g, const gk_gmm_data *x, double sum, gk_error *err) {
+  if (isfinite(sum)) return GK_OK;
+  gk_status st = gk_gmm_data_check(x, g->d, err);
+  if (st != GK_OK) return st;
+  return gk_fail(err, GK_ENUMERIC, "the log-likelihood is not finite (%g): the model cannot score these frames", sum);
 }
 
 /* ---- scoring ----------------------------------------------------------------------- */
@@ -720,7 +747,7 @@ static gk_status begin(const gk_gmm *g, const gk_gmm_data *x, kern *q, gk_error 
 gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll, double *total,
                        gk_error *err) {
   kern q;
-  gk_status st = begin(g, x, &q, err);
+  gk_status st = begin(g, x, 0, &q, err);
   if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
@@ -728,14 +755,17 @@ gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll, 
   jb.x = x;
   jb.q = &q;
   jb.frame_ll = frame_ll;
-  st = run_job(&jb, NULL, total, err);
+  double sum = 0.0;
+  st = run_job(&jb, NULL, &sum, err);
   kern_free(&q);
+  if (st == GK_OK) st = after_sum(g, x, sum, err);
+  if (st == GK_OK && total) *total = sum;
   return st;
 }
 
 gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err) {
   kern q;
-  gk_status st = begin(g, x, &q, err);
+  gk_status st = begin(g, x, 1, &q, err);
   if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
@@ -753,7 +783,7 @@ gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
   if (c < 1 || c > g->k)
     return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the number of components (%zu)", c, g->k);
   kern q;
-  gk_status st = begin(g, x, &q, err);
+  gk_status st = begin(g, x, 1, &q, err);
   if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
@@ -789,7 +819,7 @@ gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *
     return GK_OK;
   }
   kern q;
-  gk_status st = begin(ubm, x, &q, err);
+  gk_status st = begin(ubm, x, 1, &q, err);
   if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
@@ -912,7 +942,7 @@ gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats 
                    "model of %zu %s components in dimension %zu", (*stats)->k,
                    gk_cov_type_name((*stats)->cov), (*stats)->d, g->k, gk_cov_type_name(g->cov), g->d);
   kern q;
-  gk_status st = begin(g, x, &q, err);
+  gk_status st = begin(g, x, 0, &q, err);
   if (st != GK_OK) return st;
   size_t k = g->k, d = g->d, nd = acc_doubles(k, d, g->cov);
   double *total = gk_scratch_alloc(nd, sizeof(double));
@@ -930,6 +960,7 @@ gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats 
     jb.x = x;
     jb.q = &q;
     st = run_job(&jb, total, &s->loglik, err);
+    if (st == GK_OK) st = after_sum(g, x, s->loglik, err);
   }
   if (st == GK_OK) {
     acc t = acc_view(total, k, d, g->cov);
