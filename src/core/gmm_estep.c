@@ -40,6 +40,10 @@
 #define SLOT_BUDGET (256u << 20)  /* bytes of chunk accumulators at most (when possible) */
 #define LOG_2PI 1.8378770664093454836
 #define FULL_ROWS 128        /* full covariances: rows per grouped GEMM */
+/* Statistics leave out posteriors below 2^-30 (about 1e-9) of a frame's largest one: far
+ * below the float32 E-step's own rounding (about 1e-7), and most of a UBM's posteriors,
+ * so that statistics cost what the frames' few relevant components cost. */
+#define MIN_POSTERIOR 0x1p-30f
 
 /* Components per grouped GEMM of the full-covariance E-step: about 512 output columns. */
 static size_t full_group(size_t d, size_t k) {
@@ -348,6 +352,13 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
   return ok;
 }
 
+/* y += r x (n doubles). */
+GK_VECTOR_KERNEL
+static void sparse_axpy(double r, const double *x, double *y, size_t n) {
+#pragma omp simd
+  for (size_t j = 0; j < n; j++) y[j] += r * x[j];
+}
+
 /* ll[i * ldl + c] = cst[c] - |Z_ic - bz_c|^2 / 2 for the nr x gc products Z (row i holds
  * gc blocks of d values). */
 GK_VECTOR_KERNEL
@@ -366,17 +377,17 @@ static void group_maha(const float *Z, size_t nr, size_t gc, size_t d, const flo
     }
 }
 
-/* For component c of a block: the rows with a non-zero posterior r_i (column c of ll,
+/* For component c of a block: the rows with a posterior r_i >= min_r (column c of ll,
  * stride k) as sqrt(r_i) (x_i - mu_c) into Y (returned count), with sum r_i (x_i - mu_c)
  * added to f and sum r_i to *n0. */
 GK_VECTOR_KERNEL
 static size_t gather_centered(const float *xs, const float *r, size_t n, size_t k, size_t d, const float *mu,
-                              float *Y, double *f, double *n0) {
+                              float min_r, float *Y, double *f, double *n0) {
   size_t rows = 0;
   double nn = 0.0;
   for (size_t i = 0; i < n; i++) {
     float ri = r[i * k];
-    if (ri == 0.0f) continue;
+    if (!(ri >= min_r)) continue;
     float sr = sqrtf(ri);
     const float *x = xs + i * d;
     float *y = Y + rows * d;
@@ -436,10 +447,11 @@ static void block_loglik(const kern *q, ws *w, size_t n) {
 
 typedef enum mode { M_SCORE, M_POST, M_TOP, M_ACC, M_LLR } mode;
 
-/* A chunk accumulator (M_ACC). diag: fs = 2d x k (first then second, per dimension); full: f = k x d,
+/* A chunk accumulator (M_ACC). diag: fs = (2d + 1) x k ([first; second; zero], dense
+ * blocks) and sp = k x (2d + 1) (the same, component-major, sparse blocks); full: f = k x d,
  * S = k x d x d (lower triangle). */
 typedef struct acc {
-  double *zero, *fs, *f, *S;
+  double *zero, *fs, *sp, *f, *S;
   double loglik;
 } acc;
 
@@ -555,11 +567,10 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
       for (size_t c = 0; c < k; c++) o[c] = (double)l[c] * inv;
     }
     if (jb->md == M_ACC && g->cov == GK_COV_DIAG) {
-      double inv = 1.0 / sum, *rd = w->rd + i * k;
-      for (size_t c = 0; c < k; c++) rd[c] = (double)l[c] * inv;
+      w->sums[i] = 1.0 / sum;  /* kept for the statistics below */
     } else if (jb->md == M_ACC) {
       float inv = (float)(1.0 / sum);
-      for (size_t c = 0; c < k; c++) l[c] *= inv;
+      for (size_t c = 0; c < k; c++) l[c] = l[c] >= MIN_POSTERIOR ? l[c] * inv : 0.0f;
     }
   }
   if (jb->md != M_ACC) return blk;
@@ -575,9 +586,32 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
       }
       ad[2 * d] = 1.0;
     }
-    /* [first; second; zero] ((2d + 1) x k) += [x, x^2, 1]' R, in double (exact products
-     * of the float32 frames about the shift; only the posteriors carry float32 error).
-     * The small operand is the transposed one, so packing costs little. */
+    /* Sums r_ik [x, x^2, 1] in double (exact products of the float32 frames about the
+     * shift; only the posteriors carry float32 error). Posteriors under MIN_POSTERIOR
+     * contribute nothing, and in well-separated mixtures (UBMs on speech) most are: then
+     * the others are added one by one into a component-major accumulator; otherwise one
+     * GEMM adds all into a dimension-major one. The choice depends on the data only,
+     * never on the threads. */
+    size_t nnz = 0;
+    for (size_t i = 0; i < n * k; i++) nnz += w->ll[i] >= MIN_POSTERIOR;
+    if (nnz * 4 < n * k) {
+      for (size_t i = 0; i < n; i++) {
+        const float *l = w->ll + i * k;
+        const double *ad = w->ad + i * m2;
+        double inv = w->sums[i];
+        for (size_t c = 0; c < k; c++) {
+          if (!(l[c] >= MIN_POSTERIOR)) continue;
+          sparse_axpy((double)l[c] * inv, ad, a->sp + c * m2, m2);
+        }
+      }
+      return blk;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const float *l = w->ll + i * k;
+      double inv = w->sums[i], *rd = w->rd + i * k;
+      for (size_t c = 0; c < k; c++) rd[c] = l[c] >= MIN_POSTERIOR ? (double)l[c] * inv : 0.0;
+    }
+    /* The small operand is the transposed one, so packing costs little. */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m2, (int)k, (int)n, 1.0,
                 w->ad, (int)m2, w->rd, (int)k, 1.0, a->fs, (int)k);
     return blk;
@@ -587,7 +621,8 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
   for (size_t i = 0; i < n * d; i++) w->xs[i] = (float)w->xd[i];
   for (size_t c = 0; c < k; c++) {
     double n0 = 0.0;
-    size_t rows = gather_centered(w->xs, w->ll + c, n, k, d, q->mu + c * d, w->Y, a->f + c * d, &n0);
+    size_t rows = gather_centered(w->xs, w->ll + c, n, k, d, q->mu + c * d, FLT_MIN, w->Y,
+                                  a->f + c * d, &n0);
     if (rows == 0) continue;
     a->zero[c] += n0;
     cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, (int)d, (int)rows, 1.0f, w->Y, (int)d, 0.0f,
@@ -600,9 +635,10 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
 }
 
 /* Number of doubles of one accumulator (M_ACC): diag [first; second; zero] by dimension
- * ((2d + 1) x k), or full zero (k), first (k x d) and second (k x d x d). */
+ * ((2d + 1) x k) and by component (k x (2d + 1)), or full zero (k), first (k x d) and
+ * second (k x d x d). */
 static size_t acc_doubles(size_t k, size_t d, gk_cov_type cov) {
-  return cov == GK_COV_DIAG ? k * (1 + 2 * d) : k * (1 + d + d * d);
+  return cov == GK_COV_DIAG ? 2 * k * (1 + 2 * d) : k * (1 + d + d * d);
 }
 
 static acc acc_view(double *p, size_t k, size_t d, gk_cov_type cov) {
@@ -611,6 +647,7 @@ static acc acc_view(double *p, size_t k, size_t d, gk_cov_type cov) {
   if (cov == GK_COV_DIAG) {
     a.fs = p;
     a.zero = p + 2 * d * k;  /* the last row of [first; second; zero] */
+    a.sp = p + (2 * d + 1) * k;
   } else {
     a.zero = p;
     a.f = p + k;
@@ -965,16 +1002,18 @@ gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats 
   if (st == GK_OK) {
     acc t = acc_view(total, k, d, g->cov);
     s->frames = (double)gk_gmm_data_frames(x);
-    memcpy(s->zero, t.zero, k * sizeof(double));
     for (size_t c = 0; c < k; c++) {
       double *sh = s->shift + c * d;
       if (g->cov == GK_COV_DIAG) {
+        const double *sp = t.sp + c * (2 * d + 1);
         memcpy(sh, q.shift, d * sizeof(double));
         for (size_t j = 0; j < d; j++) {
-          s->first[c * d + j] = t.fs[j * k + c];
-          s->second[c * d + j] = t.fs[(d + j) * k + c];
+          s->first[c * d + j] = t.fs[j * k + c] + sp[j];
+          s->second[c * d + j] = t.fs[(d + j) * k + c] + sp[d + j];
         }
+        s->zero[c] = t.zero[c] + sp[2 * d];
       } else {
+        s->zero[c] = t.zero[c];
         /* The frames were taken about shift + (float)(mu_k - shift): that is this
          * component's shift, exactly. */
         for (size_t j = 0; j < d; j++) sh[j] = q.shift[j] + (double)q.mu[c * d + j];
