@@ -85,6 +85,65 @@ function experiment.mkdir(path)
   return path
 end
 
+--- The checkout's root, from a script path such as arg[0] = "examples/x.lua".
+local function source_root(script)
+  local env = os.getenv("GMMKIT_SOURCE_DIR")
+  if env and env ~= "" then return env end
+  local dir = (script or ""):match("^(.*)/[^/]*$") or "."
+  return dir .. "/.."
+end
+
+--- The folder of speech recordings an example works on: `given` when not empty, else
+-- $GMMKIT_DATA/fsdd/recordings, else a small corpus made offline with espeak-ng in
+-- `out`/espeak-corpus (scripts/make-espeak-corpus; `takes` recordings per digit and voice).
+-- Returns the folder and a short description of where it came from.
+function experiment.speech_folder(given, out, script, takes)
+  if given and given ~= "" then return given, given end
+  local data = os.getenv("GMMKIT_DATA")
+  if data and data ~= "" then
+    return data .. "/fsdd/recordings", "the Free Spoken Digit Dataset (" .. data .. "/fsdd/recordings)"
+  end
+  local dir = out .. "/espeak-corpus"
+  local cmd = string.format("TAKES=%d '%s/scripts/make-espeak-corpus' '%s' >&2", takes or 6, source_root(script), dir)
+  if not os.execute(cmd) then error("could not make the espeak-ng corpus (" .. cmd .. ")", 2) end
+  return dir, "a corpus synthesised with espeak-ng (no speech data folder was given)"
+end
+
+--- Splits FSDD-style file names {digit}_{speaker}_{index}.wav: speaker, digit, index
+-- (nil for other names).
+function experiment.fsdd_name(path)
+  local d, s, i = path:match("([0-9])_([%w]+)_([0-9]+)%.[%w]+$")
+  if not d then return nil end
+  return s, tonumber(d), tonumber(i)
+end
+
+--- Equal error rate of a detector from its target and non-target scores: the rate at
+-- which the miss rate (targets scored at or below the threshold) equals the false-alarm
+-- rate (non-targets above it), interpolated linearly where the two curves cross.
+function experiment.eer(targets, nontargets)
+  local nt, nn = #targets, #nontargets
+  if nt == 0 or nn == 0 then error("eer needs target and non-target scores", 2) end
+  local all = {}
+  for _, s in ipairs(targets) do all[#all + 1] = {s, 1} end
+  for _, s in ipairs(nontargets) do all[#all + 1] = {s, 0} end
+  -- Ties: non-targets first, so that a tie counts against the detector.
+  table.sort(all, function(a, b) if a[1] ~= b[1] then return a[1] < b[1] end return a[2] < b[2] end)
+  local miss, fa = 0, nn
+  local pm0, pf0 = 0, 1
+  for _, e in ipairs(all) do
+    if e[2] == 1 then miss = miss + 1 else fa = fa - 1 end
+    local pm, pf = miss / nt, fa / nn
+    if pm >= pf then
+      -- Crossing between (pm0, pf0) and (pm, pf): solve pm0 + t (pm - pm0) = pf0 + t (pf - pf0).
+      local denom = (pm - pm0) - (pf - pf0)
+      local t = denom ~= 0 and (pf0 - pm0) / denom or 0
+      return pm0 + t * (pm - pm0)
+    end
+    pm0, pf0 = pm, pf
+  end
+  return 0
+end
+
 --- Runs f(...) and returns its results followed by the wall-clock seconds it took.
 function experiment.timed(f, ...)
   local t0 = core.seconds()
@@ -173,6 +232,9 @@ for name, text in pairs({
   reduce_all = "gk.experiment.reduce_all(f, k, methods[, opts]) -> rows\nReduces f to k components with every method; each row has method, model, info, nise, ise, seconds, iterations (or error).",
   markdown_table = "gk.experiment.markdown_table(rows, columns[, headers]) -> string\nA Markdown table of the given columns of rows.",
   write = "gk.experiment.write(path, text) -> path\nWrites a text file through a temporary and a rename.",
+  speech_folder = "gk.experiment.speech_folder(given, out[, script[, takes]]) -> folder, description\nThe speech folder of an example: `given`, or $GMMKIT_DATA/fsdd/recordings, or an espeak-ng corpus made in out/espeak-corpus.",
+  fsdd_name = "gk.experiment.fsdd_name(path) -> speaker, digit, index\nThe parts of a Free Spoken Digit Dataset file name, or nil.",
+  eer = "gk.experiment.eer(targets, nontargets) -> rate\nEqual error rate of a detector from its target and non-target score lists.",
   progress = "gk.experiment.progress(fmt, ...)\nA progress line on stderr.",
 }) do
   core.setdoc(experiment[name], text)

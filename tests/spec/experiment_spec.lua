@@ -41,3 +41,18 @@ describe("gk.experiment.timed", function()
     assert.is_true(s >= 0 and s < 1)
   end)
 end)
+
+describe("gk.experiment.eer", function()
+  it("is 0 for separated scores and 0.5 for interleaved ones", function()
+    assert.are.equal(0, gk.experiment.eer({5, 6, 7}, {1, 2, 3}))
+    -- Targets {1, 3}, non-targets {2, 4}: at any threshold between 2 and 3 one target of two
+    -- is missed and one non-target of two accepted: EER 1/2.
+    assert.are.equal(0.5, gk.experiment.eer({1, 3}, {2, 4}))
+    -- All scores inverted: every target below every non-target.
+    assert.are.equal(1, gk.experiment.eer({1, 2}, {3, 4}))
+  end)
+  it("matches the crossing of the miss and false-alarm rates", function()
+    -- 4 targets, 4 non-targets, one of each on the wrong side: miss = fa = 1/4.
+    assert.are.equal(0.25, gk.experiment.eer({0.5, 3, 4, 5}, {1, 2, 6, -1}))
+  end)
+end)
