@@ -307,6 +307,7 @@ typedef struct ws {
   double *sums; /* BLOCK: sums of the row exponentials */
   double *aux;  /* scratch for llr/top: 2 k + 2 d doubles */
   size_t *ix;   /* k */
+  uint32_t *cix; /* k: relevant components of a row */
 } ws;
 
 static void ws_free(ws *w) {
@@ -322,6 +323,7 @@ static void ws_free(ws *w) {
   gk_scratch_free(w->sums);
   gk_scratch_free(w->aux);
   gk_scratch_free(w->ix);
+  gk_scratch_free(w->cix);
   memset(w, 0, sizeof *w);
 }
 
@@ -334,7 +336,8 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
   w->sums = gk_scratch_alloc(BLOCK, sizeof(double));
   w->aux = gk_scratch_alloc(2 * k + 2 * d + 2, sizeof(double));
   w->ix = gk_scratch_alloc(k, sizeof(size_t));
-  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->ix;
+  w->cix = gk_scratch_alloc(k, sizeof(uint32_t));
+  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->ix && w->cix;
   if (cov == GK_COV_FULL) {
     w->Y = gk_scratch_alloc(BLOCK * d, sizeof(float));
     w->Z = gk_scratch_alloc(FULL_ROWS * full_group(d, k) * d, sizeof(float));
@@ -350,6 +353,55 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
   }
   if (!ok) ws_free(w);
   return ok;
+}
+
+/* The bit pattern of MIN_POSTERIOR: for the non-negative floats e_ik, e >= MIN_POSTERIOR
+ * is an unsigned compare of the bits (no float compare, so the loops vectorise). */
+static uint32_t min_posterior_bits(void) {
+  float t = MIN_POSTERIOR;
+  uint32_t b;
+  memcpy(&b, &t, sizeof b);
+  return b;
+}
+
+/* Number of the n values e >= MIN_POSTERIOR. */
+GK_VECTOR_KERNEL
+static size_t count_relevant(const float *e, size_t n) {
+  uint32_t tb = min_posterior_bits();
+  size_t cnt = 0;
+#pragma omp simd reduction(+ : cnt)
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, &e[i], sizeof b);
+    cnt += b >= tb;
+  }
+  return cnt;
+}
+
+/* Indices of the k values e >= MIN_POSTERIOR into idx (branch-free), their count. */
+static size_t compact_relevant(const float *e, size_t k, uint32_t *idx) {
+  uint32_t tb = min_posterior_bits();
+  size_t cnt = 0;
+  for (size_t c = 0; c < k; c++) {
+    uint32_t b;
+    memcpy(&b, &e[c], sizeof b);
+    idx[cnt] = (uint32_t)c;
+    cnt += b >= tb;
+  }
+  return cnt;
+}
+
+/* rd = e * inv where e >= MIN_POSTERIOR, else 0 (one row of posteriors, double). */
+GK_VECTOR_KERNEL
+static void relevant_posteriors(const float *e, size_t k, double inv, double *rd) {
+  uint32_t tb = min_posterior_bits();
+#pragma omp simd
+  for (size_t c = 0; c < k; c++) {
+    uint32_t b;
+    memcpy(&b, &e[c], sizeof b);
+    double v = (double)e[c] * inv;
+    rd[c] = b >= tb ? v : 0.0;
+  }
 }
 
 /* y += r x (n doubles). */
@@ -592,25 +644,20 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
      * the others are added one by one into a component-major accumulator; otherwise one
      * GEMM adds all into a dimension-major one. The choice depends on the data only,
      * never on the threads. */
-    size_t nnz = 0;
-    for (size_t i = 0; i < n * k; i++) nnz += w->ll[i] >= MIN_POSTERIOR;
-    if (nnz * 4 < n * k) {
+    if (count_relevant(w->ll, n * k) * 4 < n * k) {
       for (size_t i = 0; i < n; i++) {
         const float *l = w->ll + i * k;
         const double *ad = w->ad + i * m2;
         double inv = w->sums[i];
-        for (size_t c = 0; c < k; c++) {
-          if (!(l[c] >= MIN_POSTERIOR)) continue;
+        size_t cnt = compact_relevant(l, k, w->cix);
+        for (size_t t = 0; t < cnt; t++) {
+          uint32_t c = w->cix[t];
           sparse_axpy((double)l[c] * inv, ad, a->sp + c * m2, m2);
         }
       }
       return blk;
     }
-    for (size_t i = 0; i < n; i++) {
-      const float *l = w->ll + i * k;
-      double inv = w->sums[i], *rd = w->rd + i * k;
-      for (size_t c = 0; c < k; c++) rd[c] = l[c] >= MIN_POSTERIOR ? (double)l[c] * inv : 0.0;
-    }
+    for (size_t i = 0; i < n; i++) relevant_posteriors(w->ll + i * k, k, w->sums[i], w->rd + i * k);
     /* The small operand is the transposed one, so packing costs little. */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m2, (int)k, (int)n, 1.0,
                 w->ad, (int)m2, w->rd, (int)k, 1.0, a->fs, (int)k);

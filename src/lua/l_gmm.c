@@ -626,8 +626,7 @@ static gk_gmm_update_opts read_update_opts(lua_State *L, int arg) {
 static int l_update(lua_State *L) {
   static const char *const keys[] = {"var_floor", "var_floor_relative", "reg", "min_weight",
                                      "min_weight_action", NULL};
-  gkL_checkgmm(L, 1);  /* the model the statistics were accumulated under (shape check) */
-  gk_gmm *g = gkL_checkgmm(L, 1);
+  gk_gmm *g = gkL_checkgmm(L, 1);  /* the model the statistics were accumulated under */
   gk_gmm_stats *s = check_stats(L, 2);
   gkL_checkoptions(L, 3, keys);
   gk_gmm_update_opts o = read_update_opts(L, 3);
