@@ -51,9 +51,10 @@ struct gk_mfcc {
   size_t dims;        /* with deltas */
   float *window;      /* len */
   int *bin_first;     /* nbins: first FFT bin of each filter */
-  int *bin_len;       /* nbins: number of FFT bins of each filter */
-  float *weights;     /* concatenated filter weights */
-  float *dct_t;       /* nbins x ncep: the DCT matrix transposed, lifter folded in */
+  int *bin_len;       /* nbins: number of FFT bins of each filter, rounded up to 4 */
+  float *weights;     /* concatenated filter weights (zero-padded to bin_len) */
+  float *dct_t;       /* nbins x ncep_pad: the DCT matrix transposed, lifter folded in */
+  int ncep_pad;       /* ncep rounded up to 4 (zero columns), so the DCT loop has no tail */
   float log_energy_floor;  /* -inf when energy_floor == 0 */
   fftwf_plan plan;    /* r2c of size nfft, planned on fftwf_malloc'ed buffers */
 };
@@ -284,18 +285,21 @@ static gk_status make_filters(gk_mfcc *ex, gk_error *err) {
                      700.0 * (exp(right / 1127.0) - 1.0), ex->nfft, o->sample_frequency,
                      bin_width);
     ex->bin_first[b] = first;
-    ex->bin_len[b] = last - first + 1;
-    total += (size_t)(last - first + 1);
+    /* Rounded up to a multiple of 4 with zero weights: the filter loop then runs in whole
+     * vectors (the power spectrum has 4 zero entries past its end for this). */
+    ex->bin_len[b] = (last - first + 1 + 3) & ~3;
+    total += (size_t)ex->bin_len[b];
   }
-  ex->weights = malloc(sizeof(float) * total);
+  ex->weights = calloc(total, sizeof(float));
   if (!ex->weights) return gk_fail_nomem(err);
   size_t k = 0;
   for (int b = 0; b < nb; b++) {
     double left = mlow + b * delta, center = mlow + (b + 1) * delta, right = mlow + (b + 2) * delta;
-    for (int i = ex->bin_first[b]; i < ex->bin_first[b] + ex->bin_len[b]; i++) {
+    for (int i = ex->bin_first[b]; i < ex->bin_first[b] + ex->bin_len[b]; i++, k++) {
       double m = mel_scale(bin_width * i);
+      if (i >= nfreq || !(m > left && m < right)) continue;  /* padding: weight 0 */
       double w = m <= center ? (m - left) / (center - left) : (right - m) / (right - center);
-      ex->weights[k++] = (float)w;
+      ex->weights[k] = (float)w;
     }
   }
   return GK_OK;
@@ -335,14 +339,15 @@ gk_status gk_mfcc_create(gk_mfcc **out, const gk_mfcc_opts *o, gk_error *err) {
     /* Orthonormal DCT-II (Kaldi ComputeDctMatrix), rows scaled by the lifter
      * 1 + Q/2 sin(pi i / Q) (Kaldi ComputeLifterCoeffs). */
     int nb = ex->nbins, nc = ex->ncep;
-    ex->dct_t = malloc(sizeof(float) * (size_t)nb * (size_t)nc);
+    ex->ncep_pad = (nc + 3) & ~3;
+    ex->dct_t = calloc((size_t)nb * (size_t)ex->ncep_pad, sizeof(float));
     if (!ex->dct_t) { gk_mfcc_free(ex); return gk_fail_nomem(err); }
     double q = o->cepstral_lifter;
     for (int k = 0; k < nc; k++) {
       double norm = k == 0 ? sqrt(1.0 / nb) : sqrt(2.0 / nb);
       double lift = q != 0 ? 1.0 + 0.5 * q * sin(M_PI * k / q) : 1.0;
       for (int n = 0; n < nb; n++)
-        ex->dct_t[(size_t)n * nc + k] = (float)(lift * norm * cos(M_PI / nb * (n + 0.5) * k));
+        ex->dct_t[(size_t)n * ex->ncep_pad + k] = (float)(lift * norm * cos(M_PI / nb * (n + 0.5) * k));
     }
   }
 
@@ -381,6 +386,7 @@ typedef struct scratch {
   fftwf_complex *spec;   /* nfft/2 + 1, fftwf_malloc'ed */
   float *power;          /* nfft/2 + 1 */
   float *mel;            /* nbins + 1 */
+  float *cep;            /* ncep_pad + 1 */
 } scratch;
 
 static void scratch_free(scratch *s) {
@@ -389,6 +395,7 @@ static void scratch_free(scratch *s) {
   fftwf_free(s->spec);
   free(s->power);
   free(s->mel);
+  free(s->cep);
 }
 
 static int scratch_init(scratch *s, const gk_mfcc *ex) {
@@ -396,9 +403,10 @@ static int scratch_init(scratch *s, const gk_mfcc *ex) {
   s->raw = malloc(sizeof(float) * (size_t)ex->len);
   s->frame = fftwf_malloc(sizeof(float) * nf);
   s->spec = fftwf_malloc(sizeof(fftwf_complex) * (nf / 2 + 1));
-  s->power = malloc(sizeof(float) * (nf / 2 + 1));
+  s->power = calloc(nf / 2 + 4, sizeof(float));  /* 4 zeros past nfft/2 for the padded filters */
   s->mel = malloc(sizeof(float) * (size_t)(ex->nbins + 1));
-  if (!s->raw || !s->frame || !s->spec || !s->power || !s->mel) { scratch_free(s); return 0; }
+  s->cep = malloc(sizeof(float) * (size_t)(ex->ncep_pad + 1));
+  if (!s->raw || !s->frame || !s->spec || !s->power || !s->mel || !s->cep) { scratch_free(s); return 0; }
   /* The padding [len, nfft) stays zero: the out-of-place r2c transform preserves its input. */
   memset(s->frame, 0, sizeof(float) * nf);
   return 1;
@@ -495,11 +503,15 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
   for (int b = 0; b < ex->nbins; b++) {
     const float *p = pw + ex->bin_first[b];
     int m = ex->bin_len[b];
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int i = 0; i < m; i++) acc += wt[i] * p[i];
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    for (int i = 0; i < m; i += 4) {  /* m is a multiple of 4: one vector per step */
+      a0 += wt[i] * p[i];
+      a1 += wt[i + 1] * p[i + 1];
+      a2 += wt[i + 2] * p[i + 2];
+      a3 += wt[i + 3] * p[i + 3];
+    }
     wt += m;
-    mel[b] = acc;
+    mel[b] = (a0 + a1) + (a2 + a3);
   }
 
   if (o->output == GK_MFCC_FBANK) {
@@ -510,15 +522,27 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     if (o->use_energy && o->htk_compat) row[ex->nbins] = log_e;
     return;
   }
-  const int nb = ex->nbins, nc = ex->ncep;
-  for (int k = 0; k < nc; k++) row[k] = 0.0f;
-  /* The DCT (lifter folded in) as a sum of columns, vectorised over the cepstra. */
-  for (int b = 0; b < nb; b++) {
-    const float lm = logf(fmaxf(mel[b], FLT_EPSILON));
-    const float *d = ex->dct_t + (size_t)b * nc;
-#pragma omp simd
-    for (int k = 0; k < nc; k++) row[k] += d[k] * lm;
+  const int nb = ex->nbins, nc = ex->ncep, ncp = ex->ncep_pad;
+  float *cep = s->cep;
+  for (int b = 0; b < nb; b++) mel[b] = logf(fmaxf(mel[b], FLT_EPSILON));
+  /* The DCT (lifter folded in), four cepstra at a time: their sums stay in one vector
+   * register while the bins go by. */
+  for (int k = 0; k < ncp; k += 4) {
+    const float *d = ex->dct_t + k;
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    for (int b = 0; b < nb; b++, d += ncp) {
+      const float lm = mel[b];
+      a0 += d[0] * lm;
+      a1 += d[1] * lm;
+      a2 += d[2] * lm;
+      a3 += d[3] * lm;
+    }
+    cep[k] = a0;
+    cep[k + 1] = a1;
+    cep[k + 2] = a2;
+    cep[k + 3] = a3;
   }
+  for (int k = 0; k < nc; k++) row[k] = cep[k];
   if (o->use_energy) row[0] = log_e;
   if (o->htk_compat) {
     /* HTK order: C1 .. C(n-1), then energy or C0; HTK's C0 differs from the orthonormal
