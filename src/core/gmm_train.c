@@ -17,7 +17,7 @@
 #include "gmmkit/limits.h"
 #include "gmmkit/parallel.h"
 
-#define SPLIT_ITERS 4         /* EM iterations between two splits of the split initialisation */
+#define SPLIT_ITERS 4         /* EM iterations between two splits of the split initialisation (1 at K = 1) */
 #define SPLIT_OFFSET 0.2      /* a split moves the two halves +-0.2 standard deviations (HTK's HHEd MU) */
 #define KMEANS_ITERS 10       /* Lloyd iterations of the "kmeans" initialisation */
 
@@ -852,7 +852,9 @@ gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, double *l
   t->events += ev;
   if (loglik) *loglik = ll;
   if (t->splitting) {
-    if (++t->stage_iter >= SPLIT_ITERS) {
+    /* One component from the global moments needs a single iteration. */
+    size_t need = t->model->k == 1 ? 1 : SPLIT_ITERS;
+    if (++t->stage_iter >= need) {
       st = grow(t, err);
       if (st != GK_OK) return st;
       t->stage++;

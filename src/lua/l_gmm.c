@@ -844,14 +844,14 @@ static int l_train(lua_State *L) {
     if (!t->splitting && t->iteration >= (size_t)max_iter) break;
     double ts = now_seconds(), ll;
     int splitting = t->splitting;
-    size_t k_before = t->model->k;
+    size_t k_before = t->model->k, stage = t->stage + 1, stage_iter = t->stage_iter + 1;
     if (gk_gmm_trainer_step(t, &x, &ll, &e) != GK_OK) gkL_raise(L, &e);
     double sec = now_seconds() - ts;
     if (ckpt && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
     if (progress_print) {
       if (splitting)
-        fprintf(stderr, "gmm.train: split stage %zu, %zu components: log-likelihood %.6f (%.2f s)\n",
-                t->stage + (t->stage_iter == 0 ? 0 : 1), k_before, ll, sec);
+        fprintf(stderr, "gmm.train: split stage %zu (%zu components), iteration %zu: log-likelihood %.6f %.2f s\n",
+                stage, k_before, stage_iter, ll, sec);
       else if (t->history_len >= 2)
         fprintf(stderr, "gmm.train: iteration %zu: log-likelihood %.6f (change %+.3g) %.2f s\n", t->iteration, ll,
                 ll - t->history[t->history_len - 2], sec);
@@ -1023,8 +1023,9 @@ static const gkL_Reg gmm_funcs[] = {
    "uses every n-th frame. progress=true prints a line per iteration on stderr; a function "
    "receives {iteration=, log_likelihood=, seconds=, components=, splitting=} between "
    "iterations (returning false stops). checkpoint=path saves the model and state atomically "
-   "after every iteration; resume=true continues from it and ends with the model an "
-   "uninterrupted run gives. info: iterations, converged, history (mean log-likelihood per "
+   "after every iteration; resume=true continues from it (or starts afresh when it does not "
+   "exist) and ends with the model an uninterrupted run gives; a checkpoint of other data "
+   "or options is refused. info: iterations, converged, history (mean log-likelihood per "
    "iteration, before its M-step), component_events, resumed, seconds, frames."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
