@@ -12,6 +12,11 @@
  * line names gmmkit, and without a script the read-eval-print loop (repl.c) runs whether
  * or not stdin is a terminal, so that a session can be piped in.
  *
+ * Ctrl-C stops Lua code at its next instruction, call or return; C functions run on
+ * until they return, or until they poll gk_interrupted() and fail with GK_EINTR (gmmkit's
+ * long loops do). A pcall around such a C function therefore does not swallow the
+ * Ctrl-C: the hook, still armed, stops the Lua code after it.
+ *
  * Exit status: 0 on success; 1 when an option is bad, gmmkit cannot be loaded, a chunk
  * (-e, -l, the script) raises an error, or, for a session piped into the REPL, when any of
  * its inputs failed.
@@ -30,11 +35,9 @@
 #include "gkl.h"
 #include "host.h"
 
-/* The state a SIGINT interrupts, and whether one arrived during the current call. A
- * signal handler has no other way to reach them; this is the host's only mutable global
- * state, as signals themselves are process-wide. */
+/* The state a SIGINT interrupts. A signal handler has no other way to reach it; this is
+ * the host's only mutable global state, as signals themselves are process-wide. */
 static lua_State *volatile signal_L = NULL;
-static volatile sig_atomic_t signal_hit = 0;
 
 static void setsignal(int sig, void (*handler)(int), struct sigaction *old) {
   struct sigaction sa;
@@ -44,10 +47,13 @@ static void setsignal(int sig, void (*handler)(int), struct sigaction *old) {
   sigaction(sig, &sa, old);
 }
 
-/* The hook a SIGINT installs: the first Lua call, return or instruction count after it
- * raises the error, from a safe point of the interpreter. */
+/* The hook a SIGINT installs: raises the error at the next call, return or instruction
+ * of Lua code, a safe point of the interpreter. Calls and returns of C functions are let
+ * through (the hook stays armed): a C function finishes, or stops itself by polling
+ * gk_interrupted(), and the __close and __gc handlers that release its resources while
+ * the error unwinds still run. */
 static void lstop(lua_State *L, lua_Debug *ar) {
-  (void)ar;
+  if (ar->event != LUA_HOOKCOUNT && lua_getinfo(L, "S", ar) && ar->what[0] == 'C') return;
   lua_sethook(L, NULL, 0, 0);
   luaL_error(L, "interrupted!");
 }
@@ -59,9 +65,9 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
   setsignal(sig, SIG_DFL, NULL);
-  signal_hit = 1;
-  gk_interrupt_request();
+  /* the hook first: a C loop that sees the flag must find the hook armed */
   lua_sethook(signal_L, lstop, flag, 1);
+  gk_interrupt_request();
 }
 
 /* Message handler of every chunk: the error as text (a non-string error object through
@@ -101,14 +107,14 @@ int gkh_docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   signal_L = L;
-  signal_hit = 0;
+  /* A hook still armed from an earlier Ctrl-C (its chunk ended in C code before the hook
+   * fired, or the signal reached another thread late) must not stop this chunk. */
+  if (lua_gethook(L) == lstop) lua_sethook(L, NULL, 0, 0);
   gk_interrupt_clear();
   setsignal(SIGINT, laction, &old);
   status = lua_pcall(L, narg, nres, base);
   sigaction(SIGINT, &old, NULL);
-  /* A C loop may have returned GK_EINTR before the hook fired: do not let the armed hook
-   * stop the next chunk. */
-  if (signal_hit) lua_sethook(L, NULL, 0, 0);
+  if (lua_gethook(L) == lstop) lua_sethook(L, NULL, 0, 0);
   lua_remove(L, base);
   return status;
 }

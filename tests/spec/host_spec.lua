@@ -252,6 +252,41 @@ local x = inner(nil)
       assert.are.equal("false\tinterrupted!\ntrue\nfalse\n", out)
     end)
 
+    it("stops a long C loop (EM training) that polls the flag, and the session goes on", function()
+      local probe = run({ "-e", "io.write(tostring(type(gk.gmm) == 'table' and type(gk.gmm.train) == 'function'))" })
+      if probe ~= "true" then
+        io.stderr:write("skipped (gk.gmm.train is not built): Ctrl-C during a C loop\n")
+        return
+      end
+      -- 100000 EM iterations would take most of an hour: stopping within the time limit
+      -- shows the C loop saw the flag, and the progress lines that it was running.
+      local input = "X = gk.matrix.random(20000, 10, {seed = 1, dtype = 'float32'}) T0 = gk.seconds() " ..
+          started .. "gk.gmm.train(X, {components = 16, max_iter = 100000, tol = 0, init = 'random', " ..
+          "seed = 1, progress = true})\n" ..
+          "print('next', gk.seconds() - T0 < 30, gk.core.interrupted())\n"
+      local out, err = interrupt({}, input)
+      assert.truthy(err:find("gmm.train: iteration 1:", 1, true), err)
+      assert.truthy(err:find("\nstdin:1: interrupted", 1, true), err)
+      assert.are.equal("next\ttrue\tfalse\n", out)
+    end)
+
+    it("is not swallowed by a pcall around the interrupted C function", function()
+      local probe = run({ "-e", "io.write(tostring(type(gk.gmm) == 'table' and type(gk.gmm.train) == 'function'))" })
+      if probe ~= "true" then
+        io.stderr:write("skipped (gk.gmm.train is not built): pcall around an interrupted C loop\n")
+        return
+      end
+      local script = path("em_pcall.lua")
+      spit(script, "local X = gk.matrix.random(20000, 10, {seed = 1, dtype = 'float32'})\n" .. started ..
+          "\nlocal ok = pcall(gk.gmm.train, X, {components = 16, max_iter = 100000, tol = 0, init = 'random', seed = 1})" ..
+          "\nprint('after pcall', ok)\n")
+      local out, err, code = interrupt({ script })
+      assert.are_not.equal(0, code)
+      assert.are.equal("", out)
+      assert.truthy(err:find("^gmmkit: interrupted!\nstack traceback:"), err)
+      assert.truthy(err:find(script .. ":4: in main chunk", 1, true), err)
+    end)
+
     it("returns a piped session to the next input", function()
       local out, err = interrupt({}, started .. "while true do end\nprint('next input')\n")
       assert.truthy(err:find("^interrupted!\nstack traceback:"), err)
