@@ -12,6 +12,7 @@ local gk = {
   cores = core.cores,
   doc = core.doc,
   seconds = core.seconds,
+  interrupted = core.interrupted,
 }
 
 local module_names = {}
