@@ -201,7 +201,7 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_option
   gk_status s = check_args(f, k, &o, err);
   if (s != GK_OK) return s;
   if (o.max_iter == 0) o.max_iter = default_max_iter(o.method);
-  if (o.tol == 0.0) o.tol = 1e-9;
+  if (o.tol == 0.0) o.tol = 1e-7;
   double t0 = gk_seconds();
   gk_cov_type gcov = o.cov_type < 0 ? f->cov : (gk_cov_type)o.cov_type;
   int gfull = gcov == GK_COV_FULL;

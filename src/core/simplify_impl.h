@@ -34,6 +34,7 @@ static inline size_t gks_cov_len(const gks_mix *m) { return m->full ? m->d * m->
 /* Per-thread scratch of the pair kernel: 3 d x d matrices and 3 d vectors. */
 typedef struct gks_work {
   size_t d;
+  double *mem;  /* the one allocation; S and Sinv are two d x d blocks of it, in either order */
   double *S, *Sinv, *u, *t;
   double base, q;  /* of the last pair: log z = base - q / 2 (see gks_pair_term) */
 } gks_work;
@@ -60,6 +61,10 @@ static inline int gks_worth_threads(size_t pairs, size_t d, int full) {
   double per = full ? (double)d * (double)d * ((double)d / 3.0 + 2.0) : 4.0 * (double)d;
   return (double)pairs * per > 1e6;
 }
+
+/* After gks_pair_logz(..., grad = 0): completes wk->u and wk->Sinv as grad = 1 would have
+ * (full: the pair was full, i.e. either side was). */
+void gks_pair_grad(const double *ma, const double *mb, size_t d, int full, gks_work *wk);
 
 /* log of the self-overlap z_ii = N(0; 0, 2 S_i) from log |S_i|. */
 static inline double gks_self_logz(double log_det, size_t d) {

@@ -70,8 +70,9 @@ void gks_mix_copy(gks_mix *dst, const gks_mix *src) {
 
 gk_status gks_work_alloc(gks_work *w, size_t d, gk_error *err) {
   w->d = d;
-  w->S = gk_scratch_alloc(3 * d * d + 3 * d, sizeof(double));
-  if (!w->S) return gk_fail_nomem(err);
+  w->mem = gk_scratch_alloc(3 * d * d + 3 * d, sizeof(double));
+  if (!w->mem) return gk_fail_nomem(err);
+  w->S = w->mem;
   w->Sinv = w->S + d * d;
   w->u = w->Sinv + d * d;
   w->t = w->u + d;  /* 2 d + d * d of room: the inverse factor lives here */
@@ -79,8 +80,8 @@ gk_status gks_work_alloc(gks_work *w, size_t d, gk_error *err) {
 }
 
 void gks_work_free(gks_work *w) {
-  gk_scratch_free(w->S);
-  w->S = w->Sinv = w->u = w->t = NULL;
+  gk_scratch_free(w->mem);
+  w->mem = w->S = w->Sinv = w->u = w->t = NULL;
 }
 
 /* sum_k log x[k] as logs of products of 8 (each product stays well inside the double
@@ -118,80 +119,159 @@ static int chol_lower(double *S, size_t d) {
   return 1;
 }
 
-double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *mb,
-                     const double *Sb, int fb, size_t d, gks_work *wk, int grad) {
-  if (!fa && !fb) {
-    double *s = wk->t, q = 0.0;
-    for (size_t k = 0; k < d; k++) {
-      double v = Sa[k] + Sb[k];
-      if (!(v > 0.0)) return NAN;
-      s[k] = v;
-      double dl = ma[k] - mb[k], iv = 1.0 / v;
-      q += dl * dl * iv;
-      if (grad) { wk->u[k] = dl * iv; wk->Sinv[k] = iv; }
-    }
-    wk->base = -0.5 * ((double)d * LOG_2PI + sum_log(s, d, 1));
-    wk->q = q;
-    return wk->base - 0.5 * q;
+/* y += a x over n entries (the loops below are written as such updates, not as dot
+ * products, so that they vectorise without reassociating sums). */
+static inline void axpy(size_t n, double a, const double *restrict x, double *restrict y) {
+  for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* The dense kernels are also compiled for x86-64-v3 (AVX2, FMA) and chosen at load time
+ * (GCC function multi-versioning); elsewhere they are plain C. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
+#define GKS_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define GKS_CLONES
+#endif
+
+/* Right-looking Cholesky S = U'U of the upper triangle of the row-major d x d matrix U
+ * (rows i hold U_i,i..d-1); 0 when not positive definite. */
+GKS_CLONES static int chol_upper(double *U, size_t d) {
+  for (size_t k = 0; k < d; k++) {
+    double *Uk = U + k * d;
+    double p = Uk[k];
+    if (!(p > 0.0) || !isfinite(p)) return 0;
+    p = sqrt(p);
+    Uk[k] = p;
+    double ip = 1.0 / p;
+    for (size_t j = k + 1; j < d; j++) Uk[j] *= ip;
+    for (size_t i = k + 1; i < d; i++) axpy(d - i, -Uk[i], Uk + i, U + i * d + i);
   }
-  double *S = wk->S;
+  return 1;
+}
+
+/* The full branch of gks_pair_logz: S = Sa + Sb = U'U (right-looking Cholesky into the
+ * upper triangle of wk->S, row k holding U_k,k..d-1) with the forward solve t = U'^-1 delta
+ * interleaved, q = |t|^2. About d^3 / 6 multiply-adds, every loop a contiguous update. */
+GKS_CLONES static double pair_full(const double *ma, const double *Sa, int fa, const double *mb,
+                                   const double *Sb, int fb, size_t d, gks_work *wk) {
+  double *U = wk->S, *t = wk->u, q = 0.0;
   for (size_t i = 0; i < d; i++) {
-    double *Si = S + i * d;
-    if (fa) for (size_t j = 0; j <= i; j++) Si[j] = Sa[i * d + j];
-    else { for (size_t j = 0; j < i; j++) Si[j] = 0.0; Si[i] = Sa[i]; }
-    if (fb) for (size_t j = 0; j <= i; j++) Si[j] += Sb[i * d + j];
-    else Si[i] += Sb[i];
+    double *Ui = U + i * d;
+    if (fa) memcpy(Ui + i, Sa + i * d + i, (d - i) * sizeof(double));
+    else { memset(Ui + i, 0, (d - i) * sizeof(double)); Ui[i] = Sa[i]; }
+    if (fb) { const double *Bi = Sb + i * d; for (size_t j = i; j < d; j++) Ui[j] += Bi[j]; }
+    else Ui[i] += Sb[i];
+    t[i] = ma[i] - mb[i];
   }
-  if (!chol_lower(S, d)) return NAN;
-  /* t = L^-1 delta; the Mahalanobis term is |t|^2. */
-  double *t = wk->u, q = 0.0;
-  for (size_t i = 0; i < d; i++) {
-    const double *Li = S + i * d;
-    double v = ma[i] - mb[i];
-    for (size_t k = 0; k < i; k++) v -= Li[k] * t[k];
-    t[i] = v / Li[i];
-    q += t[i] * t[i];
+  for (size_t k = 0; k < d; k++) {
+    double *Uk = U + k * d;
+    double p = Uk[k];
+    if (!(p > 0.0) || !isfinite(p)) return NAN;
+    p = sqrt(p);
+    Uk[k] = p;
+    double ip = 1.0 / p;
+    for (size_t j = k + 1; j < d; j++) Uk[j] *= ip;
+    for (size_t i = k + 1; i < d; i++) axpy(d - i, -Uk[i], Uk + i, U + i * d + i);
+    t[k] *= ip;
+    axpy(d - k - 1, -t[k], Uk + k + 1, t + k + 1);
+    q += t[k] * t[k];
   }
-  wk->base = -0.5 * ((double)d * LOG_2PI + 2.0 * sum_log(S, d, d + 1));
+  wk->base = -0.5 * (double)d * LOG_2PI - sum_log(U, d, d + 1);
   wk->q = q;
-  double logz = wk->base - 0.5 * q;
-  if (!grad) return logz;
-  /* M = L^-1 row by row (M_i = (e_i - sum_{k<i} L_ik M_k) / L_ii), in Sinv's room. */
+  return wk->base - 0.5 * q;
+}
+
+/* The gradient part of a full pair whose factor U is in wk->S: M = U'^-1 by rows,
+ * S^-1 = M'M by rank-one rows (into wk->Sinv), u = S^-1 delta by columns. About d^3 / 3
+ * multiply-adds. */
+GKS_CLONES static void pair_full_grad(const double *ma, const double *mb, size_t d, gks_work *wk) {
+  const double *U = wk->S;
   double *M = wk->Sinv;
   for (size_t i = 0; i < d; i++) {
-    const double *Li = S + i * d;
     double *Mi = M + i * d;
-    for (size_t j = 0; j <= i; j++) Mi[j] = 0.0;
-    for (size_t k = 0; k < i; k++) {
-      double c = Li[k];
-      const double *Mk = M + k * d;
-      for (size_t j = 0; j <= k; j++) Mi[j] -= c * Mk[j];
-    }
-    double inv = 1.0 / Li[i];
+    memset(Mi, 0, (i + 1) * sizeof(double));
+    for (size_t k = 0; k < i; k++) axpy(k + 1, -U[k * d + i], M + k * d, Mi);
+    double inv = 1.0 / U[i * d + i];
     for (size_t j = 0; j < i; j++) Mi[j] *= inv;
     Mi[i] = inv;
   }
-  /* Sinv = M' M, lower triangle accumulated by rows of M, into S (L no longer needed). */
-  for (size_t i = 0; i < d; i++) memset(S + i * d, 0, (i + 1) * sizeof(double));
+  /* P = M'M (lower triangle by rows of M) into U's room, mirrored. */
+  double *P = wk->S;
+  for (size_t i = 0; i < d; i++) memset(P + i * d, 0, (i + 1) * sizeof(double));
   for (size_t k = 0; k < d; k++) {
     const double *Mk = M + k * d;
-    for (size_t a = 0; a <= k; a++) {
-      double c = Mk[a];
-      double *Sa_ = S + a * d;
-      for (size_t b = 0; b <= a; b++) Sa_[b] += c * Mk[b];
-    }
+    for (size_t a = 0; a <= k; a++) axpy(a + 1, Mk[a], Mk, P + a * d);
   }
   for (size_t a = 0; a < d; a++)
-    for (size_t b = 0; b < a; b++) S[b * d + a] = S[a * d + b];
-  /* u = Sinv delta, then move Sinv to its place. */
-  for (size_t a = 0; a < d; a++) {
-    const double *Sr = S + a * d;
-    double v = 0.0;
-    for (size_t b = 0; b < d; b++) v += Sr[b] * (ma[b] - mb[b]);
-    wk->u[a] = v;
+    for (size_t b = 0; b < a; b++) P[b * d + a] = P[a * d + b];
+  double *u = wk->u;
+  memset(u, 0, d * sizeof(double));
+  for (size_t b = 0; b < d; b++) axpy(d, ma[b] - mb[b], P + b * d, u);
+  /* S^-1 goes to wk->Sinv: swap the two d x d buffers instead of copying. */
+  wk->S = wk->Sinv;
+  wk->Sinv = P;
+}
+
+/* The diagonal branch: s = Sa + Sb (kept in wk->t), q and log |s| with four running
+ * sums and products (so that the loop vectorises), one log per eight dimensions. */
+GKS_CLONES static double pair_diag(const double *ma, const double *Sa, const double *mb,
+                                   const double *Sb, size_t d, gks_work *wk) {
+  double *s = wk->t, q[4] = {0, 0, 0, 0}, p[4] = {1, 1, 1, 1}, ld = 0.0;
+  int ok = 1;
+  size_t k = 0;
+  for (; k + 4 <= d; k += 4) {
+    for (int c = 0; c < 4; c++) {
+      double v = Sa[k + c] + Sb[k + c], dl = ma[k + c] - mb[k + c];
+      ok &= v > 0.0;
+      s[k + c] = v;
+      q[c] += dl * dl / v;
+      p[c] *= v;
+    }
+    if ((k & 4) || k + 8 > d) {  /* fold the products into logs every 8 dimensions */
+      double pp = (p[0] * p[1]) * (p[2] * p[3]);
+      if (pp > 1e-290 && pp < 1e290) ld += log(pp);
+      else for (int c = 0; c < 4; c++) ld += log(p[c]);
+      p[0] = p[1] = p[2] = p[3] = 1.0;
+    }
   }
-  memcpy(wk->Sinv, S, d * d * sizeof(double));
-  return logz;
+  double qq = (q[0] + q[1]) + (q[2] + q[3]);
+  for (; k < d; k++) {
+    double v = Sa[k] + Sb[k], dl = ma[k] - mb[k];
+    ok &= v > 0.0;
+    s[k] = v;
+    qq += dl * dl / v;
+    ld += log(v);
+  }
+  if (!ok) return NAN;
+  wk->base = -0.5 * ((double)d * LOG_2PI + ld);
+  wk->q = qq;
+  return wk->base - 0.5 * qq;
+}
+
+static void pair_diag_grad(const double *ma, const double *mb, size_t d, gks_work *wk) {
+  const double *s = wk->t;
+  for (size_t k = 0; k < d; k++) {
+    double iv = 1.0 / s[k];
+    wk->Sinv[k] = iv;
+    wk->u[k] = (ma[k] - mb[k]) * iv;
+  }
+}
+
+void gks_pair_grad(const double *ma, const double *mb, size_t d, int full, gks_work *wk) {
+  if (full) pair_full_grad(ma, mb, d, wk);
+  else pair_diag_grad(ma, mb, d, wk);
+}
+
+double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *mb,
+                     const double *Sb, int fb, size_t d, gks_work *wk, int grad) {
+  if (!fa && !fb) {
+    double lz = pair_diag(ma, Sa, mb, Sb, d, wk);
+    if (grad && !isnan(lz)) pair_diag_grad(ma, mb, d, wk);
+    return lz;
+  }
+  double lz = pair_full(ma, Sa, fa, mb, Sb, fb, d, wk);
+  if (grad && !isnan(lz)) pair_full_grad(ma, mb, d, wk);
+  return lz;
 }
 
 double gks_logdet(const gks_mix *m, size_t k, gks_work *wk) {
@@ -202,7 +282,7 @@ double gks_logdet(const gks_mix *m, size_t k, gks_work *wk) {
     return sum_log(S, d, 1);
   }
   memcpy(wk->S, S, d * d * sizeof(double));
-  if (!chol_lower(wk->S, d)) return NAN;
+  if (!chol_upper(wk->S, d)) return NAN;
   return 2.0 * sum_log(wk->S, d, d + 1);
 }
 
@@ -242,7 +322,7 @@ gk_status gks_problem_init(gks_problem *p, const gks_mix *f, size_t kmax, int th
   size_t kf = f->k, d = f->d, cl = gks_cov_len(f);
   int bad = 0;
   #pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) reduction(|:bad) \
-      if (gks_worth_threads(kf * kf, d, f->full))
+      if (gks_worth_threads(kf * kf / 2, d, f->full))
   for (size_t i = 0; i < kf; i++) {
 #ifdef _OPENMP
     gks_work *wk = &p->work[omp_get_thread_num()];
@@ -250,11 +330,12 @@ gk_status gks_problem_init(gks_problem *p, const gks_mix *f, size_t kmax, int th
     gks_work *wk = &p->work[0];
 #endif
     gks_acc acc = {0.0, 0.0};
-    for (size_t j = 0; j < kf; j++) {
+    for (size_t j = i; j < kf; j++) {  /* z is symmetric: each pair once, doubled */
       double lz = gks_pair_logz(f->mu + i * d, f->cov + i * cl, f->full, f->mu + j * d,
                                 f->cov + j * cl, f->full, d, wk, 0);
       if (isnan(lz)) { bad = 1; break; }
-      gks_acc_add(&acc, (f->w[i] * f->w[j]) * gks_pair_term(wk, shift));
+      double t = (f->w[i] * f->w[j]) * gks_pair_term(wk, shift);
+      gks_acc_add(&acc, j == i ? t : 2.0 * t);
     }
     p->part[2 * i] = acc.hi;
     p->part[2 * i + 1] = acc.lo;
@@ -304,7 +385,7 @@ int gks_eval(gks_problem *p, const gks_mix *g, double *F, double *fg, double *gg
   const gks_mix *f = p->f;
   size_t kf = f->k, kg = g->k, d = f->d, cf = gks_cov_len(f), cg = gks_cov_len(g);
   int pfull_fg = f->full || g->full, pfull_gg = g->full;
-  double shift = p->shift;
+  double shift = p->shift, negligible = 1e-22 * gks_acc_value(&p->ff);
   int bad = 0, want = grad != NULL;
   #pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) reduction(|:bad) \
       if (gks_worth_threads((kf + kg) * kg, d, pfull_fg))
@@ -325,23 +406,35 @@ int gks_eval(gks_problem *p, const gks_mix *g, double *F, double *fg, double *gg
     if (gS) memset(gS, 0, cg * sizeof(double));
     gks_acc afg = {0.0, 0.0}, agg = {0.0, 0.0}, aF = {0.0, 0.0};
     for (size_t i = 0; i < kf && !bad; i++) {
-      double lz = gks_pair_logz(f->mu + i * d, f->cov + i * cf, f->full, mj, Sj, g->full, d, wk, need);
+      const double *mi = f->mu + i * d;
+      double lz = gks_pair_logz(mi, f->cov + i * cf, f->full, mj, Sj, g->full, d, wk, 0);
       if (isnan(lz)) { bad = 1; break; }
       double e = gks_pair_term(wk, shift), t = (f->w[i] * wj) * e;
       gks_acc_add(&afg, t);
       gks_acc_add(&aF, -2.0 * t);
       if (gw) *gw -= 2.0 * f->w[i] * e;
+      /* A pair's gradient part (two thirds of the cost of a full pair) only where the
+       * term can matter: t (1 + q) below 1e-22 of f's squared norm moves neither F nor
+       * its gradient in the last digit (most pairs of a speech-scale mixture are so far). */
+      if (need) {
+        if (t * (1.0 + wk->q) < negligible) continue;
+        gks_pair_grad(mi, mj, d, pfull_fg, wk);
+      }
       if (gm) { double c = -2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
       if (gS) add_cov_grad(gS, g->full, pfull_fg, d, -t, wk);
     }
     for (size_t l = 0; l < kg && !bad; l++) {
-      double lz = gks_pair_logz(mj, Sj, g->full, g->mu + l * d, g->cov + l * cg, g->full, d, wk,
-                                need && l != j ? 1 : (gS != NULL));
+      const double *ml = g->mu + l * d;
+      double lz = gks_pair_logz(mj, Sj, g->full, ml, g->cov + l * cg, g->full, d, wk, 0);
       if (isnan(lz)) { bad = 1; break; }
       double e = gks_pair_term(wk, shift), t = (wj * g->w[l]) * e;
       gks_acc_add(&agg, t);
       gks_acc_add(&aF, t);
       if (gw) *gw += 2.0 * g->w[l] * e;
+      if (need) {
+        if (t * (1.0 + wk->q) < negligible) continue;
+        gks_pair_grad(mj, ml, d, pfull_gg, wk);
+      }
       if (gm && l != j) { double c = -2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
       if (gS) add_cov_grad(gS, g->full, pfull_gg, d, t, wk);
     }

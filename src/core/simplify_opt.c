@@ -207,6 +207,37 @@ static int phi(lb *L, const double *x, const double *dir, double t, double *f, d
   return isfinite(*dphi) ? 0 : -1;
 }
 
+/* The diagonal of L-BFGS's base matrix: every parameter of component j scaled by
+ * 1 / (w_j^2 z_jj), z_jj = N(0; 0, 2 S_j), normalised by the median. The curvature of F in
+ * component j's parameters is of that size (its overlap with what it represents), and it
+ * spans orders of magnitude across components in 38 dimensions (|S_j|^-1/2); without it
+ * the first iterations only fit the narrowest components. h needs n + k entries. */
+static void precondition(const gks_mix *g, const double *x, double shift, double *h) {
+  size_t k = g->k, d = g->d, cl = chol_len(g), n = gks_param_size(g);
+  double *e = h + n, mx = x[0];
+  for (size_t j = 1; j < k; j++) mx = fmax(mx, x[j]);
+  const double *xc = x + k + k * d;
+  for (size_t j = 0; j < k; j++) {
+    double ld = 0.0;  /* log |S_j| = 2 sum log diag C_j */
+    for (size_t a = 0; a < d; a++) ld += 2.0 * xc[j * cl + (g->full ? a * (a + 1) / 2 + a : a)];
+    e[j] = 2.0 * (x[j] - mx) + gks_self_logz(ld, d) - shift;  /* log(w_j^2 z_jj), up to a constant */
+  }
+  /* Median of e (a copy sorted by insertion: k is small next to the evaluation). */
+  double *srt = h;  /* the first k entries of h as scratch before h is written */
+  for (size_t j = 0; j < k; j++) {
+    size_t q = j;
+    while (q > 0 && srt[q - 1] > e[j]) { srt[q] = srt[q - 1]; q--; }
+    srt[q] = e[j];
+  }
+  double med = srt[k / 2];
+  for (size_t j = 0; j < k; j++) e[j] = exp(fmin(fmax(med - e[j], -14.0), 14.0));
+  for (size_t j = 0; j < k; j++) h[j] = e[j];
+  for (size_t j = 0; j < k; j++)
+    for (size_t a = 0; a < d; a++) h[k + j * d + a] = e[j];
+  for (size_t j = 0; j < k; j++)
+    for (size_t a = 0; a < cl; a++) h[k + k * d + j * cl + a] = e[j];
+}
+
 /* Minimiser of the cubic through (a, fa, ga), (b, fb, gb) (Nocedal-Wright eq. 3.59). */
 static double cubic_min(double a, double fa, double ga, double b, double fb, double gb) {
   double d1 = ga + gb - 3.0 * (fa - fb) / (a - b);
@@ -258,10 +289,11 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
   lb L = {r, g, {0}, n, NULL, NULL};
   gk_status s = grad_alloc(&L.gr, g, err);
   if (s != GK_OK) return s;
-  double *buf = gk_scratch_alloc(n * (7 + 2 * m) + 2 * m, sizeof(double));
+  double *buf = gk_scratch_alloc(n * (8 + 2 * m) + 2 * m + g->k, sizeof(double));
   if (!buf) { grad_free(&L.gr); return gk_fail_nomem(err); }
   double *x = buf, *gx = x + n, *dir = gx + n, *xn = dir + n, *gn = xn + n;
   double *S = gn + n + 2 * n, *Y = S + m * n, *rho = Y + m * n, *alpha = rho + m;
+  double *h = alpha + m;  /* n + k: the diagonal base matrix and its scratch */
   L.xt = gn + n; L.gt = L.xt + n;
   size_t mem = 0, head = 0;  /* pairs stored: mem; the newest at head - 1 (mod m) */
   int it = 0, conv = 0;
@@ -277,17 +309,24 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
   fwin[0] = f;
   for (it = 1; it <= max_iter; it++) {
     if (gk_interrupted()) { s = gk_fail(err, GK_EINTR, "interrupted"); goto done; }
-    /* Two-loop recursion: dir = -H g. */
+    /* Two-loop recursion: dir = -H g, with the diagonal base matrix gamma diag(h). */
+    precondition(g, x, r->p->shift, h);
     for (size_t i = 0; i < n; i++) dir[i] = -gx[i];
     for (size_t q = 0; q < mem; q++) {
       size_t c = (head + m - 1 - q) % m;
       alpha[c] = rho[c] * dot(S + c * n, dir, n);
       for (size_t i = 0; i < n; i++) dir[i] -= alpha[c] * Y[c * n + i];
     }
-    if (mem) {
-      size_t c = (head + m - 1) % m;
-      double gam = dot(S + c * n, Y + c * n, n) / dot(Y + c * n, Y + c * n, n);
-      for (size_t i = 0; i < n; i++) dir[i] *= gam;
+    {
+      double gam = 1.0;
+      if (mem) {
+        size_t c = (head + m - 1) % m;
+        const double *yc = Y + c * n;
+        double yhy = 0.0;
+        for (size_t i = 0; i < n; i++) yhy += yc[i] * h[i] * yc[i];
+        gam = dot(S + c * n, yc, n) / yhy;
+      }
+      for (size_t i = 0; i < n; i++) dir[i] *= gam * h[i];
     }
     for (size_t q = mem; q-- > 0;) {
       size_t c = (head + m - 1 - q) % m;
@@ -297,11 +336,16 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
     double dphi0 = dot(gx, dir, n), gnorm = sqrt(dot(gx, gx, n));
     if (!(dphi0 < 0.0)) {
       mem = 0;
-      for (size_t i = 0; i < n; i++) dir[i] = -gx[i];
-      dphi0 = -gnorm * gnorm;
+      for (size_t i = 0; i < n; i++) dir[i] = -h[i] * gx[i];
+      dphi0 = dot(gx, dir, n);
     }
-    if (!(gnorm > 0.0)) { conv = 1; break; }
-    double t0 = mem ? 1.0 : fmin(1.0, 1.0 / gnorm);
+    if (!(gnorm > 0.0) || !(dphi0 < 0.0)) { conv = 1; break; }
+    /* Without curvature pairs the gradient says nothing about the scale: the first trial
+     * moves the largest coordinate by 0.1 (coordinates are whitened, so 0.1 is a tenth of
+     * f's spread), whatever the size of F. */
+    double dmax = 0.0;
+    for (size_t i = 0; i < n; i++) dmax = fmax(dmax, fabs(dir[i]));
+    double t0 = mem ? 1.0 : 0.1 / dmax;
     double fn, nn;
     if (line_search(&L, x, f, dir, dphi0, t0, xn, gn, &fn, &nn)) {
       if (mem) { mem = 0; it--; continue; }  /* retry once along the steepest descent */
@@ -409,6 +453,16 @@ static gk_status handle_dead(gks_run *r, gks_mix *g, int *moved, gk_error *err) 
   return GK_OK;
 }
 
+/* The weight gradient in the tangent space of the simplex (its mean removed): the step
+ * keeps sum w = 1 to first order, so that renormalising after it does not turn a descent
+ * step into an ascent one (the raw gradient also pulls on the total mass). */
+static void tangent_weights(gks_grad *gr, size_t k) {
+  double m = 0.0;
+  for (size_t j = 0; j < k; j++) m += gr->w[j];
+  m /= (double)k;
+  for (size_t j = 0; j < k; j++) gr->w[j] -= m;
+}
+
 gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err) {
   gks_problem *p = r->p;
   const gk_simplify_options *o = r->opt;
@@ -431,6 +485,7 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
     s = gk_fail(err, GK_ENUMERIC, "gd: the objective is not finite at the initial mixture");
     goto done;
   }
+  tangent_weights(&g0, k);
   if ((s = gks_record(r, 0, F, F / (ff + gg), err)) != GK_OK) goto done;
   /* v = -(gw, gm, cs gS) is the direction; g'v = -(|gw|^2 + |gm|^2 + cs |gS|^2). */
   for (it = 1; it <= o->max_iter; it++) {
@@ -446,6 +501,7 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
         for (size_t j = 0; j < k; j++) step_component(g, &probe, j, sigma, cs, g0.w, g0.mu, g0.cov, &p->work[0]);
         r->evals++;
         if (gks_eval(p, &probe, NULL, NULL, NULL, &g1)) continue;
+        tangent_weights(&g1, k);
         /* (g(theta + sigma v) - g(theta))'v with v = -(gw, gm, cs gS) */
         den = -(dot(g1.w, g0.w, k) - dot(g0.w, g0.w, k) + dot(g1.mu, g0.mu, k * d) -
                 dot(g0.mu, g0.mu, k * d) + cs * (dot(g1.cov, g0.cov, k * cl) - dot(g0.cov, g0.cov, k * cl)));
@@ -465,6 +521,7 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
       if (!renormalise(&trial)) continue;
       r->evals++;
       if (gks_eval(p, &trial, &Fn, NULL, &ggn, &g1)) continue;
+      tangent_weights(&g1, k);
       if (Fn <= F) { taken = 1; break; }
     }
     if (!taken) { conv = 1; break; }  /* no step of any size decreases F */
@@ -478,6 +535,7 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
     if (moved) {
       r->evals++;
       if (gks_eval(p, g, &F, NULL, &gg, &g0)) { s = gk_fail(err, GK_ENUMERIC, "gd: non-finite objective after re-seeding"); goto done; }
+      tangent_weights(&g0, k);
     }
     if ((s = gks_record(r, it, F, F / (ff + gg), err)) != GK_OK) goto done;
     if (Fold - F <= o->tol * F) {
