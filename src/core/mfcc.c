@@ -56,7 +56,9 @@ struct gk_mfcc {
   float *dct_t;       /* nbins x ncep_pad: the DCT matrix transposed, lifter folded in */
   int ncep_pad;       /* ncep rounded up to 4 (zero columns), so the DCT loop has no tail */
   float log_energy_floor;  /* -inf when energy_floor == 0 */
-  fftwf_plan plan;    /* r2c of size nfft, planned on fftwf_malloc'ed buffers */
+  fftwf_plan plan;    /* even nfft: complex FFT of size nfft/2; odd: r2c of size nfft */
+  int packed;         /* 1 when `plan` is the half-size complex FFT (see compute_frame) */
+  float *twiddle;     /* packed: cos(2 pi k / nfft) for k < nfft/2, then the sines */
 };
 
 void gk_mfcc_opts_default(gk_mfcc_opts *o) {
@@ -248,6 +250,7 @@ void gk_mfcc_free(gk_mfcc *ex) {
   free(ex->bin_len);
   free(ex->weights);
   free(ex->dct_t);
+  free(ex->twiddle);
   free(ex);
 }
 
@@ -351,20 +354,34 @@ gk_status gk_mfcc_create(gk_mfcc **out, const gk_mfcc_opts *o, gk_error *err) {
     }
   }
 
-  /* FFTW_ESTIMATE: the plan (hence the rounding) is the same on every run and machine
-   * state; planning once here is what lets compute run on many threads. */
+  /* A real FFT of even size N is done as a complex FFT of size N/2 on the samples taken
+   * in pairs (z[m] = x[2m] + i x[2m+1]) and one O(N) pass that separates the two halves
+   * (compute_frame). FFTW_ESTIMATE plans that well (better than a size-N real transform)
+   * and, unlike FFTW_MEASURE, picks the same plan, hence the same rounding, on every run.
+   * Planning once here is what lets compute run on many threads. */
+  ex->packed = nfft % 2 == 0;
   float *in = fftwf_malloc(sizeof(float) * (size_t)nfft);
   fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(nfft / 2 + 1));
-  if (!in || !spec) {
+  if (ex->packed) ex->twiddle = malloc(sizeof(float) * (size_t)nfft);
+  if (!in || !spec || (ex->packed && !ex->twiddle)) {
     fftwf_free(in);
     fftwf_free(spec);
     gk_mfcc_free(ex);
     return gk_fail_nomem(err);
   }
-  ex->plan = fftwf_plan_dft_r2c_1d(nfft, in, spec, FFTW_ESTIMATE);
+  if (ex->packed) {
+    int h = nfft / 2;
+    for (int k = 0; k < h; k++) {
+      ex->twiddle[k] = (float)cos(2.0 * M_PI * k / nfft);
+      ex->twiddle[h + k] = (float)sin(2.0 * M_PI * k / nfft);
+    }
+    ex->plan = fftwf_plan_dft_1d(h, (fftwf_complex *)in, spec, FFTW_FORWARD, FFTW_ESTIMATE);
+  } else {
+    ex->plan = fftwf_plan_dft_r2c_1d(nfft, in, spec, FFTW_ESTIMATE);
+  }
   fftwf_free(in);
   fftwf_free(spec);
-  if (!ex->plan) { gk_mfcc_free(ex); return gk_fail(err, GK_ENOMEM, "FFTW could not plan a real FFT of size %d", nfft); }
+  if (!ex->plan) { gk_mfcc_free(ex); return gk_fail(err, GK_ENOMEM, "FFTW could not plan an FFT of size %d", nfft); }
   *out = ex;
   return GK_OK;
 }
@@ -387,6 +404,7 @@ typedef struct scratch {
   float *power;          /* nfft/2 + 1 */
   float *mel;            /* nbins + 1 */
   float *cep;            /* ncep_pad + 1 */
+  float *mirror;         /* nfft + 2: the half-size spectrum mirrored (packed transform) */
 } scratch;
 
 static void scratch_free(scratch *s) {
@@ -396,6 +414,7 @@ static void scratch_free(scratch *s) {
   free(s->power);
   free(s->mel);
   free(s->cep);
+  free(s->mirror);
 }
 
 static int scratch_init(scratch *s, const gk_mfcc *ex) {
@@ -406,7 +425,11 @@ static int scratch_init(scratch *s, const gk_mfcc *ex) {
   s->power = calloc(nf / 2 + 4, sizeof(float));  /* 4 zeros past nfft/2 for the padded filters */
   s->mel = malloc(sizeof(float) * (size_t)(ex->nbins + 1));
   s->cep = malloc(sizeof(float) * (size_t)(ex->ncep_pad + 1));
-  if (!s->raw || !s->frame || !s->spec || !s->power || !s->mel || !s->cep) { scratch_free(s); return 0; }
+  s->mirror = malloc(sizeof(float) * (nf + 2));
+  if (!s->raw || !s->frame || !s->spec || !s->power || !s->mel || !s->cep || !s->mirror) {
+    scratch_free(s);
+    return 0;
+  }
   /* The padding [len, nfft) stays zero: the out-of-place r2c transform preserves its input. */
   memset(s->frame, 0, sizeof(float) * nf);
   return 1;
@@ -489,12 +512,34 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
   }
   if (energy) *energy = log_e;
 
-  fftwf_execute_dft_r2c(ex->plan, y, s->spec);
   const int nfreq = ex->nfft / 2;
   float *pw = s->power;
   const float *sp = (const float *)s->spec;
+  if (ex->packed) {
+    /* Z = FFT_{N/2}(x[2m] + i x[2m+1]); with W = exp(-2 pi i k / N) and Z[N/2] = Z[0]:
+     * X[k] = (Z[k] + conj Z[N/2-k]) / 2 + W (Z[k] - conj Z[N/2-k]) / 2i.
+     * The mirrored Z[N/2-k] is copied first so that the main loop reads forwards. */
+    fftwf_execute_dft(ex->plan, (fftwf_complex *)y, s->spec);
+    float *mr = s->mirror;
+    mr[0] = sp[0];
+    mr[1] = sp[1];
+    for (int k = 1; k < nfreq; k++) {
+      mr[2 * k] = sp[2 * (nfreq - k)];
+      mr[2 * k + 1] = sp[2 * (nfreq - k) + 1];
+    }
+    const float *cs = ex->twiddle, *sn = ex->twiddle + nfreq;
 #pragma omp simd
-  for (int k = 0; k < nfreq; k++) pw[k] = sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1];
+    for (int k = 0; k < nfreq; k++) {
+      float zr = sp[2 * k], zi = sp[2 * k + 1], ar = mr[2 * k], ai = mr[2 * k + 1];
+      float er = zr + ar, ei = zi - ai, orr = zi + ai, oi = ar - zr;  /* twice E and O */
+      float xr = er + cs[k] * orr + sn[k] * oi, xi = ei + cs[k] * oi - sn[k] * orr;
+      pw[k] = 0.25f * (xr * xr + xi * xi);
+    }
+  } else {
+    fftwf_execute_dft_r2c(ex->plan, y, s->spec);
+#pragma omp simd
+    for (int k = 0; k < nfreq; k++) pw[k] = sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1];
+  }
   if (o->output == GK_MFCC_FBANK && !o->use_power)
     for (int k = 0; k < nfreq; k++) pw[k] = sqrtf(pw[k]);
 

@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
 static char data_dir[1024];
 
 static const char *data_path(const char *name) {
@@ -159,6 +163,59 @@ static float *make_noise(size_t n, uint64_t seed) {
     x[i] = (float)((double)(s >> 11) * 0x1.0p-53 - 0.5) * 0.5f;
   }
   return x;
+}
+
+/* The filterbank energies of one frame against a direct DFT and triangular filters
+ * written here from the definitions (double precision), for an odd FFT size (FFTW's
+ * real transform) and an even one (the half-size complex transform). */
+static void test_filterbank_vs_dft(void) {
+  int lens[] = {401, 400};
+  for (int c = 0; c < 2; c++) {
+    int N = lens[c], nb = 10;
+    double rate = 16000;
+    gk_mfcc_opts o;
+    gk_mfcc_opts_default(&o);
+    o.frame_length = 1000.0 * N / rate + 1e-9;
+    o.round_to_power_of_two = 0;
+    o.window_type = GK_WINDOW_RECTANGULAR;
+    o.preemphasis_coefficient = 0;
+    o.remove_dc_offset = 0;
+    o.use_energy = 0;
+    o.output = GK_MFCC_FBANK;
+    o.use_log_fbank = 0;
+    o.num_mel_bins = nb;
+    o.low_freq = 0;
+    gk_error err;
+    gk_mfcc *ex = NULL;
+    GK_CHECK_OK(gk_mfcc_create(&ex, &o, &err), &err);
+    if (!ex) continue;
+    GK_CHECK(gk_mfcc_fft_size(ex) == (size_t)N);
+    float *x = make_noise((size_t)N, 11 + (uint64_t)c);
+    gk_matrix m = {0};
+    gk_matrix_alloc(&m, 1, (size_t)nb, GK_FLOAT32, NULL, &err);
+    GK_CHECK_OK(gk_mfcc_compute(ex, x, (size_t)N, rate, &m, NULL, &err), &err);
+    double mlow = 1127.0 * log(1.0), mhigh = 1127.0 * log(1.0 + 8000.0 / 700.0);
+    double dm = (mhigh - mlow) / (nb + 1);
+    for (int b = 0; b < nb; b++) {
+      double e = 0;
+      for (int k = 0; k < N / 2; k++) {
+        double re = 0, im = 0;
+        for (int t = 0; t < N; t++) {
+          double a = -2 * M_PI * (double)k * t / N, v = x[t] * 32768.0;
+          re += v * cos(a);
+          im += v * sin(a);
+        }
+        double mel = 1127.0 * log(1.0 + (rate * k / N) / 700.0);
+        double l = mlow + b * dm, ce = l + dm, r = l + 2 * dm, w = 0;
+        if (mel > l && mel < r) w = mel <= ce ? (mel - l) / dm : (r - mel) / dm;
+        e += w * (re * re + im * im);
+      }
+      GK_CHECK_REL(gk_matrix_get(&m, 0, (size_t)b), e, 1e-4);
+    }
+    free(x);
+    gk_matrix_release(&m, NULL);
+    gk_mfcc_free(ex);
+  }
 }
 
 static void test_silence_and_threads(void) {
@@ -462,6 +519,7 @@ int main(void) {
   snprintf(data_dir, sizeof data_dir, "%s/tests/data/mfcc", src ? src : ".");
   GK_RUN(test_reference_cases);
   GK_RUN(test_frame_counts);
+  GK_RUN(test_filterbank_vs_dft);
   GK_RUN(test_silence_and_threads);
   GK_RUN(test_dither);
   GK_RUN(test_bad_options);
