@@ -688,7 +688,36 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
     if ((st = expect(&x, "<INV_COVARS>", err)) != GK_OK) goto done;
     size_t packed = d * (d + 1) / 2;
     for (size_t cc = 0; cc < k; cc++) {
-      if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, 1, err)) != GK_OK) goto done;
+      /* The current text form "[ rows ]", or the older "FP|DP size values" one. */
+      const char *at = x.s;
+      size_t at_line = x.line;
+      next_token(&x, b, sizeof b, NULL);
+      if (strcmp(b, "FP") == 0 || strcmp(b, "DP") == 0) {
+        next_token(&x, b, sizeof b, NULL);
+        if (strtoul(b, NULL, 10) != d) {
+          st = gk_fail(err, GK_EFORMAT, "%s:%zu: inverse covariance %zu has size '%s', expected %zu", path, x.line,
+                       cc + 1, b, d);
+          goto done;
+        }
+        tmp = malloc(packed * sizeof(double));
+        if (!tmp) {
+          st = gk_fail_nomem(err);
+          goto done;
+        }
+        for (n = 0; n < packed; n++) {
+          char *e;
+          next_token(&x, b, sizeof b, NULL);
+          tmp[n] = strtod(b, &e);
+          if (!b[0] || *e || !isfinite(tmp[n])) {
+            st = gk_fail(err, GK_EFORMAT, "%s:%zu: '%s' is not a finite number", path, x.line, b);
+            goto done;
+          }
+        }
+      } else {
+        x.s = at;
+        x.line = at_line;
+        if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, 1, err)) != GK_OK) goto done;
+      }
       if (n != packed) {
         st = gk_fail(err, GK_EFORMAT, "%s: inverse covariance %zu has %zu values, expected %zu (packed %zu x %zu)",
                      path, cc + 1, n, packed, d, d);

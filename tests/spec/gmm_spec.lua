@@ -586,6 +586,17 @@ while true do big:save(%q) end
                                covariance_type = case}
       assert.near(math.log(g:weights()[1]) + only1:log_likelihood({{0, 0, 0, 0}}), gc1, 1e-6)
     end
+    -- the older packed form "FP size values" of Kaldi's text files
+    local old = assert(io.open(dir .. "/old.txt", "w"))
+    old:write("<FullGMM> \n<WEIGHTS>  [ 1 ]\n<MEANS_INVCOVARS>  [\n  2 1 ]\n<INV_COVARS> FP 2 2 1 1 \n</FullGMM> \n")
+    old:close()
+    local og = gk.gmm.load_kaldi(dir .. "/old.txt")
+    -- P = [[2, 1], [1, 1]], S = P^-1 = [[1, -1], [-1, 2]], mu = S (2, 1) = (1, 0)
+    assert.near(1, og:means():get(1, 1), 1e-12)
+    assert.near(0, og:means():get(1, 2), 1e-12)
+    assert.near(-1, og:covariances()[1]:get(1, 2), 1e-12)
+    assert.near(2, og:covariances()[1]:get(2, 2), 1e-12)
+    os.remove(dir .. "/old.txt")
     local f = assert(io.open(dir .. "/bad.txt", "w"))
     f:write("<DiagGMM> \n<WEIGHTS>  [ 0.5 0.5 ]\n<MEANS_INVVARS>  [\n  1 2 \n  3 ]\n")
     f:close()
