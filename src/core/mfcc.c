@@ -35,6 +35,8 @@ const char *const gk_window_type_names[] = {"hamming", "hanning", "povey", "rect
                                             "blackman", "sine", NULL};
 const char *const gk_mfcc_preset_names[] = {"kaldi", "htk", "sre8k", "sre16k", "paper", NULL};
 
+/* Independent partial sums in the per-frame reductions (four SSE vectors). */
+#define GK_LANES 16
 /* Frames per parallel block: big enough that the scratch set-up is negligible. */
 #define GK_MFCC_BLOCK 512
 /* Largest frame accepted, in samples (a minute at 16 kHz; a bigger one is a unit slip). */
@@ -458,15 +460,23 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
   else start = (long long)f * ex->shift + ex->shift / 2 - len / 2;
   /* Pass 1: the samples scaled to the 16-bit integer range (as Kaldi reads WAV files),
    * and their sum. */
-  float sum = 0.0f;
+  /* Sums run in GK_LANES independent partial sums: one accumulator would make each frame
+   * wait on a chain of dependent additions. */
+  float sum = 0.0f, part[GK_LANES] = {0};
   if (start >= 0 && start + len <= (long long)n) {
     const float *p = samples + start;
-#pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < len; i++) {
-      float v = p[i] * 32768.0f;
-      x[i] = v;
-      sum += v;
+    int i = 0;
+    for (; i + GK_LANES <= len; i += GK_LANES)
+      for (int j = 0; j < GK_LANES; j++) {
+        float v = p[i + j] * 32768.0f;
+        x[i + j] = v;
+        part[j] += v;
+      }
+    for (; i < len; i++) {
+      x[i] = p[i] * 32768.0f;
+      sum += x[i];
     }
+    for (int j = 0; j < GK_LANES; j++) sum += part[j];
   } else {
     /* Kaldi ExtractWindow: reflect at the ends (index -1 -> 0, n -> n - 1). */
     long long nn = (long long)n;
@@ -492,12 +502,20 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     float d0 = x[0] - mean;
     e = d0 * d0;
     y[0] = (d0 - c * d0) * w[0];
-  }
-#pragma omp simd reduction(+ : e)
-  for (int i = 1; i < len; i++) {
-    float d = x[i] - mean, dp = x[i - 1] - mean;
-    e += d * d;
-    y[i] = (d - c * dp) * w[i];
+    for (int j = 0; j < GK_LANES; j++) part[j] = 0.0f;
+    int i = 1;
+    for (; i + GK_LANES <= len; i += GK_LANES)
+      for (int j = 0; j < GK_LANES; j++) {
+        float d = x[i + j] - mean, dp = x[i + j - 1] - mean;
+        part[j] += d * d;
+        y[i + j] = (d - c * dp) * w[i + j];
+      }
+    for (; i < len; i++) {
+      float d = x[i] - mean, dp = x[i - 1] - mean;
+      e += d * d;
+      y[i] = (d - c * dp) * w[i];
+    }
+    for (int j = 0; j < GK_LANES; j++) e += part[j];
   }
   int need_energy = energy != NULL || o->use_energy;
   float log_e = 0.0f;
@@ -507,7 +525,7 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
 #pragma omp simd reduction(+ : e)
       for (int i = 0; i < len; i++) e += y[i] * y[i];
     }
-    log_e = logf(fmaxf(e, FLT_EPSILON));
+    log_e = logf(e > FLT_EPSILON ? e : FLT_EPSILON);
     if (log_e < ex->log_energy_floor) log_e = ex->log_energy_floor;
   }
   if (energy) *energy = log_e;
@@ -563,13 +581,13 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     int off = 0;
     if (o->use_energy && !o->htk_compat) row[off++] = log_e;
     for (int b = 0; b < ex->nbins; b++)
-      row[off + b] = o->use_log_fbank ? logf(fmaxf(mel[b], FLT_EPSILON)) : mel[b];
+      row[off + b] = o->use_log_fbank ? logf(mel[b] > FLT_EPSILON ? mel[b] : FLT_EPSILON) : mel[b];
     if (o->use_energy && o->htk_compat) row[ex->nbins] = log_e;
     return;
   }
   const int nb = ex->nbins, nc = ex->ncep, ncp = ex->ncep_pad;
   float *cep = s->cep;
-  for (int b = 0; b < nb; b++) mel[b] = logf(fmaxf(mel[b], FLT_EPSILON));
+  for (int b = 0; b < nb; b++) mel[b] = logf(mel[b] > FLT_EPSILON ? mel[b] : FLT_EPSILON);
   /* The DCT (lifter folded in), four cepstra at a time: their sums stay in one vector
    * register while the bins go by. */
   for (int k = 0; k < ncp; k += 4) {
