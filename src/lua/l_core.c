@@ -3,6 +3,8 @@
  * gmmkit.core holds the submodules listed in gkl_modules.h plus the process settings
  * (threads) and the doc registry; lua/gmmkit/init.lua builds the user-facing `gk` on it.
  */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gkl.h"
@@ -77,7 +79,24 @@ static const gkL_Reg core_funcs[] = {
   {"interrupted", c_interrupted, "gk.interrupted() -> boolean\nWhether Ctrl-C was pressed during the current operation."},
   {NULL, NULL, NULL}};
 
+/* gmmkit's loops run OpenMP (and OpenBLAS) worker threads that outlive the call. When a
+ * stock lua5.4 closes its state it dlcloses this module, and the library's idle worker
+ * threads would then wake up in unmapped code. Loading the module once more with
+ * RTLD_NODELETE keeps it (and the thread runtimes it links) mapped until exit. */
+static const char module_anchor = 0;
+
+static void pin_module(void) {
+#if defined(RTLD_NODELETE) && defined(RTLD_NOLOAD)
+  Dl_info info;
+  if (dladdr(&module_anchor, &info) && info.dli_fname) {
+    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+    (void)h;  /* intentionally never closed */
+  }
+#endif
+}
+
 int luaopen_gmmkit_core(lua_State *L) {
+  pin_module();
   const char *env = getenv("GMMKIT_THREADS");
   if (env && *env) gk_set_threads(atoi(env));
   lua_newtable(L);

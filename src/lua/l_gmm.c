@@ -3,7 +3,7 @@
  * sufficient statistics, MAP adaptation, model files) and the userdata types
  * gmmkit.Gmm and gmmkit.Stats.
  */
-#define _GNU_SOURCE  /* clock_gettime, access, dladdr, RTLD_NODELETE */
+#define _GNU_SOURCE  /* access */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -745,12 +745,6 @@ static int trainer_release(lua_State *L) {
   return 0;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static const char *const init_names[] = {"kmeans++", "kmeans", "random", "split", NULL};
 
 static int l_train(lua_State *L) {
@@ -834,7 +828,7 @@ static int l_train(lua_State *L) {
   }
   gk_gmm_trainer *t = tb->t;
   int converged = 0;
-  double t0 = now_seconds();
+  double t0 = gk_seconds();
   for (;;) {
     size_t h = t->history_len;
     if (!t->splitting && h >= 2 && fabs(t->history[h - 1] - t->history[h - 2]) < tol) {
@@ -842,11 +836,11 @@ static int l_train(lua_State *L) {
       break;
     }
     if (!t->splitting && t->iteration >= (size_t)max_iter) break;
-    double ts = now_seconds(), ll;
+    double ts = gk_seconds(), ll;
     int splitting = t->splitting;
     size_t k_before = t->model->k, stage = t->stage + 1, stage_iter = t->stage_iter + 1;
     if (gk_gmm_trainer_step(t, &x, &ll, &e) != GK_OK) gkL_raise(L, &e);
-    double sec = now_seconds() - ts;
+    double sec = gk_seconds() - ts;
     if (ckpt && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
     if (progress_print) {
       if (splitting)
@@ -877,7 +871,7 @@ static int l_train(lua_State *L) {
       if (stop) break;
     }
   }
-  double total = now_seconds() - t0;
+  double total = gk_seconds() - t0;
 
   /* The model passes to a Gmm userdata; the trainer keeps the history for info. */
   gk_gmm **box = gkL_newgmm(L);
@@ -1067,24 +1061,7 @@ static void stats_ensure_class(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* The E-step runs OpenMP (and OpenBLAS) worker threads that outlive the call. When a
- * stock lua5.4 closes its state it dlcloses this module, and the library's idle worker
- * threads would then wake up in unmapped code. Loading the module once more with
- * RTLD_NODELETE keeps it (and the thread runtimes it links) mapped until exit. */
-static const char module_anchor = 0;
-
-static void pin_module(void) {
-#if defined(RTLD_NODELETE) && defined(RTLD_NOLOAD)
-  Dl_info info;
-  if (dladdr(&module_anchor, &info) && info.dli_fname) {
-    void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
-    (void)h;  /* intentionally never closed */
-  }
-#endif
-}
-
 int gkL_open_gmm(lua_State *L) {
-  pin_module();
   gmm_ensure_class(L);
   stats_ensure_class(L);
   lua_newtable(L);
