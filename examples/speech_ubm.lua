@@ -130,7 +130,7 @@ if opt.plots then
     end
     local s = gk.audio.load(test_files[1])
     gk.plot.image(gk.mfcc.compute(s, {preset = "paper"}), {file = opt.out .. "/mfcc.png", frame_shift = 0.01,
-      title = "MFCC of " .. test_files[1]:match("[^/]*$")})
+      title = "log energy, 18 MFCC and their deltas: " .. test_files[1]:match("[^/]*$")})
     figures[#figures + 1] = {"mfcc.png", "the static and delta coefficients of one held-out utterance"}
   end)
   if not ok then print("plots skipped: " .. tostring(err)) end

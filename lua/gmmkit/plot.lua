@@ -55,14 +55,14 @@ end
 local function terminal(file, size)
   size = size or {900, 650}
   if not file then
-    return "set terminal dumb size 110,32 ansirgb\n"
+    return "set terminal dumb size 110,32 ansirgb noenhanced\n"
   end
   local q = file:gsub("'", "")
   if file:match("%.svg$") then
-    return string.format("set terminal svg size %d,%d dynamic font 'DejaVu Sans,11'\nset output '%s'\n",
+    return string.format("set terminal svg size %d,%d dynamic noenhanced font 'DejaVu Sans,11'\nset output '%s'\n",
       size[1], size[2], q)
   end
-  return string.format("set terminal pngcairo size %d,%d font 'DejaVu Sans,10'\nset output '%s'\n", size[1], size[2], q)
+  return string.format("set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,10'\nset output '%s'\n", size[1], size[2], q)
 end
 
 local function quote(s)
