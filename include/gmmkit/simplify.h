@@ -70,8 +70,8 @@ typedef enum gk_simplify_dead {
 typedef struct gk_simplify_options {
   gk_simplify_method method;  /* default GK_SIMPLIFY_LBFGS */
   int max_iter;        /* iterations (gd, lbfgs), rounds (kmeans, gmrc); 0: method default */
-  double tol;          /* relative decrease of F (lbfgs: over 5 iterations) that counts as
-                        * converged; 0: default 1e-7 */
+  double tol;          /* relative decrease of F per iteration that counts as converged
+                        * (lbfgs: on average over the last 10); 0: default 1e-7 */
   uint64_t seed;       /* for every random choice (re-seeding); default 1 */
   int threads;         /* OpenMP threads for this call; 0: gk_threads() */
   int history;         /* record one gk_simplify_record per iteration in info */

@@ -133,18 +133,34 @@ static inline void axpy(size_t n, double a, const double *restrict x, double *re
 #define GKS_CLONES
 #endif
 
+/* y -= c0 a0 + c1 a1 + c2 a2 + c3 a3 over n entries: a rank-4 update loads and stores y
+ * once for four multiply-adds (the blocked steps below are made of these). */
+static inline void axpy4(size_t n, double c0, const double *restrict a0, double c1,
+                         const double *restrict a1, double c2, const double *restrict a2,
+                         double c3, const double *restrict a3, double *restrict y) {
+  for (size_t j = 0; j < n; j++) y[j] -= (c0 * a0[j] + c1 * a1[j]) + (c2 * a2[j] + c3 * a3[j]);
+}
+
 /* Right-looking Cholesky S = U'U of the upper triangle of the row-major d x d matrix U
  * (rows i hold U_i,i..d-1); 0 when not positive definite. */
 GKS_CLONES static int chol_upper(double *U, size_t d) {
-  for (size_t k = 0; k < d; k++) {
-    double *Uk = U + k * d;
-    double p = Uk[k];
-    if (!(p > 0.0) || !isfinite(p)) return 0;
-    p = sqrt(p);
-    Uk[k] = p;
-    double ip = 1.0 / p;
-    for (size_t j = k + 1; j < d; j++) Uk[j] *= ip;
-    for (size_t i = k + 1; i < d; i++) axpy(d - i, -Uk[i], Uk + i, U + i * d + i);
+  for (size_t k0 = 0; k0 < d; k0 += 4) {
+    size_t k1 = k0 + 4 < d ? k0 + 4 : d;
+    for (size_t k = k0; k < k1; k++) {  /* the panel of 4 rows */
+      double *Uk = U + k * d;
+      double p = Uk[k];
+      if (!(p > 0.0) || !isfinite(p)) return 0;
+      p = sqrt(p);
+      Uk[k] = p;
+      double ip = 1.0 / p;
+      for (size_t j = k + 1; j < d; j++) Uk[j] *= ip;
+      for (size_t i = k + 1; i < k1; i++) axpy(d - i, -Uk[i], Uk + i, U + i * d + i);
+    }
+    if (k1 - k0 == 4) {  /* the trailing rows, rank 4 at a time (k1 < d only then) */
+      const double *A0 = U + k0 * d, *A1 = A0 + d, *A2 = A1 + d, *A3 = A2 + d;
+      for (size_t i = k1; i < d; i++)
+        axpy4(d - i, A0[i], A0 + i, A1[i], A1 + i, A2[i], A2 + i, A3[i], A3 + i, U + i * d + i);
+    }
   }
   return 1;
 }
@@ -163,18 +179,26 @@ GKS_CLONES static double pair_full(const double *ma, const double *Sa, int fa, c
     else Ui[i] += Sb[i];
     t[i] = ma[i] - mb[i];
   }
-  for (size_t k = 0; k < d; k++) {
-    double *Uk = U + k * d;
-    double p = Uk[k];
-    if (!(p > 0.0) || !isfinite(p)) return NAN;
-    p = sqrt(p);
-    Uk[k] = p;
-    double ip = 1.0 / p;
-    for (size_t j = k + 1; j < d; j++) Uk[j] *= ip;
-    for (size_t i = k + 1; i < d; i++) axpy(d - i, -Uk[i], Uk + i, U + i * d + i);
-    t[k] *= ip;
-    axpy(d - k - 1, -t[k], Uk + k + 1, t + k + 1);
-    q += t[k] * t[k];
+  for (size_t k0 = 0; k0 < d; k0 += 4) {
+    size_t k1 = k0 + 4 < d ? k0 + 4 : d;
+    for (size_t k = k0; k < k1; k++) {  /* the panel of 4 rows, and t_k */
+      double *Uk = U + k * d;
+      double p = Uk[k];
+      if (!(p > 0.0) || !isfinite(p)) return NAN;
+      p = sqrt(p);
+      Uk[k] = p;
+      double ip = 1.0 / p;
+      for (size_t j = k + 1; j < d; j++) Uk[j] *= ip;
+      for (size_t i = k + 1; i < k1; i++) axpy(d - i, -Uk[i], Uk + i, U + i * d + i);
+      t[k] *= ip;
+      axpy(d - k - 1, -t[k], Uk + k + 1, t + k + 1);
+      q += t[k] * t[k];
+    }
+    if (k1 - k0 == 4) {  /* the trailing rows, rank 4 at a time */
+      const double *A0 = U + k0 * d, *A1 = A0 + d, *A2 = A1 + d, *A3 = A2 + d;
+      for (size_t i = k1; i < d; i++)
+        axpy4(d - i, A0[i], A0 + i, A1[i], A1 + i, A2[i], A2 + i, A3[i], A3 + i, U + i * d + i);
+    }
   }
   wk->base = -0.5 * (double)d * LOG_2PI - sum_log(U, d, d + 1);
   wk->q = q;
@@ -187,18 +211,32 @@ GKS_CLONES static double pair_full(const double *ma, const double *Sa, int fa, c
 GKS_CLONES static void pair_full_grad(const double *ma, const double *mb, size_t d, gks_work *wk) {
   const double *U = wk->S;
   double *M = wk->Sinv;
+  /* Rows of M are kept zero right of their diagonal, so that rank-4 updates may run over
+   * whole blocks: M_i = (e_i - sum_{k<i} U_ki M_k) / U_ii. */
   for (size_t i = 0; i < d; i++) {
     double *Mi = M + i * d;
-    memset(Mi, 0, (i + 1) * sizeof(double));
-    for (size_t k = 0; k < i; k++) axpy(k + 1, -U[k * d + i], M + k * d, Mi);
+    memset(Mi, 0, d * sizeof(double));
+    size_t k = 0;
+    for (; k + 4 <= i; k += 4) {
+      const double *M0 = M + k * d;
+      axpy4(k + 4, U[k * d + i], M0, U[(k + 1) * d + i], M0 + d, U[(k + 2) * d + i], M0 + 2 * d,
+            U[(k + 3) * d + i], M0 + 3 * d, Mi);
+    }
+    for (; k < i; k++) axpy(k + 1, -U[k * d + i], M + k * d, Mi);
     double inv = 1.0 / U[i * d + i];
     for (size_t j = 0; j < i; j++) Mi[j] *= inv;
     Mi[i] = inv;
   }
-  /* P = M'M (lower triangle by rows of M) into U's room, mirrored. */
+  /* P = M'M (lower triangle, P_a[0..a] += M_ka M_k[0..a], four k at a time) into U's room. */
   double *P = wk->S;
   for (size_t i = 0; i < d; i++) memset(P + i * d, 0, (i + 1) * sizeof(double));
-  for (size_t k = 0; k < d; k++) {
+  size_t k = 0;
+  for (; k + 4 <= d; k += 4) {
+    const double *M0 = M + k * d, *M1 = M0 + d, *M2 = M1 + d, *M3 = M2 + d;
+    for (size_t a = 0; a < k + 4; a++)
+      axpy4(a + 1, -M0[a], M0, -M1[a], M1, -M2[a], M2, -M3[a], M3, P + a * d);
+  }
+  for (; k < d; k++) {
     const double *Mk = M + k * d;
     for (size_t a = 0; a <= k; a++) axpy(a + 1, Mk[a], Mk, P + a * d);
   }

@@ -297,7 +297,7 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
   L.xt = gn + n; L.gt = L.xt + n;
   size_t mem = 0, head = 0;  /* pairs stored: mem; the newest at head - 1 (mod m) */
   int it = 0, conv = 0;
-  double fwin[5];  /* objective of the last 5 iterations: the stopping rule's window */
+  double fwin[10];  /* objective of the last 10 iterations: the stopping rule's window */
   double f, nise;
   gks_param_pack(g, x);
   r->evals++;
@@ -365,10 +365,10 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
     memcpy(gx, gn, n * sizeof(double));
     f = fn; nise = nn;
     if ((s = gks_record(r, it, f * gks_acc_value(&r->p->ff), nise, err)) != GK_OK) goto done;
-    /* Converged when five iterations together gained less than tol relative: single
-     * short steps (a weak line search) do not stop it early. */
-    if (it >= 5 && fwin[it % 5] - f <= tol * f) { conv = 1; break; }
-    fwin[it % 5] = f;
+    /* Converged when the last ten iterations gained less than tol relative each on
+     * average: single short steps (a weak line search) do not stop it early. */
+    if (it >= 10 && fwin[it % 10] - f <= 10.0 * tol * f) { conv = 1; break; }
+    fwin[it % 10] = f;
   }
   if (it > max_iter) it = max_iter;
 done:
