@@ -86,6 +86,8 @@ typedef struct gk_simplify_options {
   int refine;          /* brute: number of best partitions refined by lbfgs; default 4 */
   int whiten;          /* optimise in coordinates whitened by f's global moments; default 1 */
   gk_simplify_dead dead; /* default GK_DEAD_KEEP */
+  const gk_gmm *start; /* lbfgs, gd, kmeans: start from this prepared model (K components,
+                        * f's dimension) instead of the method's initialisation; NULL */
 } gk_simplify_options;
 
 /* One iteration in info.history: F and NISE of the current g, seconds since the start. */
@@ -107,7 +109,8 @@ typedef struct gk_simplify_info {
   int oscillation;         /* kmeans: period of a detected assignment cycle, else 0 */
   size_t *dead; size_t n_dead;     /* 0-based components whose weight reached zero */
   int reseeded;            /* components re-seeded (dead = GK_DEAD_RESEED) */
-  gk_simplify_method init; /* lbfgs: the initialisation that won */
+  int init;                /* lbfgs: the gk_simplify_method of the initialisation that won,
+                            * -1 when it started from options.start */
   double init_nise;        /* lbfgs: its NISE */
 } gk_simplify_info;
 

@@ -79,6 +79,16 @@ static gk_status check_args(const gk_gmm *f, size_t k, const gk_simplify_options
   if ((int)o->dead < 0 || o->dead > GK_DEAD_RESEED) return gk_fail(err, GK_EINVAL, "reduce: unknown dead policy %d", (int)o->dead);
   if (o->method == GK_SIMPLIFY_LBFGS && !(o->init & GK_INIT_ALL))
     return gk_fail(err, GK_EINVAL, "reduce: no initialisation selected for lbfgs");
+  if (o->start) {
+    if (o->method != GK_SIMPLIFY_LBFGS && o->method != GK_SIMPLIFY_GD && o->method != GK_SIMPLIFY_KMEANS)
+      return gk_fail(err, GK_EINVAL, "reduce: a start model applies to lbfgs, gd and kmeans, not to '%s'",
+                     gk_simplify_method_name(o->method));
+    if (o->start->k != k || o->start->d != f->d)
+      return gk_fail(err, GK_EINVAL, "reduce: the start model has %zu components in dimension %zu, "
+                     "expected %zu in dimension %zu", o->start->k, o->start->d, k, f->d);
+    s = gks_check_models(f, o->start, err);
+    if (s != GK_OK) return s;
+  }
   if (o->method == GK_SIMPLIFY_BRUTE && f->k > 12)
     return gk_fail(err, GK_EINVAL, "reduce: method 'brute' needs f with at most 12 components (f has %zu)", f->k);
   return GK_OK;
@@ -113,7 +123,13 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
   double nis[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL};
   gk_status s = GK_OK;
   int best = -1, it = 0, conv = 0;
-  for (int q = 0; q < 3; q++) {
+  if (r->start) {  /* a given start replaces the initialisations */
+    if ((s = gks_mix_alloc(&c[0], g->k, g->d, g->full, err)) != GK_OK) goto done;
+    gks_mix_copy(&c[0], r->start);
+    nis[0] = working_nise(r, &c[0], NULL);
+    best = 0;
+  }
+  for (int q = 0; q < 3 && !r->start; q++) {
     if (!(o->init & (1u << q))) continue;
     if ((s = gks_mix_alloc(&c[q], g->k, g->d, g->full, err)) != GK_OK) goto done;
     if ((s = make_init(r, inits[q], f, &c[q], err)) != GK_OK) goto done;
@@ -127,7 +143,7 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
     }
     if (best < 0 || nis[q] < nis[best]) best = q;
   }
-  in->init = inits[best];
+  in->init = r->start ? -1 : (int)inits[best];
   in->init_nise = nis[best];
   gks_mix_copy(g, &c[best]);
   for (int phase = 0; phase < (o->qp_weights ? 4 : 1); phase++) {
@@ -210,14 +226,15 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_option
   memset(&in, 0, sizeof in);
   in.method = o.method;
   gks_white wt = {0};
-  gks_mix fw = {0}, g = {0};
+  gks_mix fw = {0}, g = {0}, st = {0};
   gks_problem p;
   memset(&p, 0, sizeof p);
   if ((s = gks_white_init(&wt, f, gfull, o.whiten, err)) != GK_OK) goto done;
   if ((s = gks_white_apply(&wt, f, &fw, err)) != GK_OK) goto done;
   if ((s = gks_problem_init(&p, &fw, k, o.threads, NAN, err)) != GK_OK) goto done;
   if ((s = gks_mix_alloc(&g, k, f->d, gfull, err)) != GK_OK) goto done;
-  gks_run r = {&p, &o, &in, t0, p.shift + wt.log_det_A, 0};
+  if (o.start && (s = gks_white_apply(&wt, o.start, &st, err)) != GK_OK) goto done;
+  gks_run r = {&p, &o, &in, t0, p.shift + wt.log_det_A, 0, o.start ? &st : NULL};
   int it = 0, conv = 1;
   switch (o.method) {
     case GK_SIMPLIFY_TOPK: s = gks_topk(&fw, &g, err); break;
@@ -227,13 +244,15 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_option
     case GK_SIMPLIFY_BRUTE: s = run_brute(&r, &fw, &g, &in, err); break;
     case GK_SIMPLIFY_LBFGS: s = run_lbfgs(&r, &fw, &g, &in, err); break;
     case GK_SIMPLIFY_GD:
-      if ((s = gks_topk(&fw, &g, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
+      if (o.start) gks_mix_copy(&g, &st);
+      if (o.start || (s = gks_topk(&fw, &g, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
         s = gks_gd(&r, &g, &it, &conv, err);
         in.iterations = it; in.converged = conv;
       }
       break;
     case GK_SIMPLIFY_KMEANS:
-      if ((s = gks_topk(&fw, &g, err)) == GK_OK) {
+      if (o.start) gks_mix_copy(&g, &st);
+      if (o.start || (s = gks_topk(&fw, &g, err)) == GK_OK) {
         s = gks_kmeans(&r, &g, &it, &conv, err);
         in.iterations = it; in.converged = conv;
       }
@@ -276,6 +295,7 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_option
 done:
   gks_problem_free(&p);
   gks_mix_free(&g);
+  gks_mix_free(&st);
   gks_mix_free(&fw);
   gks_white_free(&wt);
   if (s != GK_OK || !info) gk_simplify_info_free(&in);

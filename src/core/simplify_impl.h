@@ -58,8 +58,10 @@ static inline double gks_pair_term(const gks_work *wk, double shift) {
 /* Whether `pairs` overlaps in dimension d are worth a parallel region (about a millisecond
  * of work: below it, waking the threads on a busy machine costs more than it saves). */
 static inline int gks_worth_threads(size_t pairs, size_t d, int full) {
-  double per = full ? (double)d * (double)d * ((double)d / 3.0 + 2.0) : 4.0 * (double)d;
-  return (double)pairs * per > 1e6;
+  /* per pair, in units of about 0.1 ns of one core: a full pair's Cholesky (d^3/3 with its
+   * inverse), a diagonal pair's few operations per dimension */
+  double per = full ? (double)d * (double)d * (double)d / 3.0 : 40.0 * (double)d;
+  return (double)pairs * per > 1e7;
 }
 
 /* After gks_pair_logz(..., grad = 0): completes wk->u and wk->Sinv as grad = 1 would have
@@ -151,6 +153,7 @@ typedef struct gks_run {
   double t0;                /* gk_seconds() at the start of the call */
   double log_scale;         /* log F_original = log(F_working / exp(shift)) + log_scale */
   int evals;
+  const gks_mix *start;     /* options.start in working coordinates, or NULL */
 } gks_run;
 
 /* Appends a history record (when asked for) for F / exp(shift) and NISE of the current g. */

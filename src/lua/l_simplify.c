@@ -18,7 +18,7 @@ static const char *const init_names[] = {"topk", "runnalls", "minise", NULL};
 static const char *const reduce_keys[] = {
   "method", "max_iter", "tol", "seed", "threads", "history", "covariance_type", "local_steps",
   "line_search_iters", "memory", "qp_weights", "init", "probe_iter", "refine", "whiten", "dead",
-  NULL};
+  "start", NULL};
 
 /* The two models of a distance, checked for the same dimension here so that the message
  * names the arguments. */
@@ -134,7 +134,8 @@ static void push_info(lua_State *L, const gk_simplify_info *in, int history) {
   lua_pushboolean(L, in->converged); lua_setfield(L, -2, "converged");
   set_int(L, "evaluations", in->evaluations);
   if (in->method == GK_SIMPLIFY_LBFGS) {
-    lua_pushstring(L, gk_simplify_method_name(in->init)); lua_setfield(L, -2, "init");
+    lua_pushstring(L, in->init < 0 ? "start" : gk_simplify_method_name((gk_simplify_method)in->init));
+    lua_setfield(L, -2, "init");
     set_num(L, "init_nise", in->init_nise);
   }
   if (history) {
@@ -196,6 +197,13 @@ static int l_reduce(lua_State *L) {
   o.refine = (int)gkL_optinteger(L, 3, "refine", o.refine, 0, 1000);
   o.whiten = gkL_optboolean(L, 3, "whiten", 1);
   o.dead = (gk_simplify_dead)gkL_optenum(L, 3, "dead", dead_names, GK_DEAD_KEEP);
+  int st = gkL_optfield(L, 3, "start");
+  if (st != LUA_TNIL) {
+    gk_gmm **sb = luaL_testudata(L, -1, GKL_GMM);
+    if (!sb || !*sb) gkL_opterror(L, 3, "start", "must be an open gmmkit.Gmm, got %s", luaL_typename(L, -1));
+    o.start = *sb;  /* kept alive by the options table during the call */
+  }
+  lua_pop(L, 1);
   if (o.method == GK_SIMPLIFY_BRUTE && f->k > 12)
     luaL_argerror(L, 3, lua_pushfstring(L, "method 'brute' needs f with at most 12 components (f has %d)", (int)f->k));
 
@@ -243,7 +251,8 @@ static const gkL_Reg simplify_funcs[] = {
    "components). Options: max_iter, tol, seed, threads, history=true (info.history = "
    "{{iteration=, ise=, nise=, seconds=}, ...}), covariance_type ('diag' g from a full f is "
    "allowed), local_steps (kmeans), line_search_iters (gd), memory, qp_weights, init (names), "
-   "probe_iter, refine (brute), whiten, dead ('keep', 'drop', 'reseed': what happens to a "
+   "probe_iter, refine (brute), whiten, start (a Gmm of K components to start lbfgs, gd or kmeans "
+   "from), dead ('keep', 'drop', 'reseed': what happens to a "
    "component whose weight reaches 0). info: method, ise, nise, iterations, seconds, converged, "
    "evaluations, dead (1-based), reseeded; lbfgs: init, init_nise; kmeans: changes (assignment "
    "changes per round), oscillating, period.\n"

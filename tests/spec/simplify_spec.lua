@@ -168,16 +168,30 @@ describe("gk.simplify.reduce", function()
     assert.are.equal("full", g1.covariance_type)
   end)
 
-  it("drops or re-seeds components at weight zero on request, never NaN", function()
-    -- Two copies of the same heavy component and a far light one: gd from the two
-    -- heaviest drives one copy's weight to zero or keeps both finite.
-    local fm = mix1({0.45, 0.45, 0.1}, {0, 0, 8}, {1, 1, 1})
-    for _, dead in ipairs{"keep", "drop", "reseed"} do
-      local g, info = gk.simplify.reduce(fm, 2, {method = "gd", dead = dead})
-      for _, w in ipairs(g:weights()) do assert.is_true(w == w and w >= 0) end
-      assert.is_table(info.dead)
-      if dead == "drop" then assert.are.equal(2 - #info.dead, g.components) end
-    end
+  it("reports, drops or re-seeds a component whose weight reaches zero, never NaN", function()
+    -- gd from a start whose second component sits far from all of f: its weight gradient
+    -- drives it below zero, where it is clipped.
+    local fm = mix1({0.4, 0.4, 0.2}, {0, 3, 6}, {1, 1, 1})
+    local g0 = mix1({0.999, 0.001}, {1, 50}, {2, 1})
+    local g, info = gk.simplify.reduce(fm, 2, {method = "gd", start = g0, dead = "keep"})
+    assert.are.same({2}, info.dead)
+    assert.are.equal(2, g.components)
+    assert.are.equal(0, g:weights()[2])
+    assert.is_true(math.abs(gk.simplify.nise(fm, g) - info.nise) <= 1e-12 * info.nise)
+    g, info = gk.simplify.reduce(fm, 2, {method = "gd", start = g0, dead = "drop"})
+    assert.are.same({2}, info.dead)
+    assert.are.equal(1, g.components)
+    g, info = gk.simplify.reduce(fm, 2, {method = "gd", start = g0, dead = "reseed"})
+    assert.are.equal(1, info.reseeded)
+    assert.are.equal(2, g.components)
+    for _, w in ipairs(g:weights()) do assert.is_true(w > 0.1 and w == w) end
+    -- re-seeding helps: the lost component comes back where f lacks mass
+    local _, kept = gk.simplify.reduce(fm, 2, {method = "gd", start = g0})
+    assert.is_true(info.nise < kept.nise)
+    -- lbfgs from the same start: softmax weights stay positive and finite
+    local gl, il = gk.simplify.reduce(fm, 2, {start = g0})
+    assert.are.equal("start", il.init)
+    for _, w in ipairs(gl:weights()) do assert.is_true(w >= 0 and w == w) end
   end)
 end)
 
@@ -220,6 +234,14 @@ describe("gk.simplify bad input", function()
     fails("option 'max_iter'", gk.simplify.reduce, f, 3, {max_iter = -1})
     fails("non-finite", gk.gmm.new, {weights = {1}, means = {{0 / 0}}, covariances = {{1}}, covariance_type = "diag"})
     fails("option 'samples'", gk.simplify.kl, f, f, {samples = 1})
+  end)
+
+  it("rejects a start model of the wrong shape or for a merge method", function()
+    local g0 = mix1({0.5, 0.5}, {0, 1}, {1, 1})
+    fails("start model has 2 components in dimension 1, expected 3", gk.simplify.reduce, f, 3, {start = g0})
+    fails("applies to lbfgs, gd and kmeans, not to 'runnalls'", gk.simplify.reduce, f, 2, {method = "runnalls", start = g0})
+    fails("option 'start' must be an open gmmkit.Gmm", gk.simplify.reduce, f, 2, {start = {}})
+    fails("dimension", gk.simplify.reduce, g2, 2, {start = g0})
   end)
 
   it("rejects brute force on more than 12 components and non-models", function()
