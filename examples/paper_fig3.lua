@@ -20,11 +20,7 @@ local opt = ex.options(arg, {
 ex.mkdir(opt.out)
 local folder, source = ex.speech_folder(opt.audio, opt.out, arg and arg[0], 1)
 local files = gk.audio.list(folder)
-if #files > opt.max_files then
-  local step, subset = #files / opt.max_files, {}
-  for i = 1, opt.max_files do subset[i] = files[math.floor((i - 1) * step) + 1] end
-  files = subset
-end
+files = ex.spread(files, opt.max_files)
 -- The paper's front-end, without energy: cepstra c1 and c2 of voiced frames.
 local feats = gk.features.extract(files, {preset = "paper", vad = true, cmvn = true, stack = true})
 local X = feats.stacked:select_cols({2, 3})
@@ -33,24 +29,15 @@ print(string.format("speech: %d frames of [c1, c2] from %d files of %s", X:rows(
 local f, em = gk.gmm.train(X, {components = opt.fit, covariance_type = "full", seed = opt.seed, max_iter = 300, tol = 1e-7})
 print(string.format("EM: %d components, %d iterations", opt.fit, em.iterations))
 local rows = ex.reduce_all(f, opt.target, opt.methods, {seed = opt.seed})
-local by = {}
+local by = ex.by_method(rows)
 for _, r in ipairs(rows) do
-  if r.error then error(r.method .. ": " .. r.error) end
   r.loglik = r.model:log_likelihood(X)
-  by[r.method] = r
 end
 local tbl = ex.markdown_table(rows, {"method", "nise", "loglik", "iterations", "seconds"},
   {"method", "NISE", "mean log-lik of the frames", "iterations", "seconds"})
 print(tbl)
 if by.kmeans and by.kmeans.info.oscillating then print("kmeans: assignments oscillated (as the paper reports on speech)") end
-if by.lbfgs then
-  for _, m in ipairs({"gd", "kmeans", "topk", "runnalls", "minise"}) do
-    if by[m] then
-      assert(by.lbfgs.nise <= by[m].nise * (1 + 1e-6) + 1e-12,
-        string.format("lbfgs NISE %.6g > %s NISE %.6g", by.lbfgs.nise, m, by[m].nise))
-    end
-  end
-end
+ex.check_best(by, "lbfgs", {"gd", "kmeans", "topk", "runnalls", "minise"})
 if by.brute and by.lbfgs then
   print(string.format("brute force (best moment-preserving partition, refined): NISE %.4g; lbfgs %.4g", by.brute.nise, by.lbfgs.nise))
 end

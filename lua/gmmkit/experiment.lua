@@ -182,6 +182,38 @@ function experiment.reduce_all(f, k, methods, opts)
   return rows
 end
 
+--- At most n items of `list`, spread evenly over it (so that every speaker and digit of a
+-- sorted corpus stays represented); the list itself when it is short enough.
+function experiment.spread(list, n)
+  if n <= 0 or #list <= n then return list end
+  local step, subset = #list / n, {}
+  for i = 1, n do subset[i] = list[math.floor((i - 1) * step) + 1] end
+  return subset
+end
+
+--- The rows of reduce_all by method name; raises on a row that failed.
+function experiment.by_method(rows)
+  local by = {}
+  for _, r in ipairs(rows) do
+    if r.error then error(r.method .. ": " .. r.error, 2) end
+    by[r.method] = r
+  end
+  return by
+end
+
+--- Checks that method `best` ended with a NISE no larger than each of `others` (those
+-- that ran), up to rounding; raises naming the pair otherwise.
+function experiment.check_best(by, best, others)
+  local b = by[best]
+  if not b then return end
+  for _, m in ipairs(others) do
+    if by[m] then
+      assert(b.nise <= by[m].nise * (1 + 1e-6) + 1e-12,
+        string.format("%s NISE %.6g > %s NISE %.6g", best, b.nise, m, by[m].nise))
+    end
+  end
+end
+
 local function cell(v)
   if v == nil then return "" end
   if type(v) == "number" then
@@ -234,6 +266,9 @@ for name, text in pairs({
   write = "gk.experiment.write(path, text) -> path\nWrites a text file through a temporary and a rename.",
   speech_folder = "gk.experiment.speech_folder(given, out[, script[, takes]]) -> folder, description\nThe speech folder of an example: `given`, or $GMMKIT_DATA/fsdd/recordings, or an espeak-ng corpus made in out/espeak-corpus.",
   fsdd_name = "gk.experiment.fsdd_name(path) -> speaker, digit, index\nThe parts of a Free Spoken Digit Dataset file name, or nil.",
+  spread = "gk.experiment.spread(list, n) -> list\nAt most n items spread evenly over the list.",
+  by_method = "gk.experiment.by_method(rows) -> table\nThe rows of reduce_all indexed by method; raises on a failed row.",
+  check_best = "gk.experiment.check_best(by, best, others)\nRaises unless method `best` has a NISE no larger than each of `others`.",
   eer = "gk.experiment.eer(targets, nontargets) -> rate\nEqual error rate of a detector from its target and non-target score lists.",
   progress = "gk.experiment.progress(fmt, ...)\nA progress line on stderr.",
 }) do
