@@ -21,6 +21,11 @@
 #include "gmmkit/parallel.h"
 #include "gmmkit/gmm.h"
 #include "gmmkit/random.h"
+#include "gmmkit/audio.h"
+#include "gmmkit/mfcc.h"
+#include "gmmkit/features.h"
+#include "gmmkit/htk.h"
+#include "gmmkit/simplify.h"
 
 #ifdef __cplusplus
 extern "C" {
