@@ -57,10 +57,15 @@ local function heldout_loglik(g)
 end
 
 -- The UBM, by binary splitting as in the speaker-recognition recipes.
+local last_k = 0
 local function progress(p)
-  if p.iteration % 5 == 0 then
-    io.stderr:write(string.format("  EM iteration %d: %d components, log-likelihood %.4f\n", p.iteration,
-      p.components or 0, p.log_likelihood))
+  if p.splitting then
+    if p.components ~= last_k then
+      io.stderr:write(string.format("  EM splitting: %d components, log-likelihood %.4f\n", p.components, p.log_likelihood))
+      last_k = p.components
+    end
+  elseif p.iteration % 5 == 0 then
+    io.stderr:write(string.format("  EM iteration %d: log-likelihood %.4f (%.2f s for the iteration)\n", p.iteration, p.log_likelihood, p.seconds))
   end
 end
 local em_opts = {covariance_type = opt.covariance, init = "split", max_iter = opt.max_iter, seed = opt.seed,
@@ -100,7 +105,7 @@ local figures = {}
 if opt.plots then
   local ok, err = pcall(function()
     gk.plot.em(ubm_info, {file = opt.out .. "/em.png", title = "UBM training: log-likelihood per iteration"})
-    figures[#figures + 1] = {"em.png", "EM log-likelihood per frame at each iteration of the UBM (splitting stages show as steps)"}
+    figures[#figures + 1] = {"em.png", "EM log-likelihood per frame at each iteration of the UBM after binary splitting reached all its components"}
     local runs = {}
     for _, m in ipairs({"gd", "kmeans", "lbfgs", "gmrc"}) do
       if by[m] then runs[#runs + 1] = {label = m, info = by[m].info} end

@@ -175,6 +175,8 @@ function experiment.reduce_all(f, k, methods, opts)
     if ok then
       rows[#rows + 1] = {method = m, model = g, info = info, nise = info.nise, ise = info.ise,
         seconds = seconds, iterations = info.iterations}
+      experiment.progress("  reduced to %d components by %s: NISE %.4g, %d iterations, %.3f s", k, m, info.nise,
+        info.iterations or 0, seconds)
     else
       rows[#rows + 1] = {method = m, error = tostring(g), seconds = seconds}
     end
@@ -250,7 +252,7 @@ function experiment.write(path, text)
   return path
 end
 
---- Prints a line to stderr when it is a terminal, for progress messages.
+--- Prints a progress line on stderr.
 function experiment.progress(fmt, ...)
   io.stderr:write(string.format(fmt, ...), "\n")
 end
