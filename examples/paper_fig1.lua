@@ -64,7 +64,7 @@ if opt.plots then
   for _, m in ipairs({"gd", "kmeans", "lbfgs"}) do
     if by[m] then runs[#runs + 1] = {label = m, info = by[m].info} end
   end
-  gk.plot.convergence(runs, {file = opt.out .. "/fig1_convergence.png", title = "2-D, 10 -> 5: NISE against time"})
+  gk.plot.convergence(runs, {file = opt.out .. "/fig1_convergence.png", title = "2-D, 10 -> 5: ISE against time"})
 end
 ex.write(opt.out .. "/fig1.md", "# Figure 1: 2-D, 10 -> 5\n\n" .. tbl .. "\n")
 print("wrote " .. opt.out .. "/fig1.md")

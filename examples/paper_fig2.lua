@@ -67,7 +67,7 @@ if opt.plots then
       title = string.format("10-D, 30 -> 15: dimensions %d-%d", dims[1], dims[2])}
   end
   gk.plot.convergence({{label = "gd", info = by.gd.info}, {label = "kmeans", info = by.kmeans.info},
-    {label = "lbfgs", info = by.lbfgs.info}}, {file = opt.out .. "/fig2_convergence.png", title = "10-D, 30 -> 15: NISE against time"})
+    {label = "lbfgs", info = by.lbfgs.info}}, {file = opt.out .. "/fig2_convergence.png", title = "10-D, 30 -> 15: ISE against time"})
 end
 ex.write(opt.out .. "/fig2.md", "# Figure 2: 10-D, 30 -> 15\n\n" .. tbl .. "\n\n" .. summary .. "\n")
 print("wrote " .. opt.out .. "/fig2.md")

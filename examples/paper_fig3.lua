@@ -47,7 +47,7 @@ if opt.plots then
       file = opt.out .. "/fig3_" .. m .. ".png", title = string.format("speech [c1, c2], 10 -> 5 by %s: NISE %.3g", m, by[m].nise)}
   end
   gk.plot.convergence({{label = "gd", info = by.gd.info}, {label = "kmeans", info = by.kmeans.info},
-    {label = "lbfgs", info = by.lbfgs.info}}, {file = opt.out .. "/fig3_convergence.png", title = "speech, 10 -> 5: NISE against time"})
+    {label = "lbfgs", info = by.lbfgs.info}}, {file = opt.out .. "/fig3_convergence.png", title = "speech, 10 -> 5: ISE against time"})
 end
 ex.write(opt.out .. "/fig3.md", "# Figure 3: speech [c1, c2], 10 -> 5\n\nData: " .. source .. "\n\n" .. tbl .. "\n")
 print("wrote " .. opt.out .. "/fig3.md")

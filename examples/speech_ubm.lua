@@ -111,8 +111,8 @@ if opt.plots then
       if by[m] then runs[#runs + 1] = {label = m, info = by[m].info} end
     end
     gk.plot.convergence(runs, {file = opt.out .. "/convergence.png",
-      title = string.format("%d -> %d components: NISE against time", opt.components, opt.target)})
-    figures[#figures + 1] = {"convergence.png", "NISE against seconds for the iterative reduction methods"}
+      title = string.format("%d -> %d components: ISE against time", opt.components, opt.target)})
+    figures[#figures + 1] = {"convergence.png", "the ISE (the objective F) against seconds for the iterative reduction methods"}
     local best = by.lbfgs or reduced[1]
     if best and best.model then
       local pts = gk.matrix.vstack(test.matrices)

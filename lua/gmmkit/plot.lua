@@ -256,11 +256,13 @@ function plot.curves(opts)
 end
 
 --- Convergence of several reductions: `runs` is a list of {label=, info=} where info is
--- what gk.simplify.reduce returned with history=true. Plots NISE against seconds (or
--- iterations with x = "iteration"), log scale.
+-- what gk.simplify.reduce returned with history=true. Plots the objective F (the ISE,
+-- which every method lowers; y = "nise" for its normalised form, which need not fall
+-- monotonically because its denominator depends on g) against seconds (or iterations
+-- with x = "iteration"), log scale.
 function plot.convergence(runs, opts)
   opts = check_options("convergence", opts, {"file", "title", "x", "y", "size"})
-  local xkey, ykey = opts.x or "seconds", opts.y or "nise"
+  local xkey, ykey = opts.x or "seconds", opts.y or "ise"
   local series = {}
   for i, run in ipairs(runs) do
     local h = run.info and run.info.history
@@ -273,7 +275,7 @@ function plot.convergence(runs, opts)
     end
   end
   return plot.curves({series = series, logy = true, logx = xkey == "seconds", file = opts.file, size = opts.size,
-    title = opts.title or "convergence", xlabel = xkey, ylabel = ykey:upper()})
+    title = opts.title or "convergence", xlabel = xkey, ylabel = ykey == "ise" and "ISE (F)" or ykey:upper()})
 end
 
 --- EM log-likelihood per iteration (info from gk.gmm.train).
@@ -317,8 +319,8 @@ core.setdoc(plot.curves, [[
 gk.plot.curves{series = {{label =, x = {...}, y = {...}}, ...}, xlabel =, ylabel =, logx =, logy =, file =, title =}
 Several curves on one plot (log scales on request).]])
 core.setdoc(plot.convergence, [[
-gk.plot.convergence({{label =, info =}, ...}[, {file =, x = 'seconds'|'iteration', y = 'nise'|'ise'}])
-NISE (or ISE) against seconds or iterations, log scale, one curve per reduction; `info`
+gk.plot.convergence({{label =, info =}, ...}[, {file =, x = 'seconds'|'iteration', y = 'ise'|'nise'}])
+The ISE F (or NISE) against seconds or iterations, log scale, one curve per reduction; `info`
 is the second result of gk.simplify.reduce(f, K, {history = true, ...}).]])
 core.setdoc(plot.em, [[
 gk.plot.em(info[, {file =, title =, label =}])
