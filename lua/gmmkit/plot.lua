@@ -224,7 +224,7 @@ function plot.curves(opts)
   local script = {terminal(opts.file, opts.size)}
   script[#script + 1] = string.format("set title %s\nset xlabel %s\nset ylabel %s\nset key top right\nset grid\n",
     quote(opts.title or ""), quote(opts.xlabel or ""), quote(opts.ylabel or ""))
-  if opts.logx then script[#script + 1] = "set logscale x\n" end
+  if opts.logx then script[#script + 1] = "set logscale x\nset format x '%g'\n" end
   if opts.logy then script[#script + 1] = "set logscale y\nset format y '%.0e'\n" end
   local files, plots = {}, {}
   for i, s in ipairs(opts.series) do
