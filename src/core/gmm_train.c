@@ -7,6 +7,7 @@
  * gk_gmm_update (M-step), so that the statistics can be reduced across processes.
  */
 #include "gmmkit/gmm.h"
+#include "gmmkit/comm.h"
 
 #include <float.h>
 #include <math.h>
@@ -362,16 +363,19 @@ static void get_frame(const gk_gmm_data *x, size_t f, double *out, size_t d) {
   }
 }
 
+/* Frame i of the systematic sample of m of n frames from the offset u in [0, 1):
+ * increasing in i. */
+static size_t sample_index(size_t i, size_t n, size_t m, double u) {
+  size_t f = m == n ? i : (size_t)(((double)i + u) * (double)n / (double)m);
+  return f >= n ? n - 1 : f;
+}
+
 /* A systematic sample of m of the n frames (m x d, double), from a random offset. */
 static double *sample_frames(const gk_gmm_data *x, size_t n, size_t m, size_t d, rng *r) {
   double *S = gk_scratch_alloc(m * d, sizeof(double));
   if (!S) return NULL;
   double u = rng_uniform(r);
-  for (size_t i = 0; i < m; i++) {
-    size_t f = m == n ? i : (size_t)(((double)i + u) * (double)n / (double)m);
-    if (f >= n) f = n - 1;
-    get_frame(x, f, S + i * d, d);
-  }
+  for (size_t i = 0; i < m; i++) get_frame(x, sample_index(i, n, m, u), S + i * d, d);
   return S;
 }
 
@@ -562,26 +566,45 @@ static void lloyd(const double *S, size_t m, double *C, size_t k, size_t d, cons
   sq_dist(S, m, C, k, d, xn, cn, D);
 }
 
-/* The initial model of `o` from the data. For GK_INIT_SPLIT: one component. */
-static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const gk_gmm_train_opts *o,
-                               const gk_allocator *a, gk_gmm **out, gk_error *err) {
+/* Frames the initialisation samples from n frames. */
+static size_t init_sample_size(size_t n, const gk_gmm_train_opts *o) {
   size_t k = o->components;
-  gk_cov_type cov = o->cov;
-  size_t cs = gk_gmm_cov_size(cov, d);
-  rng r;
-  rng_seed(&r, o->seed, 1);
   size_t m = o->init_frames ? o->init_frames : (50 * k > 20000 ? 50 * k : 20000);
   if (m > 100000 && !o->init_frames) m = 100000;
   if (m > n) m = n;
   if (m < k) m = k <= n ? k : n;
-  if (o->init == GK_INIT_SPLIT) k = 1;
+  return m;
+}
 
+static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, rng *r,
+                                   const gk_allocator *a, gk_gmm **out, gk_error *err);
+
+/* The initial model of `o` from the data. For GK_INIT_SPLIT: one component. */
+static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const gk_gmm_train_opts *o,
+                               const gk_allocator *a, gk_gmm **out, gk_error *err) {
+  rng r;
+  rng_seed(&r, o->seed, 1);
+  size_t m = init_sample_size(n, o);
   double *S = sample_frames(x, n, m, d, &r);
+  if (!S) return gk_fail_nomem(err);
+  gk_status st = model_from_sample(S, m, d, o, &r, a, out, err);
+  gk_scratch_free(S);
+  return st;
+}
+
+/* The initial model from the sample S (m x d) of the frames, `r` the generator after
+ * the sample was drawn. */
+static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, rng *r,
+                                   const gk_allocator *a, gk_gmm **out, gk_error *err) {
+  size_t k = o->components;
+  gk_cov_type cov = o->cov;
+  size_t cs = gk_gmm_cov_size(cov, d);
+  if (o->init == GK_INIT_SPLIT) k = 1;
   double *gmean = gk_scratch_alloc(d, sizeof(double)), *gcv = gk_scratch_alloc(cs, sizeof(double));
   double *floor_ = gk_scratch_alloc(d, sizeof(double));
   gk_gmm *g = NULL;
   gk_status st = GK_OK;
-  if (!S || !gmean || !gcv || !floor_) {
+  if (!gmean || !gcv || !floor_) {
     st = gk_fail_nomem(err);
     goto done;
   }
@@ -614,7 +637,7 @@ static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const g
     }
     for (size_t i = 0; i < m; i++) perm[i] = i;
     for (size_t c = 0; c < k; c++) {
-      size_t j = c + (size_t)(rng_uniform(&r) * (double)(m - c));
+      size_t j = c + (size_t)(rng_uniform(r) * (double)(m - c));
       if (j >= m) j = m - 1;
       size_t t = perm[c];
       perm[c] = perm[j];
@@ -632,7 +655,7 @@ static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const g
     if (!C || !D || !xn || !cn || !cnt) {
       st = gk_fail_nomem(err);
     } else {
-      kmeanspp(S, m, k, d, &r, C, xn);
+      kmeanspp(S, m, k, d, r, C, xn);
       for (size_t i = 0; i < m; i++) {
         double s = 0.0;
         for (size_t j = 0; j < d; j++) s += S[i * d + j] * S[i * d + j];
@@ -653,7 +676,6 @@ static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const g
   }
   st = gk_gmm_prepare(g, err);
 done:
-  gk_scratch_free(S);
   gk_scratch_free(gmean);
   gk_scratch_free(gcv);
   gk_scratch_free(floor_);
@@ -703,10 +725,16 @@ static void fnv(uint64_t *h, const void *p, size_t n) {
   }
 }
 
-uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o) {
+/* Frames the fingerprint digests: 0, step, 2 step, ... below n (up to 4097 of them). */
+static size_t fingerprint_step(size_t n) { return n / 4096 + 1; }
+
+/* The fingerprint of n frames in nparts matrices (the first of `cols` columns), from the
+ * rows (nrows x cols, double) at the frames fingerprint_step chooses. */
+static uint64_t fingerprint_of(size_t n, size_t nparts, size_t stride, size_t cols, const gk_gmm_train_opts *o,
+                               const double *rows, size_t nrows) {
   uint64_t h = 0xcbf29ce484222325ull;
-  uint64_t v[8] = {gk_gmm_data_frames(x), x->nparts, x->stride > 1 ? x->stride : 1,
-                   x->nparts ? x->parts[0].cols : 0, o->components, (uint64_t)o->cov, (uint64_t)o->init, o->seed};
+  uint64_t v[8] = {n, nparts, stride > 1 ? stride : 1, cols, o->components, (uint64_t)o->cov, (uint64_t)o->init,
+                   o->seed};
   fnv(&h, v, sizeof v);
   uint64_t w = o->init_frames;
   fnv(&h, &w, sizeof w);
@@ -718,19 +746,24 @@ uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts 
     fnv(&h, g->weights, g->k * sizeof(double));
     fnv(&h, g->means, g->k * g->d * sizeof(double));
   }
+  if (rows) fnv(&h, rows, nrows * cols * sizeof(double));
+  return h;
+}
+
+uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o) {
   /* Up to 4096 values spread over the data. */
   size_t n = gk_gmm_data_frames(x), d = x->nparts ? x->parts[0].cols : 0;
+  double *rows = NULL;
+  size_t nrows = 0;
   if (n && d) {
-    double *row = gk_scratch_alloc(d, sizeof(double));
-    if (row) {
-      size_t step = n / 4096 + 1;
-      for (size_t f = 0; f < n; f += step) {
-        get_frame(x, f, row, d);
-        fnv(&h, row, d * sizeof(double));
-      }
-      gk_scratch_free(row);
-    }
+    size_t step = fingerprint_step(n);
+    nrows = (n - 1) / step + 1;
+    rows = gk_scratch_alloc(nrows * d, sizeof(double));
+    if (rows)
+      for (size_t i = 0; i < nrows; i++) get_frame(x, i * step, rows + i * d, d);
   }
+  uint64_t h = fingerprint_of(n, x->nparts, x->stride, d, o, rows, rows ? nrows : 0);
+  gk_scratch_free(rows);
   return h;
 }
 
@@ -831,14 +864,23 @@ static gk_status grow(gk_gmm_trainer *t, gk_error *err) {
 
 gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, double *loglik, gk_error *err) {
   gk_gmm_stats *s = NULL;
-  const gk_allocator *ap = t->alloc.fn ? &t->alloc : NULL;
   gk_status st = gk_gmm_accumulate(t->model, x, &s, NULL, err);
   if (st != GK_OK) return st;
+  st = gk_gmm_trainer_advance(t, s, loglik, err);
+  gk_gmm_stats_free(s);
+  return st;
+}
+
+gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, double *loglik, gk_error *err) {
+  const gk_allocator *ap = t->alloc.fn ? &t->alloc : NULL;
+  if (s->k != t->model->k || s->d != t->model->d || s->cov != t->model->cov)
+    return gk_fail(err, GK_EINVAL, "statistics of %zu %s components in dimension %zu do not fit the trained "
+                   "model (%zu %s components in dimension %zu)", s->k, gk_cov_type_name(s->cov), s->d,
+                   t->model->k, gk_cov_type_name(t->model->cov), t->model->d);
   double ll = s->loglik / s->frames;
   gk_gmm *g = NULL;
   size_t ev = 0;
-  st = gk_gmm_update(s, &t->update, &g, ap, &ev, err);
-  gk_gmm_stats_free(s);
+  gk_status st = gk_gmm_update(s, &t->update, &g, ap, &ev, err);
   if (st != GK_OK) return st;
   if (!t->splitting) {
     st = push_history(t, ll, err);
@@ -907,4 +949,286 @@ gk_status gk_gmm_sample(const gk_gmm *g, size_t n, uint64_t seed, gk_matrix *out
   }
   gk_scratch_free(z);
   return GK_OK;
+}
+
+/* ---- the trainer over several processes (gmmkit/comm.h) ------------------------------- */
+
+/* What each rank tells the others about its data. */
+enum { INFO_FRAMES, INFO_DIM, INFO_PARTS, INFO_COLS0, INFO_N };
+
+/* The shape of this rank's data: frames, the columns of its non-empty matrices (0 when it
+ * has none; a local disagreement is an error), matrices, columns of the first matrix. */
+static gk_status local_info(const gk_gmm_data *x, uint64_t *info, gk_error *err) {
+  size_t d = 0;
+  for (size_t p = 0; p < x->nparts; p++) {
+    if (x->parts[p].rows == 0) continue;
+    if (d == 0) d = x->parts[p].cols;
+    if (x->parts[p].cols != d)
+      return gk_fail(err, GK_EINVAL, "dimension mismatch: matrix %zu has %zu columns, expected %zu", p + 1,
+                     x->parts[p].cols, d);
+  }
+  info[INFO_FRAMES] = x->nparts ? gk_gmm_data_frames(x) : 0;
+  info[INFO_DIM] = d;
+  info[INFO_PARTS] = x->nparts;
+  info[INFO_COLS0] = x->nparts ? x->parts[0].cols : 0;
+  return GK_OK;
+}
+
+/* The job's shape from every rank's info (all: size x INFO_N): frames, dimension and the
+ * frames before each rank (offsets[size]). Checks the options as gk_gmm_train_check. */
+typedef struct job_shape {
+  size_t frames, d, parts, cols0;
+} job_shape;
+
+static gk_status job_check(const uint64_t *all, int p, const gk_gmm_train_opts *o, job_shape *js,
+                           gk_error *err) {
+  memset(js, 0, sizeof *js);
+  int first = -1, have_cols0 = 0;
+  if (o->init == GK_INIT_MODEL && o->init_model) js->d = o->init_model->d;
+  for (int r = 0; r < p; r++) {
+    const uint64_t *in = all + (size_t)r * INFO_N;
+    js->frames += (size_t)in[INFO_FRAMES];
+    js->parts += (size_t)in[INFO_PARTS];
+    if (!have_cols0 && in[INFO_PARTS] > 0) {
+      js->cols0 = (size_t)in[INFO_COLS0];
+      have_cols0 = 1;
+    }
+    if (in[INFO_DIM] == 0) continue;
+    if (js->d == 0) {
+      js->d = (size_t)in[INFO_DIM];
+      first = r;
+    } else if (in[INFO_DIM] != js->d) {
+      if (first < 0)
+        return gk_fail(err, GK_EINVAL, "dimension mismatch: rank %d's data has %zu columns, the initial model %zu",
+                       r, (size_t)in[INFO_DIM], js->d);
+      return gk_fail(err, GK_EINVAL, "dimension mismatch: rank %d's data has %zu columns, rank %d's %zu", r,
+                     (size_t)in[INFO_DIM], first, js->d);
+    }
+  }
+  if (js->frames == 0) return gk_fail(err, GK_EINVAL, "no data: 0 frames on all %d ranks", p);
+  if (js->d == 0 || js->d > GK_MAX_DIM) return gk_fail(err, GK_ELIMIT, "dimension %zu is outside 1..%u", js->d, GK_MAX_DIM);
+  size_t k = o->components;
+  if (o->init == GK_INIT_MODEL) {
+    if (!o->init_model) return gk_fail(err, GK_EINVAL, "init: no model given");
+    k = o->init_model->k;
+  } else {
+    if (k < 1 || k > GK_MAX_COMPONENTS)
+      return gk_fail(err, GK_EINVAL, "components = %zu must be between 1 and %u", k, GK_MAX_COMPONENTS);
+    if (o->cov != GK_COV_DIAG && o->cov != GK_COV_FULL)
+      return gk_fail(err, GK_EINVAL, "unknown covariance type %d", (int)o->cov);
+  }
+  if (k > js->frames)
+    return gk_fail(err, GK_EINVAL, "components = %zu exceeds the number of frames (%zu on %d ranks)", k,
+                   js->frames, p);
+  return check_update_opts(&o->update, k, err);
+}
+
+/* Exchanges the ranks' info and checks the job; `all` (size x INFO_N) is allocated here. */
+static gk_status job_begin(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c, job_shape *js,
+                           uint64_t **all_out, gk_error *err) {
+  int p = gk_comm_size(c);
+  uint64_t info[INFO_N];
+  *all_out = NULL;
+  gk_status st = local_info(x, info, err);
+  if (st != GK_OK) return st;
+  uint64_t *all = gk_scratch_alloc((size_t)p * INFO_N, sizeof(uint64_t));
+  if (!all) return gk_fail_nomem(err);
+  st = gk_comm_allgather_u64(c, info, INFO_N, all, err);
+  if (st == GK_OK) st = job_check(all, p, o, js, err);
+  if (st != GK_OK) {
+    gk_scratch_free(all);
+    return st;
+  }
+  *all_out = all;
+  return GK_OK;
+}
+
+gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                                  size_t *total, gk_error *err) {
+  if (gk_comm_size(c) <= 1) {
+    gk_status st = gk_gmm_train_check(x, o, err);
+    if (st == GK_OK && total) *total = gk_gmm_data_frames(x);
+    return st;
+  }
+  job_shape js;
+  uint64_t *all = NULL;
+  gk_status st = job_begin(x, o, c, &js, &all, err);
+  gk_scratch_free(all);
+  if (st == GK_OK && total) *total = js.frames;
+  return st;
+}
+
+/* Gathers to rank 0 the job's frames at the global indices idx(i), i < m (increasing), as
+ * rows of `cols` doubles: each rank sends those in its range. `all` is the ranks' info.
+ * On rank 0 *out receives the m x cols rows (scratch memory, the caller frees it). */
+typedef size_t (*index_fn)(size_t i, const void *ud);
+
+static gk_status gather_rows(const gk_gmm_data *x, const gk_comm *c, const uint64_t *all, size_t m, size_t cols,
+                             index_fn idx, const void *ud, double **out, gk_error *err) {
+  int p = gk_comm_size(c), me = gk_comm_rank(c);
+  *out = NULL;
+  size_t *counts = gk_scratch_alloc((size_t)p, sizeof(size_t));
+  if (!counts) return gk_fail_nomem(err);
+  memset(counts, 0, (size_t)p * sizeof(size_t));
+  /* The rank of each sampled frame, walking both increasing sequences together. */
+  size_t mine0 = 0, mine = 0, off = 0, myoff = 0;
+  int r = 0;
+  for (size_t i = 0; i < m; i++) {
+    size_t f = idx(i, ud);
+    while (r < p - 1 && f >= off + (size_t)all[(size_t)r * INFO_N + INFO_FRAMES]) {
+      off += (size_t)all[(size_t)r * INFO_N + INFO_FRAMES];
+      r++;
+    }
+    counts[r] += cols;
+    if (r == me) {
+      if (mine == 0) mine0 = i;
+      mine++;
+      myoff = off;
+    }
+  }
+  double *send = gk_scratch_alloc(mine ? mine * cols : 1, sizeof(double));
+  double *recv = me == 0 ? gk_scratch_alloc(m > 0 && cols > 0 ? m * cols : 1, sizeof(double)) : NULL;
+  gk_status st = GK_OK;
+  if (!send || (me == 0 && !recv)) {
+    st = gk_fail_nomem(err);
+  } else {
+    for (size_t i = 0; i < mine; i++) get_frame(x, idx(mine0 + i, ud) - myoff, send + i * cols, cols);
+    st = gk_comm_gather_doubles(c, send, counts, recv, err);
+  }
+  gk_scratch_free(send);
+  gk_scratch_free(counts);
+  if (st != GK_OK) {
+    gk_scratch_free(recv);
+    return st;
+  }
+  *out = recv;
+  return GK_OK;
+}
+
+static size_t fingerprint_index(size_t i, const void *ud) { return i * *(const size_t *)ud; }
+
+/* The fingerprint from the exchanged info (see gk_gmm_train_fingerprint_comm). */
+static gk_status job_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                                 const uint64_t *all, const job_shape *js, uint64_t *fp, gk_error *err) {
+  size_t n = js->frames, cols = js->cols0, step = fingerprint_step(n);
+  size_t nrows = n && cols ? (n - 1) / step + 1 : 0;
+  double *rows = NULL;
+  if (nrows && cols != js->d)
+    return gk_fail(err, GK_EINVAL, "the first matrix has %zu columns, the data %zu", cols, js->d);
+  gk_status st = nrows ? gather_rows(x, c, all, nrows, cols, fingerprint_index, &step, &rows, err) : GK_OK;
+  if (st != GK_OK) return st;
+  uint64_t h = 0;
+  if (gk_comm_rank(c) == 0) h = fingerprint_of(n, js->parts, x->stride, cols, o, rows, nrows);
+  gk_scratch_free(rows);
+  st = gk_comm_bcast(c, &h, sizeof h, 0, err);
+  if (st == GK_OK) *fp = h;
+  return st;
+}
+
+gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                                        uint64_t *fingerprint, gk_error *err) {
+  if (gk_comm_size(c) <= 1) {
+    *fingerprint = gk_gmm_train_fingerprint(x, o);
+    return GK_OK;
+  }
+  job_shape js;
+  uint64_t *all = NULL;
+  gk_status st = job_begin(x, o, c, &js, &all, err);
+  if (st == GK_OK) st = job_fingerprint(x, o, c, all, &js, fingerprint, err);
+  gk_scratch_free(all);
+  return st;
+}
+
+typedef struct sample_plan {
+  size_t n, m;
+  double u;
+} sample_plan;
+
+static size_t plan_index(size_t i, const void *ud) {
+  const sample_plan *sp = ud;
+  return sample_index(i, sp->n, sp->m, sp->u);
+}
+
+/* Broadcasts rank 0's model *g (created on the other ranks, then prepared there). */
+static gk_status bcast_model(gk_gmm **g, const gk_comm *c, const gk_allocator *a, gk_error *err) {
+  uint64_t head[3] = {0, 0, 0};
+  if (gk_comm_rank(c) == 0) {
+    head[0] = (*g)->k;
+    head[1] = (*g)->d;
+    head[2] = (uint64_t)(*g)->cov;
+  }
+  gk_status st = gk_comm_bcast(c, head, sizeof head, 0, err);
+  if (st != GK_OK) return st;
+  size_t k = (size_t)head[0], d = (size_t)head[1];
+  gk_cov_type cov = (gk_cov_type)head[2];
+  if (gk_comm_rank(c) != 0) {
+    st = gk_gmm_create(g, k, d, cov, a, err);
+    if (st != GK_OK) return st;
+  }
+  size_t cs = gk_gmm_cov_size(cov, d);
+  st = gk_comm_bcast(c, (*g)->weights, k * sizeof(double), 0, err);
+  if (st == GK_OK) st = gk_comm_bcast(c, (*g)->means, k * d * sizeof(double), 0, err);
+  if (st == GK_OK) st = gk_comm_bcast(c, (*g)->covs, k * cs * sizeof(double), 0, err);
+  if (st == GK_OK && gk_comm_rank(c) != 0) st = gk_gmm_prepare(*g, err);
+  return st;
+}
+
+gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                                     const gk_comm *c, const gk_allocator *a, gk_error *err) {
+  *out = NULL;
+  if (gk_comm_size(c) <= 1) return gk_gmm_trainer_create(out, x, o, a, err);
+  job_shape js;
+  uint64_t *all = NULL;
+  gk_status st = job_begin(x, o, c, &js, &all, err);
+  if (st != GK_OK) return st;
+  /* This rank's values (the whole job's are only ever seen piecewise). */
+  if (gk_gmm_data_frames(x) > 0) st = gk_gmm_data_check(x, js.d, err);
+  gk_gmm_trainer *t = NULL;
+  if (st == GK_OK) {
+    t = gk_calloc(a, 1, sizeof *t);
+    if (!t) st = gk_fail_nomem(err);
+  }
+  if (st == GK_OK) {
+    if (a) t->alloc = *a;
+    t->update = o->update;
+    t->frames = (double)js.frames;
+    if (o->init == GK_INIT_MODEL) {
+      t->target_k = o->init_model->k;
+      if (gk_comm_rank(c) == 0) st = gk_gmm_clone(o->init_model, &t->model, a, err);
+    } else {
+      t->target_k = o->components;
+      t->splitting = o->init == GK_INIT_SPLIT && o->components > 1;
+      /* The frames one process would sample, gathered at rank 0 in the same order. */
+      rng r;
+      rng_seed(&r, o->seed, 1);
+      sample_plan sp;
+      sp.n = js.frames;
+      sp.m = init_sample_size(js.frames, o);
+      sp.u = rng_uniform(&r);
+      double *S = NULL;
+      st = gather_rows(x, c, all, sp.m, js.d, plan_index, &sp, &S, err);
+      if (st == GK_OK && gk_comm_rank(c) == 0) st = model_from_sample(S, sp.m, js.d, o, &r, a, &t->model, err);
+      gk_scratch_free(S);
+    }
+  }
+  if (st == GK_OK) st = bcast_model(&t->model, c, a, err);
+  gk_scratch_free(all);
+  if (st != GK_OK) {
+    gk_gmm_trainer_free(t);
+    return st;
+  }
+  *out = t;
+  return GK_OK;
+}
+
+gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c, double *loglik,
+                                   gk_error *err) {
+  if (gk_comm_size(c) <= 1) return gk_gmm_trainer_step(t, x, loglik, err);
+  gk_gmm_stats *s = NULL;
+  gk_status st = GK_OK;
+  if (x->nparts > 0 && gk_gmm_data_frames(x) > 0) st = gk_gmm_accumulate(t->model, x, &s, NULL, err);
+  if (st == GK_OK) st = gk_gmm_stats_reduce(&s, t->model->k, t->model->d, t->model->cov, c, NULL, err);
+  if (st == GK_OK) st = gk_gmm_trainer_advance(t, s, loglik, err);
+  gk_gmm_stats_free(s);
+  return st;
 }
