@@ -123,8 +123,12 @@ int gkh_report(lua_State *L, int status, int prefix) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (msg == NULL) msg = "(error object is not a string)";
+    int rank = prefix ? gkh_mpi_rank() : -1;
     fflush(stdout); /* keep the order of results and errors in a shared output */
-    fprintf(stderr, "%s%s\n", prefix ? GKH_PROGNAME ": " : "", msg);
+    if (rank >= 0) /* under MPI: which of the job's processes failed */
+      fprintf(stderr, "%s: rank %d: %s\n", GKH_PROGNAME, rank, msg);
+    else
+      fprintf(stderr, "%s%s\n", prefix ? GKH_PROGNAME ": " : "", msg);
     fflush(stderr);
     lua_pop(L, 1);
   }
@@ -171,7 +175,9 @@ static void print_usage(FILE *f) {
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n"
           "Environment: GMMKIT_HISTORY (history file of interactive sessions, default\n"
-          "~/.gmmkit_history, empty for none), GMMKIT_THREADS (threads, default all cores).\n"
+          "~/.gmmkit_history, empty for none), GMMKIT_THREADS (threads, default all cores),\n"
+          "GMMKIT_MPI (1: initialise MPI without a launcher, 0: never; by default under\n"
+          "mpirun/mpiexec/srun when built with MPI).\n"
           "In a session, Ctrl-C stops a running command, Ctrl-D exits.\n",
           GKH_PROGNAME);
 }
@@ -332,6 +338,23 @@ static int runargs(lua_State *L, char **argv, int n) {
   return 1;
 }
 
+/* os.exit under MPI: MPI ends first (MPI_Finalize; or, for a failure status with other
+ * ranks running, MPI_Abort with a message naming the rank, as the other ranks may be
+ * waiting for this one); then as Lua's os.exit. */
+static int host_exit(lua_State *L) {
+  int status;
+  if (lua_isboolean(L, 1)) status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  else status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+  if (status != EXIT_SUCCESS) {
+    fflush(stdout);
+    fprintf(stderr, "%s: rank %d: os.exit(%d)\n", GKH_PROGNAME, gkh_mpi_rank(), status);
+  }
+  if (lua_toboolean(L, 2)) lua_close(L);
+  gkh_mpi_exit(status == EXIT_SUCCESS, status);
+  exit(status);
+  return 0;
+}
+
 /* require "gmmkit" (from package.preload, set by gkL_preload) into the globals `gk` and
  * `help`. */
 static int load_gmmkit(lua_State *L) {
@@ -368,6 +391,12 @@ static int pmain(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
   luaL_openlibs(L);
+  if (gkh_mpi_rank() >= 0) {
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, host_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
+  }
   gkL_preload(L);
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCRESTART);
@@ -386,9 +415,11 @@ static int pmain(lua_State *L) {
 
 int main(int argc, char **argv) {
   int status, result;
+  gkh_mpi_init(&argc, &argv); /* first: before any thread exists */
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", GKH_PROGNAME);
+    gkh_mpi_exit(0, EXIT_FAILURE);
     return EXIT_FAILURE;
   }
   lua_gc(L, LUA_GCSTOP); /* no collection while the state is built */
@@ -399,5 +430,6 @@ int main(int argc, char **argv) {
   result = lua_toboolean(L, -1);
   gkh_report(L, status, 1);
   lua_close(L);
+  gkh_mpi_exit(result && status == LUA_OK, EXIT_FAILURE);
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -34,4 +34,13 @@ void gkh_print_version(lua_State *L, int banner);
  * Returns the number of inputs that failed (to compile, to run, or to print). */
 int gkh_repl(lua_State *L, int banner);
 
+/* MPI (src/host/mpi.c; no-ops in a host built without MPI). gkh_mpi_init initialises MPI
+ * when a launcher started the process (or GMMKIT_MPI=1). gkh_mpi_rank is this rank, or -1
+ * when MPI is not running. gkh_mpi_exit ends MPI before the process exits: with `ok` zero
+ * and more than one rank, MPI_Abort ends the whole job with exit status `status`;
+ * otherwise MPI_Finalize. */
+void gkh_mpi_init(int *argc, char ***argv);
+int gkh_mpi_rank(void);
+void gkh_mpi_exit(int ok, int status);
+
 #endif

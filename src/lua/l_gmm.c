@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gkl.h"
+#include "l_mpi.h"
 
 /* luaL_error with the C library's printf (size_t formats), position information included. */
 static int raisef(lua_State *L, const char *fmt, ...)
@@ -279,11 +280,26 @@ static int l_index(lua_State *L) {
  * Pushes an anchor table (which keeps every matrix alive while the C core reads them,
  * even if a progress callback drops the caller's references) and a userdata holding the
  * descriptors; fills x. */
+static void check_data_list(lua_State *L, int idx, gk_gmm_data *x, size_t stride, int allow_empty);
+
 static void check_data(lua_State *L, int idx, gk_gmm_data *x, size_t stride) {
+  check_data_list(L, idx, x, stride, 0);
+}
+
+/* check_data; with allow_empty, an empty list is data without matrices (a rank of a
+ * distributed training that was dealt no files). */
+static void check_data_list(lua_State *L, int idx, gk_gmm_data *x, size_t stride, int allow_empty) {
   idx = lua_absindex(L, idx);
   lua_newtable(L);
   int anchor = lua_gettop(L);
   size_t n = 0;
+  if (allow_empty && lua_istable(L, idx) && !gkL_testmatrix(L, idx) && luaL_len(L, idx) == 0) {
+    lua_newuserdatauv(L, sizeof(gk_matrix), 0);
+    x->parts = NULL;
+    x->nparts = 0;
+    x->stride = stride;
+    return;
+  }
   if (gkL_testmatrix(L, idx)) {
     n = 1;
     lua_pushvalue(L, idx);
@@ -751,7 +767,7 @@ static int l_train(lua_State *L) {
   static const char *const keys[] = {
     "components", "covariance_type", "init", "max_iter", "tol", "seed", "var_floor",
     "var_floor_relative", "min_weight", "min_weight_action", "reg", "subsample", "threads",
-    "progress", "checkpoint", "resume", "init_frames", NULL};
+    "progress", "checkpoint", "resume", "init_frames", "comm", NULL};
   lua_settop(L, 2);
   gkL_checkoptions(L, 2, keys);
   gk_gmm_train_opts o = gk_gmm_train_defaults();
@@ -794,10 +810,15 @@ static int l_train(lua_State *L) {
   int resume = gkL_optboolean(L, 2, "resume", 0);
   if (resume && !ckpt) gkL_opterror(L, 2, "resume", "needs the option 'checkpoint' (the file to resume from)");
 
+  /* Distributed over the MPI ranks: by default whenever there is more than one. */
+  const gk_comm *comm = gkL_comm(L);
+  if (!gkL_optboolean(L, 2, "comm", comm != NULL)) comm = NULL;
+  int rank = gk_comm_rank(comm);
+
   gk_gmm_data x;
-  check_data(L, 1, &x, stride);
+  check_data_list(L, 1, &x, stride, comm != NULL);
   gk_error e;
-  if (gk_gmm_train_check(&x, &o, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  if (gk_gmm_train_check_comm(&x, &o, comm, NULL, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
 
   trainer_box *tb = lua_newuserdatauv(L, sizeof(trainer_box), 0);
   tb->t = NULL;
@@ -818,13 +839,16 @@ static int l_train(lua_State *L) {
 
   gk_allocator a = gkL_allocator(L);
   gk_interrupt_clear();
-  uint64_t fp = gk_gmm_train_fingerprint(&x, &o);
-  int resumed = 0;
-  if (resume && access(ckpt, F_OK) == 0) {
+  uint64_t fp = 0;
+  if (gk_gmm_train_fingerprint_comm(&x, &o, comm, &fp, &e) != GK_OK) gkL_raise(L, &e);
+  /* Under MPI rank 0 decides whether there is a checkpoint; every rank then reads it (it
+   * must be on a file system they share) and only rank 0 writes it. */
+  int resumed = resume && (rank != 0 || access(ckpt, F_OK) == 0);
+  if (resume && gk_comm_bcast(comm, &resumed, sizeof resumed, 0, &e) != GK_OK) gkL_raise(L, &e);
+  if (resumed) {
     if (gk_gmm_trainer_load(ckpt, fp, &tb->t, &a, &e) != GK_OK) gkL_raise(L, &e);
-    resumed = 1;
   } else {
-    if (gk_gmm_trainer_create(&tb->t, &x, &o, &a, &e) != GK_OK) gkL_raise(L, &e);
+    if (gk_gmm_trainer_create_comm(&tb->t, &x, &o, comm, &a, &e) != GK_OK) gkL_raise(L, &e);
   }
   gk_gmm_trainer *t = tb->t;
   int converged = 0;
@@ -839,10 +863,10 @@ static int l_train(lua_State *L) {
     double ts = gk_seconds(), ll;
     int splitting = t->splitting;
     size_t k_before = t->model->k, stage = t->stage + 1, stage_iter = t->stage_iter + 1;
-    if (gk_gmm_trainer_step(t, &x, &ll, &e) != GK_OK) gkL_raise(L, &e);
+    if (gk_gmm_trainer_step_comm(t, &x, comm, &ll, &e) != GK_OK) gkL_raise(L, &e);
     double sec = gk_seconds() - ts;
-    if (ckpt && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
-    if (progress_print) {
+    if (ckpt && rank == 0 && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
+    if (progress_print && rank == 0) {
       if (splitting)
         fprintf(stderr, "gmm.train: split stage %zu (%zu components), iteration %zu: log-likelihood %.6f %.2f s\n",
                 stage, k_before, stage_iter, ll, sec);
@@ -868,6 +892,8 @@ static int l_train(lua_State *L) {
       lua_call(L, 1, 1);
       int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
       lua_pop(L, 1);
+      /* Every rank calls the function; rank 0's answer decides for all of them. */
+      if (gk_comm_bcast(comm, &stop, sizeof stop, 0, &e) != GK_OK) gkL_raise(L, &e);
       if (stop) break;
     }
   }
@@ -896,6 +922,8 @@ static int l_train(lua_State *L) {
   lua_setfield(L, -2, "seconds");
   lua_pushnumber(L, t->frames);
   lua_setfield(L, -2, "frames");
+  lua_pushinteger(L, gk_comm_size(comm));
+  lua_setfield(L, -2, "ranks");
   return 2;
 }
 
@@ -1007,7 +1035,7 @@ static const gkL_Reg gmm_funcs[] = {
    "gk.gmm.train(X, {components=1, covariance_type=\"diag\", init=\"kmeans++\", max_iter=100, "
    "tol=1e-3, seed=0, var_floor=0, var_floor_relative=1e-3, min_weight=1e-5, "
    "min_weight_action=\"resplit\", reg=1e-6, subsample=1, threads=, progress=, checkpoint=, "
-   "resume=false, init_frames=}) -> Gmm, info\n"
+   "resume=false, init_frames=, comm=}) -> Gmm, info\n"
    "Trains a GMM by EM on X (a Matrix or a list of matrices, one per file, never stacked). "
    "init: \"kmeans++\", \"kmeans\", \"random\", \"split\" (binary splitting from one component, "
    "4 EM iterations per stage, as UBM recipes) or a Gmm to start from. tol: stop when the mean "
@@ -1019,8 +1047,15 @@ static const gkL_Reg gmm_funcs[] = {
    "iterations (returning false stops). checkpoint=path saves the model and state atomically "
    "after every iteration; resume=true continues from it (or starts afresh when it does not "
    "exist) and ends with the model an uninterrupted run gives; a checkpoint of other data "
-   "or options is refused. info: iterations, converged, history (mean log-likelihood per "
-   "iteration, before its M-step), component_events, resumed, seconds, frames."},
+   "or options is refused. comm=true (the default when gk.mpi.size() > 1) trains on the data of "
+   "all MPI ranks together: X is this rank's share (gk.mpi.deal; it may be empty), statistics are "
+   "summed over the ranks in rank order every iteration and every rank applies the same update, so "
+   "every rank returns the same model, that of one process on the ranks' shares concatenated in rank "
+   "order (within 1e-12 relative); rank 0 initialises and broadcasts the initial model and alone "
+   "writes the checkpoint (on a file system all ranks read), which resumes with any number of "
+   "ranks; progress lines come from rank 0, a progress function runs on every rank and rank 0's "
+   "answer decides. info: iterations, converged, history (mean log-likelihood per iteration, "
+   "before its M-step), component_events, resumed, seconds, frames (of all ranks), ranks."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
    "Reads a model written by g:save (checksum and sizes checked)."},
