@@ -50,8 +50,9 @@ static int src_type(gk_resample_quality q) {
   }
 }
 
-/* Shrinks a buffer of `from` floats to `to` (in place where the allocator can), so that a
- * resampled signal holds no slack; NULL when `to` is 0 (the buffer is freed). */
+/* Resizes a buffer of `from` floats to `to` (in place where the allocator can): shrinks a
+ * resampled signal so that it holds no slack, and grows a decoding buffer; NULL when `to`
+ * is 0 (the buffer is freed) or on failure (the buffer is then left as it was). */
 static float *shrink(const gk_allocator *a, float *p, size_t from, size_t to) {
   if (to == 0) {
     gk_free(a, p, from * sizeof(float));
@@ -137,7 +138,7 @@ static gk_status check_header(const SF_INFO *info, const char *name, gk_error *e
 }
 
 /* Decodes the open `sf` into `out`. `name` labels errors. */
-static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
+static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name, size_t bytes,
                         const gk_audio_opts *o, gk_signal *out, const gk_allocator *a,
                         gk_error *err) {
   gk_audio_opts def;
@@ -172,7 +173,15 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
   float *buf = malloc(sizeof(float) * GK_AUDIO_BLOCK * ch);
   short *sbuf = pcm16 ? malloc(sizeof(short) * GK_AUDIO_BLOCK * ch) : NULL;
   float *mono = ratio != 1.0 ? malloc(sizeof(float) * GK_AUDIO_BLOCK) : NULL;
-  float *dst = gk_alloc(a, cap * sizeof(float));
+  /* The header's frame count does not size the output: a corrupted (or hostile) header
+   * may promise billions of frames in a few bytes. Start from what the input can hold
+   * (uncompressed encodings take at least one byte per sample) and grow by doubling as
+   * decoded data arrives, so memory follows the data, never the header. */
+  size_t plaus = bytes < frames ? bytes : frames;
+  size_t have = ratio == 1.0 ? plaus : (size_t)ceil((double)plaus * ratio) + 16;
+  if (have < 8 * GK_AUDIO_BLOCK) have = 8 * GK_AUDIO_BLOCK;
+  if (have > cap) have = cap;
+  float *dst = gk_alloc(a, have * sizeof(float));
   SRC_STATE *src = NULL;
   if (!buf || (pcm16 && !sbuf) || (ratio != 1.0 && !mono) || !dst) {
     st = gk_fail_nomem(err);
@@ -190,6 +199,17 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
   while (got < frames) {
     sf_count_t want = (sf_count_t)(frames - got < GK_AUDIO_BLOCK ? frames - got : GK_AUDIO_BLOCK);
     int direct = ch == 1 && !src;  /* mono, no resampling: decode straight into the output */
+    if (!src && got + (size_t)want > have) {
+      size_t to = have * 2 < got + (size_t)want ? got + (size_t)want : have * 2;
+      if (to > cap) to = cap;
+      float *g = shrink(a, dst, have, to);
+      if (!g) {
+        st = gk_fail_nomem(err);
+        goto fail;
+      }
+      dst = g;
+      have = to;
+    }
     float *into = direct ? dst + got : buf;
     sf_count_t r;
     if (pcm16) {
@@ -230,8 +250,18 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
       while (used < r || d.end_of_input) {
         d.data_in = mono + used;
         d.input_frames = r - used;
+        if (written == have && have < cap) {
+          size_t to = have * 2 < cap ? have * 2 : cap;
+          float *g = shrink(a, dst, have, to);
+          if (!g) {
+            st = gk_fail_nomem(err);
+            goto fail;
+          }
+          dst = g;
+          have = to;
+        }
         d.data_out = dst + written;
-        d.output_frames = (long)(cap - written);
+        d.output_frames = (long)(have - written);
         int e = src_process(src, &d);
         if (e) {
           st = gk_fail(err, GK_EINVAL, "%s: libsamplerate: %s", name, src_strerror(e));
@@ -240,7 +270,7 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
         used += d.input_frames_used;
         written += (size_t)d.output_frames_gen;
         if (d.end_of_input && d.output_frames_gen == 0) break;
-        if (written >= cap) break;
+        if (written >= cap) break;  /* have == cap here */
         if (!d.end_of_input && d.input_frames_used == 0 && d.output_frames_gen == 0) break;
       }
     }
@@ -255,10 +285,10 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name,
   free(buf);
   free(sbuf);
   free(mono);
-  if (written < cap) {
-    float *exact = shrink(a, dst, cap, written);
+  if (written < have) {
+    float *exact = shrink(a, dst, have, written);
     if (written && !exact) {
-      gk_free(a, dst, cap * sizeof(float));
+      gk_free(a, dst, have * sizeof(float));
       return gk_fail_nomem(err);
     }
     dst = exact;
@@ -272,7 +302,7 @@ fail:
   free(buf);
   free(sbuf);
   free(mono);
-  gk_free(a, dst, cap * sizeof(float));
+  gk_free(a, dst, have * sizeof(float));
   return st;
 }
 
@@ -335,7 +365,7 @@ gk_status gk_audio_load(const char *path, const gk_audio_opts *o, gk_signal *out
   char why[256];
   SNDFILE *sf = open_sf(path, NULL, NULL, &si, why, sizeof why);
   if (!sf) return open_error(path, why, err);
-  gk_status st = decode(sf, &si, path, o, out, a, err);
+  gk_status st = decode(sf, &si, path, (size_t)stt.st_size, o, out, a, err);
   sf_close(sf);
   return st;
 }
@@ -355,7 +385,7 @@ gk_status gk_audio_load_memory(const void *data, size_t size, const char *name,
   char why[256];
   SNDFILE *sf = open_sf(NULL, &io, &m, &si, why, sizeof why);
   if (!sf) return open_error(name, why, err);
-  gk_status st = decode(sf, &si, name, o, out, a, err);
+  gk_status st = decode(sf, &si, name, size, o, out, a, err);
   sf_close(sf);
   return st;
 }
