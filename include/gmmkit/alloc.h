@@ -37,6 +37,34 @@ void gk_scratch_free(void *p);
 /* Overflow-checked product: 1 and *out = a * b, or 0 when it would overflow. */
 int gk_mul_size(size_t a, size_t b, size_t *out);
 
+/* ---- allocation-failure testing (test builds only) -------------------------------------
+ * Compiled with -DGMMKIT_FAULT_INJECTION (cmake -DCMAKE_C_FLAGS=-DGMMKIT_FAULT_INJECTION;
+ * scripts/test builds its sanitizer pass that way), allocations are counted once armed,
+ * and the n-th one and every later one fail until disarmed, as in Lua's and SQLite's own
+ * out-of-memory tests. This is how the specs check that every allocation failure becomes
+ * GK_ENOMEM and the Lua error "not enough memory", never a crash or a leak. Counted:
+ * gk_alloc / gk_calloc with a NULL allocator, gk_scratch_alloc, and the malloc, calloc and
+ * realloc calls of every file that includes this header (through the macros below, unless
+ * it defines GMMKIT_FAULT_NO_MACROS first). A gk_allocator passed in counts itself by
+ * calling gk_fault_hit (the host's Lua allocator does, src/host/faults.c). Allocations
+ * inside libraries (libsndfile, FFTW plans, OpenBLAS, the C library) are not counted.
+ * The counter is process-wide: sweeps run with one thread. Without the macro none of
+ * this exists and the allocator functions above are plain. */
+#ifdef GMMKIT_FAULT_INJECTION
+/* n >= 1: the n-th allocation counted from now, and every later one, fail; 0 disarms. */
+void gk_fault_arm(long n);
+/* Allocations counted since the last gk_fault_arm (failed ones included). */
+long gk_fault_count(void);
+/* Counts one allocation when armed: 1 when it must fail, 0 otherwise (and when disarmed). */
+int gk_fault_hit(void);
+#if !defined(GMMKIT_FAULT_NO_MACROS)
+#include <stdlib.h>
+#define malloc(n) (gk_fault_hit() ? NULL : malloc(n))
+#define calloc(n, s) (gk_fault_hit() ? NULL : calloc(n, s))
+#define realloc(p, n) (gk_fault_hit() ? NULL : realloc(p, n))
+#endif
+#endif
+
 #ifdef __cplusplus
 }
 #endif

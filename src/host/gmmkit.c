@@ -34,6 +34,7 @@
 
 #include "gkl.h"
 #include "host.h"
+#include "faults.h"
 
 /* The state a SIGINT interrupts. A signal handler has no other way to reach it; this is
  * the host's only mutable global state, as signals themselves are process-wide. */
@@ -422,6 +423,7 @@ int main(int argc, char **argv) {
     gkh_mpi_exit(0, EXIT_FAILURE);
     return EXIT_FAILURE;
   }
+  gkh_faults_install(L); /* allocation-failure tests; a no-op in normal builds */
   lua_gc(L, LUA_GCSTOP); /* no collection while the state is built */
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
