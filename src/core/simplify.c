@@ -113,7 +113,19 @@ static gk_status make_init(gks_run *r, gk_simplify_method m, const gks_mix *f, g
   }
 }
 
-/* lbfgs from the best of the selected initialisations, with the optional weight QP. */
+/* Iterations of L-BFGS that topk gets at once when other initialisations follow (see
+ * run_lbfgs). */
+#define EARLY_PROBE 5
+
+/* lbfgs from the best of the selected initialisations, with the optional weight QP.
+ *
+ * The initialisations are made cheapest first. topk costs nothing next to the greedy
+ * merges (O(Kf^2) overlaps each, most of the time before the first iterate on a
+ * speech-scale f), so with the default probe_iter = 0 and other initialisations selected it
+ * gets EARLY_PROBE iterations at once: a g better than every fixed initialisation is
+ * usually held after a few evaluations. The choice among the initialisations is still made
+ * by their initial NISE (the probe does not bias it, and the result is the one the others
+ * lead to); when topk wins, L-BFGS continues from the end of its probe. */
 static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
                            gk_error *err) {
   const gk_simplify_options *o = r->opt;
@@ -122,7 +134,9 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
   memset(c, 0, sizeof c);
   double nis[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL};
   gk_status s = GK_OK;
-  int best = -1, it = 0, conv = 0;
+  int best = -1, it = 0, conv = 0, early = 0, early_conv = 0;
+  int probe_topk = !r->start && o->probe_iter == 0 && (o->init & GK_INIT_TOPK) &&
+                   (o->init & (GK_INIT_ALL & ~GK_INIT_TOPK));
   if (r->start) {  /* a given start replaces the initialisations */
     if ((s = gks_mix_alloc(&c[0], g->k, g->d, g->full, err)) != GK_OK) goto done;
     gks_mix_copy(&c[0], r->start);
@@ -134,11 +148,20 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
     if ((s = gks_mix_alloc(&c[q], g->k, g->d, g->full, err)) != GK_OK) goto done;
     if ((s = make_init(r, inits[q], f, &c[q], err)) != GK_OK) goto done;
     if (o->qp_weights && (s = gks_qp_weights(r->p, &c[q], err)) != GK_OK) goto done;
-    nis[q] = working_nise(r, &c[q], NULL);
+    if (q == 0 && probe_topk) {
+      /* nis[0] is topk's NISE before the probe (from the probe's first evaluation). */
+      int n = o->max_iter < EARLY_PROBE ? o->max_iter : EARLY_PROBE;
+      if ((s = gks_lbfgs(r, &c[0], n, &early, &early_conv, &nis[0], err)) != GK_OK) goto done;
+      it = early;
+      r->it_base = it;
+    } else {
+      nis[q] = working_nise(r, &c[q], NULL);
+    }
     if (o->probe_iter > 0) {
       int pi, pc;
-      if ((s = gks_lbfgs(r, &c[q], o->probe_iter, &pi, &pc, err)) != GK_OK) goto done;
+      if ((s = gks_lbfgs(r, &c[q], o->probe_iter, &pi, &pc, NULL, err)) != GK_OK) goto done;
       it += pi;
+      r->it_base = it;
       nis[q] = working_nise(r, &c[q], NULL);
     }
     if (best < 0 || nis[q] < nis[best]) best = q;
@@ -146,10 +169,26 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
   in->init = r->start ? -1 : (int)inits[best];
   in->init_nise = nis[best];
   gks_mix_copy(g, &c[best]);
+  /* topk's probe is the first part of the run when topk wins (its end is not recorded
+   * twice); otherwise the switch to the winner counts as one iteration, and the records
+   * keep showing the probe's end while the new g is worse (the result is the better of
+   * the two). */
+  int cont = probe_topk && best == 0, budget = o->max_iter - (cont ? early : 0);
+  double probe_F = r->last_F, probe_nise = r->last_nise;
+  if (cont && (early_conv || budget <= 0)) { conv = early_conv; goto finish; }
+  if (cont) r->skip_start = 1;
+  else if (probe_topk) {
+    r->floor_F = probe_F;
+    r->floor_nise = probe_nise;
+    r->it_base = ++it;
+  }
   for (int phase = 0; phase < (o->qp_weights ? 4 : 1); phase++) {
     int pi;
-    if ((s = gks_lbfgs(r, g, o->max_iter, &pi, &conv, err)) != GK_OK) goto done;
+    s = gks_lbfgs(r, g, phase ? o->max_iter : budget, &pi, &conv, NULL, err);
+    r->skip_start = 0;
+    if (s != GK_OK) goto done;
     it += pi;
+    r->it_base = it;
     if (!o->qp_weights) break;
     /* Exact weights; another phase only when they improve F by more than tol. */
     double F0 = HUGE_VAL, F1 = HUGE_VAL;
@@ -159,6 +198,13 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
     working_nise(r, g, &F1);
     if (!(F1 < F0 - o->tol * F0)) { gks_mix_copy(g, &c[best]); break; }
   }
+  if (!cont && probe_topk) {
+    double F = r->last_F;
+    if (o->qp_weights) working_nise(r, g, &F);
+    if (probe_F < F) gks_mix_copy(g, &c[0]);  /* the probe's end was better */
+    r->floor_F = HUGE_VAL;
+  }
+finish:
   in->iterations = it;
   in->converged = conv;
 done:
@@ -189,7 +235,7 @@ static gk_status run_brute(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
       ro.tol = fmin(o->tol, 1e-13);  /* the reference: refined to the arithmetic's precision */
       const gk_simplify_options *keep = r->opt;
       r->opt = &ro;
-      s = gks_lbfgs(r, &b[q], o->max_iter, &pi, &pc, err);
+      s = gks_lbfgs(r, &b[q], o->max_iter, &pi, &pc, NULL, err);
       r->opt = keep;
       if (s != GK_OK) goto done;
       it += pi;
@@ -234,7 +280,7 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_option
   if ((s = gks_problem_init(&p, &fw, k, o.threads, NAN, err)) != GK_OK) goto done;
   if ((s = gks_mix_alloc(&g, k, f->d, gfull, err)) != GK_OK) goto done;
   if (o.start && (s = gks_white_apply(&wt, o.start, &st, err)) != GK_OK) goto done;
-  gks_run r = {&p, &o, &in, t0, p.shift + wt.log_det_A, 0, o.start ? &st : NULL};
+  gks_run r = {&p, &o, &in, t0, p.shift + wt.log_det_A, 0, o.start ? &st : NULL, 0, 0, HUGE_VAL, HUGE_VAL, 0.0, 0.0};
   int it = 0, conv = 1;
   switch (o.method) {
     case GK_SIMPLIFY_TOPK: s = gks_topk(&fw, &g, err); break;

@@ -154,6 +154,11 @@ typedef struct gks_run {
   double log_scale;         /* log F_original = log(F_working / exp(shift)) + log_scale */
   int evals;
   const gks_mix *start;     /* options.start in working coordinates, or NULL */
+  int it_base;              /* added to the iteration numbers of history records */
+  int skip_start;           /* gks_lbfgs: no record for the start (it continues a run) */
+  double floor_F, floor_nise; /* a g already held (F / exp(shift), NISE): records show it
+                             * while the current one is worse (HUGE_VAL: none) */
+  double last_F, last_nise; /* gks_lbfgs: F / exp(shift) and NISE of its result */
 } gks_run;
 
 /* Appends a history record (when asked for) for F / exp(shift) and NISE of the current g. */
@@ -161,9 +166,10 @@ gk_status gks_record(gks_run *r, int iteration, double F, double nise, gk_error 
 /* Marks component j of g as having reached weight zero (once) in r->info. */
 gk_status gks_mark_dead(gks_run *r, size_t j, gk_error *err);
 
-/* L-BFGS from g (updated in place). Returns GK_OK (also when max_iter ended it). */
+/* L-BFGS from g (updated in place). Returns GK_OK (also when max_iter ended it).
+ * start_nise (may be NULL) receives the NISE of g on entry. */
 gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
-                    gk_error *err);
+                    double *start_nise, gk_error *err);
 gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
 gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
 /* Exact minimiser of F over the weights of g on the simplex (means, covariances fixed). */

@@ -43,8 +43,9 @@ gk_status gks_record(gks_run *r, int iteration, double F, double nise, gk_error 
     if (!h) return gk_fail_nomem(err);
     in->history = h;
   }
+  if (F > r->floor_F) { F = r->floor_F; nise = r->floor_nise; }
   gk_simplify_record *rec = &in->history[in->n_history++];
-  rec->iteration = iteration;
+  rec->iteration = r->it_base + iteration;
   rec->ise = F > 0.0 ? exp(log(F) + r->log_scale) : 0.0;
   rec->nise = nise;
   rec->seconds = gk_seconds() - r->t0;
@@ -282,7 +283,7 @@ static int line_search(lb *L, const double *x, double f0, const double *dir, dou
 }
 
 gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
-                    gk_error *err) {
+                    double *start_nise, gk_error *err) {
   const gk_simplify_options *o = r->opt;
   size_t n = gks_param_size(g), m = (size_t)(o->memory > 0 ? o->memory : 10);
   double tol = o->tol;
@@ -305,7 +306,8 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
     s = gk_fail(err, GK_ENUMERIC, "lbfgs: the objective is not finite at the initial mixture");
     goto done;
   }
-  if ((s = gks_record(r, 0, f * gks_acc_value(&r->p->ff), nise, err)) != GK_OK) goto done;
+  if (start_nise) *start_nise = nise;
+  if (!r->skip_start && (s = gks_record(r, 0, f * gks_acc_value(&r->p->ff), nise, err)) != GK_OK) goto done;
   fwin[0] = f;
   for (it = 1; it <= max_iter; it++) {
     if (gk_interrupted()) { s = gk_fail(err, GK_EINTR, "interrupted"); goto done; }
@@ -372,6 +374,8 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
   }
   if (it > max_iter) it = max_iter;
 done:
+  r->last_F = f * gks_acc_value(&r->p->ff);
+  r->last_nise = nise;
   gks_param_unpack(x, g);
   *iters = it;
   *converged = conv;
