@@ -114,9 +114,10 @@ gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
                                      const gk_allocator *a, gk_error *err);
 
 /* gk_gmm_trainer_step for the job: this rank's statistics, reduced over the ranks, then
- * the same update on every rank. */
+ * the same update on every rank. `*comm_seconds` (may be NULL) receives the seconds spent
+ * in the reduction, waiting for the slowest rank included. */
 gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c,
-                                   double *loglik, gk_error *err);
+                                   double *loglik, double *comm_seconds, gk_error *err);
 
 /* The second half of a step: the update from statistics `s` of the whole data under
  * t->model (what gk_gmm_trainer_step does after its E-step). */

@@ -1222,12 +1222,15 @@ gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
 }
 
 gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c, double *loglik,
-                                   gk_error *err) {
+                                   double *comm_seconds, gk_error *err) {
+  if (comm_seconds) *comm_seconds = 0.0;
   if (gk_comm_size(c) <= 1) return gk_gmm_trainer_step(t, x, loglik, err);
   gk_gmm_stats *s = NULL;
   gk_status st = GK_OK;
   if (x->nparts > 0 && gk_gmm_data_frames(x) > 0) st = gk_gmm_accumulate(t->model, x, &s, NULL, err);
+  double t0 = gk_seconds();
   if (st == GK_OK) st = gk_gmm_stats_reduce(&s, t->model->k, t->model->d, t->model->cov, c, NULL, err);
+  if (comm_seconds) *comm_seconds = gk_seconds() - t0;
   if (st == GK_OK) st = gk_gmm_trainer_advance(t, s, loglik, err);
   gk_gmm_stats_free(s);
   return st;

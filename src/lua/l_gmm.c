@@ -852,7 +852,7 @@ static int l_train(lua_State *L) {
   }
   gk_gmm_trainer *t = tb->t;
   int converged = 0;
-  double t0 = gk_seconds();
+  double t0 = gk_seconds(), comm_seconds = 0.0;
   for (;;) {
     size_t h = t->history_len;
     if (!t->splitting && h >= 2 && fabs(t->history[h - 1] - t->history[h - 2]) < tol) {
@@ -863,7 +863,9 @@ static int l_train(lua_State *L) {
     double ts = gk_seconds(), ll;
     int splitting = t->splitting;
     size_t k_before = t->model->k, stage = t->stage + 1, stage_iter = t->stage_iter + 1;
-    if (gk_gmm_trainer_step_comm(t, &x, comm, &ll, &e) != GK_OK) gkL_raise(L, &e);
+    double sc = 0.0;
+    if (gk_gmm_trainer_step_comm(t, &x, comm, &ll, &sc, &e) != GK_OK) gkL_raise(L, &e);
+    comm_seconds += sc;
     double sec = gk_seconds() - ts;
     if (ckpt && rank == 0 && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
     if (progress_print && rank == 0) {
@@ -885,6 +887,8 @@ static int l_train(lua_State *L) {
       lua_setfield(L, -2, "log_likelihood");
       lua_pushnumber(L, sec);
       lua_setfield(L, -2, "seconds");
+      lua_pushnumber(L, sc);
+      lua_setfield(L, -2, "comm_seconds");
       lua_pushinteger(L, (lua_Integer)k_before);
       lua_setfield(L, -2, "components");
       lua_pushboolean(L, splitting);
@@ -924,6 +928,8 @@ static int l_train(lua_State *L) {
   lua_setfield(L, -2, "frames");
   lua_pushinteger(L, gk_comm_size(comm));
   lua_setfield(L, -2, "ranks");
+  lua_pushnumber(L, comm_seconds);
+  lua_setfield(L, -2, "comm_seconds");
   return 2;
 }
 
@@ -1043,7 +1049,7 @@ static const gkL_Reg gmm_funcs[] = {
    "var_floor_relative * global variance); reg is added to every variance. A component whose "
    "weight falls under min_weight is re-split from the heaviest one or removed. subsample=n "
    "uses every n-th frame. progress=true prints a line per iteration on stderr; a function "
-   "receives {iteration=, log_likelihood=, seconds=, components=, splitting=} between "
+   "receives {iteration=, log_likelihood=, seconds=, comm_seconds=, components=, splitting=} between "
    "iterations (returning false stops). checkpoint=path saves the model and state atomically "
    "after every iteration; resume=true continues from it (or starts afresh when it does not "
    "exist) and ends with the model an uninterrupted run gives; a checkpoint of other data "
@@ -1055,7 +1061,8 @@ static const gkL_Reg gmm_funcs[] = {
    "writes the checkpoint (on a file system all ranks read), which resumes with any number of "
    "ranks; progress lines come from rank 0, a progress function runs on every rank and rank 0's "
    "answer decides. info: iterations, converged, history (mean log-likelihood per iteration, "
-   "before its M-step), component_events, resumed, seconds, frames (of all ranks), ranks."},
+   "before its M-step), component_events, resumed, seconds, frames (of all ranks), ranks, "
+   "comm_seconds (this rank's seconds in the reductions, waiting for slower ranks included)."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
    "Reads a model written by g:save (checksum and sizes checked)."},
