@@ -151,6 +151,27 @@ describe("gk.simplify.reduce", function()
     assert.is_string(info.init)
   end)
 
+  it("iterates from topk before the greedy initialisations and ends no worse for it", function()
+    local compared = 0
+    for _, seed in ipairs{3, 5, 9} do
+      local g0 = random_full(16, seed)
+      local _, info = gk.simplify.reduce(g0, 4, {history = true})
+      local _, tk = gk.simplify.reduce(g0, 4, {method = "topk"})
+      -- the first record is topk itself, the next ones its first L-BFGS iterations
+      assert.is_true(math.abs(info.history[1].nise - tk.nise) <= 1e-9 * tk.nise)
+      assert.is_true(info.history[2].ise < info.history[1].ise)
+      for _, m in ipairs{"topk", "runnalls", "minise"} do
+        local _, one = gk.simplify.reduce(g0, 4, {init = m})
+        if one.init ~= "topk" and one.init == info.init then
+          -- the same start without the probe before it: the probe never makes it worse
+          assert.is_true(info.ise <= one.ise * (1 + 1e-9), m .. " seed " .. seed)
+          compared = compared + 1
+        end
+      end
+    end
+    assert.is_true(compared >= 2)
+  end)
+
   it("reports kmeans assignment changes per round", function()
     local _, info = gk.simplify.reduce(f, 3, {method = "kmeans"})
     assert.are.equal(info.iterations, #info.changes)
