@@ -232,6 +232,12 @@ static int a_signal(lua_State *L) {
   if (m->cols != 1 && m->rows != 1 && m->rows * m->cols > 0)
     luaL_argerror(L, 1, lua_pushfstring(L, "samples must be a column or a row, got %I x %I",
                                         (lua_Integer)m->rows, (lua_Integer)m->cols));
+  size_t r, c;
+  if (gk_matrix_find_nonfinite(m, &r, &c)) {  /* NaN would pass silently into every feature */
+    double v = gk_matrix_get(m, r, c);
+    luaL_argerror(L, 1, lua_pushfstring(L, "sample %I is %s (samples must be finite)",
+                                        (lua_Integer)(r * m->cols + c + 1), v != v ? "NaN" : "Inf"));
+  }
   push_copy(L, m->data, m->rows * m->cols, (int)rate);
   return 1;
 }
