@@ -11,5 +11,11 @@
 #define GK_MAX_ELEMENTS    (1ull << 34)   /* elements of one matrix (128 GiB of float64) */
 #define GK_MAX_NPY_HEADER  65536u         /* bytes of a .npy header dictionary */
 #define GK_MAX_HTK_FRAMES  (1u << 30)     /* frames of an HTK parameter file */
+#define GK_MAX_TEXT_BYTES  (1ull << 31)   /* bytes of a Kaldi text GMM (read whole) */
+
+/* Also: audio headers (gmmkit/audio.h): at most GK_AUDIO_MAX_CHANNELS channels and
+ * GK_AUDIO_MAX_RATE Hz, and frames up to GK_MAX_ELEMENTS, with the decoding buffer
+ * growing with the data actually decoded, never sized by the header alone. Readers
+ * compare what a header promises with the file's size before allocating for it. */
 
 #endif

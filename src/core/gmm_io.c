@@ -599,9 +599,10 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
   }
   long size = ftell(f);
   rewind(f);
-  if (size < 0 || (unsigned long)size > (1ul << 31)) {
+  if (size < 0 || (unsigned long long)size > GK_MAX_TEXT_BYTES) {
     fclose(f);
-    return gk_fail(err, GK_ELIMIT, "%s: %ld bytes is too large for a Kaldi text GMM", path, size);
+    return gk_fail(err, GK_ELIMIT, "%s: %ld bytes is too large for a Kaldi text GMM (limit %llu)", path, size,
+                   (unsigned long long)GK_MAX_TEXT_BYTES);
   }
   char *text = gk_scratch_alloc((size_t)size + 1, 1);
   if (!text) {
@@ -657,6 +658,16 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
     goto done;
   }
   size_t d = c;
+  /* Checked before allocating: the (inverse) covariances still to come take K x D or
+   * K x D(D+1)/2 values, each at least a digit and a separator, so a short file cannot
+   * make a full model of K x D x D doubles be allocated (gigabytes for a 256 x 4096
+   * means block of half a megabyte). */
+  size_t need = k * (full ? d * (d + 1) / 2 : d), left = (size_t)(x.end - x.s);
+  if (left / 2 < need) {
+    st = gk_fail(err, GK_EFORMAT, "%s: truncated: the covariances of %zu components in dimension %zu take %zu "
+                 "values, the rest of the file has %zu bytes", path, k, d, need, left);
+    goto done;
+  }
   st = gk_gmm_create(&g, k, d, full ? GK_COV_FULL : GK_COV_DIAG, a, err);
   if (st != GK_OK) goto done;
   /* Kaldi prints weights to about 7 digits: renormalise a sum that is 1 within 1e-4. */

@@ -408,6 +408,12 @@ local function bad_inputs()
      function() return gk.set_threads(nan) end},
     {"features.extract strict missing file", "nonexistent.wav: cannot open",
      function() return gk.features.extract({dir .. "/nonexistent.wav"}, {strict = true, progress = false}) end},
+    {"gmm.load_kaldi full model without its covariances (checked before allocating 34 GB)", "truncated: the covariances of 256 components in dimension 4096",
+     function()
+       local row = "\n " .. ("0.5 "):rep(4096)
+       return gk.gmm.load_kaldi(write("huge.txt", "<FullGMM> <WEIGHTS> [ " .. ("0.00390625 "):rep(256) .. "]\n<MEANS_INVCOVARS> [" ..
+         row:rep(256) .. " ]\n<INV_COVARS> [\n 1 ]\n</FullGMM>"))
+     end},
     {"audio.load negative channel", "option 'channel' must be in [0, 1024], got -1",
      function() return gk.audio.load(dir .. "/ok.wav", {channel = -1}) end},
   }
