@@ -311,6 +311,25 @@ print("not reached")
     assert.truthy(out:find("gmmkit: rank 1: [^\n]*matrix 2: row 5, column 1 is NaN"), out)
   end)
 
+  it("os.exit: 0 on every rank ends MPI cleanly; a failure status on one rank ends the job", function()
+    local script = dir .. "/exit.lua"
+    write(script, [[
+local gk = require "gmmkit"
+gk.mpi.barrier()
+if arg[1] == "fail" and gk.mpi.rank() == 1 then os.exit(3) end
+gk.mpi.barrier()
+print("rank " .. gk.mpi.rank() .. " done")
+os.exit(true)
+]])
+    local out, ok = mpi(2, script, {"ok"})
+    assert.is_true(ok, out)
+    assert.truthy(out:find("rank 0 done", 1, true) and out:find("rank 1 done", 1, true), out)
+    out, ok = mpi(2, script, {"fail"})
+    assert.is_not_true(ok)
+    assert.truthy(out:find("gmmkit: rank 1: os.exit(3)", 1, true), out)
+    assert.falsy(out:find("done", 1, true), out)
+  end)
+
   -- ck.lua OUT CKPT MODE AT: split training with a checkpoint; rank 1 fails at iteration AT.
   local ck_script = corpus_src .. [[
 local gk = require "gmmkit"
