@@ -32,7 +32,8 @@ describe("allocation failures", function()
 
   local cases = {
     {"matrix", "gk.matrix.load and m:save"},
-    {"audio_mfcc", "gk.audio.load (resampled) and gk.mfcc.compute"},
+    {"htk", "gk.features.write_htk and read_htk"},
+    {"audio_mfcc", "gk.audio.load (resampled), load_string and gk.mfcc.compute"},
     {"features", "gk.features.extract with deltas, CMVN and VAD"},
     {"gmm_train", "gk.gmm.train (diagonal, k-means++)"},
     {"gmm_train_full_checkpoint", "gk.gmm.train (full, split, checkpointed)"},

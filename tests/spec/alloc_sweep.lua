@@ -45,14 +45,27 @@ function cases.matrix()
   return f, function(r) return r:rows() == 20 and r:get(20, 3) == m:get(20, 3) end
 end
 
+function cases.htk()
+  local p = dir .. "/h.htk"
+  local m = X(30, 4)
+  local function f()
+    gk.features.write_htk(p, m, {kind = "MFCC_E"})
+    return (gk.features.read_htk(p))
+  end
+  return f, function(r) return r:rows() == 30 and r:get(30, 4) == m:get(30, 4) end
+end
+
 function cases.audio_mfcc()
   local n = 4000
   local t = {}
   for i = 1, n do t[i] = 0.3 * math.sin(i * 0.2) + 0.1 * math.sin(i * 0.031) end
   local p = dir .. "/a.wav"
   gk.audio.save(p, gk.audio.signal(t, 8000))
+  local bytes = assert(io.open(p, "rb")):read("a")
   local function f()
     local s = gk.audio.load(p, {rate = 16000})
+    local s2 = gk.audio.load_string(bytes)
+    assert(s2:duration() == 0.5)
     return gk.mfcc.compute(s, {sample_frequency = 16000})
   end
   local ref = f()
