@@ -409,16 +409,29 @@ local feats = gk.features.extract(gk.mpi.deal(subset), {preset = "paper", vad = 
 local g = gk.gmm.train(feats.matrices, {components = 16, init = "split", max_iter = 8, tol = 0, seed = 1})
 if gk.mpi.rank() == 0 then g:save(out) end
 local all = gk.mpi.gather(feats.matrices)
-if gk.mpi.rank() == 0 then print("gathered " .. #all) end
+if gk.mpi.rank() == 0 then
+  local sum, rows = 0, 0
+  for _, m in ipairs(all) do
+    for _, row in ipairs(m:to_table()) do for _, v in ipairs(row) do sum = sum + v end end
+    rows = rows + m:rows()
+  end
+  print(string.format("gathered %d: %d rows, sum %.17g", #all, rows, sum))
+end
 ]])
     local out, ok = mpi(3, script, {data, dir .. "/fsdd.gmm"})
     assert.is_true(ok, out)
     local files = gk.audio.list(data .. "/fsdd/recordings")
     local subset = {}
     for i = 1, #files, 25 do subset[#subset + 1] = files[i] end
-    assert.truthy(out:find("gathered " .. #subset, 1, true), out)
     local feats = gk.features.extract(subset, {preset = "paper", vad = true, cmvn = true, strict = true,
       progress = false})
+    -- the features extracted on the ranks and gathered are those extracted here, bit for bit
+    local sum, rows = 0, 0
+    for _, m in ipairs(feats.matrices) do
+      for _, row in ipairs(m:to_table()) do for _, v in ipairs(row) do sum = sum + v end end
+      rows = rows + m:rows()
+    end
+    assert.truthy(out:find(string.format("gathered %d: %d rows, sum %.17g", #subset, rows, sum), 1, true), out)
     local ref = gk.gmm.train(feats.matrices, {components = 16, init = "split", max_iter = 8, tol = 0, seed = 1})
     local d = model_diff(ref, gk.gmm.load(dir .. "/fsdd.gmm"))
     io.stderr:write(string.format("mpi_spec: FSDD subset, 3 ranks: relative difference %.2g to one process\n", d))
