@@ -342,7 +342,8 @@ gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_tra
   t->iteration = r_u64(&c);
   t->stage = r_u64(&c);
   t->stage_iter = r_u64(&c);
-  t->splitting = (int)r_u64(&c);
+  uint64_t splitting = r_u64(&c);
+  t->splitting = splitting != 0;
   t->target_k = r_u64(&c);
   t->events = r_u64(&c);
   uint64_t hl = r_u64(&c);
@@ -351,11 +352,28 @@ gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_tra
   t->update.var_floor_relative = r_f64(&c);
   t->update.reg = r_f64(&c);
   t->update.min_weight = r_f64(&c);
-  t->update.death = (gk_gmm_death)r_u64(&c);
+  uint64_t death = r_u64(&c);
+  t->update.death = death == GK_DEATH_REMOVE ? GK_DEATH_REMOVE : GK_DEATH_RESPLIT;
   if (hl != (n - CKPT_FIXED - mb) / 8 || n != CKPT_FIXED + mb + 8 * hl) {
     gk_gmm_trainer_free(t);
     gk_scratch_free(p);
     return gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint sizes", path);
+  }
+  /* The state training resumes from is checked as the options it came from were: a
+   * split stage must still be below its target (growing to a smaller target copied
+   * K components into fewer), the target within the limits, the options in range. */
+  const gk_gmm_update_opts *u = &t->update;
+  if (splitting > 1 || death > GK_DEATH_REMOVE || t->target_k == 0 ||
+      t->target_k > GK_MAX_COMPONENTS || (t->splitting && k >= t->target_k) ||
+      !(u->var_floor >= 0.0 && isfinite(u->var_floor)) ||
+      !(u->var_floor_relative >= 0.0 && isfinite(u->var_floor_relative)) ||
+      !(u->reg >= 0.0 && isfinite(u->reg)) || !(u->min_weight >= 0.0 && u->min_weight < 1.0) ||
+      !(t->frames >= 0.0 && isfinite(t->frames))) {
+    gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint state (%zu of %zu components, splitting %llu)", path,
+            k, t->target_k, (unsigned long long)splitting);
+    gk_gmm_trainer_free(t);
+    gk_scratch_free(p);
+    return GK_EFORMAT;
   }
   if (hl) {
     t->history = gk_alloc(a, hl * sizeof(double));
