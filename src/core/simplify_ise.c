@@ -338,9 +338,9 @@ gk_status gks_problem_init(gks_problem *p, const gks_mix *f, size_t kmax, int th
   p->threads = clamp_threads(threads);
   p->kmax = kmax > f->k ? kmax : f->k;
   p->work = gk_scratch_alloc((size_t)p->threads, sizeof(gks_work));
+  if (p->work) memset(p->work, 0, (size_t)p->threads * sizeof(gks_work));
   p->part = gk_scratch_alloc(p->kmax * 6, sizeof(double));
   if (!p->work || !p->part) { gks_problem_free(p); return gk_fail_nomem(err); }
-  memset(p->work, 0, (size_t)p->threads * sizeof(gks_work));
   for (int t = 0; t < p->threads; t++)
     if (gks_work_alloc(&p->work[t], f->d, err) != GK_OK) { gks_problem_free(p); return GK_ENOMEM; }
   if (!isfinite(shift)) {

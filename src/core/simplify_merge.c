@@ -182,12 +182,12 @@ static gk_status greedy_run(const gks_mix *f, gks_mix *g, int kind, double shift
   G.rowarg = gk_scratch_alloc(K, sizeof(size_t));
   G.logdet = gk_scratch_alloc(K, sizeof(double));
   G.work = gk_scratch_alloc((size_t)G.threads, sizeof(gks_work));
+  if (G.work) memset(G.work, 0, (size_t)G.threads * sizeof(gks_work));
   G.tmp = gk_scratch_alloc((size_t)G.threads * (d + d * d), sizeof(double));
   if (!lab || !G.active || !G.cost || !G.rowmin || !G.rowarg || !G.logdet || !G.work || !G.tmp) {
     s = gk_fail_nomem(err);
     goto done;
   }
-  memset(G.work, 0, (size_t)G.threads * sizeof(gks_work));
   for (int t = 0; t < G.threads; t++)
     if ((s = gks_work_alloc(&G.work[t], d, err)) != GK_OK) goto done;
   for (size_t i = 0; i < K; i++) {

@@ -38,15 +38,8 @@ describe("allocation failures", function()
     {"gmm_train", "gk.gmm.train (diagonal, k-means++)"},
     {"gmm_train_full_checkpoint", "gk.gmm.train (full, split, checkpointed)"},
     {"gmm_files", "g:save, g:save_kaldi, stats:save and their loaders"},
+    {"simplify", "gk.simplify.reduce (lbfgs from runnalls)"},
   }
-  -- gks_problem_init (simplify_ise.c) and greedy_run (simplify_merge.c) free the
-  -- per-thread work areas before zeroing them when a later scratch allocation fails (a
-  -- crash in free); enable this case once both zero the array right after allocating it.
-  if os.getenv("GMMKIT_SWEEP_SIMPLIFY") == "1" then
-    cases[#cases + 1] = {"simplify", "gk.simplify.reduce (lbfgs from runnalls)"}
-  else
-    pending("gk.simplify.reduce: waits for the fix of its failure path (GMMKIT_SWEEP_SIMPLIFY=1 runs it)")
-  end
   local total = 0
   for _, c in ipairs(cases) do
     it("every allocation point of " .. c[2] .. " fails cleanly", function()
