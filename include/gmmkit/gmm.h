@@ -63,6 +63,12 @@ gk_status gk_gmm_clone(const gk_gmm *src, gk_gmm **out, const gk_allocator *a, g
  * derived quantities. GK_EINVAL / GK_ENUMERIC naming the component otherwise. */
 gk_status gk_gmm_prepare(gk_gmm *g, gk_error *err);
 
+#define GK_LOG_2PI 1.8378770664093454836  /* log(2 pi) */
+
+/* log(w_c N(x | mu_c, S_c)) of component c of a prepared model, in double, from its
+ * Cholesky factor (-inf where w_c = 0). tmp: D doubles of scratch (full covariance). */
+double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, double *tmp);
+
 /* ==== Data ===========================================================================
  * The frames a model is scored on or trained from: a list of matrices (one per file,
  * never stacked), float32 or float64, each N_i x D row-major. `stride` > 1 uses every

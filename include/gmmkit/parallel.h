@@ -37,7 +37,7 @@ double gk_seconds(void);
 
 /* Async-signal-safe request to stop the current long operation. */
 void gk_interrupt_request(void);
-/* Clears a pending request (call before starting an operation). */
+/* Clears a pending request (the host calls it before each chunk it runs). */
 void gk_interrupt_clear(void);
 /* Non-zero when an interruption was requested and not cleared. */
 int gk_interrupted(void);

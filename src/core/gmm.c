@@ -88,6 +88,30 @@ gk_status gk_gmm_clone(const gk_gmm *src, gk_gmm **out, const gk_allocator *a, g
   return GK_OK;
 }
 
+double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, double *tmp) {
+  size_t d = g->d;
+  const double *mu = g->means + c * d;
+  double q = 0.0;
+  if (g->cov == GK_COV_DIAG) {
+    const double *sd = g->chol + c * d;
+    for (size_t a = 0; a < d; a++) {
+      double z = (x[a] - mu[a]) / sd[a];
+      q += z * z;
+    }
+  } else {
+    /* z = L^-1 (x - mu) by forward substitution. */
+    const double *L = g->chol + c * d * d;
+    for (size_t a = 0; a < d; a++) {
+      double t = x[a] - mu[a];
+      for (size_t b = 0; b < a; b++) t -= L[a * d + b] * tmp[b];
+      tmp[a] = t / L[a * d + a];
+      q += tmp[a] * tmp[a];
+    }
+  }
+  double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+  return lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q);
+}
+
 gk_status gk_gmm_prepare(gk_gmm *g, gk_error *err) {
   size_t k = g->k, d = g->d;
   double wsum = 0.0;

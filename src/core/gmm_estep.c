@@ -38,7 +38,6 @@
 #define CHUNK 4              /* blocks per chunk (one accumulator) */
 #define MAX_SLOTS 16         /* chunks per wave */
 #define SLOT_BUDGET (256u << 20)  /* bytes of chunk accumulators at most (when possible) */
-#define LOG_2PI 1.8378770664093454836
 #define FULL_ROWS 128        /* full covariances: rows per grouped GEMM */
 /* Statistics leave out posteriors below 2^-30 (about 1e-9) of a frame's largest one: far
  * below the float32 E-step's own rounding (about 1e-7), and most of a UBM's posteriors,
@@ -261,7 +260,7 @@ static gk_status kern_init(kern *q, const gk_gmm *g, gk_error *err) {
         q2 += m * m / v;
       }
       double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
-      q->cst[c] = (float)(lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q2));
+      q->cst[c] = (float)(lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q2));
     }
     return GK_OK;
   }
@@ -288,7 +287,7 @@ static gk_status kern_init(kern *q, const gk_gmm *g, gk_error *err) {
       q->bz[c * d + b] = (float)z;
     }
     double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
-    q->cst[c] = (float)(lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c]));
+    q->cst[c] = (float)(lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c]));
   }
   gk_scratch_free(inv);
   return GK_OK;
@@ -521,31 +520,6 @@ typedef struct job {
   double *blk_sum;       /* per block: sum of log p (M_SCORE, M_LLR) */
 } job;
 
-/* log(w_c N(x | mu_c, S_c)) in double, directly (top-C scoring of a few components). */
-static double comp_loglik(const gk_gmm *g, size_t c, const double *x, double *tmp) {
-  size_t d = g->d;
-  const double *mu = g->means + c * d;
-  double q2 = 0.0;
-  if (g->cov == GK_COV_DIAG) {
-    const double *v = g->covs + c * d;
-    for (size_t j = 0; j < d; j++) {
-      double t = x[j] - mu[j];
-      q2 += t * t / v[j];
-    }
-  } else {
-    /* z = L^-1 (x - mu) by forward substitution. */
-    const double *L = g->chol + c * d * d;
-    for (size_t a = 0; a < d; a++) {
-      double t = x[a] - mu[a];
-      for (size_t b = 0; b < a; b++) t -= L[a * d + b] * tmp[b];
-      tmp[a] = t / L[a * d + a];
-      q2 += tmp[a] * tmp[a];
-    }
-  }
-  double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
-  return lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q2);
-}
-
 /* Indices of the c largest of v[0..k) in decreasing order (ties: lower index first). */
 static void top_c(const float *v, size_t k, size_t c, size_t *ix) {
   size_t n = 0;
@@ -592,8 +566,8 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
       double lu[64], lm[64];
       double *pu = C <= 64 ? lu : w->aux + 2 * d + 2, *pm = C <= 64 ? lm : w->aux + 2 * d + 2 + k;
       for (size_t t = 0; t < C; t++) {
-        pu[t] = comp_loglik(g, w->ix[t], xr, tmp);
-        pm[t] = comp_loglik(jb->model, w->ix[t], xr, tmp);
+        pu[t] = gk_gmm_component_logpdf(g, w->ix[t], xr, tmp);
+        pm[t] = gk_gmm_component_logpdf(jb->model, w->ix[t], xr, tmp);
         if (pu[t] > mu) mu = pu[t];
         if (pm[t] > mm) mm = pm[t];
       }

@@ -16,7 +16,6 @@
 
 #define HEADER_BYTES 48
 #define FORMAT_VERSION 1u
-#define LOG_2PI 1.8378770664093454836
 
 /* ---- little-endian encoding ---------------------------------------------------------- */
 
@@ -457,7 +456,7 @@ gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err) {
       }
     }
     double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
-    gc[c] = lw - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q);
+    gc[c] = lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q);
   }
   gk_atomic_file af;
   st = gk_atomic_open(&af, path, err);

@@ -17,55 +17,11 @@
 
 #include "gmmkit/limits.h"
 #include "gmmkit/parallel.h"
+#include "gmmkit/random.h"
 
 #define SPLIT_ITERS 4         /* EM iterations between two splits of the split initialisation (1 at K = 1) */
 #define SPLIT_OFFSET 0.2      /* a split moves the two halves +-0.2 standard deviations (HTK's HHEd MU) */
 #define KMEANS_ITERS 10       /* Lloyd iterations of the "kmeans" initialisation */
-
-/* ---- a small PRNG: xoshiro256** seeded by splitmix64 (Blackman and Vigna 2018) ------ */
-
-typedef struct rng { uint64_t s[4]; } rng;
-
-static uint64_t splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static void rng_seed(rng *r, uint64_t seed, uint64_t stream) {
-  uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ull);
-  for (int i = 0; i < 4; i++) r->s[i] = splitmix(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r) {
-  uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return res;
-}
-
-/* Uniform in [0, 1). */
-static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
-
-/* Standard normal by Box-Muller (both values used in turn). */
-static double rng_normal(rng *r, double *spare, int *has) {
-  if (*has) {
-    *has = 0;
-    return *spare;
-  }
-  double u = rng_uniform(r), v = rng_uniform(r);
-  double rad = sqrt(-2.0 * log(1.0 - u)), th = 6.283185307179586477 * v;
-  *spare = rad * sin(th);
-  *has = 1;
-  return rad * cos(th);
-}
 
 /* ---- M-step ------------------------------------------------------------------------- */
 
@@ -371,10 +327,10 @@ static size_t sample_index(size_t i, size_t n, size_t m, double u) {
 }
 
 /* A systematic sample of m of the n frames (m x d, double), from a random offset. */
-static double *sample_frames(const gk_gmm_data *x, size_t n, size_t m, size_t d, rng *r) {
+static double *sample_frames(const gk_gmm_data *x, size_t n, size_t m, size_t d, gk_rng *r) {
   double *S = gk_scratch_alloc(m * d, sizeof(double));
   if (!S) return NULL;
-  double u = rng_uniform(r);
+  double u = gk_rng_uniform(r);
   for (size_t i = 0; i < m; i++) get_frame(x, sample_index(i, n, m, u), S + i * d, d);
   return S;
 }
@@ -398,8 +354,8 @@ static void sq_dist(const double *S, size_t m, const double *C, size_t k, size_t
 }
 
 /* k-means++ seeding (Arthur and Vassilvitskii 2007): centres (k x d) from the m frames. */
-static void kmeanspp(const double *S, size_t m, size_t k, size_t d, rng *r, double *C, double *D2) {
-  size_t first = (size_t)(rng_uniform(r) * (double)m);
+static void kmeanspp(const double *S, size_t m, size_t k, size_t d, gk_rng *r, double *C, double *D2) {
+  size_t first = (size_t)gk_rng_below(r, m);
   if (first >= m) first = m - 1;
   memcpy(C, S + first * d, d * sizeof(double));
   for (size_t i = 0; i < m; i++) {
@@ -415,7 +371,7 @@ static void kmeanspp(const double *S, size_t m, size_t k, size_t d, rng *r, doub
     for (size_t i = 0; i < m; i++) tot += D2[i];
     size_t pick;
     if (tot > 0.0) {
-      double u = rng_uniform(r) * tot, acc = 0.0;
+      double u = gk_rng_uniform(r) * tot, acc = 0.0;
       pick = m - 1;
       for (size_t i = 0; i < m; i++) {
         acc += D2[i];
@@ -425,7 +381,7 @@ static void kmeanspp(const double *S, size_t m, size_t k, size_t d, rng *r, doub
         }
       }
     } else {
-      pick = (size_t)(rng_uniform(r) * (double)m);  /* all frames coincide with a centre */
+      pick = (size_t)gk_rng_below(r, m);  /* all frames coincide with a centre */
       if (pick >= m) pick = m - 1;
     }
     memcpy(C + c * d, S + pick * d, d * sizeof(double));
@@ -576,14 +532,14 @@ static size_t init_sample_size(size_t n, const gk_gmm_train_opts *o) {
   return m;
 }
 
-static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, rng *r,
+static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, gk_rng *r,
                                    const gk_allocator *a, gk_gmm **out, gk_error *err);
 
 /* The initial model of `o` from the data. For GK_INIT_SPLIT: one component. */
 static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const gk_gmm_train_opts *o,
                                const gk_allocator *a, gk_gmm **out, gk_error *err) {
-  rng r;
-  rng_seed(&r, o->seed, 1);
+  gk_rng r;
+  gk_rng_seed(&r, o->seed, 1);
   size_t m = init_sample_size(n, o);
   double *S = sample_frames(x, n, m, d, &r);
   if (!S) return gk_fail_nomem(err);
@@ -594,7 +550,7 @@ static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const g
 
 /* The initial model from the sample S (m x d) of the frames, `r` the generator after
  * the sample was drawn. */
-static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, rng *r,
+static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, gk_rng *r,
                                    const gk_allocator *a, gk_gmm **out, gk_error *err) {
   size_t k = o->components;
   gk_cov_type cov = o->cov;
@@ -637,7 +593,7 @@ static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk
     }
     for (size_t i = 0; i < m; i++) perm[i] = i;
     for (size_t c = 0; c < k; c++) {
-      size_t j = c + (size_t)(rng_uniform(r) * (double)(m - c));
+      size_t j = c + (size_t)gk_rng_below(r, m - c);
       if (j >= m) j = m - 1;
       size_t t = perm[c];
       perm[c] = perm[j];
@@ -689,18 +645,10 @@ done:
 
 /* ---- the trainer ---------------------------------------------------------------------- */
 
-gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err) {
-  if (!x || x->nparts == 0) return gk_fail(err, GK_EINVAL, "no data: an empty list of matrices");
-  size_t d = o->init == GK_INIT_MODEL && o->init_model ? o->init_model->d : 0;
-  for (size_t p = 0; p < x->nparts; p++) {
-    if (x->parts[p].rows == 0) continue;
-    if (d == 0) d = x->parts[p].cols;
-    if (x->parts[p].cols != d)
-      return gk_fail(err, GK_EINVAL, "dimension mismatch: matrix %zu has %zu columns, expected %zu",
-                     p + 1, x->parts[p].cols, d);
-  }
-  size_t n = gk_gmm_data_frames(x);
-  if (n == 0) return gk_fail(err, GK_EINVAL, "no data: 0 frames");
+/* The checks gk_gmm_train_check and its MPI twin share, once the n > 0 frames of dimension
+ * d are known; `where` follows the frame count in a message (" on 4 ranks"). */
+static gk_status check_shape_opts(const gk_gmm_train_opts *o, size_t n, size_t d, const char *where,
+                                  gk_error *err) {
   if (d == 0 || d > GK_MAX_DIM) return gk_fail(err, GK_ELIMIT, "dimension %zu is outside 1..%u", d, GK_MAX_DIM);
   size_t k = o->components;
   if (o->init == GK_INIT_MODEL) {
@@ -713,8 +661,23 @@ gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, g
       return gk_fail(err, GK_EINVAL, "unknown covariance type %d", (int)o->cov);
   }
   if (k > n)
-    return gk_fail(err, GK_EINVAL, "components = %zu exceeds the number of frames (%zu)", k, n);
+    return gk_fail(err, GK_EINVAL, "components = %zu exceeds the number of frames (%zu%s)", k, n, where);
   return check_update_opts(&o->update, k, err);
+}
+
+gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err) {
+  if (!x || x->nparts == 0) return gk_fail(err, GK_EINVAL, "no data: an empty list of matrices");
+  size_t d = o->init == GK_INIT_MODEL && o->init_model ? o->init_model->d : 0;
+  for (size_t p = 0; p < x->nparts; p++) {
+    if (x->parts[p].rows == 0) continue;
+    if (d == 0) d = x->parts[p].cols;
+    if (x->parts[p].cols != d)
+      return gk_fail(err, GK_EINVAL, "dimension mismatch: matrix %zu has %zu columns, expected %zu",
+                     p + 1, x->parts[p].cols, d);
+  }
+  size_t n = gk_gmm_data_frames(x);
+  if (n == 0) return gk_fail(err, GK_EINVAL, "no data: 0 frames");
+  return check_shape_opts(o, n, d, "", err);
 }
 
 static void fnv(uint64_t *h, const void *p, size_t n) {
@@ -926,15 +889,13 @@ gk_status gk_gmm_sample(const gk_gmm *g, size_t n, uint64_t seed, gk_matrix *out
   double *cum = z + d;
   double acc = 0.0;
   for (size_t c = 0; c < g->k; c++) cum[c] = (acc += g->weights[c]);
-  rng r;
-  rng_seed(&r, seed, 2);
-  double spare = 0.0;
-  int has = 0;
+  gk_rng r;
+  gk_rng_seed(&r, seed, 2);
   for (size_t i = 0; i < n; i++) {
-    double u = rng_uniform(&r) * acc;
+    double u = gk_rng_uniform(&r) * acc;
     size_t c = 0;
     while (c + 1 < g->k && cum[c] <= u) c++;
-    for (size_t j = 0; j < d; j++) z[j] = rng_normal(&r, &spare, &has);
+    for (size_t j = 0; j < d; j++) z[j] = gk_rng_normal(&r);
     const double *mu = g->means + c * d, *L = g->chol + c * cs;
     for (size_t j = 0; j < d; j++) {
       double v;
@@ -1006,21 +967,9 @@ static gk_status job_check(const uint64_t *all, int p, const gk_gmm_train_opts *
     }
   }
   if (js->frames == 0) return gk_fail(err, GK_EINVAL, "no data: 0 frames on all %d ranks", p);
-  if (js->d == 0 || js->d > GK_MAX_DIM) return gk_fail(err, GK_ELIMIT, "dimension %zu is outside 1..%u", js->d, GK_MAX_DIM);
-  size_t k = o->components;
-  if (o->init == GK_INIT_MODEL) {
-    if (!o->init_model) return gk_fail(err, GK_EINVAL, "init: no model given");
-    k = o->init_model->k;
-  } else {
-    if (k < 1 || k > GK_MAX_COMPONENTS)
-      return gk_fail(err, GK_EINVAL, "components = %zu must be between 1 and %u", k, GK_MAX_COMPONENTS);
-    if (o->cov != GK_COV_DIAG && o->cov != GK_COV_FULL)
-      return gk_fail(err, GK_EINVAL, "unknown covariance type %d", (int)o->cov);
-  }
-  if (k > js->frames)
-    return gk_fail(err, GK_EINVAL, "components = %zu exceeds the number of frames (%zu on %d ranks)", k,
-                   js->frames, p);
-  return check_update_opts(&o->update, k, err);
+  char where[32];
+  snprintf(where, sizeof where, " on %d ranks", p);
+  return check_shape_opts(o, js->frames, js->d, where, err);
 }
 
 /* Exchanges the ranks' info and checks the job; `all` (size x INFO_N) is allocated here. */
@@ -1199,12 +1148,12 @@ gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
       t->target_k = o->components;
       t->splitting = o->init == GK_INIT_SPLIT && o->components > 1;
       /* The frames one process would sample, gathered at rank 0 in the same order. */
-      rng r;
-      rng_seed(&r, o->seed, 1);
+      gk_rng r;
+      gk_rng_seed(&r, o->seed, 1);
       sample_plan sp;
       sp.n = js.frames;
       sp.m = init_sample_size(js.frames, o);
-      sp.u = rng_uniform(&r);
+      sp.u = gk_rng_uniform(&r);
       double *S = NULL;
       st = gather_rows(x, c, all, sp.m, js.d, plan_index, &sp, &S, err);
       if (st == GK_OK && gk_comm_rank(c) == 0) st = model_from_sample(S, sp.m, js.d, o, &r, a, &t->model, err);

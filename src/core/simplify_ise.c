@@ -29,7 +29,6 @@
 #include "gmmkit/parallel.h"
 #include "gmmkit/random.h"
 
-#define LOG_2PI 1.8378770664093454836
 
 /* ---- small things --------------------------------------------------------------- */
 
@@ -200,7 +199,7 @@ GKS_CLONES static double pair_full(const double *ma, const double *Sa, int fa, c
         axpy4(d - i, A0[i], A0 + i, A1[i], A1 + i, A2[i], A2 + i, A3[i], A3 + i, U + i * d + i);
     }
   }
-  wk->base = -0.5 * (double)d * LOG_2PI - sum_log(U, d, d + 1);
+  wk->base = -0.5 * (double)d * GK_LOG_2PI - sum_log(U, d, d + 1);
   wk->q = q;
   return wk->base - 0.5 * q;
 }
@@ -281,7 +280,7 @@ GKS_CLONES static double pair_diag(const double *ma, const double *Sa, const dou
     ld += log(v);
   }
   if (!ok) return NAN;
-  wk->base = -0.5 * ((double)d * LOG_2PI + ld);
+  wk->base = -0.5 * ((double)d * GK_LOG_2PI + ld);
   wk->q = qq;
   return wk->base - 0.5 * qq;
 }
@@ -803,27 +802,12 @@ gk_status gk_simplify_gradient(const gk_gmm *f, const gk_gmm *g, double *ise, do
 
 /* log g(x) from the prepared factors of g (chol, log_det); t: d scratch. */
 static double model_logpdf(const gk_gmm *g, const double *x, double *t) {
-  size_t d = g->d;
   double mx = -HUGE_VAL, s = 0.0;
   /* Two passes keep it simple: maximum, then the sum of exponentials. */
   for (int pass = 0; pass < 2; pass++) {
     for (size_t c = 0; c < g->k; c++) {
       if (!(g->weights[c] > 0.0)) continue;
-      const double *mu = g->means + c * d;
-      double q = 0.0;
-      if (g->cov == GK_COV_DIAG) {
-        const double *sd = g->chol + c * d;
-        for (size_t a = 0; a < d; a++) { double z = (x[a] - mu[a]) / sd[a]; q += z * z; }
-      } else {
-        const double *L = g->chol + c * d * d;
-        for (size_t a = 0; a < d; a++) {
-          double v = x[a] - mu[a];
-          for (size_t b = 0; b < a; b++) v -= L[a * d + b] * t[b];
-          t[a] = v / L[a * d + a];
-          q += t[a] * t[a];
-        }
-      }
-      double lp = log(g->weights[c]) - 0.5 * ((double)d * LOG_2PI + g->log_det[c] + q);
+      double lp = gk_gmm_component_logpdf(g, c, x, t);
       if (pass == 0) { if (lp > mx) mx = lp; }
       else s += exp(lp - mx);
     }

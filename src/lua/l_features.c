@@ -341,7 +341,6 @@ static int f_extract(lua_State *L) {
   if (!ck->r) return luaL_error(L, "not enough memory");
   double t_start = gk_seconds(), audio = 0, total_rows = 0;
   lua_Integer nok = 0, nfail = 0;
-  gk_interrupt_clear();
   for (size_t i0 = 0, m = 0; i0 < n; i0 += m) {
     m = n - i0 < block ? n - i0 : block;
     ck->n = m;

@@ -507,7 +507,6 @@ static void score_total(lua_State *L, gk_gmm *g, int arg, double *total, size_t 
   gk_gmm_data x;
   check_data(L, arg, &x, 1);
   gk_error e;
-  gk_interrupt_clear();
   if (gk_gmm_score(g, &x, NULL, total, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   *n = gk_gmm_data_frames(&x);
 }
@@ -528,7 +527,6 @@ static int l_score_samples(lua_State *L) {
   gk_error e;
   if (gk_gmm_data_check(&x, g->d, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   gk_matrix *m = gkL_newmatrix(L, gk_gmm_data_frames(&x), 1, GK_FLOAT64);
-  gk_interrupt_clear();
   if (gk_gmm_score(g, &x, m->data, NULL, &e) != GK_OK) gkL_raise(L, &e);
   return 1;
 }
@@ -555,7 +553,6 @@ static int l_posteriors(lua_State *L) {
   gk_error e;
   if (gk_gmm_data_check(&x, g->d, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   size_t n = gk_gmm_data_frames(&x);
-  gk_interrupt_clear();
   if (top == 0) {
     gk_matrix *m = gkL_newmatrix(L, n, g->k, GK_FLOAT64);
     if (gk_gmm_posteriors(g, &x, m->data, &e) != GK_OK) gkL_raise(L, &e);
@@ -581,7 +578,6 @@ static int l_predict(lua_State *L) {
   size_t n = gk_gmm_data_frames(&x);
   size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * sizeof(size_t), 0);
   double *val = lua_newuserdatauv(L, (n ? n : 1) * sizeof(double), 0);
-  gk_interrupt_clear();
   if (gk_gmm_top_posteriors(g, &x, 1, idx, val, &e) != GK_OK) gkL_raise(L, &e);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
@@ -615,7 +611,6 @@ static int l_accumulate(lua_State *L) {
   check_data(L, 2, &x, 1);
   gk_error e;
   gk_allocator a = gkL_allocator(L);
-  gk_interrupt_clear();
   if (into) {
     if (gk_gmm_accumulate(g, &x, &into, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
     lua_pushvalue(L, 3);
@@ -672,7 +667,6 @@ static int l_map_adapt(lua_State *L) {
   gk_error e;
   gk_gmm_stats **sbox = push_stats_box(L);
   gk_allocator a = gkL_allocator(L);
-  gk_interrupt_clear();
   if (gk_gmm_accumulate(ubm, &x, sbox, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   gk_gmm **box = gkL_newgmm(L);
   if (gk_gmm_map(ubm, *sbox, r, means, weights, variances, box, &a, &e) != GK_OK) gkL_raise(L, &e);
@@ -733,7 +727,6 @@ static int l_llr(lua_State *L) {
   check_data(L, 3, &x, 1);
   gk_error e;
   double v;
-  gk_interrupt_clear();
   if (gk_gmm_llr(model, ubm, &x, (size_t)top, &v, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   lua_pushnumber(L, v);
   return 1;
@@ -838,7 +831,6 @@ static int l_train(lua_State *L) {
   }
 
   gk_allocator a = gkL_allocator(L);
-  gk_interrupt_clear();
   uint64_t fp = 0;
   if (gk_gmm_train_fingerprint_comm(&x, &o, comm, &fp, &e) != GK_OK) gkL_raise(L, &e);
   /* Under MPI rank 0 decides whether there is a checkpoint; every rank then reads it (it

@@ -83,7 +83,6 @@ static int l_kl(lua_State *L) {
   double kl, se;
   gk_error err;
   gk_error_clear(&err);
-  gk_interrupt_clear();
   if (gk_simplify_kl(f, g, (size_t)n, (uint64_t)seed, threads, &kl, &se, &err) != GK_OK)
     gkL_raise(L, &err);
   lua_pushnumber(L, kl);
@@ -212,7 +211,6 @@ static int l_reduce(lua_State *L) {
   gk_simplify_info in;
   gk_error err;
   gk_error_clear(&err);
-  gk_interrupt_clear();
   if (gk_simplify_reduce(f, (size_t)k, &o, box, &in, &a, &err) != GK_OK) gkL_raise(L, &err);
   push_info(L, &in, o.history);
   gk_simplify_info_free(&in);
