@@ -217,7 +217,8 @@ function plot.mixtures(opts)
 end
 
 function plot.curves(opts)
-  opts = check_options("curves", opts, {"series", "xlabel", "ylabel", "logx", "logy", "file", "title", "size"})
+  opts = check_options("curves", opts, {"series", "xlabel", "ylabel", "logx", "logy", "file", "title", "size",
+    "points"})
   if type(opts.series) ~= "table" or #opts.series == 0 then
     error("bad argument #1 to 'curves' (option 'series' must be a list of {label=, x=, y=})", 2)
   end
@@ -243,7 +244,8 @@ function plot.curves(opts)
     end
     f:close()
     if n > 0 then
-      plots[#plots + 1] = string.format("%s with linespoints lc rgb '%s' pt 7 ps 0.5 lw 2 title %s", quote(path),
+      local style = opts.points == false and "lines" or "linespoints pt 7 ps 0.5"
+      plots[#plots + 1] = string.format("%s with %s lc rgb '%s' lw 2 title %s", quote(path), style,
         colors[(i - 1) % #colors + 1], quote(s.label or ("series " .. i)))
     end
   end
@@ -316,8 +318,10 @@ mixture's marginal and its components' 1- and 2-sigma ellipses, with the data po
 (a matrix) behind them, as in the figures of the GMM simplification paper. `file` ends in
 .png or .svg; without it the plot is drawn as text on the terminal.]])
 core.setdoc(plot.curves, [[
-gk.plot.curves{series = {{label =, x = {...}, y = {...}}, ...}, xlabel =, ylabel =, logx =, logy =, file =, title =}
-Several curves on one plot (log scales on request).]])
+gk.plot.curves{series = {{label =, x = {...}, y = {...}}, ...}, xlabel =, ylabel =, logx =, logy =, file =, title =,
+               points = true}
+Several curves on one plot (log scales on request); points = false draws lines only (dense
+curves such as densities on a grid).]])
 core.setdoc(plot.convergence, [[
 gk.plot.convergence({{label =, info =}, ...}[, {file =, x = 'seconds'|'iteration', y = 'ise'|'nise'}])
 The ISE F (or NISE) against seconds or iterations, log scale, one curve per reduction; `info`

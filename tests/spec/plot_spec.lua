@@ -51,6 +51,15 @@ describe("gk.plot", function()
     assert.truthy(s:find("<svg", 1, true))
   end)
 
+  it("draws lines only with points = false (no point markers in the SVG)", function()
+    local a, b = dir .. "/marked.svg", dir .. "/plain.svg"
+    local series = {{label = "a", x = {1, 2, 3}, y = {3, 1, 2}}}
+    gk.plot.curves{series = series, file = a}
+    gk.plot.curves{series = series, file = b, points = false}
+    assert.truthy(read(a):find("#gpPt6", 1, true))
+    assert.falsy(read(b):find("#gpPt6", 1, true))
+  end)
+
   it("draws on the terminal without a file", function()
     local out = h.run(string.format(
       "LUA_PATH_5_4='%s' LUA_CPATH_5_4='%s' lua5.4 -e 'local gk = require \"gmmkit\"; gk.plot.curves{series = {{x = {1, 2, 3}, y = {3, 1, 2}}}}'",
