@@ -99,7 +99,7 @@ for _, r in ipairs(reduced) do
   r.model:save(opt.out .. "/ubm_" .. opt.target .. "_" .. r.method .. ".gmm")
 end
 local tbl = ex.markdown_table(rows, {"method", "components", "nise", "kl", "loglik", "seconds"},
-  {"model", "components", "NISE to the UBM", "KL(UBM || model), nats", "held-out log-lik / frame", "seconds"})
+  {"model", "components", "NISE to the UBM", "KL(UBM ‖ model), nats", "held-out log-lik / frame", "seconds"})
 print(tbl)
 
 -- Checks that make the run a test: EM improved on its start, and the exact optimiser is
@@ -144,7 +144,7 @@ local report = {
   string.format("## %d -> %d components (%s covariances)", opt.components, opt.target, opt.covariance), "",
   tbl, "",
   "NISE is the normalised integral squared error to the UBM (0: identical), the objective the reductions minimise; " ..
-  "KL is KL(UBM || model) estimated from " .. kl_samples .. " draws of the UBM, the loss in log-likelihood on data " ..
+  "KL is KL(UBM ‖ model) estimated from " .. kl_samples .. " draws of the UBM, the loss in log-likelihood on data " ..
   "drawn from the UBM. The two can disagree: in high dimension the ISE is dominated by the sharpest components. " ..
   "The direct EM row is the costly alternative: a second EM run on all the data.", "",
 }
