@@ -31,12 +31,18 @@ void gks_mix_free(gks_mix *m);
 void gks_mix_copy(gks_mix *dst, const gks_mix *src);
 static inline size_t gks_cov_len(const gks_mix *m) { return m->full ? m->d * m->d : m->d; }
 
-/* Per-thread scratch of the pair kernel: 3 d x d matrices and 3 d vectors. */
+#define GKS_LANES 4  /* pairs gks_pair_logz4 forms at once */
+
+/* Per-thread scratch of the pair kernel: 3 d x d matrices and 3 d vectors, and the four
+ * lanes of gks_pair_logz4. */
 typedef struct gks_work {
   size_t d;
   double *mem;  /* the one allocation; S and Sinv are two d x d blocks of it, in either order */
   double *S, *Sinv, *u, *t;
   double base, q;  /* of the last pair: log z = base - q / 2 (see gks_pair_term) */
+  double *U4, *t4;  /* the lanes: four interleaved factors (d x d x 4) and vectors */
+  double base4[GKS_LANES], q4[GKS_LANES];
+  int lanes_full;
 } gks_work;
 gk_status gks_work_alloc(gks_work *w, size_t d, gk_error *err);
 void gks_work_free(gks_work *w);
@@ -47,6 +53,16 @@ void gks_work_free(gks_work *w);
  * when Sa + Sb is not positive definite. */
 double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *mb,
                      const double *Sb, int fb, size_t d, gks_work *wk, int grad);
+
+/* Pairs l < n (n <= GKS_LANES) at once, as gks_pair_logz(..., grad = 0) would form them
+ * one by one: lz[l] (NaN where not positive definite). Full pairs run side by side in
+ * SIMD lanes. gks_pair_lane(wk, l, factor) then makes wk hold pair l as gks_pair_logz
+ * would have left it: base and q for gks_pair_term, and with `factor` what gks_pair_grad
+ * needs. */
+void gks_pair_logz4(const double *const ma[GKS_LANES], const double *const Sa[GKS_LANES], int fa,
+                    const double *const mb[GKS_LANES], const double *const Sb[GKS_LANES], int fb, size_t n,
+                    size_t d, gks_work *wk, double lz[GKS_LANES]);
+void gks_pair_lane(gks_work *wk, size_t lane, int factor);
 
 /* exp(log z - shift) of the last pair, with shift taken from the normalising part before
  * the Mahalanobis part is added, so that z_ij / z_ii of nearly equal components keeps

@@ -19,6 +19,7 @@
  */
 #include "simplify_impl.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -517,10 +518,12 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
     } else {
       if (it == (ls > 0 ? ls : 0) + 1) gamma = fixed;
     }
-    /* Take the step; halve it while F would increase (at most 30 times). */
+    /* Take the step; halve it while F would increase (at most 30 times), but not below
+     * the length whose predicted decrease h |g'v| is lost in F's rounding: there the
+     * comparison of F values says nothing (the fixed steps of a high dimension reach it). */
     double Fn = HUGE_VAL, ggn = 0.0, h = gamma;
     int taken = 0;
-    for (int t = 0; t < 30; t++, h *= 0.5) {
+    for (int t = 0; t < 30 && h * -gv > 8.0 * DBL_EPSILON * fabs(F); t++, h *= 0.5) {
       for (size_t j = 0; j < k; j++) step_component(g, &trial, j, h, cs, g0.w, g0.mu, g0.cov, &p->work[0]);
       if (!renormalise(&trial)) continue;
       r->evals++;

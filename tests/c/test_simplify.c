@@ -504,7 +504,100 @@ static void test_threads_history_errors(void) {
   gk_gmm_free(f);
 }
 
+/* log N(ma; mb, Sa + Sb) by a textbook Cholesky (full matrices), the reference of the
+ * pair kernels. */
+static double logz_reference(const double *ma, const double *Sa, const double *mb, const double *Sb, size_t d) {
+  double L[40 * 40], t[40], ld = 0.0, q = 0.0;
+  for (size_t i = 0; i < d * d; i++) L[i] = Sa[i] + Sb[i];
+  for (size_t j = 0; j < d; j++) {
+    for (size_t k = 0; k < j; k++) L[j * d + j] -= L[j * d + k] * L[j * d + k];
+    if (!(L[j * d + j] > 0.0)) return NAN;
+    L[j * d + j] = sqrt(L[j * d + j]);
+    for (size_t i = j + 1; i < d; i++) {
+      for (size_t k = 0; k < j; k++) L[i * d + j] -= L[i * d + k] * L[j * d + k];
+      L[i * d + j] /= L[j * d + j];
+    }
+  }
+  for (size_t i = 0; i < d; i++) {
+    double v = ma[i] - mb[i];
+    for (size_t k = 0; k < i; k++) v -= L[i * d + k] * t[k];
+    t[i] = v / L[i * d + i];
+    q += t[i] * t[i];
+    ld += log(L[i * d + i]);
+  }
+  return -0.5 * (double)d * log(2.0 * PI_) - ld - 0.5 * q;
+}
+
+/* gks_pair_logz4 (four pairs in SIMD lanes) against the reference and against
+ * gks_pair_logz one pair at a time, values and gradient parts, for every mix of full and
+ * diagonal sides, 1 to 4 pairs, and a lane that is not positive definite. */
+static void test_pair_lanes(void) {
+  gk_rng r;
+  gk_rng_seed(&r, 41, 0);
+  gk_error err;
+  size_t dims[2] = {5, 38};
+  for (int di = 0; di < 2; di++) {
+    size_t d = dims[di];
+    gk_gmm *F = random_gmm(&r, 8, d, GK_COV_FULL, 1.0, 1.0), *D = random_gmm(&r, 8, d, GK_COV_DIAG, 1.0, 1.0);
+    GK_CHECK(F && D);
+    if (!F || !D) { gk_gmm_free(F); gk_gmm_free(D); return; }
+    gks_work w1, w4;
+    GK_CHECK_OK(gks_work_alloc(&w1, d, &err), &err);
+    GK_CHECK_OK(gks_work_alloc(&w4, d, &err), &err);
+    double Da[40 * 40], Db[40 * 40], bad_diag[40], bad_full[40 * 40], worst = 0.0, worst_grad = 0.0;
+    for (size_t a = 0; a < d; a++) bad_diag[a] = a == 1 ? -50.0 : 1.0;
+    for (size_t a = 0; a < d * d; a++) bad_full[a] = a % (d + 1) == 0 ? bad_diag[a / (d + 1)] : 0.0;
+    for (int fa = 0; fa < 2; fa++)
+      for (int fb = 0; fb < 2; fb++)
+        for (size_t n = 1; n <= GKS_LANES; n++) {
+          const double *ma[GKS_LANES], *Sa[GKS_LANES], *mb[GKS_LANES], *Sb[GKS_LANES];
+          double lz[GKS_LANES];
+          const gk_gmm *A = fa ? F : D, *B = fb ? F : D;
+          for (size_t l = 0; l < n; l++) {
+            ma[l] = A->means + l * d; Sa[l] = A->covs + l * gk_gmm_cov_size(A->cov, d);
+            mb[l] = B->means + (l + 3) * d; Sb[l] = B->covs + (l + 3) * gk_gmm_cov_size(B->cov, d);
+          }
+          int expect_bad = n == 3;  /* then lane 1 is not positive definite */
+          if (expect_bad) Sb[1] = fb ? bad_full : bad_diag;
+          gks_pair_logz4(ma, Sa, fa, mb, Sb, fb, n, d, &w4, lz);
+          for (size_t l = 0; l < n; l++) {
+            /* the reference on full matrices */
+            for (size_t a = 0; a < d; a++)
+              for (size_t b = 0; b < d; b++) {
+                Da[a * d + b] = fa ? Sa[l][a * d + b] : (a == b ? Sa[l][a] : 0.0);
+                Db[a * d + b] = fb ? Sb[l][a * d + b] : (a == b ? Sb[l][a] : 0.0);
+              }
+            double ref = logz_reference(ma[l], Da, mb[l], Db, d);
+            double one = gks_pair_logz(ma[l], Sa[l], fa, mb[l], Sb[l], fb, d, &w1, 1);
+            if (expect_bad && l == 1) {
+              GK_CHECK(isnan(lz[l]) && isnan(ref) && isnan(one));
+              continue;
+            }
+            GK_CHECK(isfinite(lz[l]));
+            worst = fmax(worst, fabs(lz[l] - ref) / fmax(1.0, fabs(ref)));
+            worst = fmax(worst, fabs(lz[l] - one) / fmax(1.0, fabs(one)));
+            /* the lane's state completes to the same gradient parts as the single kernel */
+            gks_pair_lane(&w4, l, 1);
+            GK_CHECK_REL(w4.base - 0.5 * w4.q, lz[l], 1e-15);
+            gks_pair_grad(ma[l], mb[l], d, fa || fb, &w4);
+            size_t ns = (fa || fb) ? d * d : d;
+            for (size_t a = 0; a < d; a++) worst_grad = fmax(worst_grad, fabs(w4.u[a] - w1.u[a]) / (1.0 + fabs(w1.u[a])));
+            for (size_t a = 0; a < ns; a++)
+              worst_grad = fmax(worst_grad, fabs(w4.Sinv[a] - w1.Sinv[a]) / (1.0 + fabs(w1.Sinv[a])));
+          }
+        }
+    printf("pair lanes d = %zu: log z relative error %.2e, gradient parts %.2e\n", d, worst, worst_grad);
+    GK_CHECK(worst <= 1e-12);
+    GK_CHECK(worst_grad <= 1e-12);
+    gks_work_free(&w1);
+    gks_work_free(&w4);
+    gk_gmm_free(F);
+    gk_gmm_free(D);
+  }
+}
+
 int main(void) {
+  GK_RUN(test_pair_lanes);
   GK_RUN(test_gradient);
   GK_RUN(test_param_gradient);
   GK_RUN(test_ise_grid);
