@@ -15,7 +15,8 @@
  * covariances positive definite (a step that would break it is halved for that component
  * until it does not), and halve a step that would increase F (the fixed steps of the paper
  * assume the data's scale; the halving keeps the iteration from diverging when it does not
- * match).
+ * match), down to the length whose predicted decrease is lost in F's rounding, where gd
+ * stops.
  */
 #include "simplify_impl.h"
 
