@@ -536,11 +536,49 @@ static inline void add_cov_grad(double *G, int gfull, int pfull, size_t d, doubl
   }
 }
 
+/* One side of component j's sums in gks_eval: its overlaps with every component of `o`
+ * (f with sign -1, g itself with sign +1), formed four at a time, into `side` (the fg or
+ * the gg sum) and aF, and where wanted into j's gradient (gw, gm, gS may be NULL). The
+ * pairs are (o_i, j), so that u = S^-1 (mu_i - mu_j) on both sides; `self` is j's own
+ * index in o (no mean term). Returns 1 when a pair is not positive definite. */
+static int eval_side(const gks_mix *o, int sign, size_t self, const double *mj, const double *Sj, int jfull,
+                     double wj, double shift, double negligible, gks_work *wk, gks_acc *side, gks_acc *aF,
+                     double *gw, double *gm, double *gS) {
+  size_t k = o->k, d = o->d, co = gks_cov_len(o);
+  int pfull = o->full || jfull;
+  const double *ma[GKS_LANES], *Sa[GKS_LANES], *mb[GKS_LANES], *Sb[GKS_LANES];
+  double lz[GKS_LANES];
+  for (size_t l = 0; l < GKS_LANES; l++) { mb[l] = mj; Sb[l] = Sj; }
+  for (size_t i0 = 0; i0 < k; i0 += GKS_LANES) {
+    size_t n = k - i0 < GKS_LANES ? k - i0 : GKS_LANES;
+    for (size_t l = 0; l < n; l++) { ma[l] = o->mu + (i0 + l) * d; Sa[l] = o->cov + (i0 + l) * co; }
+    gks_pair_logz4(ma, Sa, o->full, mb, Sb, jfull, n, d, wk, lz);
+    for (size_t l = 0; l < n; l++) {
+      size_t i = i0 + l;
+      if (isnan(lz[l])) return 1;
+      gks_pair_lane(wk, l, 0);
+      double e = gks_pair_term(wk, shift), t = (o->w[i] * wj) * e;
+      gks_acc_add(side, t);
+      gks_acc_add(aF, sign < 0 ? -2.0 * t : t);
+      if (gw) *gw += sign * 2.0 * o->w[i] * e;
+      /* A pair's gradient part (two thirds of the cost of a full pair) only where the
+       * term can matter: t (1 + q) below 1e-22 of f's squared norm moves neither F nor
+       * its gradient in the last digit (most pairs of a speech-scale mixture are so far). */
+      if ((!gm && !gS) || t * (1.0 + wk->q) < negligible) continue;
+      gks_pair_lane(wk, l, 1);
+      gks_pair_grad(ma[l], mj, d, pfull, wk);
+      if (gm && i != self) { double c = sign * 2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
+      if (gS) add_cov_grad(gS, jfull, pfull, d, sign * t, wk);
+    }
+  }
+  return 0;
+}
+
 int gks_eval(gks_problem *p, const gks_mix *g, double *F, double *fg, double *gg,
              gks_grad *grad) {
   const gks_mix *f = p->f;
-  size_t kf = f->k, kg = g->k, d = f->d, cf = gks_cov_len(f), cg = gks_cov_len(g);
-  int pfull_fg = f->full || g->full, pfull_gg = g->full;
+  size_t kf = f->k, kg = g->k, d = f->d, cg = gks_cov_len(g);
+  int pfull_fg = f->full || g->full;
   double shift = p->shift, negligible = 1e-22 * gks_acc_value(&p->ff);
   int bad = 0, want = grad != NULL;
   #pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) reduction(|:bad) \
@@ -556,60 +594,12 @@ int gks_eval(gks_problem *p, const gks_mix *g, double *F, double *fg, double *gg
     double *gw = want && grad->w ? grad->w + j : NULL;
     double *gm = want && grad->mu ? grad->mu + j * d : NULL;
     double *gS = want && grad->cov ? grad->cov + j * cg : NULL;
-    int need = gm || gS;
     if (gw) *gw = 0.0;
     if (gm) memset(gm, 0, d * sizeof(double));
     if (gS) memset(gS, 0, cg * sizeof(double));
     gks_acc afg = {0.0, 0.0}, agg = {0.0, 0.0}, aF = {0.0, 0.0};
-    const double *ma[GKS_LANES], *Sa[GKS_LANES], *mb[GKS_LANES], *Sb[GKS_LANES];
-    double lz[GKS_LANES];
-    for (size_t l = 0; l < GKS_LANES; l++) { mb[l] = mj; Sb[l] = Sj; }
-    for (size_t i0 = 0; i0 < kf && !bad; i0 += GKS_LANES) {
-      size_t n = kf - i0 < GKS_LANES ? kf - i0 : GKS_LANES;
-      for (size_t l = 0; l < n; l++) { ma[l] = f->mu + (i0 + l) * d; Sa[l] = f->cov + (i0 + l) * cf; }
-      gks_pair_logz4(ma, Sa, f->full, mb, Sb, g->full, n, d, wk, lz);
-      for (size_t l = 0; l < n; l++) {
-        size_t i = i0 + l;
-        if (isnan(lz[l])) { bad = 1; break; }
-        gks_pair_lane(wk, l, 0);
-        double e = gks_pair_term(wk, shift), t = (f->w[i] * wj) * e;
-        gks_acc_add(&afg, t);
-        gks_acc_add(&aF, -2.0 * t);
-        if (gw) *gw -= 2.0 * f->w[i] * e;
-        /* A pair's gradient part (two thirds of the cost of a full pair) only where the
-         * term can matter: t (1 + q) below 1e-22 of f's squared norm moves neither F nor
-         * its gradient in the last digit (most pairs of a speech-scale mixture are so far). */
-        if (need) {
-          if (t * (1.0 + wk->q) < negligible) continue;
-          gks_pair_lane(wk, l, 1);
-          gks_pair_grad(ma[l], mj, d, pfull_fg, wk);
-        }
-        if (gm) { double c = -2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
-        if (gS) add_cov_grad(gS, g->full, pfull_fg, d, -t, wk);
-      }
-    }
-    for (size_t l = 0; l < GKS_LANES; l++) { ma[l] = mj; Sa[l] = Sj; }
-    for (size_t l0 = 0; l0 < kg && !bad; l0 += GKS_LANES) {
-      size_t n = kg - l0 < GKS_LANES ? kg - l0 : GKS_LANES;
-      for (size_t b = 0; b < n; b++) { mb[b] = g->mu + (l0 + b) * d; Sb[b] = g->cov + (l0 + b) * cg; }
-      gks_pair_logz4(ma, Sa, g->full, mb, Sb, g->full, n, d, wk, lz);
-      for (size_t b = 0; b < n; b++) {
-        size_t l = l0 + b;
-        if (isnan(lz[b])) { bad = 1; break; }
-        gks_pair_lane(wk, b, 0);
-        double e = gks_pair_term(wk, shift), t = (wj * g->w[l]) * e;
-        gks_acc_add(&agg, t);
-        gks_acc_add(&aF, t);
-        if (gw) *gw += 2.0 * g->w[l] * e;
-        if (need) {
-          if (t * (1.0 + wk->q) < negligible) continue;
-          gks_pair_lane(wk, b, 1);
-          gks_pair_grad(mj, mb[b], d, pfull_gg, wk);
-        }
-        if (gm && l != j) { double c = -2.0 * t; for (size_t a = 0; a < d; a++) gm[a] += c * wk->u[a]; }
-        if (gS) add_cov_grad(gS, g->full, pfull_gg, d, t, wk);
-      }
-    }
+    bad |= eval_side(f, -1, (size_t)-1, mj, Sj, g->full, wj, shift, negligible, wk, &afg, &aF, gw, gm, gS);
+    if (!bad) bad |= eval_side(g, 1, j, mj, Sj, g->full, wj, shift, negligible, wk, &agg, &aF, gw, gm, gS);
     double *pt = p->part + 6 * j;
     pt[0] = afg.hi; pt[1] = afg.lo; pt[2] = agg.hi; pt[3] = agg.lo; pt[4] = aF.hi; pt[5] = aF.lo;
   }
