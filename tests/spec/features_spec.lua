@@ -6,18 +6,7 @@ local H = require "spec_helper"
 
 local data = H.source_dir .. "/tests/data/mfcc/"
 
-local function max_abs_diff(a, b)
-  assert.equal(a:rows(), b:rows())
-  assert.equal(a:cols(), b:cols())
-  local m = 0
-  for i = 1, a:rows() do
-    for j = 1, a:cols() do
-      local d = math.abs(a:get(i, j) - b:get(i, j))
-      if not (d <= m) then m = d end
-    end
-  end
-  return m
-end
+local max_abs_diff = H.max_abs_diff
 
 --- Regression deltas of column block [c0, c0 + d) written here from the formula
 --- d_t = sum_k k (x_{t+k} - x_{t-k}) / (2 sum_k k^2), edges replicated.

@@ -24,13 +24,7 @@ local function rows(m, a, b)
   return m:select_rows(idx)
 end
 
-local function max_abs_diff(a, b)
-  local d = 0
-  for i = 1, a:rows() do
-    for j = 1, a:cols() do d = math.max(d, math.abs(a:get(i, j) - b:get(i, j))) end
-  end
-  return d
-end
+local max_abs_diff = helper.max_abs_diff
 
 -- The scikit-learn starting model of a fixture case.
 local function initial(case)

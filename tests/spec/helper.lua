@@ -26,6 +26,21 @@ function M.run(cmd)
   return out, ok, code
 end
 
+--- The largest |a_ij - b_ij| of two matrices of the same shape (NaN anywhere makes it NaN).
+function M.max_abs_diff(a, b)
+  if a:rows() ~= b:rows() or a:cols() ~= b:cols() then
+    error(string.format("shapes differ: %d x %d and %d x %d", a:rows(), a:cols(), b:rows(), b:cols()), 2)
+  end
+  local m = 0
+  for i = 1, a:rows() do
+    for j = 1, a:cols() do
+      local d = math.abs(a:get(i, j) - b:get(i, j))
+      if not (d <= m) then m = d end
+    end
+  end
+  return m
+end
+
 --- The build's host and source folders (set by CTest).
 M.host = os.getenv("GMMKIT_HOST")
 M.source_dir = os.getenv("GMMKIT_SOURCE_DIR") or "."
