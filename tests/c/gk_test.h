@@ -18,6 +18,15 @@ static inline const char *gk_test_message(const gk_error *e, gk_status s) {
   return e && e->message[0] ? e->message : gk_strerror(s);
 }
 
+/* The path of file `name` in the fixture folder tests/data/<sub> of the source tree
+ * (GMMKIT_SOURCE_DIR, set by CTest; "." otherwise). The buffer is reused by the next call. */
+static inline const char *gk_test_fixture(const char *sub, const char *name) {
+  static char buf[2048];
+  const char *src = getenv("GMMKIT_SOURCE_DIR");
+  snprintf(buf, sizeof buf, "%s/tests/data/%s/%s", src ? src : ".", sub, name);
+  return buf;
+}
+
 static int gk_test_checks_failed, gk_test_failed, gk_test_passed;
 
 #define GK_CHECK(cond)                                                              \

@@ -16,13 +16,8 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-static char data_dir[1024];
-
-static const char *data_path(const char *name) {
-  static char buf[2048];
-  snprintf(buf, sizeof buf, "%s/%s", data_dir, name);
-  return buf;
-}
+/* A file of tests/data/mfcc. */
+static const char *data_path(const char *name) { return gk_test_fixture("mfcc", name); }
 
 static unsigned char *read_all(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
@@ -207,7 +202,7 @@ static void test_list(void) {
   gk_error err;
   char **paths = NULL;
   size_t n = 0;
-  GK_CHECK_OK(gk_audio_list(data_dir, 1, &paths, &n, &err), &err);
+  GK_CHECK_OK(gk_audio_list(data_path(""), 1, &paths, &n, &err), &err);
   GK_CHECK(n == 4);
   for (size_t i = 0; i + 1 < n; i++) GK_CHECK(strcmp(paths[i], paths[i + 1]) < 0);
   gk_audio_list_free(paths, n);
@@ -215,8 +210,6 @@ static void test_list(void) {
 }
 
 int main(void) {
-  const char *src = getenv("GMMKIT_SOURCE_DIR");
-  snprintf(data_dir, sizeof data_dir, "%s/tests/data/mfcc", src ? src : ".");
   GK_RUN(test_load_wav_bytes);
   GK_RUN(test_save_roundtrip);
   GK_RUN(test_channels_and_resampling);

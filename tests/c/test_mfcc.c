@@ -20,13 +20,8 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-static char data_dir[1024];
-
-static const char *data_path(const char *name) {
-  static char buf[2048];
-  snprintf(buf, sizeof buf, "%s/%s", data_dir, name);
-  return buf;
-}
+/* A file of tests/data/mfcc. */
+static const char *data_path(const char *name) { return gk_test_fixture("mfcc", name); }
 
 /* Loads a .npy fixture as float32 (malloc'ed). */
 static int load_npy(const char *name, gk_matrix *m) {
@@ -515,8 +510,6 @@ static void test_htk(void) {
 }
 
 int main(void) {
-  const char *src = getenv("GMMKIT_SOURCE_DIR");
-  snprintf(data_dir, sizeof data_dir, "%s/tests/data/mfcc", src ? src : ".");
   GK_RUN(test_reference_cases);
   GK_RUN(test_frame_counts);
   GK_RUN(test_filterbank_vs_dft);
