@@ -326,19 +326,31 @@ static gk_status open_error(const char *name, const char *why, gk_error *err) {
   return gk_fail(err, GK_EFORMAT, "%s: cannot read as audio: %s", name, why);
 }
 
-gk_status gk_audio_info_file(const char *path, gk_audio_info *info, gk_error *err) {
+/* Opens the audio file at `path` (*sf, its header in *si, its size in *bytes), or says why
+ * not: no path, missing, a folder, empty, or not audio libsndfile reads. */
+static gk_status open_file(const char *path, SNDFILE **sf, SF_INFO *si, size_t *bytes, gk_error *err) {
   struct stat stt;
+  *sf = NULL;
   if (!path) return gk_fail(err, GK_EINVAL, "no path given");
   if (stat(path, &stt) != 0)
     return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
   if (S_ISDIR(stt.st_mode)) return gk_fail(err, GK_EIO, "%s: is a directory, not an audio file", path);
   if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
-  SF_INFO si;
-  memset(&si, 0, sizeof si);
+  memset(si, 0, sizeof *si);
   char why[256];
-  SNDFILE *sf = open_sf(path, NULL, NULL, &si, why, sizeof why);
-  if (!sf) return open_error(path, why, err);
-  gk_status st = check_header(&si, path, err);
+  *sf = open_sf(path, NULL, NULL, si, why, sizeof why);
+  if (!*sf) return open_error(path, why, err);
+  *bytes = (size_t)stt.st_size;
+  return GK_OK;
+}
+
+gk_status gk_audio_info_file(const char *path, gk_audio_info *info, gk_error *err) {
+  SNDFILE *sf;
+  SF_INFO si;
+  size_t bytes = 0;
+  gk_status st = open_file(path, &sf, &si, &bytes, err);
+  if (st != GK_OK) return st;
+  st = check_header(&si, path, err);
   if (st == GK_OK) {
     info->frames = (long long)si.frames;
     info->channels = si.channels;
@@ -351,21 +363,15 @@ gk_status gk_audio_info_file(const char *path, gk_audio_info *info, gk_error *er
 
 gk_status gk_audio_load(const char *path, const gk_audio_opts *o, gk_signal *out,
                         const gk_allocator *a, gk_error *err) {
-  struct stat stt;
   out->samples = NULL;
   out->n = 0;
   out->rate = 0;
-  if (!path) return gk_fail(err, GK_EINVAL, "no path given");
-  if (stat(path, &stt) != 0)
-    return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
-  if (S_ISDIR(stt.st_mode)) return gk_fail(err, GK_EIO, "%s: is a directory, not an audio file", path);
-  if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
+  SNDFILE *sf;
   SF_INFO si;
-  memset(&si, 0, sizeof si);
-  char why[256];
-  SNDFILE *sf = open_sf(path, NULL, NULL, &si, why, sizeof why);
-  if (!sf) return open_error(path, why, err);
-  gk_status st = decode(sf, &si, path, (size_t)stt.st_size, o, out, a, err);
+  size_t bytes = 0;
+  gk_status st = open_file(path, &sf, &si, &bytes, err);
+  if (st != GK_OK) return st;
+  st = decode(sf, &si, path, bytes, o, out, a, err);
   sf_close(sf);
   return st;
 }
