@@ -211,7 +211,46 @@ static void test_files(void) {
   gk_gmm_free(g);
 }
 
+/* gk_gmm_component_logpdf against the 2-D Gaussian density written out by hand:
+ * log w - log(2 pi) - log |S| / 2 - Q / 2 with Q from the explicit 2 x 2 inverse. */
+static void test_component_logpdf(void) {
+  gk_error err;
+  const double x[2] = {0.7, -1.2}, mu[2] = {0.2, 0.3};
+  double tmp[2];
+  /* full: S = [[2, 0.6], [0.6, 1]] */
+  gk_gmm *g = NULL;
+  GK_CHECK_OK(gk_gmm_create(&g, 2, 2, GK_COV_FULL, NULL, &err), &err);
+  if (!g) return;
+  g->weights[0] = 0.4; g->weights[1] = 0.6;
+  for (int c = 0; c < 2; c++) {
+    g->means[2 * c] = mu[0]; g->means[2 * c + 1] = mu[1];
+    double *S = g->covs + 4 * c;
+    S[0] = 2.0; S[1] = 0.6; S[2] = 0.6; S[3] = 1.0;
+  }
+  GK_CHECK_OK(gk_gmm_prepare(g, &err), &err);
+  double det = 2.0 * 1.0 - 0.6 * 0.6, a = x[0] - mu[0], b = x[1] - mu[1];
+  double Q = (1.0 * a * a - 2.0 * 0.6 * a * b + 2.0 * b * b) / det;
+  double want = log(0.4) - log(2.0 * 3.14159265358979323846) - 0.5 * log(det) - 0.5 * Q;
+  GK_CHECK_REL(gk_gmm_component_logpdf(g, 0, x, tmp), want, 1e-14);
+  gk_gmm_free(g);
+  /* diagonal: S = diag(2, 0.5); a zero weight gives -inf */
+  g = NULL;
+  GK_CHECK_OK(gk_gmm_create(&g, 2, 2, GK_COV_DIAG, NULL, &err), &err);
+  if (!g) return;
+  g->weights[0] = 1.0; g->weights[1] = 0.0;
+  for (int c = 0; c < 2; c++) {
+    g->means[2 * c] = mu[0]; g->means[2 * c + 1] = mu[1];
+    g->covs[2 * c] = 2.0; g->covs[2 * c + 1] = 0.5;
+  }
+  GK_CHECK_OK(gk_gmm_prepare(g, &err), &err);
+  want = -log(2.0 * 3.14159265358979323846) - 0.5 * log(1.0) - 0.5 * (a * a / 2.0 + b * b / 0.5);
+  GK_CHECK_REL(gk_gmm_component_logpdf(g, 0, x, tmp), want, 1e-14);
+  GK_CHECK(isinf(gk_gmm_component_logpdf(g, 1, x, tmp)) && gk_gmm_component_logpdf(g, 1, x, tmp) < 0);
+  gk_gmm_free(g);
+}
+
 int main(void) {
+  GK_RUN(test_component_logpdf);
   GK_RUN(test_prepare);
   GK_RUN(test_mml_example);
   GK_RUN(test_stats_merge_shift);
