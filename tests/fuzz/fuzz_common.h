@@ -22,7 +22,7 @@
 
 /* The path of an in-memory file holding exactly data[0..size). One file per process,
  * rewritten on every call. */
-static const char *fuzz_path(const uint8_t *data, size_t size) {
+static inline const char *fuzz_path(const uint8_t *data, size_t size) {
   static int fd = -1;
   static char path[64];
   if (fd < 0) {
@@ -41,7 +41,7 @@ static const char *fuzz_path(const uint8_t *data, size_t size) {
 }
 
 /* A failure must come with a message; GK_OK must leave none behind. */
-static void fuzz_check_status(gk_status st, const gk_error *err) {
+static inline void fuzz_check_status(gk_status st, const gk_error *err) {
   if (st != GK_OK && (err->status != st || err->message[0] == 0)) {
     fprintf(stderr, "status %d without a matching message (recorded %d: '%s')\n", (int)st,
             (int)err->status, err->message);
@@ -51,7 +51,7 @@ static void fuzz_check_status(gk_status st, const gk_error *err) {
 
 /* Exercises a model that a reader accepted: it must be prepared, so that scoring a few
  * frames gives finite log densities. */
-static void fuzz_use_model(const gk_gmm *g) {
+static inline void fuzz_use_model(const gk_gmm *g) {
   float x[4 * 8];
   size_t n = g->d <= 8 ? 4 : 1, d = g->d;
   float *buf = d <= 8 ? x : calloc(d, sizeof(float));
@@ -72,7 +72,7 @@ static void fuzz_use_model(const gk_gmm *g) {
  * native target loads the input as it is and, when it has a header, a copy with the
  * checksum recomputed, so that the payload parsers behind the check are reached too.
  * Returns the copy (malloc'ed) or NULL. */
-static uint8_t *fuzz_fix_checksum(const uint8_t *data, size_t size) {
+static inline uint8_t *fuzz_fix_checksum(const uint8_t *data, size_t size) {
   if (size < 48) return NULL;
   uint8_t *p = malloc(size);
   if (!p) abort();
@@ -84,6 +84,18 @@ static uint8_t *fuzz_fix_checksum(const uint8_t *data, size_t size) {
   }
   for (int i = 0; i < 8; i++) p[40 + i] = (uint8_t)(h >> (8 * i));
   return p;
+}
+
+/* The entry of the targets whose files carry a checksum: `one` on the input as it is,
+ * then on a copy with the checksum made right. */
+static inline int fuzz_both_checksums(void (*one)(const uint8_t *, size_t), const uint8_t *data, size_t size) {
+  one(data, size);
+  uint8_t *fixed = fuzz_fix_checksum(data, size);
+  if (fixed) {
+    one(fixed, size);
+    free(fixed);
+  }
+  return 0;
 }
 
 #endif
