@@ -254,48 +254,92 @@ GKS_CLONES static void pair_full_grad(const double *ma, const double *mb, size_t
   wk->Sinv = P;
 }
 
-/* The diagonal branch: s = Sa + Sb (kept in wk->t), q and log |s| with four running
- * sums and products (so that the loop vectorises), one log per eight dimensions. */
-GKS_CLONES static double pair_diag(const double *ma, const double *Sa, const double *mb,
-                                   const double *Sb, size_t d, gks_work *wk) {
-  double *s = wk->t, q[4] = {0, 0, 0, 0}, p[4] = {1, 1, 1, 1}, ld = 0.0;
-  int ok = 1;
-  size_t k = 0;
-  for (; k + 4 <= d; k += 4) {
-    for (int c = 0; c < 4; c++) {
-      double v = Sa[k + c] + Sb[k + c], dl = ma[k + c] - mb[k + c];
-      ok &= v > 0.0;
-      s[k + c] = v;
-      q[c] += dl * dl / v;
-      p[c] *= v;
-    }
-    if ((k & 4) || k + 8 > d) {  /* fold the products into logs every 8 dimensions */
-      double pp = (p[0] * p[1]) * (p[2] * p[3]);
-      if (pp > 1e-290 && pp < 1e290) ld += log(pp);
-      else for (int c = 0; c < 4; c++) ld += log(p[c]);
-      p[0] = p[1] = p[2] = p[3] = 1.0;
-    }
-  }
-  double qq = (q[0] + q[1]) + (q[2] + q[3]);
-  for (; k < d; k++) {
+/* The diagonal branch, four dimensions per vector: q = sum (ma - mb)^2 / s with s = Sa + Sb,
+ * 1 / s kept in iv (the gradient's S^-1), and log |s| with a single log: each s is split
+ * into its binary exponent (summed as integers) and its mantissa in [1, 2) (multiplied),
+ * log |s| = log(prod of mantissas) + (sum of exponents) ln 2. A pair with an s that is not
+ * a positive normal number takes the careful path (one log per dimension); NaN when an s
+ * is not positive. */
+typedef double gks_v4 __attribute__((vector_size(32)));
+typedef long long gks_i4 __attribute__((vector_size(32)));
+
+static double pair_diag_careful(const double *ma, const double *Sa, const double *mb, const double *Sb,
+                                size_t d, double *iv, gks_work *wk) {
+  double q = 0.0, ld = 0.0;
+  for (size_t k = 0; k < d; k++) {
     double v = Sa[k] + Sb[k], dl = ma[k] - mb[k];
-    ok &= v > 0.0;
-    s[k] = v;
-    qq += dl * dl / v;
+    if (!(v > 0.0)) return NAN;
+    iv[k] = 1.0 / v;  /* infinite for a subnormal s: q divides */
+    q += dl * dl / v;
     ld += log(v);
   }
-  if (!ok) return NAN;
+  wk->base = -0.5 * ((double)d * GK_LOG_2PI + ld);
+  wk->q = q;
+  return wk->base - 0.5 * q;
+}
+
+GKS_CLONES static double pair_diag(const double *ma, const double *Sa, const double *mb,
+                                   const double *Sb, size_t d, double *iv, gks_work *wk) {
+  const long long man = 0x000fffffffffffffLL, one = 0x3ff0000000000000LL;
+  gks_v4 q = {0, 0, 0, 0}, m = {1, 1, 1, 1};
+  gks_i4 e = {0, 0, 0, 0}, bad = {0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 4 <= d; k += 4) {
+    gks_v4 a, b, x, y;
+    memcpy(&a, Sa + k, sizeof a); memcpy(&b, Sb + k, sizeof b);
+    memcpy(&x, ma + k, sizeof x); memcpy(&y, mb + k, sizeof y);
+    gks_v4 v = a + b, dl = x - y, r = 1.0 / v;
+    memcpy(iv + k, &r, sizeof r);
+    q += dl * dl * r;
+    gks_i4 bits, ex;
+    memcpy(&bits, &v, sizeof bits);
+    ex = bits >> 52;  /* the sign and the biased exponent: 1..2046 for a positive normal s */
+    bad |= (ex < 1) | (ex > 2046);
+    e += ex;
+    bits = (bits & man) | one;
+    gks_v4 mt;
+    memcpy(&mt, &bits, sizeof mt);
+    m *= mt;
+    if ((k & 1020) == 1020) {  /* every 1,024 dimensions (256 factors a lane) the products are renormalised */
+      memcpy(&bits, &m, sizeof bits);
+      e += (bits >> 52) - 1023;
+      bits = (bits & man) | one;
+      memcpy(&m, &bits, sizeof m);
+    }
+  }
+  double qq = (q[0] + q[1]) + (q[2] + q[3]), mm = (m[0] * m[1]) * (m[2] * m[3]);
+  long long ee = (e[0] + e[1]) + (e[2] + e[3]);
+  int ok = !(bad[0] | bad[1] | bad[2] | bad[3]);
+  for (; k < d; k++) {
+    double v = Sa[k] + Sb[k], dl = ma[k] - mb[k];
+    iv[k] = 1.0 / v;
+    qq += dl * dl * iv[k];
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    long long ex = (long long)(bits >> 52);
+    ok &= ex >= 1 && ex <= 2046;
+    ee += ex;
+    bits = (bits & (uint64_t)man) | (uint64_t)one;
+    double mt;
+    memcpy(&mt, &bits, sizeof mt);
+    mm *= mt;
+  }
+  if (!ok) return pair_diag_careful(ma, Sa, mb, Sb, d, iv, wk);
+  /* ln 2 in two parts, the first with trailing zeros so that n ln2_hi is exact */
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  double n = (double)(ee - 1023LL * (long long)d);
+  double ld = n * ln2_hi + (log(mm) + n * ln2_lo);
   wk->base = -0.5 * ((double)d * GK_LOG_2PI + ld);
   wk->q = qq;
   return wk->base - 0.5 * qq;
 }
 
+/* The gradient part of a diagonal pair: S^-1 is the iv that pair_diag left in wk->t. */
 static void pair_diag_grad(const double *ma, const double *mb, size_t d, gks_work *wk) {
-  const double *s = wk->t;
+  const double *iv = wk->t;
   for (size_t k = 0; k < d; k++) {
-    double iv = 1.0 / s[k];
-    wk->Sinv[k] = iv;
-    wk->u[k] = (ma[k] - mb[k]) * iv;
+    wk->Sinv[k] = iv[k];
+    wk->u[k] = (ma[k] - mb[k]) * iv[k];
   }
 }
 
@@ -307,7 +351,7 @@ void gks_pair_grad(const double *ma, const double *mb, size_t d, int full, gks_w
 double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *mb,
                      const double *Sb, int fb, size_t d, gks_work *wk, int grad) {
   if (!fa && !fb) {
-    double lz = pair_diag(ma, Sa, mb, Sb, d, wk);
+    double lz = pair_diag(ma, Sa, mb, Sb, d, wk->t, wk);
     if (grad && !isnan(lz)) pair_diag_grad(ma, mb, d, wk);
     return lz;
   }
@@ -324,7 +368,6 @@ double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *m
  * its trailing updates grouped two rows at a time instead of four, so the two kernels
  * agree to rounding (test_simplify checks 5e-16). */
 
-typedef double gks_v4 __attribute__((vector_size(32)));
 
 GKS_CLONES static void pair_full4(const double *const ma[GKS_LANES], const double *const Sa[GKS_LANES], int fa,
                                   const double *const mb[GKS_LANES], const double *const Sb[GKS_LANES], int fb,
@@ -396,11 +439,10 @@ void gks_pair_logz4(const double *const ma[GKS_LANES], const double *const Sa[GK
     pair_full4(pa, qa, fa, pb, qb, fb, d, wk);
     wk->lanes_full = 1;
   } else {
-    for (size_t l = 0; l < n; l++) {  /* diagonal pairs are cheap: one at a time, s kept per lane */
-      double v = pair_diag(ma[l], Sa[l], mb[l], Sb[l], d, wk);
+    for (size_t l = 0; l < n; l++) {  /* diagonal pairs are cheap: one at a time, 1 / s kept per lane */
+      double v = pair_diag(ma[l], Sa[l], mb[l], Sb[l], d, wk->t4 + l * d, wk);
       wk->base4[l] = isnan(v) ? NAN : wk->base;
       wk->q4[l] = wk->q;
-      memcpy(wk->t4 + l * d, wk->t, d * sizeof(double));
     }
     wk->lanes_full = 0;
   }
