@@ -65,6 +65,8 @@ typedef enum gk_simplify_dead {
 #define GK_INIT_RUNNALLS 2u
 #define GK_INIT_MINISE   4u
 #define GK_INIT_ALL      7u
+/* probe_iter chosen by the problem's size (see gk_simplify_options). */
+#define GK_PROBE_AUTO    (-1)
 
 /* Options of gk_simplify_reduce; gk_simplify_options_init sets the defaults. */
 typedef struct gk_simplify_options {
@@ -82,7 +84,9 @@ typedef struct gk_simplify_options {
   int qp_weights;      /* lbfgs: exact non-negative QP for the weights between phases */
   unsigned init;       /* lbfgs: GK_INIT_* mask of the initialisations tried; default all */
   int probe_iter;      /* lbfgs: iterations given to each initialisation before the best
-                        * continues (0: the best initial value continues alone); default 0 */
+                        * continues (0: the best initial value continues alone); default
+                        * GK_PROBE_AUTO: max_iter (every start refined, the best final
+                        * kept) where one evaluation costs under about a millisecond, else 0 */
   int refine;          /* brute: number of best partitions refined by lbfgs; default 4 */
   int whiten;          /* optimise in coordinates whitened by f's global moments; default 1 */
   gk_simplify_dead dead; /* default GK_DEAD_KEEP */
@@ -111,7 +115,7 @@ typedef struct gk_simplify_info {
   int reseeded;            /* components re-seeded (dead = GK_DEAD_RESEED) */
   int init;                /* lbfgs: the gk_simplify_method of the initialisation that won,
                             * -1 when it started from options.start */
-  double init_nise;        /* lbfgs: its NISE */
+  double init_nise;        /* lbfgs: its NISE (before L-BFGS) */
 } gk_simplify_info;
 
 /* Sets the defaults listed in gk_simplify_options. */

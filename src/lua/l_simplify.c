@@ -192,7 +192,7 @@ static int l_reduce(lua_State *L) {
   o.memory = (int)gkL_optinteger(L, 3, "memory", o.memory, 1, 1000);
   o.qp_weights = gkL_optboolean(L, 3, "qp_weights", 0);
   o.init = read_init(L, 3);
-  o.probe_iter = (int)gkL_optinteger(L, 3, "probe_iter", 0, 0, 100000000);
+  o.probe_iter = (int)gkL_optinteger(L, 3, "probe_iter", o.probe_iter, 0, 100000000);
   o.refine = (int)gkL_optinteger(L, 3, "refine", o.refine, 0, 1000);
   o.whiten = gkL_optboolean(L, 3, "whiten", 1);
   o.dead = (gk_simplify_dead)gkL_optenum(L, 3, "dead", dead_names, GK_DEAD_KEEP);
@@ -243,13 +243,15 @@ static const gkL_Reg simplify_funcs[] = {
   {"reduce", l_reduce,
    "gk.simplify.reduce(f, K [, opts]) -> g, info\n"
    "Reduces f to K components by minimising the ISE. opts.method: 'lbfgs' (default: L-BFGS on "
-   "softmax weights, means and log-Cholesky factors, whitened coordinates, from the best of "
-   "topk/runnalls/minise), 'gd' and 'kmeans' (the paper's gradient descent and K-means, from the "
+   "softmax weights, means and log-Cholesky factors, whitened coordinates, from "
+   "topk/runnalls/minise: each refined and the best result kept on small problems, else the best "
+   "start), 'gd' and 'kmeans' (the paper's gradient descent and K-means, from the "
    "K heaviest components), 'topk', 'runnalls', 'minise', 'gmrc', 'brute' (f with <= 12 "
    "components). Options: max_iter, tol, seed, threads, history=true (info.history = "
    "{{iteration=, ise=, nise=, seconds=}, ...}), covariance_type ('diag' g from a full f is "
    "allowed), local_steps (kmeans), line_search_iters (gd), memory, qp_weights, init (names), "
-   "probe_iter, refine (brute), whiten, start (a Gmm of K components to start lbfgs, gd or kmeans "
+   "probe_iter (lbfgs: iterations for each start before the best continues; default max_iter "
+   "where one evaluation costs under about 1 ms, else 0), refine (brute), whiten, start (a Gmm of K components to start lbfgs, gd or kmeans "
    "from), dead ('keep', 'drop', 'reseed': what happens to a "
    "component whose weight reaches 0). info: method, ise, nise, iterations, seconds, converged, "
    "evaluations, dead (1-based), reseeded; lbfgs: init, init_nise; kmeans: changes (assignment "

@@ -151,17 +151,17 @@ describe("gk.simplify.reduce", function()
     assert.is_string(info.init)
   end)
 
-  it("iterates from topk before the greedy initialisations and ends no worse for it", function()
+  it("with probe_iter = 0, iterates from topk before the greedy initialisations and ends no worse for it", function()
     local compared = 0
     for _, seed in ipairs{3, 5, 9} do
       local g0 = random_full(16, seed)
-      local _, info = gk.simplify.reduce(g0, 4, {history = true})
+      local _, info = gk.simplify.reduce(g0, 4, {history = true, probe_iter = 0})
       local _, tk = gk.simplify.reduce(g0, 4, {method = "topk"})
       -- the first record is topk itself, the next ones its first L-BFGS iterations
       assert.is_true(math.abs(info.history[1].nise - tk.nise) <= 1e-9 * tk.nise)
       assert.is_true(info.history[2].ise < info.history[1].ise)
       for _, m in ipairs{"topk", "runnalls", "minise"} do
-        local _, one = gk.simplify.reduce(g0, 4, {init = m})
+        local _, one = gk.simplify.reduce(g0, 4, {init = m, probe_iter = 0})
         if one.init ~= "topk" and one.init == info.init then
           -- the same start without the probe before it: the probe never makes it worse
           assert.is_true(info.ise <= one.ise * (1 + 1e-9), m .. " seed " .. seed)
@@ -170,6 +170,30 @@ describe("gk.simplify.reduce", function()
       end
     end
     assert.is_true(compared >= 2)
+  end)
+
+  it("refines every initialisation of a small problem and keeps the lowest ISE", function()
+    local better = 0
+    for _, seed in ipairs{3, 5, 15, 16, 19} do
+      local g0 = random_full(16, seed)
+      local _, info = gk.simplify.reduce(g0, 4, {history = true})
+      local _, best = gk.simplify.reduce(g0, 4, {probe_iter = 0})
+      local lowest = math.huge
+      for _, m in ipairs{"topk", "runnalls", "minise"} do
+        local _, one = gk.simplify.reduce(g0, 4, {init = m})
+        lowest = math.min(lowest, one.ise)
+        assert.is_true(info.ise <= one.ise * (1 + 1e-9), m .. " seed " .. seed)
+      end
+      assert.is_true(info.ise <= lowest * (1 + 1e-9))
+      if info.ise < best.ise * (1 - 1e-6) then better = better + 1 end
+      -- one record per iteration, the ISE never rising across the starts, the last the result
+      assert.are.equal(info.iterations + 1, #info.history)
+      for i = 2, #info.history do assert.is_true(info.history[i].ise <= info.history[i - 1].ise) end
+      assert.are.equal(info.nise, info.history[#info.history].nise)
+    end
+    io.stderr:write(("simplify_spec: refining every start beat the best start alone on %d of 5 problems\n"):format(better))
+    -- the best start misleads on about a fifth of such problems (seeds 15 and 19 here)
+    assert.is_true(better >= 1)
   end)
 
   it("reports kmeans assignment changes per round", function()
