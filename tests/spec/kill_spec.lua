@@ -141,18 +141,23 @@ print(("seconds=%%.3f"):format(t1 - (t0 or t1)))  -- a resume may have nothing l
       T = math.min(T, tonumber(text:match("seconds=([%d.]+)")))
     end
     local straight = gk.gmm.load(out)
-    local landed, resumed = 0, 0
+    local landed, resumed, attempts, scale = 0, 0, 0, 0.8
     -- Kills spread over the run (up to 0.8 of it: the kill lands some milliseconds after
     -- its delay, the marker being polled), each followed by a resume that runs to the end.
-    for i = 1, 10 do
+    -- A run that ends before its kill (a busy machine reacts late) shrinks the delays and
+    -- another is made, until 10 kills have landed or 30 runs were made.
+    while landed < 10 and attempts < 30 do
+      attempts = attempts + 1
       os.remove(ck)
       os.remove(out)
-      if run_and_kill(LUA .. " " .. script .. " fresh", marker, 0.8 * T * (i - 0.5) / 10) then
+      if run_and_kill(LUA .. " " .. script .. " fresh", marker, scale * T * ((attempts - 1) % 10 + 0.5) / 10) then
         landed = landed + 1
         assert.is_nil(io.open(out))
         local t2, ok2 = helper.run(LUA .. " " .. script .. " resume")
         assert.is_true(ok2, t2)
         resumed = resumed + 1
+      else
+        scale = scale * 0.7
       end
       local g = gk.gmm.load(out)
       assert.same(straight:weights(), g:weights())
@@ -161,7 +166,7 @@ print(("seconds=%%.3f"):format(t1 - (t0 or t1)))  -- a resume may have nothing l
         for c = 1, a:cols() do assert.equal(a:get(r, c), b:get(r, c)) end
       end
     end
-    assert.is_true(landed >= 7, "only " .. landed .. " of 10 kills landed during the run")
+    assert.is_true(landed >= 7, ("only %d of %d kills landed during the run"):format(landed, attempts))
     -- A chain: each resume is killed in turn, then the last one finishes.
     os.remove(ck)
     os.remove(out)
@@ -179,8 +184,8 @@ print(("seconds=%%.3f"):format(t1 - (t0 or t1)))  -- a resume may have nothing l
       for c = 1, a:cols() do assert.equal(a:get(r, c), b:get(r, c)) end
     end
     assert.same(straight:weights(), g:weights())
-    io.stderr:write(("kill_spec: %d kills during training (%.2f s runs), %d resumed to the identical model; " ..
-      "a chain of %d killed resumes finished identical\n"):format(landed, T, resumed, chain))
+    io.stderr:write(("kill_spec: %d kills in %d runs during training (%.2f s after the marker), %d resumed to " ..
+      "the identical model; a chain of %d killed resumes finished identical\n"):format(landed, attempts, T, resumed, chain))
   end)
 end)
 
