@@ -18,7 +18,8 @@
  *   lbfgs     (default) L-BFGS with a strong-Wolfe line search on an unconstrained
  *             parametrisation (softmax weights, means, Cholesky factors with log diagonals),
  *             exact gradients, in coordinates whitened by f's global mean and covariance,
- *             started from the best of topk / runnalls / minise.
+ *             started from topk / runnalls / minise: each refined and the lowest F kept
+ *             where one evaluation costs under about a millisecond, else the best start.
  *   gd        the paper's gradient descent (sec. 3): secant line search for the first
  *             iterations, then fixed steps 10^(-d/3) (weights, means), 10^(-d/3-1) (covariances).
  *   kmeans    the paper's K-means (eq. 11-13): assignment by the pairwise chi-squared
