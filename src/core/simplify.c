@@ -162,7 +162,7 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
       if ((s = gks_lbfgs(r, &c[0], n, &early, &early_conv, &nis[0], err)) != GK_OK) goto done;
       it = early;
       r->it_base = it;
-    } else {
+    } else if (o->probe_iter == 0) {
       nis[q] = working_nise(r, &c[q], NULL);
     }
     if (o->probe_iter > 0) {
@@ -197,7 +197,7 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
     conv = conv_q[best];
     goto finish;
   }
-  if (cont) r->skip_start = 1;
+  if (cont || (o->probe_iter > 0 && !r->start)) r->skip_start = 1;  /* the start was the last record */
   else if (probe_topk) {
     r->floor_F = probe_F;
     r->floor_nise = probe_nise;
