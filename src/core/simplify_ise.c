@@ -300,7 +300,7 @@ GKS_CLONES static double pair_diag(const double *ma, const double *Sa, const dou
     gks_v4 mt;
     memcpy(&mt, &bits, sizeof mt);
     m *= mt;
-    if ((k & 1020) == 1020) {  /* every 1,024 dimensions (256 factors a lane) the products are renormalised */
+    if ((k & 252) == 252) {  /* every 256 dimensions (64 factors a lane, < 2^64) the products are renormalised */
       memcpy(&bits, &m, sizeof bits);
       e += (bits >> 52) - 1023;
       bits = (bits & man) | one;
