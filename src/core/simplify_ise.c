@@ -368,7 +368,6 @@ double gks_pair_logz(const double *ma, const double *Sa, int fa, const double *m
  * its trailing updates grouped two rows at a time instead of four, so the two kernels
  * agree to rounding (test_simplify checks 5e-16). */
 
-
 GKS_CLONES static void pair_full4(const double *const ma[GKS_LANES], const double *const Sa[GKS_LANES], int fa,
                                   const double *const mb[GKS_LANES], const double *const Sb[GKS_LANES], int fb,
                                   size_t d, gks_work *wk) {
