@@ -2,6 +2,7 @@
  * fileio.c: atomic file replacement (gmmkit/fileio.h).
  * Temporary beside the target -> write -> fflush -> fsync -> rename -> fsync(directory):
  * the sequence that makes the rename durable and the content complete before it.
+ * Also the checks that keep readers and writers to regular files.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "gmmkit/alloc.h"
 #include "gmmkit/fileio.h"
 
 static char *dup_str(const char *s) {
@@ -18,6 +20,103 @@ static char *dup_str(const char *s) {
   char *p = malloc(n);
   if (p) memcpy(p, s, n);
   return p;
+}
+
+/* What a file of mode `m` is, for messages ("a FIFO"). */
+static const char *kind_of(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISLNK(m)) return "a symbolic link";
+  return "not a regular file";
+}
+
+static gk_status not_regular(const char *path, mode_t m, gk_error *err) {
+  return gk_fail(err, GK_EIO, "%s: is %s, not a regular file", path, kind_of(m));
+}
+
+gk_status gk_check_regular(const char *path, long long *size, gk_error *err) {
+  struct stat st;
+  if (stat(path, &st) != 0) return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) return not_regular(path, st.st_mode, err);
+  if (size) *size = (long long)st.st_size;
+  return GK_OK;
+}
+
+FILE *gk_open_regular(const char *path, long long *size, gk_error *err) {
+  struct stat st;
+  if (gk_check_regular(path, size, err) != GK_OK) return NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    not_regular(path, st.st_mode, err);
+    close(fd);
+    return NULL;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    close(fd);
+    return NULL;
+  }
+  if (size) *size = (long long)st.st_size;
+  return f;
+}
+
+/* Grows *buf (scratch) to hold at least `need` bytes; 0 when out of memory. */
+static int grow(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  size_t c = *cap ? *cap : 4096;
+  while (c < need) c *= 2;
+  char *b = gk_scratch_alloc(c, 1);
+  if (!b) return 0;
+  if (*buf) memcpy(b, *buf, *cap);
+  gk_scratch_free(*buf);
+  *buf = b;
+  *cap = c;
+  return 1;
+}
+
+gk_status gk_read_text(const char *path, size_t limit, const char *what, char **text, size_t *n,
+                       gk_error *err) {
+  long long size;
+  *text = NULL;
+  *n = 0;
+  FILE *f = gk_open_regular(path, &size, err);
+  if (!f) return err ? err->status : GK_EIO;
+  if ((unsigned long long)size > limit) {
+    fclose(f);
+    return gk_fail(err, GK_ELIMIT, "%s: %lld bytes is too large for %s (limit %zu)", path, size, what, limit);
+  }
+  char *buf = NULL;
+  size_t cap = 0, len = 0, got;
+  gk_status st = GK_OK;
+  do {
+    if (!grow(&buf, &cap, len + (size_t)size + 4097)) {
+      st = gk_fail_nomem(err);
+      break;
+    }
+    got = fread(buf + len, 1, cap - len - 1, f);
+    len += got;
+    if (len > limit) st = gk_fail(err, GK_ELIMIT, "%s: more than %zu bytes is too large for %s", path, limit, what);
+  } while (st == GK_OK && got > 0);
+  if (st == GK_OK && ferror(f)) st = gk_fail(err, GK_EIO, "%s: read error: %s", path, strerror(errno));
+  fclose(f);
+  if (st != GK_OK) {
+    gk_scratch_free(buf);
+    return st;
+  }
+  buf[len] = '\0';
+  *text = buf;
+  *n = len;
+  return GK_OK;
 }
 
 static void release(gk_atomic_file *af) {
@@ -34,6 +133,12 @@ gk_status gk_atomic_open(gk_atomic_file *af, const char *path, gk_error *err) {
   mode_t mode;
   int fd;
   af->fp = NULL;
+  af->path = af->tmp_path = NULL;
+  /* Only a regular file (or nothing) is replaced: a rename over /dev/null, a FIFO or a
+   * symbolic link would destroy what the name stood for. */
+  if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return gk_fail(err, GK_EIO, "%s: is %s, not a regular file: refusing to replace it (save to another path)",
+                   path, kind_of(st.st_mode));
   af->path = dup_str(path);
   af->tmp_path = malloc(n + sizeof suffix);
   if (!af->path || !af->tmp_path) {

@@ -107,8 +107,8 @@ static const char *kind_name(char kind) {
 static gk_status read_file(const char *path, char kind, gk_cov_type *cov, size_t *k, size_t *d,
                            unsigned char **payload, size_t *n, gk_error *err) {
   *payload = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f = gk_open_regular(path, NULL, err);
+  if (!f) return err ? err->status : GK_EIO;
   unsigned char h[HEADER_BYTES];
   gk_status st = gk_read_exact(f, h, HEADER_BYTES, "header", err);
   if (st != GK_OK) goto fail;
@@ -531,11 +531,28 @@ static gk_status expect(lex *x, const char *tok, gk_error *err) {
   return GK_OK;
 }
 
+enum {
+  BR_RAGGED = 1,   /* rows may differ in length (packed triangular matrices) */
+  BR_INFINITE = 2  /* +-inf accepted: Kaldi writes -inf as the gconst of a zero-weight component */
+};
+
+/* Ends a row of `rowlen` values: the first row (or any, when ragged) sets the column
+ * count *c, later rows must match it. */
+static gk_status end_row(lex *x, size_t rowlen, int ragged, size_t *r, size_t *c, gk_error *err) {
+  if (*c == 0 || ragged) *c = rowlen;
+  else if (rowlen != *c)
+    return gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
+                   x->line, rowlen, *c);
+  (*r)++;
+  return GK_OK;
+}
+
 /* Reads "[ v v v ]" (rows separated by line breaks) into a growing array: values, number of
- * values, and the column count (all rows must agree; 0 when the values are on one line
- * with the bracket, as vectors are). */
+ * values, and the column count (all rows must agree unless BR_RAGGED; 0 when the values
+ * are on one line with the bracket, as vectors are). `flags`: BR_*. */
 static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, size_t *cols, size_t maxv,
-                              int ragged, gk_error *err) {
+                              int flags, gk_error *err) {
+  int ragged = flags & BR_RAGGED;
   *vals = NULL;
   *nv = *rows = *cols = 0;
   gk_status st = expect(x, "[", err);
@@ -547,13 +564,7 @@ static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, s
     int nl;
     next_token(x, b, sizeof b, &nl);
     if (nl && rowlen > 0) {
-      if (c == 0 || ragged) c = rowlen;
-      else if (rowlen != c) {
-        st = gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
-                     x->line, rowlen, c);
-        break;
-      }
-      r++;
+      if ((st = end_row(x, rowlen, ragged, &r, &c, err)) != GK_OK) break;
       rowlen = 0;
     }
     if (!b[0]) {
@@ -561,20 +572,12 @@ static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, s
       break;
     }
     if (strcmp(b, "]") == 0) {
-      if (rowlen > 0) {
-        if (c == 0 || ragged) c = rowlen;
-        else if (rowlen != c && r > 0) {
-          st = gk_fail(err, GK_EFORMAT, "%s:%zu: a matrix row has %zu values, the previous ones %zu", x->path,
-                       x->line, rowlen, c);
-          break;
-        }
-        r++;
-      }
+      if (rowlen > 0) st = end_row(x, rowlen, ragged, &r, &c, err);
       break;
     }
     char *e;
     double d = strtod(b, &e);
-    if (*e || !isfinite(d)) {
+    if (*e || isnan(d) || (isinf(d) && !(flags & BR_INFINITE))) {
       st = gk_fail(err, GK_EFORMAT, "%s:%zu: '%s' is not a finite number", x->path, x->line, b);
       break;
     }
@@ -608,32 +611,10 @@ static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, s
 
 gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
-  if (fseek(f, 0, SEEK_END) != 0) {
-    fclose(f);
-    return gk_fail(err, GK_EIO, "%s: cannot seek", path);
-  }
-  long size = ftell(f);
-  rewind(f);
-  if (size < 0 || (unsigned long long)size > GK_MAX_TEXT_BYTES) {
-    fclose(f);
-    return gk_fail(err, GK_ELIMIT, "%s: %ld bytes is too large for a Kaldi text GMM (limit %llu)", path, size,
-                   (unsigned long long)GK_MAX_TEXT_BYTES);
-  }
-  char *text = gk_scratch_alloc((size_t)size + 1, 1);
-  if (!text) {
-    fclose(f);
-    return gk_fail_nomem(err);
-  }
-  gk_status st = gk_read_exact(f, text, (size_t)size, "Kaldi GMM text", err);
-  fclose(f);
-  if (st != GK_OK) {
-    gk_scratch_free(text);
-    gk_error_prefix(err, path);
-    return st;
-  }
-  text[size] = 0;
+  char *text;
+  size_t size;
+  gk_status st = gk_read_text(path, GK_MAX_TEXT_BYTES, "a Kaldi text GMM", &text, &size, err);
+  if (st != GK_OK) return st;
   double *gc = NULL, *w = NULL, *mi = NULL, *iv = NULL, *tmp = NULL;
   gk_gmm *g = NULL;
   lex x = {text, text + size, path, 1};
@@ -655,7 +636,7 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
   size_t sline = x.line;
   next_token(&x, b, sizeof b, NULL);
   if (strcmp(b, "<GCONSTS>") == 0) {
-    st = read_bracket(&x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, 0, err);  /* ignored: recomputed */
+    st = read_bracket(&x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, BR_INFINITE, err);  /* ignored: recomputed */
     if (st != GK_OK) goto done;
   } else {
     x.s = save;
@@ -744,7 +725,7 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
       } else {
         x.s = at;
         x.line = at_line;
-        if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, 1, err)) != GK_OK) goto done;
+        if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, BR_RAGGED, err)) != GK_OK) goto done;
       }
       if (n != packed) {
         st = gk_fail(err, GK_EFORMAT, "%s: inverse covariance %zu has %zu values, expected %zu (packed %zu x %zu)",

@@ -117,25 +117,10 @@ static gk_status parse_header(FILE *f, const char *path, long long file_size, gk
   return GK_OK;
 }
 
-static FILE *open_read(const char *path, long long *size, gk_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat s;
-  if (fstat(fileno(f), &s) != 0 || !S_ISREG(s.st_mode)) {
-    fclose(f);
-    gk_fail(err, GK_EIO, "%s: not a regular file", path);
-    return NULL;
-  }
-  *size = (long long)s.st_size;
-  return f;
-}
 
 gk_status gk_htk_read_header(const char *path, gk_htk_header *h, gk_error *err) {
   long long size;
-  FILE *f = open_read(path, &size, err);
+  FILE *f = gk_open_regular(path, &size, err);
   if (!f) return err ? err->status : GK_EIO;
   gk_status st = parse_header(f, path, size, h, err);
   fclose(f);
@@ -147,7 +132,7 @@ gk_status gk_htk_read_data(const char *path, const gk_htk_header *h, gk_matrix *
   if (!dst || dst->dtype != GK_FLOAT32 || dst->rows != h->frames || dst->cols != h->dims)
     return gk_fail(err, GK_EINVAL, "%s: destination must be float32 %u x %zu", path, h->frames, h->dims);
   long long size;
-  FILE *f = open_read(path, &size, err);
+  FILE *f = gk_open_regular(path, &size, err);
   if (!f) return err ? err->status : GK_EIO;
   gk_htk_header h2 = {0};
   gk_status st = parse_header(f, path, size, &h2, err);
@@ -196,7 +181,8 @@ gk_status gk_htk_read_data(const char *path, const gk_htk_header *h, gk_matrix *
 gk_status gk_htk_write(const char *path, const gk_matrix *m, uint16_t kind, uint32_t period,
                        gk_error *err) {
   if (m->cols == 0 || m->cols > GK_MAX_DIM || m->cols * 4 > 32767)
-    return gk_fail(err, GK_EINVAL, "%s: HTK files hold 1 to %d columns, got %zu", path, 32767 / 4, m->cols);
+    return gk_fail(err, GK_EINVAL, "%s: gmmkit writes HTK files of 1 to %u columns, got %zu", path,
+                   GK_MAX_DIM < 32767 / 4 ? GK_MAX_DIM : 32767 / 4, m->cols);
   if (m->rows > GK_MAX_HTK_FRAMES)
     return gk_fail(err, GK_ELIMIT, "%s: %zu frames exceed the HTK limit %u", path, m->rows,
                    (unsigned)GK_MAX_HTK_FRAMES);
