@@ -27,6 +27,8 @@ extern "C" {
 
 #define GK_AUDIO_MAX_CHANNELS 1024       /* more channels than this is an absurd header */
 #define GK_AUDIO_MAX_RATE     1000000    /* Hz; a higher sample rate is an absurd header */
+#define GK_AUDIO_MAX_SAMPLE   1e6        /* |sample| (full scale is 1): 120 dB over full scale;
+                                            beyond it a power spectrum overflows float32 */
 
 typedef struct gk_signal {
   float *samples;  /* n samples, mono */
@@ -93,12 +95,18 @@ typedef enum gk_audio_encoding {
 gk_status gk_audio_save(const char *path, const gk_signal *s, gk_audio_format f,
                         gk_audio_encoding e, gk_error *err);
 
+/* Checks samples for analysis: each finite and at most GK_AUDIO_MAX_SAMPLE in magnitude.
+ * GK_OK, or GK_ENUMERIC "sample I is NaN (samples must be finite ...)" with I 1-based. */
+gk_status gk_samples_check(const float *x, size_t n, gk_error *err);
+
 /* Frees the samples (allocated from `a`) and zeroes the signal. */
 void gk_signal_release(gk_signal *s, const gk_allocator *a);
 
 /* The audio files under `dir` (extensions libsndfile reads: wav, flac, ogg, ...,
  * case-insensitive), descending into sub-folders when `recursive`, sorted by path
- * (strcmp). *paths is a malloc'ed array of malloc'ed strings; free with gk_audio_list_free. */
+ * (strcmp). A folder reached twice (a symbolic link back to a parent, or two links to one
+ * folder) is listed once: folders are tracked by device and inode. *paths is a malloc'ed
+ * array of malloc'ed strings; free with gk_audio_list_free. */
 gk_status gk_audio_list(const char *dir, int recursive, char ***paths, size_t *n,
                         gk_error *err);
 void gk_audio_list_free(char **paths, size_t n);

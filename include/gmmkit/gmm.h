@@ -95,10 +95,12 @@ gk_status gk_gmm_data_check(const gk_gmm_data *x, size_t d, gk_error *err);
  * NULL) and their sum into `*total` (may be NULL). */
 gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll,
                        double *total, gk_error *err);
-/* Posteriors P(k | x_i) into `post` (N x K row-major float64). */
+/* Posteriors P(k | x_i) into `post` (N x K row-major float64). As gk_gmm_score, a frame
+ * whose density underflows to 0 under every component is GK_ENUMERIC, never NaN. */
 gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err);
 /* The C largest posteriors per frame, in decreasing order: `idx` (N x C, 0-based component
- * indices) and `val` (N x C, the exact posteriors under the whole mixture). 1 <= C <= K. */
+ * indices) and `val` (N x C, the exact posteriors under the whole mixture). 1 <= C <= K.
+ * GK_ENUMERIC as gk_gmm_posteriors. */
 gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
                                 size_t *idx, double *val, gk_error *err);
 /* Mean over frames of log p(x | model) - log p(x | ubm). With top > 0 both densities are

@@ -12,6 +12,10 @@
 #define GK_MAX_NPY_HEADER  65536u         /* bytes of a .npy header dictionary */
 #define GK_MAX_HTK_FRAMES  (1u << 30)     /* frames of an HTK parameter file */
 #define GK_MAX_TEXT_BYTES  (1ull << 31)   /* bytes of a Kaldi text GMM (read whole) */
+#define GK_MAX_LIST        (1u << 24)     /* entries of a list a caller passes (files, matrices, names) */
+#define GK_MAX_TABLE       (1u << 26)     /* numbers of a Lua table read as a vector or matrix (1 GiB
+                                             of Lua table; larger data comes as a Matrix) */
+#define GK_MAX_THREADS     4096           /* threads of one parallel loop */
 
 /* Also: audio headers (gmmkit/audio.h): at most GK_AUDIO_MAX_CHANNELS channels and
  * GK_AUDIO_MAX_RATE Hz, and frames up to GK_MAX_ELEMENTS, with the decoding buffer

@@ -16,6 +16,8 @@
 #ifndef GMMKIT_PARALLEL_H
 #define GMMKIT_PARALLEL_H
 
+#include "gmmkit/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,6 +26,12 @@ extern "C" {
 int gk_threads(void);
 /* Sets it; n <= 0 means all cores. Also sets BLAS's thread count. Returns the value set. */
 int gk_set_threads(int n);
+/* Checks that `n` threads (n <= 0: all cores) can run now, by starting n - 1 threads
+ * with the default stack and joining them: OpenMP's runtime ends the whole process when
+ * it cannot create a thread, so a thread count is checked here before it is used.
+ * GK_OK, GK_ELIMIT beyond GK_MAX_THREADS, or GK_EIO "cannot start N threads: reason
+ * (a memory limit?); use fewer". */
+gk_status gk_threads_check(int n, gk_error *err);
 /* Number of cores available to the process. */
 int gk_cores(void);
 

@@ -335,6 +335,7 @@ static gk_status open_file(const char *path, SNDFILE **sf, SF_INFO *si, size_t *
   if (stat(path, &stt) != 0)
     return gk_fail(err, GK_EIO, "%s: cannot open: %s", path, strerror(errno));
   if (S_ISDIR(stt.st_mode)) return gk_fail(err, GK_EIO, "%s: is a directory, not an audio file", path);
+  if (!S_ISREG(stt.st_mode)) return gk_check_regular(path, NULL, err); /* says what it is */
   if (stt.st_size == 0) return gk_fail(err, GK_EFORMAT, "%s: empty file (0 bytes)", path);
   memset(si, 0, sizeof *si);
   char why[256];
@@ -490,6 +491,20 @@ gk_status gk_audio_save(const char *path, const gk_signal *s, gk_audio_format f,
   return gk_atomic_commit(&af, err);
 }
 
+gk_status gk_samples_check(const float *x, size_t n, gk_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    if (fabsf(x[i]) <= (float)GK_AUDIO_MAX_SAMPLE) continue;
+    char v[32];
+    if (isnan(x[i])) strcpy(v, "NaN");
+    else if (isinf(x[i])) strcpy(v, x[i] > 0 ? "Inf" : "-Inf");
+    else snprintf(v, sizeof v, "%g", (double)x[i]);
+    return gk_fail(err, GK_ENUMERIC,
+                   "sample %zu is %s (samples must be finite and at most %g in magnitude; full scale is 1)",
+                   i + 1, v, GK_AUDIO_MAX_SAMPLE);
+  }
+  return GK_OK;
+}
+
 /* ---- folder listing ------------------------------------------------------------------ */
 
 static const char *const audio_exts[] = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff",
@@ -522,7 +537,63 @@ static int strlist_push(strlist *l, const char *s) {
   return 1;
 }
 
-static gk_status list_dir(const char *dir, int recursive, int depth, strlist *l, gk_error *err) {
+/* The folders already listed, by device and inode, so that a folder reached again
+ * through a symbolic link (a loop, or a second link to it) is listed once. */
+typedef struct seenset {
+  struct { dev_t dev; ino_t ino; } *v;
+  size_t n, cap; /* cap: a power of two, or 0 */
+} seenset;
+
+static size_t seen_slot(const seenset *s, dev_t dev, ino_t ino) {
+  size_t h = ((size_t)ino * 0x9E3779B97F4A7C15ull) ^ (size_t)dev, m = s->cap - 1;
+  for (h &= m; s->v[h].ino != 0 || s->v[h].dev != 0; h = (h + 1) & m)
+    if (s->v[h].dev == dev && s->v[h].ino == ino) break;
+  return h;
+}
+
+/* Adds (dev, ino): 1 when new, 0 when seen before, -1 when out of memory. */
+static int seen_add(seenset *s, dev_t dev, ino_t ino) {
+  if (2 * (s->n + 1) > s->cap) {
+    seenset t = {NULL, 0, s->cap ? 2 * s->cap : 256};
+    t.v = calloc(t.cap, sizeof *t.v);
+    if (!t.v) return -1;
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->v[i].ino != 0 || s->v[i].dev != 0) t.v[seen_slot(&t, s->v[i].dev, s->v[i].ino)] = s->v[i];
+    t.n = s->n;
+    free(s->v);
+    *s = t;
+  }
+  size_t h = seen_slot(s, dev, ino);
+  if (s->v[h].dev == dev && s->v[h].ino == ino && (ino != 0 || dev != 0)) return 0;
+  s->v[h].dev = dev;
+  s->v[h].ino = ino;
+  s->n++;
+  return 1;
+}
+
+typedef struct lister {
+  int recursive;
+  strlist out;
+  seenset seen;
+} lister;
+
+static gk_status list_dir(lister *ls, const char *dir, int depth, gk_error *err);
+
+/* One entry `p` (named `name`) of a folder being listed. */
+static gk_status list_entry(lister *ls, const char *p, const char *name, int depth, gk_error *err) {
+  struct stat s;
+  if (stat(p, &s) != 0) return GK_OK;
+  if (S_ISDIR(s.st_mode)) {
+    if (!ls->recursive) return GK_OK;
+    int fresh = seen_add(&ls->seen, s.st_dev, s.st_ino);
+    if (fresh < 0) return gk_fail_nomem(err);
+    return fresh ? list_dir(ls, p, depth + 1, err) : GK_OK;
+  }
+  if (S_ISREG(s.st_mode) && is_audio_name(name) && !strlist_push(&ls->out, p)) return gk_fail_nomem(err);
+  return GK_OK;
+}
+
+static gk_status list_dir(lister *ls, const char *dir, int depth, gk_error *err) {
   if (depth > 64) return gk_fail(err, GK_ELIMIT, "%s: folders nested too deep", dir);
   DIR *d = opendir(dir);
   if (!d) return gk_fail(err, GK_EIO, "%s: cannot open folder: %s", dir, strerror(errno));
@@ -535,14 +606,7 @@ static gk_status list_dir(const char *dir, int recursive, int depth, strlist *l,
     char *p = malloc(need);
     if (!p) { st = gk_fail_nomem(err); break; }
     snprintf(p, need, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", e->d_name);
-    struct stat s;
-    if (stat(p, &s) == 0) {
-      if (S_ISDIR(s.st_mode)) {
-        if (recursive) st = list_dir(p, recursive, depth + 1, l, err);
-      } else if (S_ISREG(s.st_mode) && is_audio_name(e->d_name)) {
-        if (!strlist_push(l, p)) st = gk_fail_nomem(err);
-      }
-    }
+    st = list_entry(ls, p, e->d_name, depth, err);
     free(p);
   }
   closedir(d);
@@ -557,15 +621,19 @@ gk_status gk_audio_list(const char *dir, int recursive, char ***paths, size_t *n
                         gk_error *err) {
   *paths = NULL;
   *n = 0;
-  strlist l = {0};
-  gk_status st = list_dir(dir, recursive, 0, &l, err);
+  lister ls = {recursive, {0}, {0}};
+  struct stat top;
+  gk_status st = GK_OK;
+  if (stat(dir, &top) == 0 && seen_add(&ls.seen, top.st_dev, top.st_ino) < 0) st = gk_fail_nomem(err);
+  if (st == GK_OK) st = list_dir(&ls, dir, 0, err);
+  free(ls.seen.v);
   if (st != GK_OK) {
-    gk_audio_list_free(l.v, l.n);
+    gk_audio_list_free(ls.out.v, ls.out.n);
     return st;
   }
-  if (l.n) qsort(l.v, l.n, sizeof(char *), cmp_str);
-  *paths = l.v;
-  *n = l.n;
+  if (ls.out.n) qsort(ls.out.v, ls.out.n, sizeof(char *), cmp_str);
+  *paths = ls.out.v;
+  *n = ls.out.n;
   return GK_OK;
 }
 

@@ -557,7 +557,7 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
           jb->idx[f * C + t] = w->ix[t];
           jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
         }
-        (void)lp;
+        blk += lp;  /* the frame's log-likelihood, checked as gk_gmm_score checks it */
         continue;
       }
       /* llr over the top C: log sum_t w N under each model, in double. */
@@ -831,8 +831,10 @@ gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post,
   jb.x = x;
   jb.q = &q;
   jb.post = post;
-  st = run_job(&jb, NULL, NULL, err);
+  double sum = 0.0;
+  st = run_job(&jb, NULL, &sum, err);
   kern_free(&q);
+  if (st == GK_OK) st = after_sum(g, x, sum, err);
   return st;
 }
 
@@ -851,8 +853,10 @@ gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
   jb.top = c;
   jb.idx = idx;
   jb.val = val;
-  st = run_job(&jb, NULL, NULL, err);
+  double sum = 0.0;
+  st = run_job(&jb, NULL, &sum, err);
   kern_free(&q);
+  if (st == GK_OK) st = after_sum(g, x, sum, err);
   return st;
 }
 

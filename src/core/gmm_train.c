@@ -117,6 +117,20 @@ static int component_ok(gk_gmm *g, size_t c) {
   return gk_gmm_prepare(&one, NULL) == GK_OK;
 }
 
+/* Why every component collapsed, with the remedy that applies. */
+static gk_status collapsed(const gk_gmm_stats *s, const gk_gmm_update_opts *o, double N, gk_error *err) {
+  if (s->cov == GK_COV_FULL && N <= (double)s->d)
+    return gk_fail(err, GK_ENUMERIC, "every component collapsed: %.0f frames cannot support a full covariance in "
+                   "dimension %zu (it needs more than %zu frames, and reg = %g is below the rounding of the data); "
+                   "use diagonal covariances, more frames or a larger reg", N, s->d, s->d, o->reg);
+  if (o->reg > 0.0 || o->var_floor > 0.0 || o->var_floor_relative > 0.0)
+    return gk_fail(err, GK_ENUMERIC, "every component collapsed although reg = %g, var_floor = %g and "
+                   "var_floor_relative = %g (the data has no variance left at its scale); raise reg or var_floor",
+                   o->reg, o->var_floor, o->var_floor_relative);
+  return gk_fail(err, GK_ENUMERIC, "every component collapsed (the data has no variance left to model); "
+                 "set var_floor or reg above 0");
+}
+
 gk_status gk_gmm_update(const gk_gmm_stats *s, const gk_gmm_update_opts *o, gk_gmm **out,
                         const gk_allocator *a, size_t *events, gk_error *err) {
   *out = NULL;
@@ -179,8 +193,7 @@ gk_status gk_gmm_update(const gk_gmm_stats *s, const gk_gmm_update_opts *o, gk_g
     nalive += alive[c];
   }
   if (nalive == 0) {
-    st = gk_fail(err, GK_ENUMERIC, "every component collapsed (the data has no variance left to model); "
-                 "set var_floor or reg above 0");
+    st = collapsed(s, o, N, err);
     goto done;
   }
   size_t died = k - nalive;
@@ -904,6 +917,11 @@ gk_status gk_gmm_sample(const gk_gmm *g, size_t n, uint64_t seed, gk_matrix *out
       } else {
         v = mu[j];
         for (size_t t = 0; t <= j; t++) v += L[j * d + t] * z[t];
+      }
+      if (out->dtype == GK_FLOAT32 && !(fabs(v) <= FLT_MAX)) {
+        gk_scratch_free(z);
+        return gk_fail(err, GK_ENUMERIC, "sample: frame %zu, dimension %zu is %g, beyond float32's range "
+                       "(variances too large for float32: ask for dtype float64)", i + 1, j + 1, v);
       }
       gk_matrix_set(out, i, j, v);
     }

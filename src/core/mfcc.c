@@ -10,6 +10,7 @@
  * per call (per thread), never per frame.
  */
 #include "gmmkit/mfcc.h"
+#include "gmmkit/audio.h"
 #include "gmmkit/features.h"
 #include "gmmkit/parallel.h"
 #include "gmmkit/alloc.h"
@@ -647,6 +648,7 @@ gk_status gk_mfcc_compute(const gk_mfcc *ex, const float *samples, size_t n, dou
                    frames, ex->dims, out ? gk_dtype_name(out->dtype) : "none",
                    out ? out->rows : 0, out ? out->cols : 0);
   if (!samples) return gk_fail(err, GK_EINVAL, "no samples");
+  if (gk_samples_check(samples, n, err) != GK_OK) return err ? err->status : GK_ENUMERIC;
 
   /* Static features go straight into `out` when there are no deltas; otherwise into a
    * scratch matrix that the delta filter expands. */

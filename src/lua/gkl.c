@@ -230,6 +230,14 @@ lua_Integer gkL_optinteger(lua_State *L, int arg, const char *key, lua_Integer d
   return v;
 }
 
+int gkL_optthreads(lua_State *L, int arg, const char *key) {
+  int n = (int)gkL_optinteger(L, arg, key, 0, 0, GK_MAX_THREADS);
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_threads_check(n, &err) != GK_OK) gkL_opterror(L, arg, key, "%s", err.message);
+  return n;
+}
+
 int gkL_optboolean(lua_State *L, int arg, const char *key, int def) {
   int v, t = gkL_optfield(L, arg, key);
   if (t == LUA_TNIL) {
@@ -281,6 +289,54 @@ int gkL_optenum(lua_State *L, int arg, const char *key, const char *const names[
   return gkL_opterror(L, arg, key, "must be %s, got '%s'", push_name_list(L, names), v);
 }
 
+/* The offset of the first NUL in s[0..n), or n. */
+static size_t nul_at(const char *s, size_t n) {
+  const char *z = memchr(s, '\0', n);
+  return z ? (size_t)(z - s) : n;
+}
+
+const char *gkL_checkpath(lua_State *L, int arg) {
+  size_t n;
+  const char *p = luaL_checklstring(L, arg, &n);
+  size_t z = nul_at(p, n);
+  if (z < n)
+    luaL_argerror(L, arg, lua_pushfstring(L, "the path has a NUL byte at position %I (a file name cannot hold one)",
+                                          (lua_Integer)z + 1));
+  if (n == 0) luaL_argerror(L, arg, "the path is empty");
+  return p;
+}
+
+const char *gkL_optpath(lua_State *L, int arg, const char *key, const char *def) {
+  size_t n;
+  int t = gkL_optfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TSTRING) gkL_opterror(L, arg, key, "must be a path string, got %s", luaL_typename(L, -1));
+  const char *p = lua_tolstring(L, -1, &n);
+  lua_pop(L, 1); /* the options table keeps the string alive */
+  if (nul_at(p, n) < n)
+    gkL_opterror(L, arg, key, "has a NUL byte at position %I (a file name cannot hold one)",
+                 (lua_Integer)nul_at(p, n) + 1);
+  if (n == 0) gkL_opterror(L, arg, key, "is an empty path");
+  return p;
+}
+
+size_t gkL_checklen(lua_State *L, int idx, int arg, size_t max, const char *what) {
+  int isint;
+  lua_len(L, idx);
+  lua_Integer n = lua_tointegerx(L, -1, &isint);
+  if (!isint) {
+    luaL_argerror(L, arg, lua_pushfstring(L, "the length of %s is %s, not an integer", what,
+                                          luaL_tolstring(L, -1, NULL)));
+  }
+  lua_pop(L, 1);
+  if (n < 0 || (lua_Unsigned)n > (lua_Unsigned)max)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s has %I entries, expected 0 to %I", what, n, (lua_Integer)max));
+  return (size_t)n;
+}
+
 gk_dtype gkL_checkdtype(lua_State *L, int arg, gk_dtype def) {
   static const char *const names[] = {"float32", "float64", NULL};
   return (gk_dtype)luaL_checkoption(L, arg, def == GK_FLOAT32 ? "float32" : "float64", names);
@@ -313,8 +369,14 @@ FILE *gkL_fopen(lua_State *L, const char *path, const char *mode) {
   }
   lua_setmetatable(L, -2);
   lua_toclose(L, -1);
-  p->f = fopen(path, mode);
-  if (!p->f) luaL_error(L, "%s: cannot open: %s", path, strerror(errno));
+  if (mode[0] == 'r') {
+    gk_error err;
+    p->f = gk_open_regular(path, NULL, &err);
+    if (!p->f) gkL_raise(L, &err);
+  } else {
+    p->f = fopen(path, mode);
+    if (!p->f) luaL_error(L, "%s: cannot open: %s", path, strerror(errno));
+  }
   return p->f;
 }
 

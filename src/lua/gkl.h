@@ -67,6 +67,9 @@ lua_Number gkL_optnumber(lua_State *L, int arg, const char *key, lua_Number def,
 lua_Integer gkL_optinteger(lua_State *L, int arg, const char *key, lua_Integer def,
                            lua_Integer lo, lua_Integer hi);
 int gkL_optboolean(lua_State *L, int arg, const char *key, int def);
+/* A thread count option: 0 (all cores, the default) to GK_MAX_THREADS, checked with
+ * gk_threads_check so that a count the system cannot start is an error, not an exit. */
+int gkL_optthreads(lua_State *L, int arg, const char *key);
 const char *gkL_optstring(lua_State *L, int arg, const char *key, const char *def);
 /* One of `names` (NULL-terminated): its index, or `def` when absent; an unknown name
  * raises with the list of valid ones and a suggestion. */
@@ -76,15 +79,28 @@ int gkL_optfield(lua_State *L, int arg, const char *key);
 /* Raises "bad argument #arg to 'f' (option 'key' <msg>)". */
 int gkL_opterror(lua_State *L, int arg, const char *key, const char *fmt, ...);
 
+/* The length of the list at `idx` (its __len when it has one) as a count in [0, max],
+ * checked before any allocation or loop; a negative, huge or non-integer length raises
+ * "bad argument #arg to 'f' (what has N entries, expected 0 to max)". Every binding reads
+ * list lengths through it. */
+size_t gkL_checklen(lua_State *L, int idx, int arg, size_t max, const char *what);
+
 /* The closest of `names` to `word` by edit distance (<= 2, or a prefix), or NULL. */
 const char *gkL_suggest(const char *word, const char *const names[]);
+
+/* A file or folder path at `arg`: a string without NUL bytes (the C library would cut
+ * the name at the first one and use another file), or a raised "bad argument" error. */
+const char *gkL_checkpath(lua_State *L, int arg);
+/* The path option `key` of the table at `arg` (gkL_optstring, with gkL_checkpath's check). */
+const char *gkL_optpath(lua_State *L, int arg, const char *key, const char *def);
 
 /* Parses "float32"/"float64" at `arg` (default `def`). */
 gk_dtype gkL_checkdtype(lua_State *L, int arg, gk_dtype def);
 
 /* Opens `path` as fopen does, the FILE owned by a to-be-closed userdata pushed on the
  * stack (closed when that slot goes out of scope, is removed, or on a raise). A failure
- * raises "path: cannot open: reason". */
+ * raises "path: cannot open: reason"; a read mode refuses anything but a regular file
+ * (gk_open_regular), so that a FIFO never blocks. */
 FILE *gkL_fopen(lua_State *L, const char *path, const char *mode);
 
 /* ---- gmmkit.Matrix --------------------------------------------------------------- */

@@ -164,7 +164,7 @@ static void read_audio_opts(lua_State *L, int arg, gk_audio_opts *o) {
 }
 
 static int a_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_audio_opts o;
   read_audio_opts(L, 2, &o);
   gk_signal *s = gkL_newsignal(L);
@@ -189,7 +189,7 @@ static int a_load_string(lua_State *L) {
 }
 
 static int a_info(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_audio_info info;
   gk_error err;
   gk_error_clear(&err);
@@ -212,7 +212,7 @@ static int a_save(lua_State *L) {
   static const char *const keys[] = {"format", "encoding", NULL};
   static const char *const formats[] = {"auto", "wav", "flac", NULL};
   static const char *const encodings[] = {"pcm16", "pcm24", "float", NULL};
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_signal *s = gkL_checksignal(L, 2);
   gkL_checkoptions(L, 3, keys);
   gk_audio_format f = (gk_audio_format)gkL_optenum(L, 3, "format", formats, GK_AUDIO_AUTO);
@@ -232,12 +232,10 @@ static int a_signal(lua_State *L) {
   if (m->cols != 1 && m->rows != 1 && m->rows * m->cols > 0)
     luaL_argerror(L, 1, lua_pushfstring(L, "samples must be a column or a row, got %I x %I",
                                         (lua_Integer)m->rows, (lua_Integer)m->cols));
-  size_t r, c;
-  if (gk_matrix_find_nonfinite(m, &r, &c)) {  /* NaN would pass silently into every feature */
-    double v = gk_matrix_get(m, r, c);
-    luaL_argerror(L, 1, lua_pushfstring(L, "sample %I is %s (samples must be finite)",
-                                        (lua_Integer)(r * m->cols + c + 1), v != v ? "NaN" : "Inf"));
-  }
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_samples_check(m->data, m->rows * m->cols, &err) != GK_OK)  /* NaN would pass into every feature */
+    luaL_argerror(L, 1, err.message);
   push_copy(L, m->data, m->rows * m->cols, (int)rate);
   return 1;
 }
@@ -260,7 +258,7 @@ static int a_resample(lua_State *L) {
 
 static int a_list(lua_State *L) {
   static const char *const keys[] = {"recursive", NULL};
-  const char *dir = luaL_checkstring(L, 1);
+  const char *dir = gkL_checkpath(L, 1);
   gkL_checkoptions(L, 2, keys);
   int rec = gkL_optboolean(L, 2, "recursive", 1);
   char **paths;

@@ -5,15 +5,36 @@
  */
 #define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gkl.h"
 
 static int c_set_threads(lua_State *L) {
   lua_Integer n = luaL_optinteger(L, 1, 0);
-  if (n < 0 || n > 4096) return luaL_argerror(L, 1, "thread count must be in 0..4096 (0: all cores)");
+  gk_error err;
+  gk_error_clear(&err);
+  if (n < 0 || n > GK_MAX_THREADS)
+    return luaL_argerror(L, 1, lua_pushfstring(L, "thread count must be in 0..%d (0: all cores)", GK_MAX_THREADS));
+  if (gk_threads_check((int)n, &err) != GK_OK) return luaL_argerror(L, 1, err.message);
   lua_pushinteger(L, gk_set_threads((int)n));
   return 1;
+}
+
+/* GMMKIT_THREADS, when set: a count from 0 (all cores) to GK_MAX_THREADS that the system
+ * can start, or an error that names the variable. */
+static void threads_from_env(lua_State *L) {
+  const char *env = getenv("GMMKIT_THREADS");
+  char *end;
+  gk_error err;
+  if (!env || !*env) return;
+  errno = 0;
+  long n = strtol(env, &end, 10);
+  if (errno || *end || end == env || n < 0 || n > GK_MAX_THREADS)
+    luaL_error(L, "GMMKIT_THREADS='%s': must be a whole number from 0 (all cores) to %d", env, GK_MAX_THREADS);
+  gk_error_clear(&err);
+  if (gk_threads_check((int)n, &err) != GK_OK) luaL_error(L, "GMMKIT_THREADS='%s': %s", env, err.message);
+  gk_set_threads((int)n);
 }
 
 static int c_threads(lua_State *L) {
@@ -41,11 +62,12 @@ static int c_suggest(lua_State *L) {
   const char *word = luaL_checkstring(L, 1), **names, *s;
   lua_Integer n, i;
   luaL_checktype(L, 2, LUA_TTABLE);
-  n = luaL_len(L, 2);
+  n = (lua_Integer)gkL_checklen(L, 2, 2, GK_MAX_LIST, "the name list");
   names = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *names, 0);
   for (i = 0; i < n; i++) {
-    lua_geti(L, 2, i + 1);
-    names[i] = luaL_checkstring(L, -1);
+    if (lua_geti(L, 2, i + 1) != LUA_TSTRING)
+      luaL_argerror(L, 2, lua_pushfstring(L, "entry %I is a %s, not a string", i + 1, luaL_typename(L, -1)));
+    names[i] = lua_tostring(L, -1);
     lua_pop(L, 1); /* the table keeps the string alive */
   }
   names[n] = NULL;
@@ -97,8 +119,7 @@ static void pin_module(void) {
 
 int luaopen_gmmkit_core(lua_State *L) {
   pin_module();
-  const char *env = getenv("GMMKIT_THREADS");
-  if (env && *env) gk_set_threads(atoi(env));
+  threads_from_env(L);
   lua_newtable(L);
   gkL_setfuncs(L, core_funcs);
   lua_pushstring(L, gk_version());

@@ -83,7 +83,8 @@ static gk_gmm *push_clone(lua_State *L, const gk_gmm *g) {
 /* ---- reading parameters from Lua values ------------------------------------------- */
 
 /* The shape of a parameter value at idx: a Matrix, a table of rows (tables of numbers),
- * or a flat table of numbers (n x 1). Raises naming `what` otherwise. */
+ * or a flat table of numbers (n x 1). Raises naming `what` otherwise. The values are
+ * options of argument 1 (gk.gmm.new's table). */
 static void value_shape(lua_State *L, int idx, const char *what, size_t *rows, size_t *cols) {
   gk_matrix *m = gkL_testmatrix(L, idx);
   if (m) {
@@ -93,17 +94,17 @@ static void value_shape(lua_State *L, int idx, const char *what, size_t *rows, s
   }
   if (!lua_istable(L, idx))
     raisef(L, "%s must be a gmmkit.Matrix or a table of rows (got %s)", what, luaL_typename(L, idx));
-  lua_Integer n = luaL_len(L, idx);
-  if (n <= 0) raisef(L, "%s is empty", what);
+  size_t n = gkL_checklen(L, idx, 1, GK_MAX_TABLE, what);
+  if (n == 0) raisef(L, "%s is empty", what);
   int t = lua_geti(L, idx, 1);
   if (t == LUA_TNUMBER) {
-    *rows = (size_t)n;
+    *rows = n;
     *cols = 1;
   } else if (t == LUA_TTABLE) {
-    lua_Integer c = luaL_len(L, -1);
-    if (c <= 0) raisef(L, "%s[1] is an empty row", what);
-    *rows = (size_t)n;
-    *cols = (size_t)c;
+    size_t c = gkL_checklen(L, -1, 1, GK_MAX_TABLE, what);
+    if (c == 0) raisef(L, "%s[1] is an empty row", what);
+    *rows = n;
+    *cols = c;
   } else {
     raisef(L, "%s[1] must be a number or a row table (got %s)", what, luaL_typename(L, -1));
   }
@@ -128,8 +129,8 @@ static void value_read(lua_State *L, int idx, const char *what, size_t rows, siz
       dst[i] = lua_tonumber(L, -1);
     } else {
       if (t != LUA_TTABLE) raisef(L, "%s[%zu] must be a row table (got %s)", what, i + 1, luaL_typename(L, -1));
-      if ((size_t)luaL_len(L, -1) != cols)
-        raisef(L, "%s[%zu] has %d values, expected %zu", what, i + 1, (int)luaL_len(L, -1), cols);
+      size_t len = gkL_checklen(L, -1, 1, GK_MAX_TABLE, what);
+      if (len != cols) raisef(L, "%s[%zu] has %zu values, expected %zu", what, i + 1, len, cols);
       for (size_t j = 0; j < cols; j++) {
         if (lua_geti(L, -1, (lua_Integer)j + 1) != LUA_TNUMBER)
           raisef(L, "%s[%zu][%zu] must be a number (got %s)", what, i + 1, j + 1, luaL_typename(L, -1));
@@ -156,10 +157,10 @@ static int l_new(lua_State *L) {
   int ic = im + 1;
   if (gkL_optfield(L, 1, "covariances") == LUA_TNIL) raisef(L, "gmm.new: option 'covariances' is required");
 
-  size_t k, one, d, mk;
-  value_shape(L, iw, "weights", &k, &one);
-  if (one != 1 && k == 1) { k = one; one = 1; }  /* a 1 x K matrix of weights */
-  if (one != 1) raisef(L, "weights must be a list of K numbers (got %zu x %zu)", k, one);
+  size_t k, wr, wc, d, mk;
+  value_shape(L, iw, "weights", &wr, &wc);  /* K x 1 or 1 x K */
+  if (wr != 1 && wc != 1) raisef(L, "weights must be a list of K numbers (got %zu x %zu)", wr, wc);
+  k = wr * wc;
   value_shape(L, im, "means", &mk, &d);
   if (mk != k) raisef(L, "means has %zu rows but there are %zu weights", mk, k);
   if (cov == GK_COV_DIAG) {
@@ -170,17 +171,13 @@ static int l_new(lua_State *L) {
   } else {
     if (!lua_istable(L, ic) || gkL_testmatrix(L, ic))
       raisef(L, "full covariances must be a list of K matrices of D x D");
-    if ((size_t)luaL_len(L, ic) != k)
-      raisef(L, "full covariances: %d matrices for %zu components", (int)luaL_len(L, ic), k);
+    size_t nc = gkL_checklen(L, ic, 1, GK_MAX_COMPONENTS, "covariances");
+    if (nc != k) raisef(L, "full covariances: %zu matrices for %zu components", nc, k);
   }
 
   gk_gmm *g = push_new_model(L, k, d, cov);
   int ig = lua_gettop(L);
-  if (k == 1 && gkL_testmatrix(L, iw) && gkL_testmatrix(L, iw)->rows == 1) {
-    value_read(L, iw, "weights", 1, gkL_testmatrix(L, iw)->cols, g->weights);
-  } else {
-    value_read(L, iw, "weights", k, 1, g->weights);
-  }
+  value_read(L, iw, "weights", wr, wc, g->weights);
   value_read(L, im, "means", k, d, g->means);
   if (cov == GK_COV_DIAG) {
     value_read(L, ic, "covariances", k, d, g->covs);
@@ -293,7 +290,8 @@ static void check_data_list(lua_State *L, int idx, gk_gmm_data *x, size_t stride
   lua_newtable(L);
   int anchor = lua_gettop(L);
   size_t n = 0;
-  if (allow_empty && lua_istable(L, idx) && !gkL_testmatrix(L, idx) && luaL_len(L, idx) == 0) {
+  if (allow_empty && lua_istable(L, idx) && !gkL_testmatrix(L, idx) &&
+      gkL_checklen(L, idx, idx, GK_MAX_LIST, "the data list") == 0) {
     lua_newuserdatauv(L, sizeof(gk_matrix), 0);
     x->parts = NULL;
     x->nparts = 0;
@@ -309,7 +307,7 @@ static void check_data_list(lua_State *L, int idx, gk_gmm_data *x, size_t stride
     int list = gkL_testmatrix(L, -1) != NULL;
     lua_pop(L, 1);
     if (list) {
-      lua_Integer len = luaL_len(L, idx);
+      lua_Integer len = (lua_Integer)gkL_checklen(L, idx, idx, GK_MAX_LIST, "the data list");
       for (lua_Integer i = 1; i <= len; i++) {
         lua_geti(L, idx, i);
         if (!gkL_testmatrix(L, -1))
@@ -380,7 +378,7 @@ static int l_stats_merge(lua_State *L) {
 
 static int l_stats_save(lua_State *L) {
   gk_gmm_stats *s = check_stats(L, 1);
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = gkL_checkpath(L, 2);
   gk_error e;
   if (gk_gmm_stats_save(s, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   return 0;
@@ -458,16 +456,29 @@ static int l_stats_tostring(lua_State *L) {
   return 1;
 }
 
+/* __index: the field closed; the fields below (a closed Stats raises, as a closed Gmm
+ * does); then the methods. */
 static int l_stats_index(lua_State *L) {
+  static const char *const fields[] = {"frames", "loglik", "components", "dim", "covariance_type", NULL};
   gk_gmm_stats **box = luaL_checkudata(L, 1, GKL_STATS);
   const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
-  if (key && *box) {
-    gk_gmm_stats *s = *box;
-    if (strcmp(key, "frames") == 0) { lua_pushnumber(L, s->frames); return 1; }
-    if (strcmp(key, "loglik") == 0) { lua_pushnumber(L, s->loglik); return 1; }
-    if (strcmp(key, "components") == 0) { lua_pushinteger(L, (lua_Integer)s->k); return 1; }
-    if (strcmp(key, "dim") == 0) { lua_pushinteger(L, (lua_Integer)s->d); return 1; }
-    if (strcmp(key, "covariance_type") == 0) { lua_pushstring(L, gk_cov_type_name(s->cov)); return 1; }
+  if (key && strcmp(key, "closed") == 0) {
+    lua_pushboolean(L, *box == NULL);
+    return 1;
+  }
+  int field = -1;
+  for (int i = 0; key && fields[i]; i++)
+    if (strcmp(key, fields[i]) == 0) field = i;
+  if (field >= 0) {
+    gk_gmm_stats *s = check_stats(L, 1);
+    switch (field) {
+      case 0: lua_pushnumber(L, s->frames); break;
+      case 1: lua_pushnumber(L, s->loglik); break;
+      case 2: lua_pushinteger(L, (lua_Integer)s->k); break;
+      case 3: lua_pushinteger(L, (lua_Integer)s->d); break;
+      default: lua_pushstring(L, gk_cov_type_name(s->cov)); break;
+    }
+    return 1;
   }
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
@@ -677,7 +688,7 @@ static int l_map_adapt(lua_State *L) {
 
 static int l_save(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = gkL_checkpath(L, 2);
   gk_error e;
   if (gk_gmm_save(g, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   return 0;
@@ -685,14 +696,14 @@ static int l_save(lua_State *L) {
 
 static int l_save_kaldi(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = gkL_checkpath(L, 2);
   gk_error e;
   if (gk_gmm_save_kaldi(g, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   return 0;
 }
 
 static int l_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_gmm **box = gkL_newgmm(L);
   gk_allocator a = gkL_allocator(L);
   gk_error e;
@@ -701,7 +712,7 @@ static int l_load(lua_State *L) {
 }
 
 static int l_load_kaldi(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_gmm **box = gkL_newgmm(L);
   gk_allocator a = gkL_allocator(L);
   gk_error e;
@@ -710,7 +721,7 @@ static int l_load_kaldi(lua_State *L) {
 }
 
 static int l_load_stats(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_gmm_stats **box = push_stats_box(L);
   gk_allocator a = gkL_allocator(L);
   gk_error e;
@@ -793,13 +804,13 @@ static int l_train(lua_State *L) {
   o.update = read_update_opts(L, 2);
   o.init_frames = (size_t)gkL_optinteger(L, 2, "init_frames", 0, 0, LUA_MAXINTEGER);
   size_t stride = (size_t)gkL_optinteger(L, 2, "subsample", 1, 1, LUA_MAXINTEGER);
-  int threads = (int)gkL_optinteger(L, 2, "threads", 0, 0, 4096);
+  int threads = gkL_optthreads(L, 2, "threads");
   int progress_t = gkL_optfield(L, 2, "progress");
   int progress_idx = lua_gettop(L);
   if (progress_t != LUA_TNIL && progress_t != LUA_TBOOLEAN && progress_t != LUA_TFUNCTION)
     gkL_opterror(L, 2, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
   int progress_print = progress_t == LUA_TBOOLEAN && lua_toboolean(L, progress_idx);
-  const char *ckpt = gkL_optstring(L, 2, "checkpoint", NULL);
+  const char *ckpt = gkL_optpath(L, 2, "checkpoint", NULL);
   int resume = gkL_optboolean(L, 2, "resume", 0);
   if (resume && !ckpt) gkL_opterror(L, 2, "resume", "needs the option 'checkpoint' (the file to resume from)");
 

@@ -59,20 +59,21 @@ static gk_matrix *matrix_from_table(lua_State *L, int arg, gk_dtype t) {
   gk_matrix *m;
   int flat;
   arg = lua_absindex(L, arg);
-  rows = (size_t)luaL_len(L, arg);
+  rows = gkL_checklen(L, arg, arg, GK_MAX_TABLE, "the table");
   if (rows == 0) {
     return gkL_newmatrix(L, 0, 0, t);
   }
   lua_geti(L, arg, 1);
   flat = lua_type(L, -1) != LUA_TTABLE;
-  cols = flat ? 1 : (size_t)luaL_len(L, -1);
+  cols = flat ? 1 : gkL_checklen(L, -1, arg, GK_MAX_TABLE, "row 1");
   lua_pop(L, 1);
   for (i = 0; i < rows && !flat; i++) {
     if (lua_geti(L, arg, (lua_Integer)i + 1) != LUA_TTABLE)
       luaL_argerror(L, arg, lua_pushfstring(L, "row %I is a %s, not a table", (lua_Integer)i + 1, luaL_typename(L, -1)));
-    if ((size_t)luaL_len(L, -1) != cols)
+    size_t len = gkL_checklen(L, -1, arg, GK_MAX_TABLE, "a row");
+    if (len != cols)
       luaL_argerror(L, arg, lua_pushfstring(L, "row %I has %I elements, row 1 has %I",
-                                            (lua_Integer)i + 1, (lua_Integer)luaL_len(L, -1), (lua_Integer)cols));
+                                            (lua_Integer)i + 1, (lua_Integer)len, (lua_Integer)cols));
     lua_pop(L, 1);
   }
   m = gkL_newmatrix(L, rows, cols, t);
@@ -159,7 +160,7 @@ static int m_from_table(lua_State *L) {
 }
 
 static int m_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = gkL_checkpath(L, 1);
   gk_npy_header h;
   gk_error err;
   gk_matrix *m;
@@ -181,7 +182,7 @@ static const gk_matrix **check_list(lua_State *L, int arg, size_t *n) {
   const gk_matrix **parts;
   size_t i;
   luaL_checktype(L, arg, LUA_TTABLE);
-  *n = (size_t)luaL_len(L, arg);
+  *n = gkL_checklen(L, arg, arg, GK_MAX_LIST, "the list");
   parts = lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *parts, 0);
   for (i = 0; i < *n; i++) {
     lua_geti(L, arg, (lua_Integer)i + 1);
@@ -316,7 +317,7 @@ static size_t *check_selection(lua_State *L, int arg, size_t n, const char *what
   size_t len, i, k = 0, *idx;
   int mask;
   luaL_checktype(L, arg, LUA_TTABLE);
-  len = (size_t)luaL_len(L, arg);
+  len = gkL_checklen(L, arg, arg, GK_MAX_TABLE, "the selection");
   lua_geti(L, arg, 1);
   mask = lua_type(L, -1) == LUA_TBOOLEAN;
   lua_pop(L, 1);
@@ -387,7 +388,7 @@ static int m_astype(lua_State *L) {
 
 static int m_save(lua_State *L) {
   gk_matrix *m = gkL_checkmatrix(L, 1);
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = gkL_checkpath(L, 2);
   gk_error err;
   if (gk_npy_save(path, m, &err) != GK_OK) gkL_raise(L, &err);
   lua_settop(L, 1);

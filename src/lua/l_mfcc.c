@@ -106,6 +106,7 @@ static const float *get_samples(lua_State *L, int idx, double def_rate, size_t *
     *rate = def_rate;
     return m->data;
   }
+  if (luaL_testudata(L, idx, GKL_SIGNAL)) gkL_checksignal(L, idx);  /* says "closed" */
   luaL_typeerror(L, idx, "gmmkit.Signal");
   return NULL;
 }

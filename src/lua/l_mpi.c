@@ -234,8 +234,7 @@ static int m_deal(lua_State *L) {
   lua_Integer p = gkL_optinteger(L, 2, "size", gk_comm_size(c), 1, INT_MAX);
   lua_Integer r = gkL_optinteger(L, 2, "rank", gk_comm_rank(c), 0, INT_MAX);
   if (r >= p) gkL_opterror(L, 2, "rank", "(%d) must be below the size (%d)", (int)r, (int)p);
-  lua_Integer n = luaL_len(L, 1), lo, hi;
-  if (n > (lua_Integer)(LUA_MAXINTEGER / (p + 1))) return luaL_argerror(L, 1, "list too long");
+  lua_Integer n = (lua_Integer)gkL_checklen(L, 1, 1, GK_MAX_LIST, "the list"), lo, hi;
   deal_range(n, r, p, &lo, &hi);
   lua_createtable(L, (int)(hi - lo), 0);
   for (lua_Integer i = lo; i < hi; i++) {
@@ -252,7 +251,7 @@ static int m_gather(lua_State *L) {
   int p = gk_comm_size(c), me = gk_comm_rank(c);
   int single = gkL_testmatrix(L, 1) != NULL;
   if (!single) luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Integer n = single ? 1 : luaL_len(L, 1);
+  lua_Integer n = single ? 1 : (lua_Integer)gkL_checklen(L, 1, 1, GK_MAX_LIST, "the list");
   gk_matrix **ms = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(gk_matrix *), 0);
   for (lua_Integer i = 0; i < n; i++) {
     if (single) {

@@ -79,7 +79,7 @@ static int l_kl(lua_State *L) {
   gkL_checkoptions(L, 3, keys);
   lua_Integer n = gkL_optinteger(L, 3, "samples", 10000, 2, (lua_Integer)1 << 40);
   lua_Integer seed = gkL_optinteger(L, 3, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER);
-  int threads = (int)gkL_optinteger(L, 3, "threads", 0, 0, 4096);
+  int threads = gkL_optthreads(L, 3, "threads");
   double kl, se;
   gk_error err;
   gk_error_clear(&err);
@@ -100,7 +100,7 @@ static unsigned read_init(lua_State *L, int arg) {
     return 1u << gkL_optenum(L, arg, "init", init_names, 0);
   }
   if (t != LUA_TTABLE) gkL_opterror(L, arg, "init", "must be a name or a list of names, got %s", luaL_typename(L, -1));
-  lua_Integer n = luaL_len(L, -1);
+  lua_Integer n = (lua_Integer)gkL_checklen(L, -1, arg, GK_MAX_LIST, "option 'init'");
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, -1, i);
     const char *s = lua_tostring(L, -1);
@@ -173,10 +173,10 @@ static void push_info(lua_State *L, const gk_simplify_info *in, int history) {
 static int l_reduce(lua_State *L) {
   gk_gmm *f = gkL_checkgmm(L, 1);
   lua_Integer k = luaL_checkinteger(L, 2);
-  if (k < 1) luaL_argerror(L, 2, lua_pushfstring(L, "K must be at least 1, got %d", (int)k));
+  if (k < 1) luaL_argerror(L, 2, lua_pushfstring(L, "K must be at least 1, got %I", k));
   if ((lua_Unsigned)k >= f->k)
-    luaL_argerror(L, 2, lua_pushfstring(L, "K = %d must be smaller than the %d components of f",
-                                        (int)k, (int)f->k));
+    luaL_argerror(L, 2, lua_pushfstring(L, "K = %I must be smaller than the %I components of f", k,
+                                        (lua_Integer)f->k));
   gkL_checkoptions(L, 3, reduce_keys);
   gk_simplify_options o;
   gk_simplify_options_init(&o);
@@ -184,7 +184,7 @@ static int l_reduce(lua_State *L) {
   o.max_iter = (int)gkL_optinteger(L, 3, "max_iter", 0, 0, 100000000);
   o.tol = gkL_optnumber(L, 3, "tol", 0.0, 0.0, 1.0);
   o.seed = (uint64_t)gkL_optinteger(L, 3, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER);
-  o.threads = (int)gkL_optinteger(L, 3, "threads", 0, 0, 4096);
+  o.threads = gkL_optthreads(L, 3, "threads");
   o.history = gkL_optboolean(L, 3, "history", 0);
   o.cov_type = gkL_optenum(L, 3, "covariance_type", cov_names, -1);
   o.local_steps = (int)gkL_optinteger(L, 3, "local_steps", o.local_steps, 1, 1000000);

@@ -54,7 +54,7 @@ local function bad_inputs()
      function() return gk.matrix.from_table(5) end},
     {"matrix.load missing", "missing.npy: cannot open",
      function() return gk.matrix.load(dir .. "/missing.npy") end},
-    {"matrix.load dir", "Is a directory",
+    {"matrix.load dir", "is a directory, not a regular file",
      function() return gk.matrix.load(dir) end},
     {"matrix.load number", "42: cannot open",
      function() return gk.matrix.load(42) end},
@@ -227,7 +227,7 @@ local function bad_inputs()
      function() return gk.features.write_htk(dir .. "/x.htk", M32, {kind = "MFCC_Q"}) end},
     {"features.write_htk negative period", "option 'period' must be in",
      function() return gk.features.write_htk(dir .. "/x.htk", M32, {period = -0.01}) end},
-    {"features.write_htk empty", "HTK files hold 1 to 8191 columns, got 0",
+    {"features.write_htk empty", "HTK files of 1 to 4096 columns, got 0",
      function() return gk.features.write_htk(dir .. "/x.htk", gk.matrix.new(3, 0)) end},
     -- gmm
     {"gmm.new weights not summing", "weights sum to 1.1, not 1",
