@@ -9,7 +9,9 @@
  * The curve is taken over all thresholds: t runs through the distinct scores s_1 < ... < s_m
  * of both lists together, then +inf (reject all). Point i (0-based, i = 0..m) has threshold
  * t_i = s_{i+1} (t_m = +inf); point 0 is (Pmiss, Pfa) = (0, 1), point m is (1, 0). Tied
- * target and non-target scores therefore move together, in one step.
+ * target and non-target scores therefore move together, in one step. (Where a score is
+ * +inf, t = +inf also names the point that accepts those scores; no threshold then
+ * rejects all, and the last point keeps t = +inf.)
  *
  * Scores are float64 arrays; NaN is GK_ENUMERIC, +-inf is an ordinary (extreme) score,
  * -0.0 equals 0.0. Each list must be non-empty and shorter than 2^32 (the convex hull is
@@ -58,7 +60,10 @@ gk_status gk_eval_det(const double *tar, size_t nt, const double *non, size_t nn
 
 /* Equal error rate by the ROC convex hull (BOSARIS toolkit, rocch2eer): the value where the
  * hull of the DET points crosses Pmiss = Pfa, interpolated linearly on the hull segment
- * that crosses it. *threshold (may be NULL) receives the threshold of the hull vertex
+ * that crosses it. The hull joins (Pfa, Pmiss) = (1, 0) to (0, 1), so the EER is at most
+ * 0.5 (the chord between those ends, accepting trials at random, bounds the hull).
+ * Differs from the crossing of the step curve (interpolated between neighbouring DET
+ * points), which is never lower. *threshold (may be NULL) receives the threshold of the hull vertex
  * nearer to the crossing (the later one when they are equally near): an operating point
  * one can apply, whose error rates are those of that vertex. */
 gk_status gk_eval_eer(const double *tar, size_t nt, const double *non, size_t nn, double *eer,

@@ -218,7 +218,7 @@ static const gkL_Reg funcs[] = {
    "gk.eval.eer(tar, non) -> eer, threshold\nEqual error rate by the ROC convex hull, as the BOSARIS "
    "toolkit defines it (rocch + rocch2eer): the lower-left convex hull of the (Pfa, Pmiss) points over "
    "all thresholds (tied target and non-target scores move together), and the EER where it crosses "
-   "Pmiss = Pfa (linear on the crossing segment). threshold: that of the hull vertex nearer to the "
+   "Pmiss = Pfa (linear on the crossing segment); at most 0.5, and never above the crossing of the step curve. threshold: that of the hull vertex nearer to the "
    "crossing (the higher one when equally near; math.huge means reject all); gk.eval.act_dcf at it "
    "gives that vertex's error rates." SCORES_DOC},
   {"min_dcf", f_min_dcf,

@@ -158,8 +158,8 @@ static void test_hand_example(void) {
   GK_CHECK(thr == HUGE_VAL);
 }
 
-/* Edge cases by hand: perfect separation (EER 0), complete inversion (EER 0.5: the hull of
- * any detector is no worse than chance, reversing its decisions), all scores
+/* Edge cases by hand: perfect separation (EER 0), complete inversion (EER 0.5: the hull runs
+ * from (1, 0) to (0, 1), so it is never above the chord of random guessing), all scores
  * equal (one step from (0, 1) to (1, 0): EER 0.5), one score each. */
 static void test_edges(void) {
   double e, thr;

@@ -194,6 +194,14 @@ describe("gk.eval", function()
       -- EER against the max-min over priors; its threshold is a point of the curve.
       local eer, thr = ev.eer(tar, non)
       assert.near(brute_eer(tar, non), eer, 1e-12)
+      -- Never above the crossing of the step curve (neighbouring points joined).
+      for i = 1, #ref - 1 do
+        local a, b = ref[i], ref[i + 1]
+        if a.pf > a.pm and b.pf <= b.pm then
+          local u = (a.pf - a.pm) / ((a.pf - a.pm) - (b.pf - b.pm))
+          assert.is_true(eer <= a.pm + u * (b.pm - a.pm) + 1e-12)
+        end
+      end
       -- minDCF and its threshold.
       for _, o in ipairs({{p_target = 0.01, c_miss = 1, c_fa = 1}, {p_target = 0.5, c_miss = 1, c_fa = 1},
                           {p_target = 0.2, c_miss = 10, c_fa = 3}}) do
