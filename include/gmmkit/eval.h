@@ -63,9 +63,9 @@ gk_status gk_eval_det(const double *tar, size_t nt, const double *non, size_t nn
  * that crosses it. The hull joins (Pfa, Pmiss) = (1, 0) to (0, 1), so the EER is at most
  * 0.5 (the chord between those ends, accepting trials at random, bounds the hull).
  * Differs from the crossing of the step curve (interpolated between neighbouring DET
- * points), which is never lower. *threshold (may be NULL) receives the threshold of the hull vertex
- * nearer to the crossing (the later one when they are equally near): an operating point
- * one can apply, whose error rates are those of that vertex. */
+ * points), which is never lower. *threshold (may be NULL) receives the threshold of the
+ * DET point on the hull (a vertex, or a point on an edge) nearest to the crossing in
+ * Pmiss, the later one when two are equally near: an operating point one can apply. */
 gk_status gk_eval_eer(const double *tar, size_t nt, const double *non, size_t nn, double *eer,
                       double *threshold, gk_error *err);
 

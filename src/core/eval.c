@@ -158,24 +158,25 @@ static void walk_init(walk *w, const uint64_t *keys, size_t nt, size_t nn) {
 static double point_threshold(const point *p) { return p->inf ? HUGE_VAL : value_of(p->thr); }
 
 /* Lower-left convex hull of the points in (Pfa, Pmiss) (BOSARIS rocch): b is kept between
- * a and c only when it lies strictly below the chord, i.e. the turn a -> b -> c is
- * clockwise. With F = drop in false alarms and M = rise in misses from one point to the
- * next (both >= 0), scaled by 1/nn and 1/nt: keep iff M1 F2 < F1 M2, exact in 64 bits
- * because each count is below 2^32. */
-static int hull_keeps(const point *a, const point *b, const point *c) {
+ * a and c when it lies below the chord, i.e. the turn a -> b -> c is clockwise (or, with
+ * `collinear`, also when b is on the chord). With F = drop in false alarms and M = rise in
+ * misses from one point to the next (both >= 0), scaled by 1/nn and 1/nt: keep iff
+ * M1 F2 < F1 M2 (<=), exact in 64 bits because each count is below 2^32. */
+static int hull_keeps(const point *a, const point *b, const point *c, int collinear) {
   uint64_t f1 = a->fa - b->fa, m1 = b->miss - a->miss;
   uint64_t f2 = b->fa - c->fa, m2 = c->miss - b->miss;
-  return m1 * f2 < f1 * m2;
+  return collinear ? m1 * f2 <= f1 * m2 : m1 * f2 < f1 * m2;
 }
 
-/* Builds the hull of all points into h (room for nt + nn + 1 points); returns its size. */
-static size_t build_hull(const uint64_t *keys, size_t nt, size_t nn, point *h) {
+/* Builds the hull of all points into h (room for nt + nn + 1 points); returns its size.
+ * With `collinear` the points on the hull's edges are kept as well. */
+static size_t build_hull(const uint64_t *keys, size_t nt, size_t nn, int collinear, point *h) {
   walk w;
   point p;
   size_t k = 0;
   walk_init(&w, keys, nt, nn);
   while (walk_next(&w, &p)) {
-    while (k >= 2 && !hull_keeps(&h[k - 2], &h[k - 1], &p)) k--;
+    while (k >= 2 && !hull_keeps(&h[k - 2], &h[k - 1], &p, collinear)) k--;
     h[k++] = p;
   }
   return k;
@@ -220,7 +221,7 @@ gk_status gk_eval_det(const double *tar, size_t nt, const double *non, size_t nn
   point p;
   walk w;
   walk_init(&w, keys, nt, nn);
-  if (hull) k = build_hull(keys, nt, nn, h);
+  if (hull) k = build_hull(keys, nt, nn, 0, h);
   for (size_t i = 0; hull ? i < k : walk_next(&w, &p); i++) {
     const point *q = hull ? &h[i] : &p;
     if (pmiss) pmiss[i] = (double)q->miss / (double)nt;
@@ -246,7 +247,10 @@ gk_status gk_eval_eer(const double *tar, size_t nt, const double *non, size_t nn
     gk_scratch_free(keys);
     return gk_fail_nomem(err);
   }
-  size_t k = build_hull(keys, nt, nn, h);
+  /* With the points on the hull's edges kept, the crossing segment's ends are the DET
+   * points nearest to the crossing on either side: its threshold is an operating point as
+   * near to the EER as any on the hull. The EER itself is the same either way. */
+  size_t k = build_hull(keys, nt, nn, 1, h);
   /* The hull runs from (Pfa, Pmiss) = (1, 0) to (0, 1); Pfa - Pmiss falls strictly along it
    * (each step lowers Pfa or raises Pmiss). Find the first vertex j with Pfa <= Pmiss, in
    * counts fa nt <= miss nn; vertex 0 has Pfa = 1 > 0 = Pmiss, the last 0 < 1. */

@@ -218,9 +218,9 @@ static const gkL_Reg funcs[] = {
    "gk.eval.eer(tar, non) -> eer, threshold\nEqual error rate by the ROC convex hull, as the BOSARIS "
    "toolkit defines it (rocch + rocch2eer): the lower-left convex hull of the (Pfa, Pmiss) points over "
    "all thresholds (tied target and non-target scores move together), and the EER where it crosses "
-   "Pmiss = Pfa (linear on the crossing segment); at most 0.5, and never above the crossing of the step curve. threshold: that of the hull vertex nearer to the "
-   "crossing (the higher one when equally near; math.huge means reject all); gk.eval.act_dcf at it "
-   "gives that vertex's error rates." SCORES_DOC},
+   "Pmiss = Pfa (linear on the crossing segment); at most 0.5, and never above the crossing of the step curve. threshold: that of the DET point on the hull (a "
+   "vertex or a point on an edge) nearest to the crossing in Pmiss, the higher one when two are "
+   "equally near (math.huge: reject all); gk.eval.act_dcf at it gives that point's error rates." SCORES_DOC},
   {"min_dcf", f_min_dcf,
    "gk.eval.min_dcf(tar, non, {p_target=0.01, c_miss=1, c_fa=1}) -> dcf, threshold\nNormalised minimum "
    "detection cost over all thresholds, and the lowest threshold reaching it." DCF_DOC SCORES_DOC},

@@ -169,6 +169,11 @@ static void test_edges(void) {
   GK_CHECK(e == 0 && thr == 2);
   GK_CHECK_OK(gk_eval_eer(n1, 2, t1, 2, &e, &thr, &err), &err);
   GK_CHECK(e == 0.5 && bosaris_eer(n1, 2, t1, 2) == 0.5);
+  /* tar {1, 3}, non {2, 4}: (Pfa, Pmiss) = (1/2, 1/2) at threshold 3 lies on the chord from
+   * (1, 0) to (0, 1), the whole hull: it is the crossing itself. */
+  const double t2[] = {1, 3}, n2[] = {2, 4};
+  GK_CHECK_OK(gk_eval_eer(t2, 2, n2, 2, &e, &thr, &err), &err);
+  GK_CHECK(e == 0.5 && thr == 3);
   const double c[] = {5, 5, 5};
   GK_CHECK_OK(gk_eval_eer(c, 3, c, 2, &e, &thr, &err), &err);
   GK_CHECK_NEAR(e, 0.5, 1e-15);
@@ -180,6 +185,16 @@ static void test_edges(void) {
   const double inf[] = {HUGE_VAL, -HUGE_VAL, 1};
   GK_CHECK_OK(gk_eval_eer(inf, 3, n1, 2, &e, &thr, &err), &err);
   GK_CHECK_NEAR(e, bosaris_eer(inf, 3, n1, 2), 1e-15);
+}
+
+/* Whether (pm, pf) lies on the hull with vertices (m[j], f[j]), j < nh: on an edge, within
+ * rounding. */
+static int on_hull(const double *m, const double *f, size_t nh, double pm, double pf) {
+  for (size_t j = 0; j + 1 < nh; j++)
+    if (pf <= f[j] && pf >= f[j + 1] && pm >= m[j] && pm <= m[j + 1] &&
+        fabs((f[j + 1] - f[j]) * (pm - m[j]) - (m[j + 1] - m[j]) * (pf - f[j])) <= 1e-12)
+      return 1;
+  return 0;
 }
 
 /* Random scores on a coarse grid (many ties), sizes from 1 to a few hundred, against the
@@ -228,10 +243,15 @@ static void test_random_against_bruteforce(void) {
     GK_CHECK_OK(gk_eval_eer(tar, nt, non, nn, &e, &thr, &err), &err);
     GK_CHECK_NEAR(e, bosaris_eer(tar, nt, non, nn), 1e-12);
     double pm, pf;
-    rates(tar, nt, non, nn, thr, &pm, &pf); /* the threshold's point is a hull vertex */
-    int found = 0;
-    for (size_t j = 0; j < nh; j++) found |= m[j] == pm && f[j] == pf;
-    GK_CHECK(found);
+    /* The threshold's point lies on the hull, and no DET point on the hull is nearer to
+     * the crossing in Pmiss. */
+    rates(tar, nt, non, nn, thr, &pm, &pf);
+    GK_CHECK(on_hull(m, f, nh, pm, pf));
+    for (size_t i = 0; i < nref; i++) {
+      double qm, qf;
+      rates(tar, nt, non, nn, t[i], &qm, &qf);
+      if (on_hull(m, f, nh, qm, qf)) GK_CHECK(fabs(pm - e) <= fabs(qm - e) + 1e-12);
+    }
     double pts[] = {0.01, 0.001, 0.5, 0.3};
     for (int k = 0; k < 4; k++) {
       gk_dcf_params p = {pts[k], k == 3 ? 10 : 1, k == 2 ? 3 : 1};

@@ -148,6 +148,11 @@ describe("gk.eval", function()
     assert.near(0.4, eer, 1e-15)
     assert.are.equal(1, thr)
     assert.near(0.4, brute_eer(tar, non), 1e-15)
+    -- tar {1, 3}, non {2, 4}: the point (1/2, 1/2) at threshold 3 lies on the hull (the
+    -- chord from (1, 0) to (0, 1)) at the crossing itself.
+    eer, thr = ev.eer({1, 3}, {2, 4})
+    assert.are.equal(0.5, eer)
+    assert.are.equal(3, thr)
     -- p_target 0.5, costs 1: DCF / 0.5 = Pmiss + Pfa = 1, 2/3, 1, 4/3, 1.
     local dcf, t = ev.min_dcf(tar, non, {p_target = 0.5})
     assert.near(2 / 3, dcf, 1e-15)
@@ -220,6 +225,22 @@ describe("gk.eval", function()
       end
       -- The hull vertices are curve points and no point lies below a hull segment.
       local h = ev.det(tar, non, {rocch = true})
+      -- The EER threshold's point is on the hull, and no point on the hull is nearer to the
+      -- crossing in Pmiss.
+      local function on_hull(pm, pf)
+        for j = 1, #h.pmiss - 1 do
+          if pf <= h.pfa[j] and pf >= h.pfa[j + 1] and pm >= h.pmiss[j] and pm <= h.pmiss[j + 1] and
+             math.abs((h.pfa[j + 1] - h.pfa[j]) * (pm - h.pmiss[j]) - (h.pmiss[j + 1] - h.pmiss[j]) * (pf - h.pfa[j])) <= 1e-12 then
+            return true
+          end
+        end
+        return false
+      end
+      local tm, tf = rates(tar, non, thr)
+      assert.is_true(on_hull(tm, tf))
+      for _, p in ipairs(ref) do
+        if on_hull(p.pm, p.pf) then assert.is_true(math.abs(tm - eer) <= math.abs(p.pm - eer) + 1e-12) end
+      end
       for j = 1, #h.pmiss - 1 do
         for _, p in ipairs(ref) do
           local cr = (h.pfa[j + 1] - h.pfa[j]) * (p.pm - h.pmiss[j]) - (h.pmiss[j + 1] - h.pmiss[j]) * (p.pf - h.pfa[j])
