@@ -447,22 +447,17 @@ static void add_dither(float *x, int n, double dither, uint64_t seed, size_t fra
   for (int i = 0; i < n; i++) x[i] += (float)(dither * gk_rng_normal(&r));
 }
 
-/* One frame: `row` receives the static features, *energy the log energy. The steps are
- * Kaldi's (ExtractWindow, ProcessWindow, MfccComputer::Compute) with the same arithmetic
- * per sample, fused into two passes over the frame so that the compiler vectorises them
- * (`omp simd` lets it reorder the sums). */
-static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, size_t f,
-                          scratch *s, float *row, float *energy) {
+/* Kaldi's ExtractWindow and Dither: frame f's samples, scaled to the 16-bit integer range
+ * (as Kaldi reads WAV files), into x (len); returns their sum. Sums run in GK_LANES
+ * independent partial sums: one accumulator would make each frame wait on a chain of
+ * dependent additions. */
+static inline float extract_window(const gk_mfcc *ex, const float *samples, size_t n, size_t f,
+                                   float *x) {
   const gk_mfcc_opts *o = &ex->o;
   const int len = ex->len;
-  float *x = s->raw;
   long long start;
   if (o->snip_edges) start = (long long)f * ex->shift;
   else start = (long long)f * ex->shift + ex->shift / 2 - len / 2;
-  /* Pass 1: the samples scaled to the 16-bit integer range (as Kaldi reads WAV files),
-   * and their sum. */
-  /* Sums run in GK_LANES independent partial sums: one accumulator would make each frame
-   * wait on a chain of dependent additions. */
   float sum = 0.0f, part[GK_LANES] = {0};
   if (start >= 0 && start + len <= (long long)n) {
     const float *p = samples + start;
@@ -493,44 +488,49 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     sum = 0.0f;
     for (int i = 0; i < len; i++) sum += x[i];
   }
+  return sum;
+}
+
+/* Kaldi's ProcessWindow, one pass: DC removal, raw energy, pre-emphasis
+ * x[i] - c x[i-1] (x[-1] = x[0]), window, from x (whose samples sum to `sum`) into y.
+ * Returns the log energy (floored), or 0 when !need_energy. */
+static inline float process_window(const gk_mfcc *ex, const float *x, float sum, float *y,
+                                   int need_energy) {
+  const gk_mfcc_opts *o = &ex->o;
+  const int len = ex->len;
   const float mean = o->remove_dc_offset ? sum / (float)len : 0.0f;
-  /* Pass 2: DC removal, raw energy, pre-emphasis x[i] - c x[i-1] (x[-1] = x[0]), window. */
   const float c = (float)o->preemphasis_coefficient;
   const float *w = ex->window;
-  float *y = s->frame;
-  float e = 0.0f;
-  {
-    float d0 = x[0] - mean;
-    e = d0 * d0;
-    y[0] = (d0 - c * d0) * w[0];
-    for (int j = 0; j < GK_LANES; j++) part[j] = 0.0f;
-    int i = 1;
-    for (; i + GK_LANES <= len; i += GK_LANES)
-      for (int j = 0; j < GK_LANES; j++) {
-        float d = x[i + j] - mean, dp = x[i + j - 1] - mean;
-        part[j] += d * d;
-        y[i + j] = (d - c * dp) * w[i + j];
-      }
-    for (; i < len; i++) {
-      float d = x[i] - mean, dp = x[i - 1] - mean;
-      e += d * d;
-      y[i] = (d - c * dp) * w[i];
+  float part[GK_LANES] = {0};
+  float d0 = x[0] - mean;
+  float e = d0 * d0;
+  y[0] = (d0 - c * d0) * w[0];
+  int i = 1;
+  for (; i + GK_LANES <= len; i += GK_LANES)
+    for (int j = 0; j < GK_LANES; j++) {
+      float d = x[i + j] - mean, dp = x[i + j - 1] - mean;
+      part[j] += d * d;
+      y[i + j] = (d - c * dp) * w[i + j];
     }
-    for (int j = 0; j < GK_LANES; j++) e += part[j];
+  for (; i < len; i++) {
+    float d = x[i] - mean, dp = x[i - 1] - mean;
+    e += d * d;
+    y[i] = (d - c * dp) * w[i];
   }
-  int need_energy = energy != NULL || o->use_energy;
-  float log_e = 0.0f;
-  if (need_energy) {
-    if (!o->raw_energy) {
-      e = 0.0f;
+  for (int j = 0; j < GK_LANES; j++) e += part[j];
+  if (!need_energy) return 0.0f;
+  if (!o->raw_energy) {
+    e = 0.0f;
 #pragma omp simd reduction(+ : e)
-      for (int i = 0; i < len; i++) e += y[i] * y[i];
-    }
-    log_e = logf(e > FLT_EPSILON ? e : FLT_EPSILON);
-    if (log_e < ex->log_energy_floor) log_e = ex->log_energy_floor;
+    for (int k = 0; k < len; k++) e += y[k] * y[k];
   }
-  if (energy) *energy = log_e;
+  float log_e = logf(e > FLT_EPSILON ? e : FLT_EPSILON);
+  return log_e < ex->log_energy_floor ? ex->log_energy_floor : log_e;
+}
 
+/* The power spectrum |FFT|^2 of s->frame into s->power (nfft/2 bins; the magnitude when
+ * a filterbank is asked for without use_power). */
+static inline void power_spectrum(const gk_mfcc *ex, scratch *s) {
   const int nfreq = ex->nfft / 2;
   float *pw = s->power;
   const float *sp = (const float *)s->spec;
@@ -538,7 +538,7 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     /* Z = FFT_{N/2}(x[2m] + i x[2m+1]); with W = exp(-2 pi i k / N) and Z[N/2] = Z[0]:
      * X[k] = (Z[k] + conj Z[N/2-k]) / 2 + W (Z[k] - conj Z[N/2-k]) / 2i.
      * The mirrored Z[N/2-k] is copied first so that the main loop reads forwards. */
-    fftwf_execute_dft(ex->plan, (fftwf_complex *)y, s->spec);
+    fftwf_execute_dft(ex->plan, (fftwf_complex *)s->frame, s->spec);
     float *mr = s->mirror;
     mr[0] = sp[0];
     mr[1] = sp[1];
@@ -555,14 +555,16 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
       pw[k] = 0.25f * (xr * xr + xi * xi);
     }
   } else {
-    fftwf_execute_dft_r2c(ex->plan, y, s->spec);
+    fftwf_execute_dft_r2c(ex->plan, s->frame, s->spec);
 #pragma omp simd
     for (int k = 0; k < nfreq; k++) pw[k] = sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1];
   }
-  if (o->output == GK_MFCC_FBANK && !o->use_power)
+  if (ex->o.output == GK_MFCC_FBANK && !ex->o.use_power)
     for (int k = 0; k < nfreq; k++) pw[k] = sqrtf(pw[k]);
+}
 
-  float *mel = s->mel;
+/* The mel filterbank energies of the power spectrum pw into mel (nbins). */
+static inline void mel_energies(const gk_mfcc *ex, const float *pw, float *mel) {
   const float *wt = ex->weights;
   for (int b = 0; b < ex->nbins; b++) {
     const float *p = pw + ex->bin_first[b];
@@ -577,17 +579,24 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
     wt += m;
     mel[b] = (a0 + a1) + (a2 + a3);
   }
+}
 
-  if (o->output == GK_MFCC_FBANK) {
-    int off = 0;
-    if (o->use_energy && !o->htk_compat) row[off++] = log_e;
-    for (int b = 0; b < ex->nbins; b++)
-      row[off + b] = o->use_log_fbank ? logf(mel[b] > FLT_EPSILON ? mel[b] : FLT_EPSILON) : mel[b];
-    if (o->use_energy && o->htk_compat) row[ex->nbins] = log_e;
-    return;
-  }
+/* A filterbank row: the (log) mel energies, with the log energy first (Kaldi) or last
+ * (htk_compat) when use_energy. */
+static inline void fbank_row(const gk_mfcc *ex, const float *mel, float log_e, float *row) {
+  const gk_mfcc_opts *o = &ex->o;
+  int off = 0;
+  if (o->use_energy && !o->htk_compat) row[off++] = log_e;
+  for (int b = 0; b < ex->nbins; b++)
+    row[off + b] = o->use_log_fbank ? logf(mel[b] > FLT_EPSILON ? mel[b] : FLT_EPSILON) : mel[b];
+  if (o->use_energy && o->htk_compat) row[ex->nbins] = log_e;
+}
+
+/* A cepstra row: the DCT of the log mel energies (overwritten in mel) with the lifter,
+ * C0 replaced by the log energy when use_energy, in HTK's order when htk_compat. */
+static inline void cepstra(const gk_mfcc *ex, float *mel, float *cep, float log_e, float *row) {
+  const gk_mfcc_opts *o = &ex->o;
   const int nb = ex->nbins, nc = ex->ncep, ncp = ex->ncep_pad;
-  float *cep = s->cep;
   for (int b = 0; b < nb; b++) mel[b] = logf(mel[b] > FLT_EPSILON ? mel[b] : FLT_EPSILON);
   /* The DCT (lifter folded in), four cepstra at a time: their sums stay in one vector
    * register while the bins go by. */
@@ -617,6 +626,20 @@ static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, siz
   }
 }
 
+/* One frame: `row` receives the static features, *energy the log energy. The steps are
+ * Kaldi's (ExtractWindow, ProcessWindow, MfccComputer::Compute) with the same arithmetic
+ * per sample, fused into two passes over the frame so that the compiler vectorises them
+ * (`omp simd` lets it reorder the sums). */
+static void compute_frame(const gk_mfcc *ex, const float *samples, size_t n, size_t f,
+                          scratch *s, float *row, float *energy) {
+  float sum = extract_window(ex, samples, n, f, s->raw);
+  float log_e = process_window(ex, s->raw, sum, s->frame, energy != NULL || ex->o.use_energy);
+  if (energy) *energy = log_e;
+  power_spectrum(ex, s);
+  mel_energies(ex, s->power, s->mel);
+  if (ex->o.output == GK_MFCC_FBANK) fbank_row(ex, s->mel, log_e, row);
+  else cepstra(ex, s->mel, s->cep, log_e, row);
+}
 /* Frames [f0, f1) into rows of `st` (stride `stride`). 0, or -1 when out of memory. */
 static int compute_range(const gk_mfcc *ex, const float *samples, size_t n, size_t f0,
                          size_t f1, float *st, size_t stride, float *log_energy) {
