@@ -534,111 +534,95 @@ static void top_c(const float *v, size_t k, size_t c, size_t *ix) {
   }
 }
 
-static double process_block(const job *jb, const block *b, ws *w, acc *a) {
+/* The log-likelihood ratio of frame i (row of w->xd) over the top C components in w->ix:
+ * log sum_t w N under jb->model minus the same under g, in double. */
+static double top_llr(const job *jb, ws *w, size_t i, size_t C) {
   const kern *q = jb->q;
-  size_t k = q->k, d = q->d, n = b->count;
-  const gk_gmm *g = q->g;
-  load_block(jb->x, b, q->shift, d, w->xd);
-  block_loglik(q, w, n);
-
-  if (jb->md == M_TOP || (jb->md == M_LLR && jb->top > 0)) {
-    /* Top-C components of each frame under g (before the log-sum-exp overwrites ll). */
-    size_t C = jb->top;
-    double *xr = w->aux, *tmp = w->aux + d;
-    double blk = 0.0;
-    for (size_t i = 0; i < n; i++) {
-      float *l = w->ll + i * k;
-      top_c(l, k, C, w->ix);
-      double sum, lp;
-      block_lse(l, 1, k, &lp, &sum);
-      if (jb->md == M_TOP) {
-        size_t f = b->offset + i;
-        for (size_t t = 0; t < C; t++) {
-          jb->idx[f * C + t] = w->ix[t];
-          jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
-        }
-        blk += lp;  /* the frame's log-likelihood, checked as gk_gmm_score checks it */
-        continue;
-      }
-      /* llr over the top C: log sum_t w N under each model, in double. */
-      for (size_t j = 0; j < d; j++) xr[j] = w->xd[i * d + j] + q->shift[j];
-      double mu = -INFINITY, mm = -INFINITY;
-      double lu[64], lm[64];
-      double *pu = C <= 64 ? lu : w->aux + 2 * d + 2, *pm = C <= 64 ? lm : w->aux + 2 * d + 2 + k;
-      for (size_t t = 0; t < C; t++) {
-        pu[t] = gk_gmm_component_logpdf(g, w->ix[t], xr, tmp);
-        pm[t] = gk_gmm_component_logpdf(jb->model, w->ix[t], xr, tmp);
-        if (pu[t] > mu) mu = pu[t];
-        if (pm[t] > mm) mm = pm[t];
-      }
-      double su = 0.0, sm = 0.0;
-      for (size_t t = 0; t < C; t++) {
-        su += exp(pu[t] - mu);
-        sm += exp(pm[t] - mm);
-      }
-      blk += (mm + log(sm)) - (mu + log(su));
-    }
-    return blk;
+  size_t k = q->k, d = q->d;
+  double *xr = w->aux, *tmp = w->aux + d;
+  for (size_t j = 0; j < d; j++) xr[j] = w->xd[i * d + j] + q->shift[j];
+  double mu = -INFINITY, mm = -INFINITY;
+  double lu[64], lm[64];
+  double *pu = C <= 64 ? lu : w->aux + 2 * d + 2, *pm = C <= 64 ? lm : w->aux + 2 * d + 2 + k;
+  for (size_t t = 0; t < C; t++) {
+    pu[t] = gk_gmm_component_logpdf(q->g, w->ix[t], xr, tmp);
+    pm[t] = gk_gmm_component_logpdf(jb->model, w->ix[t], xr, tmp);
+    if (pu[t] > mu) mu = pu[t];
+    if (pm[t] > mm) mm = pm[t];
   }
+  double su = 0.0, sm = 0.0;
+  for (size_t t = 0; t < C; t++) {
+    su += exp(pu[t] - mu);
+    sm += exp(pm[t] - mm);
+  }
+  return (mm + log(sm)) - (mu + log(su));
+}
 
+/* M_TOP and M_LLR with top: the top-C components of each frame under g, taken before the
+ * log-sum-exp overwrites ll. Returns the block's sum of log p (M_TOP) or of the
+ * log-likelihood ratios (M_LLR). */
+static double top_block(const job *jb, const block *b, ws *w) {
+  size_t k = jb->q->k, n = b->count, C = jb->top;
   double blk = 0.0;
-  block_lse(w->ll, n, k, w->lp, w->sums);
   for (size_t i = 0; i < n; i++) {
     float *l = w->ll + i * k;
-    double sum = w->sums[i], lp = w->lp[i];
-    blk += lp;
-    if (jb->md == M_SCORE && jb->frame_ll) jb->frame_ll[b->offset + i] = lp;
-    if (jb->md == M_POST) {
-      double inv = 1.0 / sum, *o = jb->post + (b->offset + i) * k;
-      for (size_t c = 0; c < k; c++) o[c] = (double)l[c] * inv;
+    top_c(l, k, C, w->ix);
+    double sum, lp;
+    block_lse(l, 1, k, &lp, &sum);
+    if (jb->md != M_TOP) {
+      blk += top_llr(jb, w, i, C);
+      continue;
     }
-    if (jb->md == M_ACC && g->cov == GK_COV_DIAG) {
-      w->sums[i] = 1.0 / sum;  /* kept for the statistics below */
-    } else if (jb->md == M_ACC) {
-      float inv = (float)(1.0 / sum);
-      for (size_t c = 0; c < k; c++) l[c] = l[c] >= MIN_POSTERIOR ? l[c] * inv : 0.0f;
+    size_t f = b->offset + i;
+    for (size_t t = 0; t < C; t++) {
+      jb->idx[f * C + t] = w->ix[t];
+      jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
     }
+    blk += lp;  /* the frame's log-likelihood, checked as gk_gmm_score checks it */
   }
-  if (jb->md != M_ACC) return blk;
+  return blk;
+}
 
-  if (g->cov == GK_COV_DIAG) {
-    size_t m2 = 2 * d + 1;
-    for (size_t i = 0; i < n; i++) {
-      const double *x = w->xd + i * d;
-      double *ad = w->ad + i * m2;
-      for (size_t j = 0; j < d; j++) {
-        ad[j] = x[j];
-        ad[d + j] = x[j] * x[j];
-      }
-      ad[2 * d] = 1.0;
+/* Diagonal statistics of the block: sums r_ik [x, x^2, 1] in double (exact products of
+ * the float32 frames about the shift; only the posteriors carry float32 error).
+ * Posteriors under MIN_POSTERIOR contribute nothing, and in well-separated mixtures (UBMs
+ * on speech) most are: then the others are added one by one into a component-major
+ * accumulator; otherwise one GEMM adds all into a dimension-major one. The choice depends
+ * on the data only, never on the threads. w->sums holds 1 / sum_c of each frame. */
+static void acc_diag(const kern *q, ws *w, acc *a, size_t n) {
+  size_t k = q->k, d = q->d, m2 = 2 * d + 1;
+  for (size_t i = 0; i < n; i++) {
+    const double *x = w->xd + i * d;
+    double *ad = w->ad + i * m2;
+    for (size_t j = 0; j < d; j++) {
+      ad[j] = x[j];
+      ad[d + j] = x[j] * x[j];
     }
-    /* Sums r_ik [x, x^2, 1] in double (exact products of the float32 frames about the
-     * shift; only the posteriors carry float32 error). Posteriors under MIN_POSTERIOR
-     * contribute nothing, and in well-separated mixtures (UBMs on speech) most are: then
-     * the others are added one by one into a component-major accumulator; otherwise one
-     * GEMM adds all into a dimension-major one. The choice depends on the data only,
-     * never on the threads. */
-    if (count_relevant(w->ll, n * k) * 4 < n * k) {
-      for (size_t i = 0; i < n; i++) {
-        const float *l = w->ll + i * k;
-        const double *ad = w->ad + i * m2;
-        double inv = w->sums[i];
-        size_t cnt = compact_relevant(l, k, w->cix);
-        for (size_t t = 0; t < cnt; t++) {
-          uint32_t c = w->cix[t];
-          sparse_axpy((double)l[c] * inv, ad, a->sp + c * m2, m2);
-        }
-      }
-      return blk;
-    }
-    for (size_t i = 0; i < n; i++) relevant_posteriors(w->ll + i * k, k, w->sums[i], w->rd + i * k);
-    /* The small operand is the transposed one, so packing costs little. */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m2, (int)k, (int)n, 1.0,
-                w->ad, (int)m2, w->rd, (int)k, 1.0, a->fs, (int)k);
-    return blk;
+    ad[2 * d] = 1.0;
   }
-  /* Full: moments about mu_k (the shift of these statistics), only over frames with a
-   * non-zero posterior (an exact skip: exp underflowed to 0). */
+  if (count_relevant(w->ll, n * k) * 4 < n * k) {
+    for (size_t i = 0; i < n; i++) {
+      const float *l = w->ll + i * k;
+      const double *ad = w->ad + i * m2;
+      double inv = w->sums[i];
+      size_t cnt = compact_relevant(l, k, w->cix);
+      for (size_t t = 0; t < cnt; t++) {
+        uint32_t c = w->cix[t];
+        sparse_axpy((double)l[c] * inv, ad, a->sp + c * m2, m2);
+      }
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) relevant_posteriors(w->ll + i * k, k, w->sums[i], w->rd + i * k);
+  /* The small operand is the transposed one, so packing costs little. */
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m2, (int)k, (int)n, 1.0,
+              w->ad, (int)m2, w->rd, (int)k, 1.0, a->fs, (int)k);
+}
+
+/* Full statistics of the block: moments about mu_k (the shift of these statistics), only
+ * over frames with a non-zero posterior (an exact skip: exp underflowed to 0). */
+static void acc_full(const kern *q, ws *w, acc *a, size_t n) {
+  size_t k = q->k, d = q->d;
   for (size_t i = 0; i < n * d; i++) w->xs[i] = (float)w->xd[i];
   for (size_t c = 0; c < k; c++) {
     double n0 = 0.0;
@@ -652,6 +636,39 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
     for (size_t p = 0; p < d; p++)
       for (size_t t = 0; t <= p; t++) S[p * d + t] += (double)w->T[p * d + t];
   }
+}
+
+/* One block of the job: the component log-likelihoods, then what the mode asks of them.
+ * Returns the block's sum of log p(x_i) (M_LLR with top: of the log-likelihood ratios). */
+static double process_block(const job *jb, const block *b, ws *w, acc *a) {
+  const kern *q = jb->q;
+  size_t k = q->k, n = b->count;
+  load_block(jb->x, b, q->shift, q->d, w->xd);
+  block_loglik(q, w, n);
+  if (jb->md == M_TOP || (jb->md == M_LLR && jb->top > 0)) return top_block(jb, b, w);
+
+  double blk = 0.0;
+  int diag = q->g->cov == GK_COV_DIAG;
+  block_lse(w->ll, n, k, w->lp, w->sums);
+  for (size_t i = 0; i < n; i++) {
+    float *l = w->ll + i * k;
+    double sum = w->sums[i], lp = w->lp[i];
+    blk += lp;
+    if (jb->md == M_SCORE && jb->frame_ll) jb->frame_ll[b->offset + i] = lp;
+    if (jb->md == M_POST) {
+      double inv = 1.0 / sum, *o = jb->post + (b->offset + i) * k;
+      for (size_t c = 0; c < k; c++) o[c] = (double)l[c] * inv;
+    }
+    if (jb->md == M_ACC && diag) {
+      w->sums[i] = 1.0 / sum;  /* kept for the statistics below */
+    } else if (jb->md == M_ACC) {
+      float inv = (float)(1.0 / sum);
+      for (size_t c = 0; c < k; c++) l[c] = l[c] >= MIN_POSTERIOR ? l[c] * inv : 0.0f;
+    }
+  }
+  if (jb->md != M_ACC) return blk;
+  if (diag) acc_diag(q, w, a, n);
+  else acc_full(q, w, a, n);
   return blk;
 }
 
