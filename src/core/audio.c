@@ -53,7 +53,7 @@ static int src_type(gk_resample_quality q) {
 /* Resizes a buffer of `from` floats to `to` (in place where the allocator can): shrinks a
  * resampled signal so that it holds no slack, and grows a decoding buffer; NULL when `to`
  * is 0 (the buffer is freed) or on failure (the buffer is then left as it was). */
-static float *shrink(const gk_allocator *a, float *p, size_t from, size_t to) {
+static float *resize(const gk_allocator *a, float *p, size_t from, size_t to) {
   if (to == 0) {
     gk_free(a, p, from * sizeof(float));
     return NULL;
@@ -137,15 +137,9 @@ static gk_status check_header(const SF_INFO *info, const char *name, gk_error *e
   return GK_OK;
 }
 
-/* Decodes the open `sf` into `out`. `name` labels errors. */
-static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name, size_t bytes,
-                        const gk_audio_opts *o, gk_signal *out, const gk_allocator *a,
-                        gk_error *err) {
-  gk_audio_opts def;
-  if (!o) {
-    gk_audio_opts_default(&def);
-    o = &def;
-  }
+/* Checks the header, and the options against it, before anything is allocated. */
+static gk_status check_decode(SNDFILE *sf, const SF_INFO *info, const char *name,
+                              const gk_audio_opts *o, gk_error *err) {
   gk_status st = check_header(info, name, err);
   if (st != GK_OK) return st;
   if (o->channel >= info->channels)
@@ -156,154 +150,198 @@ static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name, size
   if (log_says_truncated(sf))
     return gk_fail(err, GK_EFORMAT,
                    "%s: truncated: the header promises more audio data than the file holds", name);
-  size_t frames = (size_t)info->frames, ch = (size_t)info->channels;
-  int target = o->rate > 0 ? o->rate : info->samplerate;
-  double ratio = (double)target / info->samplerate;
-  /* libsamplerate's output for a whole stream is within a few samples of n * ratio. */
-  size_t cap = ratio == 1.0 ? frames : (size_t)ceil((double)frames * ratio) + 16;
-  if ((unsigned long long)cap > GK_MAX_ELEMENTS)
-    return gk_fail(err, GK_ELIMIT, "%s: %zu samples after resampling exceed the limit", name, cap);
-  if (frames == 0) {
-    out->samples = NULL;
-    out->n = 0;
-    out->rate = target;
-    return GK_OK;
-  }
-  int pcm16 = (info->format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16;
-  float *buf = malloc(sizeof(float) * GK_AUDIO_BLOCK * ch);
-  short *sbuf = pcm16 ? malloc(sizeof(short) * GK_AUDIO_BLOCK * ch) : NULL;
-  float *mono = ratio != 1.0 ? malloc(sizeof(float) * GK_AUDIO_BLOCK) : NULL;
-  /* The header's frame count does not size the output: a corrupted (or hostile) header
-   * may promise billions of frames in a few bytes. Start from what the input can hold
-   * (uncompressed encodings take at least one byte per sample) and grow by doubling as
-   * decoded data arrives, so memory follows the data, never the header. */
+  return GK_OK;
+}
+
+/* One decoding: the file, its block buffers, the converter when resampling, and the output,
+ * which grows toward `cap` floats as decoded data arrives. */
+typedef struct decoder {
+  SNDFILE *sf;
+  size_t ch;               /* the file's channels */
+  int channel;             /* option 'channel' (0-based), or -1: the mean of the channels */
+  int pcm16;               /* 16-bit PCM, read as integers */
+  double ratio;            /* output rate / file rate */
+  float *buf;              /* GK_AUDIO_BLOCK x ch interleaved samples */
+  short *sbuf;             /* pcm16: GK_AUDIO_BLOCK x ch */
+  float *mono;             /* resampling: GK_AUDIO_BLOCK mono samples */
+  SRC_STATE *src;          /* resampling: the converter */
+  const gk_allocator *a;   /* the output's allocator */
+  float *dst;              /* the output, `have` floats */
+  size_t have, cap;
+} decoder;
+
+/* Frees what the decoder holds; the output too unless keep_output. */
+static void decoder_close(decoder *d, int keep_output) {
+  if (d->src) src_delete(d->src);
+  free(d->buf);
+  free(d->sbuf);
+  free(d->mono);
+  if (!keep_output) gk_free(d->a, d->dst, d->have * sizeof(float));
+}
+
+/* Allocates the block buffers, the first output buffer and the converter (d's file,
+ * channels, options and cap set). The header's frame count does not size the output: a
+ * corrupted (or hostile) header may promise billions of frames in a few bytes. Start from
+ * what the input can hold (uncompressed encodings take at least one byte per sample) and
+ * grow by doubling as decoded data arrives, so memory follows the data, never the header. */
+static gk_status decoder_open(decoder *d, size_t frames, size_t bytes, gk_resample_quality q,
+                              const char *name, gk_error *err) {
+  d->buf = malloc(sizeof(float) * GK_AUDIO_BLOCK * d->ch);
+  d->sbuf = d->pcm16 ? malloc(sizeof(short) * GK_AUDIO_BLOCK * d->ch) : NULL;
+  d->mono = d->ratio != 1.0 ? malloc(sizeof(float) * GK_AUDIO_BLOCK) : NULL;
   size_t plaus = bytes < frames ? bytes : frames;
-  size_t have = ratio == 1.0 ? plaus : (size_t)ceil((double)plaus * ratio) + 16;
+  size_t have = d->ratio == 1.0 ? plaus : (size_t)ceil((double)plaus * d->ratio) + 16;
   if (have < 8 * GK_AUDIO_BLOCK) have = 8 * GK_AUDIO_BLOCK;
-  if (have > cap) have = cap;
-  float *dst = gk_alloc(a, have * sizeof(float));
-  SRC_STATE *src = NULL;
-  if (!buf || (pcm16 && !sbuf) || (ratio != 1.0 && !mono) || !dst) {
-    st = gk_fail_nomem(err);
-    goto fail;
-  }
-  if (ratio != 1.0) {
+  if (have > d->cap) have = d->cap;
+  d->dst = gk_alloc(d->a, have * sizeof(float));
+  d->have = have;
+  if (!d->buf || (d->pcm16 && !d->sbuf) || (d->ratio != 1.0 && !d->mono) || !d->dst)
+    return gk_fail_nomem(err);
+  if (d->ratio != 1.0) {
     int e = 0;
-    src = src_new(src_type(o->quality), 1, &e);
-    if (!src) {
-      st = gk_fail(err, GK_ENOMEM, "%s: libsamplerate: %s", name, src_strerror(e));
-      goto fail;
-    }
+    d->src = src_new(src_type(q), 1, &e);
+    if (!d->src) return gk_fail(err, GK_ENOMEM, "%s: libsamplerate: %s", name, src_strerror(e));
   }
-  size_t got = 0, written = 0;
-  while (got < frames) {
-    sf_count_t want = (sf_count_t)(frames - got < GK_AUDIO_BLOCK ? frames - got : GK_AUDIO_BLOCK);
-    int direct = ch == 1 && !src;  /* mono, no resampling: decode straight into the output */
-    if (!src && got + (size_t)want > have) {
-      size_t to = have * 2 < got + (size_t)want ? got + (size_t)want : have * 2;
-      if (to > cap) to = cap;
-      float *g = shrink(a, dst, have, to);
-      if (!g) {
-        st = gk_fail_nomem(err);
-        goto fail;
-      }
-      dst = g;
-      have = to;
-    }
-    float *into = direct ? dst + got : buf;
-    sf_count_t r;
-    if (pcm16) {
-      /* 16-bit PCM, by far the commonest speech encoding: read the integers and scale them
-       * here (libsndfile's own float path is several times slower); the values are those
-       * libsndfile gives, sample / 32768 exactly. */
-      r = sf_readf_short(sf, sbuf, want);
-      size_t cnt = r > 0 ? (size_t)r * ch : 0;
+  return GK_OK;
+}
+
+/* Grows the output to at least `need` floats: doubling, never past cap. 0 when out of memory
+ * (the output is then left as it was). */
+static int grow(decoder *d, size_t need) {
+  size_t to = d->have * 2 < need ? need : d->have * 2;
+  if (to > d->cap) to = d->cap;
+  float *g = resize(d->a, d->dst, d->have, to);
+  if (!g) return 0;
+  d->dst = g;
+  d->have = to;
+  return 1;
+}
+
+/* Reads up to `want` frames of interleaved samples into `into`; the frames read, <= 0 at
+ * the end or on error. */
+static sf_count_t read_block(decoder *d, float *into, sf_count_t want) {
+  if (!d->pcm16) return sf_readf_float(d->sf, into, want);
+  /* 16-bit PCM, by far the commonest speech encoding: read the integers and scale them
+   * here (libsndfile's own float path is several times slower); the values are those
+   * libsndfile gives, sample / 32768 exactly. */
+  sf_count_t r = sf_readf_short(d->sf, d->sbuf, want);
+  size_t cnt = r > 0 ? (size_t)r * d->ch : 0;
+  const short *sb = d->sbuf;
 #pragma omp simd
-      for (size_t i = 0; i < cnt; i++) into[i] = (float)sbuf[i] * (1.0f / 32768.0f);
-    } else {
-      r = sf_readf_float(sf, into, want);
+  for (size_t i = 0; i < cnt; i++) into[i] = (float)sb[i] * (1.0f / 32768.0f);
+  return r;
+}
+
+/* Folds r interleaved frames of d->buf to mono into m: the chosen channel, or the mean. */
+static void fold_to_mono(const decoder *d, sf_count_t r, float *m) {
+  const float *buf = d->buf;
+  size_t ch = d->ch;
+  if (d->channel >= 0) {
+    for (sf_count_t i = 0; i < r; i++) m[i] = buf[(size_t)i * ch + (size_t)d->channel];
+  } else if (ch == 1) {
+    memcpy(m, buf, sizeof(float) * (size_t)r);
+  } else {
+    float inv = 1.0f / (float)ch;
+    for (sf_count_t i = 0; i < r; i++) {
+      float s = 0;
+      for (size_t c = 0; c < ch; c++) s += buf[(size_t)i * ch + c];
+      m[i] = s * inv;
     }
+  }
+}
+
+/* Streams the r mono samples of d->mono through the converter into the output from
+ * *written on (growing it as needed); `end` marks the last block of the stream. */
+static gk_status resample_block(decoder *d, long r, int end, size_t *written, const char *name,
+                                gk_error *err) {
+  SRC_DATA sd = {0};
+  sd.src_ratio = d->ratio;
+  sd.end_of_input = end;
+  long used = 0;
+  while (used < r || sd.end_of_input) {
+    sd.data_in = d->mono + used;
+    sd.input_frames = r - used;
+    if (*written == d->have && d->have < d->cap && !grow(d, d->have + 1)) return gk_fail_nomem(err);
+    sd.data_out = d->dst + *written;
+    sd.output_frames = (long)(d->have - *written);
+    int e = src_process(d->src, &sd);
+    if (e) return gk_fail(err, GK_EINVAL, "%s: libsamplerate: %s", name, src_strerror(e));
+    used += sd.input_frames_used;
+    *written += (size_t)sd.output_frames_gen;
+    if (sd.end_of_input && sd.output_frames_gen == 0) break;
+    if (*written >= d->cap) break;  /* have == cap here */
+    if (!sd.end_of_input && sd.input_frames_used == 0 && sd.output_frames_gen == 0) break;
+  }
+  return GK_OK;
+}
+
+/* Reads every frame, folds each block to mono and resamples it, into d's output; *n
+ * receives the output's length. */
+static gk_status decode_blocks(decoder *d, size_t frames, const char *name, size_t *n,
+                               gk_error *err) {
+  size_t got = 0, written = 0;
+  gk_status st;
+  while (got < frames) {
+    size_t want = frames - got < GK_AUDIO_BLOCK ? frames - got : GK_AUDIO_BLOCK;
+    int direct = d->ch == 1 && !d->src;  /* mono, no resampling: decode straight into the output */
+    if (!d->src && got + want > d->have && !grow(d, got + want)) return gk_fail_nomem(err);
+    sf_count_t r = read_block(d, direct ? d->dst + got : d->buf, (sf_count_t)want);
     if (r <= 0) break;
-    float *m = ratio != 1.0 ? mono : dst + got;
-    if (direct) {
-      /* already in place */
-    } else if (o->channel >= 0) {
-      for (sf_count_t i = 0; i < r; i++) m[i] = buf[(size_t)i * ch + (size_t)o->channel];
-    } else if (ch == 1) {
-      if (m != buf) memcpy(m, buf, sizeof(float) * (size_t)r);
-    } else {
-      float inv = 1.0f / (float)ch;
-      for (sf_count_t i = 0; i < r; i++) {
-        float s = 0;
-        for (size_t c = 0; c < ch; c++) s += buf[(size_t)i * ch + c];
-        m[i] = s * inv;
-      }
-    }
+    if (!direct) fold_to_mono(d, r, d->src ? d->mono : d->dst + got);
     got += (size_t)r;
-    if (src) {
-      SRC_DATA d = {0};
-      d.data_in = mono;
-      d.input_frames = r;
-      d.src_ratio = ratio;
-      d.end_of_input = got >= frames;
-      long used = 0;
-      while (used < r || d.end_of_input) {
-        d.data_in = mono + used;
-        d.input_frames = r - used;
-        if (written == have && have < cap) {
-          size_t to = have * 2 < cap ? have * 2 : cap;
-          float *g = shrink(a, dst, have, to);
-          if (!g) {
-            st = gk_fail_nomem(err);
-            goto fail;
-          }
-          dst = g;
-          have = to;
-        }
-        d.data_out = dst + written;
-        d.output_frames = (long)(have - written);
-        int e = src_process(src, &d);
-        if (e) {
-          st = gk_fail(err, GK_EINVAL, "%s: libsamplerate: %s", name, src_strerror(e));
-          goto fail;
-        }
-        used += d.input_frames_used;
-        written += (size_t)d.output_frames_gen;
-        if (d.end_of_input && d.output_frames_gen == 0) break;
-        if (written >= cap) break;  /* have == cap here */
-        if (!d.end_of_input && d.input_frames_used == 0 && d.output_frames_gen == 0) break;
-      }
-    }
+    if (d->src && (st = resample_block(d, (long)r, got >= frames, &written, name, err)) != GK_OK)
+      return st;
   }
-  if (got < frames) {
-    st = gk_fail(err, GK_EFORMAT, "%s: truncated: read %zu of the %zu frames the header promises (%s)",
-                 name, got, frames, sf_strerror(sf));
-    goto fail;
+  if (got < frames)
+    return gk_fail(err, GK_EFORMAT, "%s: truncated: read %zu of the %zu frames the header promises (%s)",
+                   name, got, frames, sf_strerror(d->sf));
+  *n = d->src ? written : got;
+  return GK_OK;
+}
+
+/* Decodes the open `sf` into `out`. `name` labels errors. */
+static gk_status decode(SNDFILE *sf, const SF_INFO *info, const char *name, size_t bytes,
+                        const gk_audio_opts *o, gk_signal *out, const gk_allocator *a,
+                        gk_error *err) {
+  gk_audio_opts def;
+  if (!o) {
+    gk_audio_opts_default(&def);
+    o = &def;
   }
-  if (!src) written = got;
-  if (src) src_delete(src);
-  free(buf);
-  free(sbuf);
-  free(mono);
-  if (written < have) {
-    float *exact = shrink(a, dst, have, written);
-    if (written && !exact) {
-      gk_free(a, dst, have * sizeof(float));
+  gk_status st = check_decode(sf, info, name, o, err);
+  if (st != GK_OK) return st;
+  size_t frames = (size_t)info->frames;
+  int target = o->rate > 0 ? o->rate : info->samplerate;
+  decoder d = {0};
+  d.sf = sf;
+  d.ch = (size_t)info->channels;
+  d.channel = o->channel;
+  d.pcm16 = (info->format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16;
+  d.ratio = (double)target / info->samplerate;
+  d.a = a;
+  /* libsamplerate's output for a whole stream is within a few samples of n * ratio. */
+  d.cap = d.ratio == 1.0 ? frames : (size_t)ceil((double)frames * d.ratio) + 16;
+  if ((unsigned long long)d.cap > GK_MAX_ELEMENTS)
+    return gk_fail(err, GK_ELIMIT, "%s: %zu samples after resampling exceed the limit", name, d.cap);
+  size_t n = 0;
+  if (frames > 0 && ((st = decoder_open(&d, frames, bytes, o->quality, name, err)) != GK_OK ||
+                     (st = decode_blocks(&d, frames, name, &n, err)) != GK_OK)) {
+    decoder_close(&d, 0);
+    return st;
+  }
+  decoder_close(&d, 1);
+  float *dst = d.dst;
+  if (n < d.have) {
+    dst = resize(a, d.dst, d.have, n);
+    if (n && !dst) {
+      gk_free(a, d.dst, d.have * sizeof(float));
       return gk_fail_nomem(err);
     }
-    dst = exact;
   }
   out->samples = dst;
-  out->n = written;
+  out->n = n;
   out->rate = target;
   return GK_OK;
-fail:
-  if (src) src_delete(src);
-  free(buf);
-  free(sbuf);
-  free(mono);
-  gk_free(a, dst, have * sizeof(float));
-  return st;
 }
 
 /* libsndfile reports a failed open through one process-wide error slot (sf_strerror(NULL)),
@@ -429,7 +467,7 @@ gk_status gk_audio_resample(const gk_signal *in, int rate, gk_resample_quality q
     return gk_fail(err, GK_EINVAL, "resample: libsamplerate: %s", src_strerror(e));
   }
   size_t n = (size_t)d.output_frames_gen;
-  float *exact = shrink(a, dst, cap, n);
+  float *exact = resize(a, dst, cap, n);
   if (n && !exact) {
     gk_free(a, dst, cap * sizeof(float));
     return gk_fail_nomem(err);
