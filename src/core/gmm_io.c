@@ -103,11 +103,13 @@ static const char *kind_name(char kind) {
 }
 
 /* Reads and checks a file: header fields, sizes against the limits and the file size
- * (before allocating), then the payload and its checksum. `*payload` is scratch memory. */
+ * (the regular file's, from gk_open_regular, before allocating), then the payload and its
+ * checksum. `*payload` is scratch memory. */
 static gk_status read_file(const char *path, char kind, gk_cov_type *cov, size_t *k, size_t *d,
                            unsigned char **payload, size_t *n, gk_error *err) {
   *payload = NULL;
-  FILE *f = gk_open_regular(path, NULL, err);
+  long long size = -1;
+  FILE *f = gk_open_regular(path, &size, err);
   if (!f) return err ? err->status : GK_EIO;
   unsigned char h[HEADER_BYTES];
   gk_status st = gk_read_exact(f, h, HEADER_BYTES, "header", err);
@@ -138,18 +140,9 @@ static gk_status read_file(const char *path, char kind, gk_cov_type *cov, size_t
                  (unsigned long long)kk, (unsigned long long)dd, GK_MAX_COMPONENTS, GK_MAX_DIM);
     goto fail;
   }
-  if (fseek(f, 0, SEEK_END) != 0) {
-    st = gk_fail(err, GK_EIO, "cannot seek: %s", strerror(errno));
-    goto fail;
-  }
-  long size = ftell(f);
   if (size < 0 || (uint64_t)size != HEADER_BYTES + pn) {
-    st = gk_fail(err, GK_EFORMAT, "truncated or padded: the file has %ld bytes, its header announces %llu",
+    st = gk_fail(err, GK_EFORMAT, "truncated or padded: the file has %lld bytes, its header announces %llu",
                  size, (unsigned long long)(HEADER_BYTES + pn));
-    goto fail;
-  }
-  if (fseek(f, HEADER_BYTES, SEEK_SET) != 0) {
-    st = gk_fail(err, GK_EIO, "cannot seek: %s", strerror(errno));
     goto fail;
   }
   *payload = gk_scratch_alloc(pn ? pn : 1, 1);
@@ -609,162 +602,180 @@ static gk_status read_bracket(lex *x, double **vals, size_t *nv, size_t *rows, s
   return GK_OK;
 }
 
+/* The opening of a Kaldi text GMM: refuses a binary one, reads <DiagGMM> or <FullGMM>
+ * (*full) and skips the <GCONSTS> if present (gmmkit recomputes them). */
+static gk_status kaldi_begin(lex *x, size_t size, int *full, gk_error *err) {
+  char b[64];
+  if (size >= 2 && x->s[0] == 0 && x->s[1] == 'B')
+    return gk_fail(err, GK_EFORMAT, "%s: a binary Kaldi file; write it as text with gmm-global-copy --binary=false",
+                   x->path);
+  next_token(x, b, sizeof b, NULL);
+  if (strcmp(b, "<DiagGMM>") == 0 || strcmp(b, "<DiagGMMBegin>") == 0) *full = 0;
+  else if (strcmp(b, "<FullGMM>") == 0 || strcmp(b, "<FullGMMBegin>") == 0) *full = 1;
+  else return gk_fail(err, GK_EFORMAT, "%s: expected <DiagGMM> or <FullGMM>, found '%s'", x->path, b);
+  const char *save = x->s;
+  size_t sline = x->line;
+  next_token(x, b, sizeof b, NULL);
+  if (strcmp(b, "<GCONSTS>") != 0) {
+    x->s = save;
+    x->line = sline;
+    return GK_OK;
+  }
+  double *gc;
+  size_t n, r, c;
+  gk_status st = read_bracket(x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, BR_INFINITE, err);
+  free(gc);
+  return st;
+}
+
+/* <WEIGHTS> (*w, *k of them) and the means times the inverse covariances (*mi, k x *d),
+ * then a check that the file can still hold the (inverse) covariances, before anything is
+ * allocated for them: they take K x D or K x D(D+1)/2 values, each at least a digit and a
+ * separator, so a short file cannot make a full model of K x D x D doubles be allocated
+ * (gigabytes for a 256 x 4096 means block of half a megabyte). */
+static gk_status kaldi_weights_means(lex *x, int full, double **w, size_t *k, double **mi, size_t *d,
+                                     gk_error *err) {
+  size_t n, r, c, maxv = (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM;
+  gk_status st;
+  if ((st = expect(x, "<WEIGHTS>", err)) != GK_OK) return st;
+  if ((st = read_bracket(x, w, k, &r, &c, GK_MAX_COMPONENTS, 0, err)) != GK_OK) return st;
+  if (*k == 0) return gk_fail(err, GK_EFORMAT, "%s: no weights", x->path);
+  if ((st = expect(x, full ? "<MEANS_INVCOVARS>" : "<MEANS_INVVARS>", err)) != GK_OK) return st;
+  if ((st = read_bracket(x, mi, &n, &r, &c, maxv, 0, err)) != GK_OK) return st;
+  if (r != *k || c == 0 || c > GK_MAX_DIM || n != r * c)
+    return gk_fail(err, GK_EFORMAT, "%s: the means matrix is %zu x %zu for %zu weights", x->path, r, c, *k);
+  *d = c;
+  size_t need = *k * (full ? c * (c + 1) / 2 : c), left = (size_t)(x->end - x->s);
+  if (left / 2 < need)
+    return gk_fail(err, GK_EFORMAT, "%s: truncated: the covariances of %zu components in dimension %zu take %zu "
+                   "values, the rest of the file has %zu bytes", x->path, *k, c, need, left);
+  return GK_OK;
+}
+
+/* <INV_VARS> and the closing tag of a diagonal model: variances 1 / iv, means mi / iv. */
+static gk_status kaldi_diag(lex *x, gk_gmm *g, const double *mi, gk_error *err) {
+  size_t k = g->k, d = g->d, n, r, c;
+  double *iv = NULL;
+  char b[64];
+  gk_status st = expect(x, "<INV_VARS>", err);
+  if (st == GK_OK) st = read_bracket(x, &iv, &n, &r, &c, (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM, 0, err);
+  if (st == GK_OK && (r != k || c != d || n != k * d))
+    st = gk_fail(err, GK_EFORMAT, "%s: <INV_VARS> is %zu x %zu, expected %zu x %zu", x->path, r, c, k, d);
+  for (size_t i = 0; st == GK_OK && i < k * d; i++) {
+    if (!(iv[i] > 0.0)) {
+      st = gk_fail(err, GK_EFORMAT, "%s: inverse variance %g of component %zu is not positive", x->path, iv[i],
+                   i / d + 1);
+      break;
+    }
+    g->covs[i] = 1.0 / iv[i];
+    g->means[i] = mi[i] * g->covs[i];
+  }
+  free(iv);
+  if (st != GK_OK) return st;
+  next_token(x, b, sizeof b, NULL);
+  if (strcmp(b, "</DiagGMM>") != 0 && strcmp(b, "<DiagGMMEnd>") != 0)
+    return gk_fail(err, GK_EFORMAT, "%s: expected </DiagGMM>, found '%s'", x->path, b[0] ? b : "end of file");
+  return GK_OK;
+}
+
+/* The packed lower triangle of inverse covariance cc (1-based in messages) into *tmp
+ * (*n values, at most `packed`): the current text form "[ rows ]", or the older
+ * "FP|DP size values" one. */
+static gk_status kaldi_packed(lex *x, size_t d, size_t cc, double **tmp, size_t *n, gk_error *err) {
+  size_t packed = d * (d + 1) / 2, r, c;
+  const char *at = x->s;
+  size_t at_line = x->line;
+  char b[64];
+  next_token(x, b, sizeof b, NULL);
+  if (strcmp(b, "FP") != 0 && strcmp(b, "DP") != 0) {
+    x->s = at;
+    x->line = at_line;
+    return read_bracket(x, tmp, n, &r, &c, packed, BR_RAGGED, err);
+  }
+  next_token(x, b, sizeof b, NULL);
+  if (strtoul(b, NULL, 10) != d)
+    return gk_fail(err, GK_EFORMAT, "%s:%zu: inverse covariance %zu has size '%s', expected %zu", x->path, x->line,
+                   cc + 1, b, d);
+  double *t = *tmp = malloc(packed * sizeof(double));
+  if (!t) return gk_fail_nomem(err);
+  for (*n = 0; *n < packed; (*n)++) {
+    char *e;
+    next_token(x, b, sizeof b, NULL);
+    t[*n] = strtod(b, &e);
+    if (!b[0] || *e || !isfinite(t[*n]))
+      return gk_fail(err, GK_EFORMAT, "%s:%zu: '%s' is not a finite number", x->path, x->line, b);
+  }
+  return GK_OK;
+}
+
+/* Component cc of a full model from its packed inverse covariance: S = P^-1 (dpotrf +
+ * dpotri), mu = S (P mu) with P mu the row of mi. */
+static gk_status kaldi_full_component(gk_gmm *g, size_t cc, const double *packed, const double *mi,
+                                      const char *path, gk_error *err) {
+  size_t d = g->d;
+  double *P = g->covs + cc * d * d;
+  for (size_t p = 0, i = 0; p < d; p++)
+    for (size_t t = 0; t <= p; t++, i++) P[p * d + t] = P[t * d + p] = packed[i];
+  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0 ||
+      LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0)
+    return gk_fail(err, GK_ENUMERIC, "%s: inverse covariance %zu is not positive definite", path, cc + 1);
+  for (size_t p = 0; p < d; p++)
+    for (size_t t = 0; t < p; t++) P[t * d + p] = P[p * d + t];
+  for (size_t p = 0; p < d; p++) {
+    double s = 0.0;
+    for (size_t t = 0; t < d; t++) s += P[p * d + t] * mi[cc * d + t];
+    g->means[cc * d + p] = s;
+  }
+  return GK_OK;
+}
+
+/* <INV_COVARS> and the closing tag of a full model. */
+static gk_status kaldi_full(lex *x, gk_gmm *g, const double *mi, gk_error *err) {
+  size_t d = g->d, packed = d * (d + 1) / 2;
+  char b[64];
+  gk_status st = expect(x, "<INV_COVARS>", err);
+  for (size_t cc = 0; st == GK_OK && cc < g->k; cc++) {
+    double *tmp = NULL;
+    size_t n = 0;
+    st = kaldi_packed(x, d, cc, &tmp, &n, err);
+    if (st == GK_OK && n != packed)
+      st = gk_fail(err, GK_EFORMAT, "%s: inverse covariance %zu has %zu values, expected %zu (packed %zu x %zu)",
+                   x->path, cc + 1, n, packed, d, d);
+    if (st == GK_OK) st = kaldi_full_component(g, cc, tmp, mi, x->path, err);
+    free(tmp);
+  }
+  if (st != GK_OK) return st;
+  next_token(x, b, sizeof b, NULL);
+  if (strcmp(b, "</FullGMM>") != 0 && strcmp(b, "<FullGMMEnd>") != 0)
+    return gk_fail(err, GK_EFORMAT, "%s: expected </FullGMM>, found '%s'", x->path, b);
+  return GK_OK;
+}
+
 gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err) {
   *out = NULL;
   char *text;
-  size_t size;
+  size_t size, k = 0, d = 0;
   gk_status st = gk_read_text(path, GK_MAX_TEXT_BYTES, "a Kaldi text GMM", &text, &size, err);
   if (st != GK_OK) return st;
-  double *gc = NULL, *w = NULL, *mi = NULL, *iv = NULL, *tmp = NULL;
+  double *w = NULL, *mi = NULL;
   gk_gmm *g = NULL;
   lex x = {text, text + size, path, 1};
-  char b[64];
-  if (size >= 2 && text[0] == 0 && text[1] == 'B') {
-    st = gk_fail(err, GK_EFORMAT, "%s: a binary Kaldi file; write it as text with gmm-global-copy --binary=false", path);
+  int full = 0;
+  if ((st = kaldi_begin(&x, size, &full, err)) != GK_OK ||
+      (st = kaldi_weights_means(&x, full, &w, &k, &mi, &d, err)) != GK_OK ||
+      (st = gk_gmm_create(&g, k, d, full ? GK_COV_FULL : GK_COV_DIAG, a, err)) != GK_OK)
     goto done;
-  }
-  next_token(&x, b, sizeof b, NULL);
-  int full;
-  if (strcmp(b, "<DiagGMM>") == 0 || strcmp(b, "<DiagGMMBegin>") == 0) full = 0;
-  else if (strcmp(b, "<FullGMM>") == 0 || strcmp(b, "<FullGMMBegin>") == 0) full = 1;
-  else {
-    st = gk_fail(err, GK_EFORMAT, "%s: expected <DiagGMM> or <FullGMM>, found '%s'", path, b);
-    goto done;
-  }
-  size_t n, r, c, maxv = (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM;
-  const char *save = x.s;
-  size_t sline = x.line;
-  next_token(&x, b, sizeof b, NULL);
-  if (strcmp(b, "<GCONSTS>") == 0) {
-    st = read_bracket(&x, &gc, &n, &r, &c, GK_MAX_COMPONENTS, BR_INFINITE, err);  /* ignored: recomputed */
-    if (st != GK_OK) goto done;
-  } else {
-    x.s = save;
-    x.line = sline;
-  }
-  if ((st = expect(&x, "<WEIGHTS>", err)) != GK_OK) goto done;
-  size_t k;
-  if ((st = read_bracket(&x, &w, &k, &r, &c, GK_MAX_COMPONENTS, 0, err)) != GK_OK) goto done;
-  if (k == 0) {
-    st = gk_fail(err, GK_EFORMAT, "%s: no weights", path);
-    goto done;
-  }
-  if ((st = expect(&x, full ? "<MEANS_INVCOVARS>" : "<MEANS_INVVARS>", err)) != GK_OK) goto done;
-  if ((st = read_bracket(&x, &mi, &n, &r, &c, maxv, 0, err)) != GK_OK) goto done;
-  if (r != k || c == 0 || c > GK_MAX_DIM || n != r * c) {
-    st = gk_fail(err, GK_EFORMAT, "%s: the means matrix is %zu x %zu for %zu weights", path, r, c, k);
-    goto done;
-  }
-  size_t d = c;
-  /* Checked before allocating: the (inverse) covariances still to come take K x D or
-   * K x D(D+1)/2 values, each at least a digit and a separator, so a short file cannot
-   * make a full model of K x D x D doubles be allocated (gigabytes for a 256 x 4096
-   * means block of half a megabyte). */
-  size_t need = k * (full ? d * (d + 1) / 2 : d), left = (size_t)(x.end - x.s);
-  if (left / 2 < need) {
-    st = gk_fail(err, GK_EFORMAT, "%s: truncated: the covariances of %zu components in dimension %zu take %zu "
-                 "values, the rest of the file has %zu bytes", path, k, d, need, left);
-    goto done;
-  }
-  st = gk_gmm_create(&g, k, d, full ? GK_COV_FULL : GK_COV_DIAG, a, err);
-  if (st != GK_OK) goto done;
   /* Kaldi prints weights to about 7 digits: renormalise a sum that is 1 within 1e-4. */
   double wsum = 0.0;
   for (size_t i = 0; i < k; i++) wsum += w[i];
   for (size_t i = 0; i < k; i++) g->weights[i] = fabs(wsum - 1.0) < 1e-4 ? w[i] / wsum : w[i];
-  if (!full) {
-    if ((st = expect(&x, "<INV_VARS>", err)) != GK_OK) goto done;
-    if ((st = read_bracket(&x, &iv, &n, &r, &c, maxv, 0, err)) != GK_OK) goto done;
-    if (r != k || c != d || n != k * d) {
-      st = gk_fail(err, GK_EFORMAT, "%s: <INV_VARS> is %zu x %zu, expected %zu x %zu", path, r, c, k, d);
-      goto done;
-    }
-    for (size_t i = 0; i < k * d; i++) {
-      if (!(iv[i] > 0.0)) {
-        st = gk_fail(err, GK_EFORMAT, "%s: inverse variance %g of component %zu is not positive", path, iv[i],
-                     i / d + 1);
-        goto done;
-      }
-      g->covs[i] = 1.0 / iv[i];
-      g->means[i] = mi[i] * g->covs[i];
-    }
-    next_token(&x, b, sizeof b, NULL);
-    if (strcmp(b, "</DiagGMM>") != 0 && strcmp(b, "<DiagGMMEnd>") != 0) {
-      st = gk_fail(err, GK_EFORMAT, "%s: expected </DiagGMM>, found '%s'", path, b[0] ? b : "end of file");
-      goto done;
-    }
-  } else {
-    if ((st = expect(&x, "<INV_COVARS>", err)) != GK_OK) goto done;
-    size_t packed = d * (d + 1) / 2;
-    for (size_t cc = 0; cc < k; cc++) {
-      /* The current text form "[ rows ]", or the older "FP|DP size values" one. */
-      const char *at = x.s;
-      size_t at_line = x.line;
-      next_token(&x, b, sizeof b, NULL);
-      if (strcmp(b, "FP") == 0 || strcmp(b, "DP") == 0) {
-        next_token(&x, b, sizeof b, NULL);
-        if (strtoul(b, NULL, 10) != d) {
-          st = gk_fail(err, GK_EFORMAT, "%s:%zu: inverse covariance %zu has size '%s', expected %zu", path, x.line,
-                       cc + 1, b, d);
-          goto done;
-        }
-        tmp = malloc(packed * sizeof(double));
-        if (!tmp) {
-          st = gk_fail_nomem(err);
-          goto done;
-        }
-        for (n = 0; n < packed; n++) {
-          char *e;
-          next_token(&x, b, sizeof b, NULL);
-          tmp[n] = strtod(b, &e);
-          if (!b[0] || *e || !isfinite(tmp[n])) {
-            st = gk_fail(err, GK_EFORMAT, "%s:%zu: '%s' is not a finite number", path, x.line, b);
-            goto done;
-          }
-        }
-      } else {
-        x.s = at;
-        x.line = at_line;
-        if ((st = read_bracket(&x, &tmp, &n, &r, &c, packed, BR_RAGGED, err)) != GK_OK) goto done;
-      }
-      if (n != packed) {
-        st = gk_fail(err, GK_EFORMAT, "%s: inverse covariance %zu has %zu values, expected %zu (packed %zu x %zu)",
-                     path, cc + 1, n, packed, d, d);
-        goto done;
-      }
-      double *P = g->covs + cc * d * d;
-      for (size_t p = 0, i = 0; p < d; p++)
-        for (size_t t = 0; t <= p; t++, i++) P[p * d + t] = P[t * d + p] = tmp[i];
-      free(tmp);
-      tmp = NULL;
-      /* S = P^-1 (dpotrf + dpotri), mu = S (P mu). */
-      if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0 ||
-          LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0) {
-        st = gk_fail(err, GK_ENUMERIC, "%s: inverse covariance %zu is not positive definite", path, cc + 1);
-        goto done;
-      }
-      for (size_t p = 0; p < d; p++)
-        for (size_t t = 0; t < p; t++) P[t * d + p] = P[p * d + t];
-      for (size_t p = 0; p < d; p++) {
-        double s = 0.0;
-        for (size_t t = 0; t < d; t++) s += P[p * d + t] * mi[cc * d + t];
-        g->means[cc * d + p] = s;
-      }
-    }
-    next_token(&x, b, sizeof b, NULL);
-    if (strcmp(b, "</FullGMM>") != 0 && strcmp(b, "<FullGMMEnd>") != 0) {
-      st = gk_fail(err, GK_EFORMAT, "%s: expected </FullGMM>, found '%s'", path, b);
-      goto done;
-    }
-  }
+  st = full ? kaldi_full(&x, g, mi, err) : kaldi_diag(&x, g, mi, err);
+  if (st != GK_OK) goto done;
   st = gk_gmm_prepare(g, err);
   if (st != GK_OK) gk_error_prefix(err, path);
 done:
-  free(gc);
   free(w);
   free(mi);
-  free(iv);
-  free(tmp);
   gk_scratch_free(text);
   if (st != GK_OK) {
     gk_gmm_free(g);
