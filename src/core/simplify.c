@@ -6,7 +6,8 @@
  * and the optimisers see unit-scale parameters whatever the units of the features. The
  * result is mapped back to the original coordinates.
  */
-#include "simplify_impl.h"
+#include "simplify_opt.h"
+#include "simplify_merge.h"
 
 #include <stdlib.h>
 #include <string.h>

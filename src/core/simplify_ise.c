@@ -16,7 +16,7 @@
  *   dF/dS_j = -w_j sum_i v_i z_ij (u u' - S^-1)_ij + w_j sum_l w_l z_jl (u u' - S^-1)_jl
  * (the l = j term of the last line is d(w_j^2 z(2 S_j))/dS_j, whose factor 2 cancels the 1/2).
  */
-#include "simplify_impl.h"
+#include "simplify_ise.h"
 
 #include <float.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
  *           components, assignment by KL(f_i || g_j), centroids moment-matched, from runnalls.
  * brute     every partition of f into Kg blocks (Kf <= 12), each merged, ranked by NISE.
  */
-#include "simplify_impl.h"
+#include "simplify_merge.h"
 
 #include <stdlib.h>
 #include <string.h>

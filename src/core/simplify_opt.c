@@ -18,7 +18,8 @@
  * match), down to the length whose predicted decrease is lost in F's rounding, where gd
  * stops.
  */
-#include "simplify_impl.h"
+#include "simplify_opt.h"
+#include "simplify_merge.h"
 
 #include <float.h>
 #include <stdlib.h>

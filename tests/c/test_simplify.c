@@ -5,7 +5,7 @@
 #include "gmmkit/gmmkit.h"
 #include "gmmkit/random.h"
 #include "gmmkit/simplify.h"
-#include "../../src/core/simplify_impl.h"
+#include "../../src/core/simplify_opt.h"
 
 #define PI_ 3.14159265358979323846
 

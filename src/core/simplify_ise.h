@@ -1,15 +1,21 @@
 /*
- * simplify_impl.h: what the files of the simplify module share (not a public header; the
- * C tests include it to check the parametrised gradients).
+ * simplify_ise.h: the bottom of the simplify module (private; simplify_ise.c): working
+ * mixtures, pair overlaps z_ij = N(mu_i; mu_j, S_i + S_j), the objective F (paper eq. 5-7)
+ * and its gradient, whitening. It calls nothing else of the module.
  *
- * simplify_ise.c    pair overlaps, working mixtures, whitening, F and its gradient
- * simplify_merge.c  moment-preserving merges and the baselines (topk, runnalls, minise,
- *                   gmrc, brute)
- * simplify_opt.c    the optimisers (lbfgs, gd, kmeans) and the weight QP
- * simplify.c        options, info, gk_simplify_reduce
+ * The module's files call one way; each includes the headers of the files it calls:
+ *
+ *   simplify.c        options, info, gk_simplify_reduce (gmmkit/simplify.h)
+ *   simplify_opt.c    the optimisers (lbfgs, gd, kmeans) and the weight QP (simplify_opt.h)
+ *   simplify_merge.c  moment-preserving merges and the baselines topk, runnalls, minise,
+ *                     gmrc, brute (simplify_merge.h)
+ *   simplify_ise.c    this header
+ *
+ * simplify -> opt -> merge -> ise. The C tests include these headers to check the
+ * parametrised gradients.
  */
-#ifndef GMMKIT_SIMPLIFY_IMPL_H
-#define GMMKIT_SIMPLIFY_IMPL_H
+#ifndef GMMKIT_SIMPLIFY_ISE_H
+#define GMMKIT_SIMPLIFY_ISE_H
 
 #include <math.h>
 #include <stddef.h>
@@ -142,65 +148,6 @@ gk_status gks_white_apply(const gks_white *wt, const gk_gmm *f, gks_mix *out, gk
 /* Back to original coordinates: a new model of type `cov`. */
 gk_status gks_white_undo(const gks_white *wt, const gks_mix *g, gk_cov_type cov, gk_gmm **out,
                          const gk_allocator *a, gk_error *err);
-
-/* ---- merges (simplify_merge.c) ---- */
-/* Moment-preserving merge of idx[0..n) of m into (w, mu, cov) of type `full`. */
-void gks_merge(const gks_mix *m, const size_t *idx, size_t n, int full, double *w,
-               double *mu, double *cov);
-/* Baselines on working mixtures: g (k components, allocated by the caller) from f. For
- * partitions, assign[Kf] (may be NULL) receives the component of g of each one of f. */
-gk_status gks_topk(const gks_mix *f, gks_mix *g, gk_error *err);
-gk_status gks_runnalls(const gks_mix *f, gks_mix *g, size_t *assign, int threads,
-                       gk_error *err);
-gk_status gks_minise(const gks_mix *f, gks_mix *g, double shift, size_t *assign, int threads,
-                     gk_error *err);
-gk_status gks_gmrc(const gks_mix *f, gks_mix *g, int max_iter, int threads,
-                   gk_simplify_info *info, gk_error *err);
-/* Best `nbest` partitions by NISE (ascending), g's of k components each, filled in best[]. */
-gk_status gks_brute(const gks_mix *f, size_t k, gks_problem *p, gks_mix *best, int nbest,
-                    int *nfound, gk_error *err);
-
-/* ---- optimisers (simplify_opt.c) ---- */
-/* Context of one optimiser run: the problem, timing, history, the original-units scale. */
-typedef struct gks_run {
-  gks_problem *p;
-  const gk_simplify_options *opt;
-  gk_simplify_info *info;   /* history and counters go here (may be NULL) */
-  double t0;                /* gk_seconds() at the start of the call */
-  double log_scale;         /* log F_original = log(F_working / exp(shift)) + log_scale */
-  int evals;
-  const gks_mix *start;     /* options.start in working coordinates, or NULL */
-  int it_base;              /* added to the iteration numbers of history records */
-  int skip_start;           /* gks_lbfgs: no record for the start (it continues a run) */
-  double floor_F, floor_nise; /* a g already held (F / exp(shift), NISE): records show it
-                             * while the current one is worse (HUGE_VAL: none) */
-  double last_F, last_nise; /* gks_lbfgs: F / exp(shift) and NISE of its result */
-} gks_run;
-
-/* Appends a history record (when asked for) for F / exp(shift) and NISE of the current g. */
-gk_status gks_record(gks_run *r, int iteration, double F, double nise, gk_error *err);
-/* Marks component j of g as having reached weight zero (once) in r->info. */
-gk_status gks_mark_dead(gks_run *r, size_t j, gk_error *err);
-
-/* L-BFGS from g (updated in place). Returns GK_OK (also when max_iter ended it).
- * start_nise (may be NULL) receives the NISE of g on entry. */
-gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
-                    double *start_nise, gk_error *err);
-gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
-gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
-/* Exact minimiser of F over the weights of g on the simplex (means, covariances fixed). */
-gk_status gks_qp_weights(gks_problem *p, gks_mix *g, gk_error *err);
-
-/* The unconstrained parametrisation of lbfgs: x = [softmax logits (k), means (k d),
- * per component log-Cholesky factors (d for diagonal: log std; d(d+1)/2 for full: the lower
- * triangle row by row, diagonal entries as logs)]. */
-size_t gks_param_size(const gks_mix *g);
-void gks_param_pack(const gks_mix *g, double *x);
-/* Fills g from x (weights, means, covariances S = C C'). */
-void gks_param_unpack(const double *x, gks_mix *g);
-/* Objective F / (ff) (scaled so that f's norm is 1) and its gradient in x. Returns 0 or -1. */
-int gks_param_eval(gks_problem *p, gks_mix *g, const double *x, double *obj, double *gx,
-                   double *nise, gks_grad *scratch);
 
 /* Checks that f and g can be compared: models present, same dimension, finite parameters
  * (GK_EINVAL / GK_ENUMERIC naming the model and component). */
