@@ -19,6 +19,39 @@
  *
  * Every function below is collective: all ranks of the communicator call it, in the same
  * order, with the same sizes.
+ *
+ * Distributed EM (the `const gk_comm *` functions of gmmkit/gmm.h, gmm_train.c).
+ * Each rank holds a part of the training data (a gk_gmm_data of its own files). The
+ * data of the job is the concatenation of the ranks' parts in rank order, with frames
+ * numbered globally in that order: that is the list a single process would be given
+ * (gk.mpi.deal hands out contiguous runs of a file list, so it is the original list).
+ *
+ * What a single process computes from the whole list, the ranks compute together:
+ * - the fingerprint of the data (gk_gmm_train_fingerprint) from the same sampled frames,
+ *   so that a checkpoint of either resumes on the other, whatever the number of ranks;
+ * - the initial model: rank 0 gathers exactly the frames a single process would sample
+ *   (in the same order), initialises from them with the same seed, and broadcasts the
+ *   model, so the initial model is the single-process one, bit for bit;
+ * - every iteration, the statistics: each rank accumulates its part, rank 0 folds them in
+ *   rank order (gk_gmm_stats_reduce) and broadcasts the sum, and every rank applies the
+ *   same M-step to the same bits, so the models never diverge between ranks.
+ *
+ * Equality with one process: within 1e-12 relative, not bit for bit (the initial model
+ * and the fingerprint are exact). Why: the E-step (gmm_estep.c) adds the statistics of
+ * fixed chunks of 4 blocks of 512 frames from left to right over the whole list, and a
+ * chunk runs across file boundaries; a rank sees neither the chunks that straddle its
+ * neighbours' files nor the running sum before its first file. Reproducing that fold
+ * would mean sending every chunk's statistics (for a 256-component diagonal UBM in 38
+ * dimensions about 0.3 MB per 2048 frames, ten times that for full covariances) to one
+ * place every iteration. Summing per-rank partial sums instead changes only how the
+ * additions of doubles associate: relative differences of order 1e-16 per iteration. They
+ * can reach the float32 E-step (a kernel table entry or a frame minus the shift rounding
+ * to the neighbouring float), which moves single posteriors by about 1e-7 of their value
+ * and the statistics by far less; EM, a contraction near its fixed point, does not let
+ * the differences grow. So 1e-12 is a checked bound, not a proven one: tests/c/test_comm.c
+ * and tests/spec/mpi_spec.lua (2 and 3 ranks, diag and full, every initialisation, the
+ * spoken-digit corpus) find at most 1e-14. With the same number of ranks a run repeats
+ * its bits exactly.
  */
 #ifndef GMMKIT_COMM_H
 #define GMMKIT_COMM_H
@@ -63,72 +96,11 @@ gk_status gk_comm_gather_doubles(const gk_comm *c, const double *send, const siz
  * then broadcast: the same bits on every rank. `x` is overwritten with the sum. */
 gk_status gk_comm_sum_doubles(const gk_comm *c, double *x, size_t n, gk_error *err);
 
-/* ==== Distributed EM =================================================================
- * Each rank holds a part of the training data (a gk_gmm_data of its own files). The
- * data of the job is the concatenation of the ranks' parts in rank order, with frames
- * numbered globally in that order: that is the list a single process would be given
- * (gk.mpi.deal hands out contiguous runs of a file list, so it is the original list).
- *
- * What a single process computes from the whole list, the ranks compute together:
- * - the fingerprint of the data (gk_gmm_train_fingerprint) from the same sampled frames,
- *   so that a checkpoint of either resumes on the other, whatever the number of ranks;
- * - the initial model: rank 0 gathers exactly the frames a single process would sample
- *   (in the same order), initialises from them with the same seed, and broadcasts the
- *   model, so the initial model is the single-process one, bit for bit;
- * - every iteration, the statistics: each rank accumulates its part, rank 0 folds them in
- *   rank order (gk_gmm_stats_reduce) and broadcasts the sum, and every rank applies the
- *   same M-step to the same bits, so the models never diverge between ranks.
- *
- * Equality with one process: within 1e-12 relative, not bit for bit (the initial model
- * and the fingerprint are exact). Why: the E-step (gmm_estep.c) adds the statistics of
- * fixed chunks of 4 blocks of 512 frames from left to right over the whole list, and a
- * chunk runs across file boundaries; a rank sees neither the chunks that straddle its
- * neighbours' files nor the running sum before its first file. Reproducing that fold
- * would mean sending every chunk's statistics (for a 256-component diagonal UBM in 38
- * dimensions about 0.3 MB per 2048 frames, ten times that for full covariances) to one
- * place every iteration. Summing per-rank partial sums instead changes only how the
- * additions of doubles associate: relative differences of order 1e-16 per iteration. They
- * can reach the float32 E-step (a kernel table entry or a frame minus the shift rounding
- * to the neighbouring float), which moves single posteriors by about 1e-7 of their value
- * and the statistics by far less; EM, a contraction near its fixed point, does not let
- * the differences grow. So 1e-12 is a checked bound, not a proven one: tests/c/test_comm.c
- * and tests/spec/mpi_spec.lua (2 and 3 ranks, diag and full, every initialisation, the
- * spoken-digit corpus) find at most 1e-14. With the same number of ranks a run repeats
- * its bits exactly. */
-
 /* Statistics summed over the ranks in rank order (ranks without frames are left out),
  * the same result on every rank. `*s` may be NULL on a rank without data (it is then
  * created, shaped k x d x cov); every rank passes the same k, d and cov. */
 gk_status gk_gmm_stats_reduce(gk_gmm_stats **s, size_t k, size_t d, gk_cov_type cov,
                               const gk_comm *c, const gk_allocator *a, gk_error *err);
-
-/* gk_gmm_train_check for the whole job: options, dimensions agreeing between ranks,
- * K against the total number of frames. The same verdict (and message) on every rank.
- * `*total` (may be NULL) receives the frames of the job. */
-gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
-                                  size_t *total, gk_error *err);
-
-/* gk_gmm_train_fingerprint of the job's data (the concatenation over the ranks): the
- * value one process with the whole list computes. The same on every rank. */
-gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
-                                        const gk_comm *c, uint64_t *fingerprint, gk_error *err);
-
-/* gk_gmm_trainer_create for the job: checks as gk_gmm_train_check_comm (and the values of
- * this rank's frames), the initial model from rank 0 (see above). A rank may hold no
- * frames. */
-gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
-                                     const gk_gmm_train_opts *o, const gk_comm *c,
-                                     const gk_allocator *a, gk_error *err);
-
-/* gk_gmm_trainer_step for the job: this rank's statistics, reduced over the ranks, then
- * the same update on every rank. `*comm_seconds` (may be NULL) receives the seconds spent
- * in the reduction, waiting for the slowest rank included. */
-gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c,
-                                   double *loglik, double *comm_seconds, gk_error *err);
-
-/* The second half of a step: the update from statistics `s` of the whole data under
- * t->model (what gk_gmm_trainer_step does after its E-step). */
-gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, double *loglik, gk_error *err);
 
 #ifdef __cplusplus
 }

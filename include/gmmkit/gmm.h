@@ -14,6 +14,12 @@
  *
  * Ownership: gk_gmm_create returns a new model that the caller frees with gk_gmm_free.
  * Threading: a prepared model may be read by many threads; writers need exclusive access.
+ *
+ * Where it is defined: gmm.c the model itself (create, prepare, component densities);
+ * gmm_estep.c scoring, posteriors, LLR, the E-step and its statistics (gk_gmm_data_*,
+ * gk_gmm_stats_create/free/clone/merge, gk_gmm_accumulate); gmm_train.c the M-step, MAP,
+ * sampling and training (gk_gmm_update, gk_gmm_map, gk_gmm_train_*, gk_gmm_trainer_*);
+ * gmm_io.c the files (native and Kaldi); comm.c the reduction over ranks (gmmkit/comm.h).
  */
 #ifndef GMMKIT_GMM_H
 #define GMMKIT_GMM_H
@@ -248,6 +254,39 @@ uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts 
 gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err);
 /* The defaults: diag, 1 component, k-means++, seed 0, gk_gmm_update_defaults(). */
 gk_gmm_train_opts gk_gmm_train_defaults(void);
+
+/* ---- Training over several processes: each rank passes its part of the data and the
+ * job's communicator (gmmkit/comm.h says how the ranks agree, and how closely the result
+ * matches one process's); every one of these is collective. */
+typedef struct gk_comm gk_comm;
+
+/* gk_gmm_train_check for the whole job: options, dimensions agreeing between ranks,
+ * K against the total number of frames. The same verdict (and message) on every rank.
+ * `*total` (may be NULL) receives the frames of the job. */
+gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                                  size_t *total, gk_error *err);
+
+/* gk_gmm_train_fingerprint of the job's data (the concatenation over the ranks): the
+ * value one process with the whole list computes. The same on every rank. */
+gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                                        const gk_comm *c, uint64_t *fingerprint, gk_error *err);
+
+/* gk_gmm_trainer_create for the job: checks as gk_gmm_train_check_comm (and the values of
+ * this rank's frames), the initial model from rank 0 (see gmmkit/comm.h). A rank may hold no
+ * frames. */
+gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
+                                     const gk_gmm_train_opts *o, const gk_comm *c,
+                                     const gk_allocator *a, gk_error *err);
+
+/* gk_gmm_trainer_step for the job: this rank's statistics, reduced over the ranks, then
+ * the same update on every rank. `*comm_seconds` (may be NULL) receives the seconds spent
+ * in the reduction, waiting for the slowest rank included. */
+gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c,
+                                   double *loglik, double *comm_seconds, gk_error *err);
+
+/* The second half of a step: the update from statistics `s` of the whole data under
+ * t->model (what gk_gmm_trainer_step does after its E-step). */
+gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, double *loglik, gk_error *err);
 
 /* ==== Files ==========================================================================
  * Native format (little-endian): magic "GMMKIT\0" + kind byte ('M' model, 'S' statistics,
