@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "l_mfcc.h"
 #include "l_audio.h"
 
 const char *const gkL_mfcc_keys[] = {
