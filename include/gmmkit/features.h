@@ -96,25 +96,36 @@ void gk_extract_opts_default(gk_extract_opts *o);
 typedef struct gk_extract_result {
   gk_matrix features;   /* float32 frames x dims, malloc'ed (release with gk_matrix_release(.., NULL)) */
   double seconds;       /* audio duration of the file */
-  gk_error error;       /* status GK_OK, or why this file failed (message names it) */
+  int source_rate;      /* the file's own sample rate in Hz (0 when its header was unreadable);
+                           it was resampled when o->audio.rate > 0 differs from it */
+  gk_error error;       /* status GK_OK, or why this file failed (message names it; an
+                           interrupted file's message is "interrupted", naming no file) */
 } gk_extract_result;
 
 /* Output columns of gk_features_extract_file with extractor `ex` (whose own delta_order
  * must be 0) and options `o`. */
 size_t gk_features_extract_dims(const gk_mfcc *ex, const gk_extract_opts *o);
 
-/* One file: load, static features, VAD mask on them, normalisation, deltas, voiced
- * frames. Fills `r` (features malloc'ed). Thread-safe for distinct `r`. */
+/* One file: load (resampled to o->audio.rate when that is set and differs from the
+ * file's rate), static features, VAD mask on them, normalisation, deltas, voiced frames.
+ * Fills `r` (features malloc'ed). Thread-safe for distinct `r`. */
 gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
                                    const gk_extract_opts *o, gk_extract_result *r);
 
 /* Files paths[0..n) in parallel (gk_threads() OpenMP threads, dynamic schedule; results
  * in path order and independent of the thread count); a failing file fills its
  * result's error and the others go on. Returns GK_EINTR if interrupted (results of
- * finished files are kept, the others are GK_EINTR), GK_OK otherwise. */
+ * finished files are kept, the others are GK_EINTR; the message is "feature extraction
+ * interrupted", not a file's fault), GK_OK otherwise. */
 gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_t n,
                               const gk_extract_opts *o, gk_extract_result *results,
                               gk_error *err);
+
+/* The most common sample rate among the headers of paths[0..n) (files whose header
+ * cannot be read are not counted; among equally common rates the one met first in path
+ * order), in *rate; 0 when no header could be read. Headers are read in parallel
+ * (gk_threads()). Returns GK_EINTR if interrupted, GK_ENOMEM, or GK_OK. */
+gk_status gk_features_common_rate(const char *const *paths, size_t n, int *rate, gk_error *err);
 
 #ifdef __cplusplus
 }

@@ -323,9 +323,15 @@ gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
   gk_error_clear(err);
   r->features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
   r->seconds = 0;
+  r->source_rate = 0;
   gk_signal sig = {0};
   gk_matrix a = {0}, b = {0};
   unsigned char *mask = NULL;
+  /* The header first, for the file's own rate (the caller counts resampled files); a
+   * file whose header cannot be read fails in gk_audio_load with the same reason. */
+  gk_audio_info info;
+  if (gk_audio_info_file(path, &info, err) == GK_OK) r->source_rate = info.rate;
+  gk_error_clear(err);
   gk_status st = gk_audio_load(path, &o->audio, &sig, NULL, err);
   if (st != GK_OK) return st;
   r->seconds = sig.rate > 0 ? (double)sig.n / sig.rate : 0;
@@ -378,7 +384,9 @@ gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
   r->features = a;
   a = (gk_matrix){0};
 done:
-  if (st != GK_OK) gk_error_prefix(err, path);
+  /* An interruption is no fault of the file: its message names none. */
+  if (st == GK_EINTR) gk_fail(err, GK_EINTR, "interrupted");
+  else if (st != GK_OK) gk_error_prefix(err, path);
   free(mask);
   /* `a` may have been shrunk by VAD only on success, so its recorded size is intact here. */
   gk_matrix_release(&a, NULL);
@@ -395,17 +403,63 @@ gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_
   for (size_t k = 0; k < n; k++) {
     results[k].features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
     results[k].seconds = 0;
+    results[k].source_rate = 0;
     gk_error_clear(&results[k].error);
   }
 #pragma omp parallel for num_threads(gk_threads()) schedule(dynamic, 1) reduction(| : stopped)
   for (i = 0; i < (long long)n; i++) {
     if (gk_interrupted()) {
-      gk_fail(&results[i].error, GK_EINTR, "%s: interrupted", paths[i]);
+      gk_fail(&results[i].error, GK_EINTR, "interrupted");
       stopped = 1;
       continue;
     }
-    gk_features_extract_file(ex, paths[i], o, &results[i]);
+    if (gk_features_extract_file(ex, paths[i], o, &results[i]) == GK_EINTR) stopped = 1;
   }
   if (stopped) return gk_fail(err, GK_EINTR, "feature extraction interrupted");
+  return GK_OK;
+}
+
+gk_status gk_features_common_rate(const char *const *paths, size_t n, int *rate, gk_error *err) {
+  *rate = 0;
+  if (n == 0) return GK_OK;
+  int *rates = malloc(n * sizeof(int));
+  if (!rates) return gk_fail_nomem(err);
+  int stopped = 0;
+  long long i;
+#pragma omp parallel for num_threads(gk_threads()) schedule(dynamic, 16) reduction(| : stopped)
+  for (i = 0; i < (long long)n; i++) {
+    rates[i] = 0;
+    if (gk_interrupted()) {
+      stopped = 1;
+      continue;
+    }
+    gk_audio_info info;
+    gk_error e;
+    gk_error_clear(&e);
+    if (gk_audio_info_file(paths[i], &info, &e) == GK_OK) rates[i] = info.rate;
+  }
+  if (stopped) {
+    free(rates);
+    return gk_fail(err, GK_EINTR, "feature extraction interrupted");
+  }
+  /* Count each distinct rate at its first occurrence: few distinct rates in practice, so
+   * a short list of (rate, count) pairs beats sorting the whole array. */
+  enum { MAXR = 64 };
+  int rs[MAXR], cs[MAXR], nr = 0, best = -1;
+  for (size_t k = 0; k < n; k++) {
+    if (rates[k] <= 0) continue;
+    int j = 0;
+    while (j < nr && rs[j] != rates[k]) j++;
+    if (j == nr) {
+      if (nr == MAXR) continue;  /* more than 64 distinct rates: the later ones are not candidates */
+      rs[nr] = rates[k];
+      cs[nr++] = 0;
+    }
+    cs[j]++;
+  }
+  free(rates);
+  for (int j = 0; j < nr; j++)  /* rs is in order of first occurrence: ties go to the first */
+    if (best < 0 || cs[j] > cs[best]) best = j;
+  if (best >= 0) *rate = rs[best];
   return GK_OK;
 }

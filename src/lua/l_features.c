@@ -170,9 +170,26 @@ static int subopt(lua_State *L, int arg, const char *key) {
   return lua_absindex(L, -1);  /* left on the stack for the caller */
 }
 
-static int is_dir(const char *p) {
-  struct stat s;
-  return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+/* An integer sub-option given as a number (deltas = 2, cmvn = 300, warp = 301): range-
+ * checked as a lua_Integer before it becomes an int, so that 2^32 + 3 cannot wrap to 3. */
+static int int_subopt(lua_State *L, int sub, const char *key, const char *what, lua_Integer lo,
+                      lua_Integer hi) {
+  int isint = 0;
+  lua_Integer v = lua_tointegerx(L, sub, &isint);
+  if (!isint)
+    gkL_opterror(L, 2, key, "must be an integer %s in [%I, %I], got %s", what, lo, hi,
+                 luaL_tolstring(L, sub, NULL));
+  if (v < lo || v > hi) gkL_opterror(L, 2, key, "%s must be in [%I, %I], got %I", what, lo, hi, v);
+  return (int)v;
+}
+
+/* The rate a preset fixes: sre8k and paper (telephone speech, as in the GMM
+ * simplification paper) 8 kHz, sre16k 16 kHz; 0 for the others. */
+static int preset_rate(const char *preset) {
+  if (!preset) return 0;
+  if (strcmp(preset, "sre8k") == 0 || strcmp(preset, "paper") == 0) return 8000;
+  if (strcmp(preset, "sre16k") == 0) return 16000;
+  return 0;
 }
 
 static int f_extract(lua_State *L) {
@@ -187,11 +204,17 @@ static int f_extract(lua_State *L) {
   gkL_checkoptions(L, 2, keys);
   lua_settop(L, 2);
 
-  /* The list of files: a folder, one file, or an array of paths (at index 3). */
+  /* The list of files: a folder, one file, or an array of paths (at index 3). A path that
+   * does not exist, or a folder without audio, is the caller's mistake: it raises. */
   if (lua_type(L, 1) == LUA_TSTRING) {
     const char *p = lua_tostring(L, 1);
+    struct stat sb;
+    if (strlen(p) != lua_rawlen(L, 1))
+      return luaL_argerror(L, 1, "the path contains a NUL byte");
+    if (stat(p, &sb) != 0)
+      return luaL_error(L, "gk.features.extract: %s: no such file or folder (check the path)", p);
     lua_newtable(L);
-    if (is_dir(p)) {
+    if (S_ISDIR(sb.st_mode)) {
       char **paths;
       size_t n;
       gk_error err;
@@ -203,7 +226,9 @@ static int f_extract(lua_State *L) {
         lua_rawseti(L, 3, (lua_Integer)i + 1);
       }
       gk_audio_list_free(paths, n);
-      if (n == 0) return luaL_error(L, "%s: no audio files in this folder", p);
+      if (n == 0)
+        return luaL_error(L, "gk.features.extract: %s: no audio file in this folder%s (names ending in .wav, "
+                          ".flac, .ogg, ... are read)", p, gkL_optboolean(L, 2, "recursive", 1) ? " or its sub-folders" : "");
     } else {
       lua_pushvalue(L, 1);
       lua_rawseti(L, 3, 1);
@@ -211,6 +236,8 @@ static int f_extract(lua_State *L) {
   } else if (lua_istable(L, 1)) {
     lua_newtable(L);
     lua_Integer n = luaL_len(L, 1);
+    if (n < 0 || n > ((lua_Integer)1 << 30))
+      return luaL_argerror(L, 1, lua_pushfstring(L, "a list of %I paths (at most 2^30)", n));
     for (lua_Integer i = 1; i <= n; i++) {
       if (lua_geti(L, 1, i) != LUA_TSTRING)
         return luaL_argerror(L, 1, lua_pushfstring(L, "entry %I is a %s, not a path", i, luaL_typename(L, -1)));
@@ -230,26 +257,37 @@ static int f_extract(lua_State *L) {
   /* Options. */
   gk_extract_opts eo;
   gk_extract_opts_default(&eo);
-  eo.audio.rate = (int)gkL_optinteger(L, 2, "rate", 0, 0, GK_AUDIO_MAX_RATE);
   eo.audio.channel = (int)gkL_optinteger(L, 2, "channel", 0, 0, GK_AUDIO_MAX_CHANNELS) - 1;
   eo.audio.quality = (gk_resample_quality)gkL_optenum(L, 2, "quality", gk_resample_quality_names, GK_RESAMPLE_MEDIUM);
   int strict = gkL_optboolean(L, 2, "strict", 0);
   int stack = gkL_optboolean(L, 2, "stack", 0);
-  double rate = eo.audio.rate;
-  if (rate == 0 && n > 0) {
-    /* The first file's rate decides sample_frequency when neither is given. */
-    gk_audio_info info;
+  /* The rate of the extraction: rate= (or sample_frequency) when given, else the preset's
+   * when it fixes one, else the most common rate among the files' headers. Every file at
+   * another rate is resampled to it: one odd file never decides for the folder, nor fails. */
+  int rate = (int)gkL_optinteger(L, 2, "rate", 0, 0, GK_AUDIO_MAX_RATE);
+  if (gkL_optfield(L, 2, "sample_frequency") != LUA_TNIL) {
+    double sf = gkL_optnumber(L, 2, "sample_frequency", 16000, 1, GK_AUDIO_MAX_RATE);
+    if (sf != floor(sf)) gkL_opterror(L, 2, "sample_frequency", "must be a whole number of Hz for extract, got %f", sf);
+    if (rate > 0 && sf != rate)
+      gkL_opterror(L, 2, "rate", "%d Hz differs from option 'sample_frequency' %d Hz (give one of them)", rate, (int)sf);
+    rate = (int)sf;
+  }
+  lua_pop(L, 1);
+  if (rate == 0) rate = preset_rate(gkL_optstring(L, 2, "preset", NULL));
+  if (rate == 0) {
     gk_error err;
     gk_error_clear(&err);
-    if (gk_audio_info_file(paths[0], &info, &err) == GK_OK) rate = info.rate;
+    if (gk_features_common_rate(paths, n, &rate, &err) != GK_OK) gkL_raise(L, &err);
   }
+  eo.audio.rate = rate;
   gk_mfcc_opts mo;
   gkL_mfcc_options(L, 2, &mo, rate);
+  if (rate > 0) mo.sample_frequency = rate;  /* a preset that fixes it agrees (preset_rate) */
   int sub;
   if ((sub = subopt(L, 2, "deltas")) != 0) {
     static const char *const dk[] = {"order", "window", NULL};
     if (lua_type(L, sub) == LUA_TNUMBER) {
-      eo.delta_order = (int)luaL_checkinteger(L, sub);
+      eo.delta_order = int_subopt(L, sub, "deltas", "order", 0, 8);
     } else if (lua_istable(L, sub)) {
       gkL_checkoptions(L, sub, dk);
       eo.delta_order = (int)gkL_optinteger(L, sub, "order", 2, 0, 8);
@@ -268,7 +306,7 @@ static int f_extract(lua_State *L) {
   if ((sub = subopt(L, 2, "cmvn")) != 0) {
     static const char *const ck[] = {"window", "center", "min_window", "norm_vars", NULL};
     eo.norm = GK_NORM_CMVN;
-    if (lua_type(L, sub) == LUA_TNUMBER) eo.cmvn.window = (int)luaL_checkinteger(L, sub);
+    if (lua_type(L, sub) == LUA_TNUMBER) eo.cmvn.window = int_subopt(L, sub, "cmvn", "window", 0, 1 << 30);
     else if (lua_istable(L, sub)) {
       gkL_checkoptions(L, sub, ck);
       read_cmvn(L, sub, &eo.cmvn);
@@ -279,7 +317,7 @@ static int f_extract(lua_State *L) {
   if ((sub = subopt(L, 2, "warp")) != 0) {
     if (eo.norm != GK_NORM_NONE) gkL_opterror(L, 2, "warp", "and option 'cmvn' exclude each other");
     eo.norm = GK_NORM_WARP;
-    if (lua_type(L, sub) == LUA_TNUMBER) eo.warp_window = (int)luaL_checkinteger(L, sub);
+    if (lua_type(L, sub) == LUA_TNUMBER) eo.warp_window = int_subopt(L, sub, "warp", "window", 1, 1 << 30);
     else if (lua_istable(L, sub)) {
       static const char *const wk[] = {"window", NULL};
       gkL_checkoptions(L, sub, wk);
@@ -340,7 +378,7 @@ static int f_extract(lua_State *L) {
   ck->r = calloc(cap, sizeof(gk_extract_result));
   if (!ck->r) return luaL_error(L, "not enough memory");
   double t_start = gk_seconds(), audio = 0, total_rows = 0;
-  lua_Integer nok = 0, nfail = 0;
+  lua_Integer nok = 0, nfail = 0, nresampled = 0;
   for (size_t i0 = 0, m = 0; i0 < n; i0 += m) {
     m = n - i0 < block ? n - i0 : block;
     ck->n = m;
@@ -349,10 +387,15 @@ static int f_extract(lua_State *L) {
     t_chunk = gk_seconds() - t_chunk;
     double want = t_chunk > 0 ? 0.5 * (double)m / t_chunk : (double)cap;
     block = want < 16 ? 16 : want > (double)cap ? cap : (size_t)want;
+    if (st == GK_EINTR) {
+      /* No file is at fault: say how far it got. */
+      if (show_tty) fputc('\n', stderr);
+      return luaL_error(L, "gk.features.extract: interrupted (%I of %I files done)", nok + nfail, (lua_Integer)n);
+    }
     for (size_t k = 0; k < m; k++) {
       gk_extract_result *r = &ck->r[k];
       if (r->error.status != GK_OK) {
-        if (strict || r->error.status == GK_EINTR || r->error.status == GK_ENOMEM) {
+        if (strict || r->error.status == GK_ENOMEM) {
           gk_error e = r->error;
           if (show_tty) fputc('\n', stderr);
           return gkL_raise(L, &e);
@@ -373,9 +416,9 @@ static int f_extract(lua_State *L) {
       lua_rawseti(L, 9, nok);
       audio += r->seconds;
       total_rows += (double)mm->rows;
+      if (rate > 0 && r->source_rate > 0 && r->source_rate != rate) nresampled++;
     }
     for (size_t k = 0; k < m; k++) gk_matrix_release(&ck->r[k].features, NULL);
-    if (st == GK_EINTR) return gkL_raise(L, &err);
     double el = gk_seconds() - t_start;
     size_t done = i0 + m;
     if (call_fn) {
@@ -387,9 +430,20 @@ static int f_extract(lua_State *L) {
       lua_call(L, 4, 0);
     } else if (show_tty) {
       double left = done ? el * (double)(n - done) / (double)done : 0;
-      fprintf(stderr, "\rextract: %zu/%zu files, %.0f s of audio, %.0fx real time, %d:%02d left   ",
-              done, n, audio, el > 0 ? audio / el : 0.0, (int)(left / 60), (int)fmod(left, 60));
-      if (done == n) fputc('\n', stderr);
+      /* Counts what succeeded and what failed, never only what was attempted. */
+      fprintf(stderr, "\rextract: %zu/%zu files read, %lld ok, %lld failed, %.0f s of audio, %.0fx real time, "
+              "%d:%02d left   ", done, n, (long long)nok, (long long)nfail, audio, el > 0 ? audio / el : 0.0,
+              (int)(left / 60), (int)fmod(left, 60));
+      if (done == n) {
+        fputc('\n', stderr);
+        if (nfail > 0) {
+          lua_geti(L, 10, 1);
+          lua_getfield(L, -1, "error");
+          fprintf(stderr, "extract: %lld of %zu files skipped (listed in the result's `failed`), the first: %s\n",
+                  (long long)nfail, n, lua_tostring(L, -1));
+          lua_pop(L, 2);
+        }
+      }
       fflush(stderr);
     }
   }
@@ -406,6 +460,10 @@ static int f_extract(lua_State *L) {
   lua_setfield(L, -2, "elapsed");
   lua_pushinteger(L, (lua_Integer)total_rows);
   lua_setfield(L, -2, "frames");
+  lua_pushinteger(L, nresampled);
+  lua_setfield(L, -2, "resampled");
+  lua_pushinteger(L, rate);
+  lua_setfield(L, -2, "rate");
   if (stack) {
     int res = lua_gettop(L);
     gk_matrix *all = gkL_newmatrix(L, (size_t)total_rows, dims, GK_FLOAT32);
@@ -445,14 +503,17 @@ static const gkL_Reg funcs[] = {
    "gk.features.warp(m, {window=301}) -> Matrix\nFeature warping (Pelecanos and Sridharan 2001): "
    "each value mapped to the standard normal quantile of its rank in a sliding window."},
   {"extract", f_extract,
-   "gk.features.extract(files_or_folder, opts) -> {matrices=, paths=, failed=, seconds=, frames=[, "
-   "stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, gk.set_threads): each file is "
-   "loaded (rate=, channel=, quality=), analysed with the MFCC options of gk.mfcc.new (sample_"
-   "frequency defaults to the first file's rate), then optionally: vad (true or compute-vad "
+   "gk.features.extract(files_or_folder, opts) -> {matrices=, paths=, failed=, seconds=, frames=, "
+   "rate=, resampled=[, stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, "
+   "gk.set_threads): each file is loaded (channel=, quality=) at the extraction's rate: rate= (or "
+   "sample_frequency) when given, else the preset's (paper and sre8k 8000 Hz, sre16k 16000 Hz), "
+   "else the most common rate among the files; a file at another rate is resampled (counted in "
+   "`resampled`), never failed. A path that does not exist or a folder without audio raises. Each "
+   "file is analysed with the MFCC options of gk.mfcc.new, then optionally: vad (true or compute-vad "
    "options; decided on the raw static features, applied at the end), cmvn (true, a window, or "
    "cmvn options) or warp (true or a window), deltas (an order or {order=, window=}; preset "
-   "'paper' implies order 1). A bad file is listed in `failed` and skipped, or raises with "
-   "strict=true. progress: a function(done, total, audio_seconds, elapsed), or false; by default "
+   "'paper' implies order 1). A bad file is listed in `failed` ({path=, error=}) and skipped, or "
+   "raises with strict=true. progress: a function(done, total, audio_seconds, elapsed), or false; by default "
    "a line on stderr when it is a terminal. stack=true adds the stacked matrix and offsets (the "
    "1-based first row of each file, and one past the end)."},
   {"read_htk", f_read_htk,
