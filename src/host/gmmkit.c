@@ -370,7 +370,16 @@ static int load_gmmkit(lua_State *L) {
   return 1;
 }
 
-/* The body of the host, in protected mode (lua.c's pmain). Returns true on success. */
+/* The exit status of a chunk that failed: 128 + SIGINT when Ctrl-C ended it (as a shell
+ * reports a command killed by SIGINT, which job runners and `make` rely on), else 1.
+ * gkh_docall clears the flag before every chunk, so it was this chunk's Ctrl-C. */
+static int failed(lua_State *L) {
+  lua_pushinteger(L, gk_interrupted() ? 128 + SIGINT : EXIT_FAILURE);
+  return 1;
+}
+
+/* The body of the host, in protected mode (lua.c's pmain). Returns true on success, or
+ * the exit status (an integer). */
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
@@ -404,8 +413,8 @@ static int pmain(lua_State *L) {
   lua_gc(L, LUA_GCGEN, 0, 0); /* like lua.c: most values in a session die young */
   if (!load_gmmkit(L)) return 0;
   if (args & HAS_V) gkh_print_version(L, 0);
-  if (!runargs(L, argv, optlim)) return 0;
-  if (script > 0 && handle_script(L, argv + script) != LUA_OK) return 0;
+  if (!runargs(L, argv, optlim)) return failed(L);
+  if (script > 0 && handle_script(L, argv + script) != LUA_OK) return failed(L);
   if ((args & HAS_I) || (script < 1 && !(args & (HAS_E | HAS_V))))
     failures = gkh_repl(L, !(args & HAS_V));
   /* A piped session reports failed inputs through the exit status; a person at a
@@ -429,9 +438,10 @@ int main(int argc, char **argv) {
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
   status = lua_pcall(L, 2, 1, 0);
-  result = lua_toboolean(L, -1);
+  if (status == LUA_OK && lua_isinteger(L, -1)) result = (int)lua_tointeger(L, -1);
+  else result = (status == LUA_OK && lua_toboolean(L, -1)) ? EXIT_SUCCESS : EXIT_FAILURE;
   gkh_report(L, status, 1);
   lua_close(L);
-  gkh_mpi_exit(result && status == LUA_OK, EXIT_FAILURE);
-  return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+  gkh_mpi_exit(result == EXIT_SUCCESS, result);
+  return result;
 }

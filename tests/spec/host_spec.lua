@@ -244,6 +244,29 @@ local x = inner(nil)
       assert.truthy(err:find(script .. ":2: in main chunk", 1, true), err)
     end)
 
+    it("ends a script with status 130 (128 + SIGINT), as a shell reports a command killed by Ctrl-C", function()
+      local script = path("loop130.lua")
+      spit(script, started .. "\nwhile true do end\n")
+      local _, err, code = interrupt({ script })
+      assert.are.equal(130, code, err)
+      -- a script that fails on its own still ends with 1
+      spit(script, "error('no')\n")
+      _, err, code = run({ script })
+      assert.are.equal(1, code, err)
+    end)
+
+    it("says 'interrupted' for an extraction stopped by Ctrl-C, blaming no file", function()
+      local wav = source_dir .. "/tests/data/mfcc/chirp8k.wav"
+      local script = path("extract_int.lua")
+      spit(script, "local files = {} for i = 1, 400000 do files[i] = " .. string.format("%q", wav) .. " end\n" ..
+        started .. "\ngk.features.extract(files, {preset = 'paper', progress = false})\n")
+      local _, err, code = interrupt({ script })
+      assert.are.equal(130, code, err)
+      assert.truthy(err:find("^gmmkit: [^\n]*interrupted"), err)
+      assert.falsy(err:find("chirp8k", 1, true), err)
+      assert.falsy(err:find("MFCC computation", 1, true), err)
+    end)
+
     it("raises gmmkit's interrupt flag for C loops, cleared before the next chunk", function()
       local out, err, code = interrupt({
         "-e", started .. "print(pcall(function() while true do end end)) print(gk.core.interrupted())",
