@@ -10,21 +10,86 @@ local core = require "gmmkit.core"
 
 local plot = {}
 
-local function check_options(fname, opts, keys)
+--- Option checkers: each returns nil when the value is acceptable, else what it must be.
+local check = {}
+function check.text(v)
+  if type(v) ~= "string" and type(v) ~= "number" then return "a string" end
+end
+function check.bool(v)
+  if type(v) ~= "boolean" then return "a boolean" end
+end
+function check.int(lo, hi)
+  return function(v)
+    if type(v) ~= "number" or v ~= math.floor(v) or v < lo or v > hi then
+      return string.format("an integer in [%d, %d]", lo, hi)
+    end
+  end
+end
+function check.file(v)
+  if type(v) ~= "string" or not (v:match("%.png$") or v:match("%.svg$")) then
+    return "a file name ending in .png or .svg"
+  end
+  if v:find("%z") then return "a file name without NUL bytes" end
+end
+function check.size(v)
+  local i = check.int(16, 10000)
+  if type(v) ~= "table" or #v ~= 2 or i(v[1]) or i(v[2]) then return "{width, height} in pixels, each in [16, 10000]" end
+end
+function check.range(v)
+  local ok = type(v) == "table" and #v == 4
+  for i = 1, 4 do ok = ok and type(v[i]) == "number" and v[i] > -math.huge and v[i] < math.huge end
+  if not ok or not (v[1] < v[2] and v[3] < v[4]) then return "{x0, x1, y0, y1}, finite numbers with x0 < x1 and y0 < y1" end
+end
+function check.texts(v)
+  if type(v) ~= "table" then return "a list of strings" end
+  for i = 1, #v do if check.text(v[i]) then return "a list of strings" end end
+end
+function check.dims(v)
+  local i = check.int(1, 1 << 20)
+  if type(v) ~= "table" or #v ~= 2 or i(v[1]) or i(v[2]) or v[1] == v[2] then
+    return "two different dimensions {a, b}"
+  end
+end
+function check.any() end
+
+local function describe_value(v)
+  if type(v) == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
+  if type(v) == "number" then return tostring(v) end
+  return type(v)
+end
+
+--- Checks the options table (argument `argn` of `fname`): unknown names are refused with a
+-- suggestion, and each known one is checked by its checker in `keys` ({name, checker} pairs).
+local function check_options(fname, opts, keys, argn)
+  argn = argn or 1
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(string.format("bad argument #1 to '%s' (table expected, got %s)", fname, type(opts)), 3)
+    error(string.format("bad argument #%d to '%s' (table expected, got %s)", argn, fname, type(opts)), 3)
   end
-  local known = {}
-  for _, k in ipairs(keys) do known[k] = true end
-  for k in pairs(opts) do
-    if not known[k] then
-      local s = type(k) == "string" and core.suggest(k, keys)
-      error(string.format("bad argument #1 to '%s' (unknown option '%s'%s)", fname, tostring(k),
+  local known, names = {}, {}
+  for _, k in ipairs(keys) do
+    known[k[1]] = k[2]
+    names[#names + 1] = k[1]
+  end
+  for k, v in pairs(opts) do
+    local checker = known[k]
+    if not checker then
+      local s = type(k) == "string" and core.suggest(k, names)
+      error(string.format("bad argument #%d to '%s' (unknown option '%s'%s)", argn, fname, tostring(k),
         s and (" (did you mean '" .. s .. "'?)") or ""), 3)
+    end
+    local want = checker(v)
+    if want then
+      error(string.format("bad argument #%d to '%s' (option '%s' must be %s, got %s)", argn, fname, k, want,
+        describe_value(v)), 3)
     end
   end
   return opts
+end
+
+local function is_type(v, name)
+  local mt = getmetatable(v)
+  return type(v) == "userdata" and type(mt) == "table" and mt.__name == name
 end
 
 local function have_gnuplot()
@@ -34,21 +99,74 @@ local function have_gnuplot()
   return path ~= nil and path ~= ""
 end
 
---- Runs a gnuplot script; data files are written by `write(dir)` beforehand.
-local function run_gnuplot(script, file)
+--- A string as a gnuplot double-quoted literal that nothing in it can end: backslashes and
+-- double quotes escaped, a newline kept as gnuplot's \n (a line break in a label), every
+-- other control character, the backquote (gnuplot runs `...` as a shell command even
+-- inside double quotes) and @ (macros) as octal escapes; NUL bytes dropped. Apostrophes
+-- stay as they are.
+local function quote(s)
+  s = tostring(s):gsub("%z", "")
+  return '"' .. s:gsub('[%c\\"`@]', function(c)
+    if c == "\\" then return "\\\\" end
+    if c == '"' then return '\\"' end
+    if c == "\n" then return "\\n" end
+    return string.format("\\%03o", c:byte())
+  end) .. '"'
+end
+
+--- Runs a gnuplot script. With a file, gnuplot writes a temporary file beside it that is
+-- renamed over it on success, so that a failed plot leaves no half-written figure; the
+-- folder is checked for writing before gnuplot starts, so that a read-only or missing
+-- folder is reported as such, not by gnuplot. `tmp` makes and records temporary files.
+local function run_gnuplot(script, file, tmp)
   if not have_gnuplot() then
-    error("gk.plot: gnuplot not found: install the Debian package gnuplot-nox", 3)
+    error("gk.plot: gnuplot not found: install the Debian package gnuplot-nox", 0)
   end
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
+  local path, f = tmp.data()
+  local part
+  if file then
+    part = string.format("%s.%s.part", file, path:match("[^/]*$"))  -- unique: named after a live temporary file
+    local pf, why = io.open(part, "wb")
+    if not pf then
+      error(string.format("gk.plot: cannot write the figure %s: %s (the folder must exist and be writable)",
+        file, tostring(why):gsub("^[^:]*: ", "")), 0)
+    end
+    pf:close()
+    tmp.record(part)
+    script = script:gsub("@OUTPUT@", function() return quote(part) end)
+  end
   f:write(script)
   f:close()
-  local p = io.popen("gnuplot " .. path .. " 2>&1")
+  local p = io.popen("gnuplot '" .. path:gsub("'", "'\\''") .. "' 2>&1")
   local out = p:read("a")
   local ok = p:close()
-  os.remove(path)
-  if not ok then error("gk.plot: gnuplot failed: " .. out, 3) end
-  if not file then io.write(out) end
+  if not ok then error("gk.plot: gnuplot failed: " .. out, 0) end
+  if file then
+    local moved, why = os.rename(part, file)
+    if not moved then error(string.format("gk.plot: cannot write the figure %s: %s", file, tostring(why)), 0) end
+  else
+    io.write(out)
+  end
+  return file
+end
+
+--- Calls build(tmp) -> gnuplot script and runs it; tmp.data() gives a new temporary file
+-- (path, open handle) and tmp.record(path) adopts one. Every temporary file is removed
+-- when the call ends, whether it succeeded or failed.
+local function render(file, build)
+  local files = {}
+  local tmp = {}
+  function tmp.record(path) files[#files + 1] = path end
+  function tmp.data()
+    local path = os.tmpname()  -- created by mkstemp: recorded before anything can fail
+    files[#files + 1] = path
+    local f, why = io.open(path, "w")
+    if not f then error("gk.plot: cannot write a temporary file: " .. tostring(why), 0) end
+    return path, f
+  end
+  local ok, err = pcall(function() return run_gnuplot(build(tmp), file, tmp) end)
+  for _, p in ipairs(files) do os.remove(p) end
+  if not ok then error(err, 0) end
   return file
 end
 
@@ -57,21 +175,12 @@ local function terminal(file, size)
   if not file then
     return "set terminal dumb size 110,32 ansirgb noenhanced\n"
   end
-  local q = file:gsub("'", "")
   if file:match("%.svg$") then
-    return string.format("set terminal svg size %d,%d dynamic noenhanced font 'DejaVu Sans,11'\nset output '%s'\n",
-      size[1], size[2], q)
+    return string.format("set terminal svg size %d,%d dynamic noenhanced font 'DejaVu Sans,11'\nset output @OUTPUT@\n",
+      size[1], size[2])
   end
-  return string.format("set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,10'\nset output '%s'\n", size[1], size[2], q)
-end
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "") .. "'"
-end
-
-local function tmpdata()
-  local path = os.tmpname()
-  return path, assert(io.open(path, "w"))
+  return string.format("set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,10'\nset output @OUTPUT@\n",
+    size[1], size[2])
 end
 
 local colors = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"}
@@ -119,25 +228,37 @@ local function ellipse(c)
   return math.sqrt(l1), math.sqrt(l2), angle
 end
 
+local mixture_keys = {{"mixtures", check.any}, {"labels", check.texts}, {"dims", check.dims},
+  {"points", check.any}, {"file", check.file}, {"title", check.text}, {"grid", check.int(2, 2000)},
+  {"range", check.range}, {"ellipses", check.bool}, {"contours", check.bool},
+  {"max_points", check.int(1, 10000000)}, {"size", check.size}}
+
 function plot.mixtures(opts)
-  opts = check_options("mixtures", opts, {"mixtures", "labels", "dims", "points", "file", "title",
-    "grid", "range", "ellipses", "contours", "max_points", "size"})
+  opts = check_options("mixtures", opts, mixture_keys)
   local mixtures = opts.mixtures
-  if type(mixtures) == "userdata" then mixtures = {mixtures} end
+  if is_type(mixtures, "gmmkit.Gmm") then mixtures = {mixtures} end
   if type(mixtures) ~= "table" or #mixtures == 0 then
     error("bad argument #1 to 'mixtures' (option 'mixtures' must be a model or a list of models)", 2)
   end
   local dims = opts.dims or {1, 2}
   local a, b = dims[1], dims[2]
   for i, g in ipairs(mixtures) do
-    if a < 1 or b < 1 or a > g.dim or b > g.dim or a == b then
+    if not is_type(g, "gmmkit.Gmm") or g.closed then
+      error(string.format("bad argument #1 to 'mixtures' (entry %d of option 'mixtures' is not an open gmmkit.Gmm)", i), 2)
+    end
+    if a > g.dim or b > g.dim then
       error(string.format("bad argument #1 to 'mixtures' (option 'dims' {%d, %d} does not fit mixture %d of dimension %d)",
         a, b, i, g.dim), 2)
     end
   end
+  local X = opts.points
+  if X ~= nil and (not is_type(X, "gmmkit.Matrix") or X:cols() < math.max(a, b)) then
+    error(string.format("bad argument #1 to 'mixtures' (option 'points' must be a gmmkit.Matrix with at least %d columns)",
+      math.max(a, b)), 2)
+  end
   local comps = {}
   for i, g in ipairs(mixtures) do comps[i] = components(g, a, b) end
-  -- The plotting range: 3 sigma around every component, or the points, or as given.
+  -- The plotting range: 3 sigma around every component, or as given.
   local xmin, xmax, ymin, ymax = math.huge, -math.huge, math.huge, -math.huge
   if opts.range then
     xmin, xmax, ymin, ymax = table.unpack(opts.range)
@@ -150,165 +271,204 @@ function plot.mixtures(opts)
       end
     end
   end
-  local script = {terminal(opts.file, opts.size)}
-  script[#script + 1] = string.format("set xrange [%.17g:%.17g]\nset yrange [%.17g:%.17g]\n", xmin, xmax, ymin, ymax)
-  script[#script + 1] = string.format("set title %s\nset xlabel %s\nset ylabel %s\nset key outside right top\n",
-    quote(opts.title or ""), quote("dimension " .. a), quote("dimension " .. b))
-  local files, plots = {}, {}
-  if opts.points then
-    local X = opts.points
-    local path, f = tmpdata()
-    files[#files + 1] = path
-    local n = X:rows()
-    local step = math.max(1, n // (opts.max_points or 4000))
-    for i = 1, n, step do f:write(X:get(i, a), " ", X:get(i, b), "\n") end
-    f:close()
-    plots[#plots + 1] = string.format("%s with points pt 7 ps 0.3 lc rgb '#b8b8b8' title 'data'", quote(path))
-  end
-  local grid = opts.grid or 120
-  for i, list in ipairs(comps) do
-    local color = colors[(i - 1) % #colors + 1]
-    local label = opts.labels and opts.labels[i] or ("mixture " .. i)
-    if opts.contours ~= false then
-      local path, f = tmpdata()
-      files[#files + 1] = path
-      for ix = 0, grid do
-        local x = xmin + (xmax - xmin) * ix / grid
-        for iy = 0, grid do
-          local y = ymin + (ymax - ymin) * iy / grid
-          f:write(x, " ", y, " ", density(list, x, y), "\n")
-        end
-        f:write("\n")
-      end
+  return render(opts.file, function(tmp)
+    local script = {terminal(opts.file, opts.size)}
+    script[#script + 1] = string.format("set xrange [%.17g:%.17g]\nset yrange [%.17g:%.17g]\n", xmin, xmax, ymin, ymax)
+    script[#script + 1] = string.format("set title %s\nset xlabel %s\nset ylabel %s\nset key outside right top\n",
+      quote(opts.title or ""), quote("dimension " .. a), quote("dimension " .. b))
+    local plots = {}
+    if X then
+      local path, f = tmp.data()
+      local n = X:rows()
+      local step = math.max(1, n // (opts.max_points or 4000))
+      for i = 1, n, step do f:write(X:get(i, a), " ", X:get(i, b), "\n") end
       f:close()
-      local cont = os.tmpname()
-      files[#files + 1] = cont
-      script[#script + 1] = string.format(
-        "set contour base\nset cntrparam levels 8\nunset surface\nset view map\nset table %s\nsplot %s using 1:2:3 with lines\nunset table\nunset contour\nset surface\n",
-        quote(cont), quote(path))
-      plots[#plots + 1] = string.format("%s with lines lc rgb '%s' lw 1 title %s", quote(cont), color,
-        quote(label .. " density"))
+      plots[#plots + 1] = string.format("%s with points pt 7 ps 0.3 lc rgb '#b8b8b8' title 'data'", quote(path))
     end
-    if opts.ellipses ~= false then
-      local path, f = tmpdata()
-      files[#files + 1] = path
-      for _, c in ipairs(list) do
-        local r1, r2, angle = ellipse(c)
-        for _, s in ipairs({1, 2}) do
-          for t = 0, 64 do
-            local th = 2 * math.pi * t / 64
-            local u, v = s * r1 * math.cos(th), s * r2 * math.sin(th)
-            local ca, sa = math.cos(math.rad(angle)), math.sin(math.rad(angle))
-            f:write(c.mx + ca * u - sa * v, " ", c.my + sa * u + ca * v, "\n")
+    local grid = opts.grid or 120
+    for i, list in ipairs(comps) do
+      local color = colors[(i - 1) % #colors + 1]
+      local label = opts.labels and opts.labels[i] or ("mixture " .. i)
+      if opts.contours ~= false then
+        local path, f = tmp.data()
+        for ix = 0, grid do
+          local x = xmin + (xmax - xmin) * ix / grid
+          for iy = 0, grid do
+            local y = ymin + (ymax - ymin) * iy / grid
+            f:write(x, " ", y, " ", density(list, x, y), "\n")
           end
           f:write("\n")
         end
+        f:close()
+        local cont = tmp.data()
+        script[#script + 1] = string.format(
+          "set contour base\nset cntrparam levels 8\nunset surface\nset view map\nset table %s\nsplot %s using 1:2:3 with lines\nunset table\nunset contour\nset surface\n",
+          quote(cont), quote(path))
+        plots[#plots + 1] = string.format("%s with lines lc rgb '%s' lw 1 title %s", quote(cont), color,
+          quote(label .. " density"))
       end
-      f:close()
-      plots[#plots + 1] = string.format("%s with lines lc rgb '%s' lw 2 dt 2 title %s", quote(path), color,
-        quote(label .. " 1,2-sigma"))
+      if opts.ellipses ~= false then
+        local path, f = tmp.data()
+        for _, c in ipairs(list) do
+          local r1, r2, angle = ellipse(c)
+          for _, sc in ipairs({1, 2}) do
+            for t = 0, 64 do
+              local th = 2 * math.pi * t / 64
+              local u, v = sc * r1 * math.cos(th), sc * r2 * math.sin(th)
+              local ca, sa = math.cos(math.rad(angle)), math.sin(math.rad(angle))
+              f:write(c.mx + ca * u - sa * v, " ", c.my + sa * u + ca * v, "\n")
+            end
+            f:write("\n")
+          end
+        end
+        f:close()
+        plots[#plots + 1] = string.format("%s with lines lc rgb '%s' lw 2 dt 2 title %s", quote(path), color,
+          quote(label .. " 1,2-sigma"))
+      end
     end
-  end
-  script[#script + 1] = "plot " .. table.concat(plots, ", \\\n  ") .. "\n"
-  local ok, err = pcall(run_gnuplot, table.concat(script), opts.file)
-  for _, p in ipairs(files) do os.remove(p) end
-  if not ok then error(err, 2) end
-  return opts.file
+    if #plots == 0 then error("bad argument #1 to 'mixtures' (nothing to draw: contours, ellipses and points are all off)", 0) end
+    script[#script + 1] = "plot " .. table.concat(plots, ", \\\n  ") .. "\n"
+    return table.concat(script)
+  end)
 end
 
+local curve_keys = {{"series", check.any}, {"xlabel", check.text}, {"ylabel", check.text}, {"logx", check.bool},
+  {"logy", check.bool}, {"file", check.file}, {"title", check.text}, {"size", check.size}, {"points", check.bool}}
+
 function plot.curves(opts)
-  opts = check_options("curves", opts, {"series", "xlabel", "ylabel", "logx", "logy", "file", "title", "size",
-    "points"})
+  opts = check_options("curves", opts, curve_keys)
   if type(opts.series) ~= "table" or #opts.series == 0 then
     error("bad argument #1 to 'curves' (option 'series' must be a list of {label=, x=, y=})", 2)
   end
-  local script = {terminal(opts.file, opts.size)}
-  script[#script + 1] = string.format("set title %s\nset xlabel %s\nset ylabel %s\nset key top right\nset grid\n",
-    quote(opts.title or ""), quote(opts.xlabel or ""), quote(opts.ylabel or ""))
-  if opts.logx then script[#script + 1] = "set logscale x\nset format x '%g'\n" end
-  if opts.logy then script[#script + 1] = "set logscale y\nset format y '%.0e'\n" end
-  local files, plots = {}, {}
   for i, s in ipairs(opts.series) do
-    if type(s.x) ~= "table" or type(s.y) ~= "table" or #s.x ~= #s.y then
+    if type(s) ~= "table" or type(s.x) ~= "table" or type(s.y) ~= "table" or #s.x ~= #s.y then
       error(string.format("bad argument #1 to 'curves' (series %d needs x and y lists of equal length)", i), 2)
     end
-    local path, f = tmpdata()
-    files[#files + 1] = path
-    local n = 0
     for j = 1, #s.x do
-      local y = s.y[j]
-      if not (opts.logy and y <= 0) and y == y then
-        f:write(s.x[j], " ", y, "\n")
-        n = n + 1
+      if type(s.x[j]) ~= "number" or type(s.y[j]) ~= "number" then
+        error(string.format("bad argument #1 to 'curves' (series %d: point %d is not a pair of numbers)", i, j), 2)
       end
     end
-    f:close()
-    if n > 0 then
-      local style = opts.points == false and "lines" or "linespoints pt 7 ps 0.5"
-      plots[#plots + 1] = string.format("%s with %s lc rgb '%s' lw 2 title %s", quote(path), style,
-        colors[(i - 1) % #colors + 1], quote(s.label or ("series " .. i)))
+    if s.label ~= nil and check.text(s.label) then
+      error(string.format("bad argument #1 to 'curves' (series %d: label must be a string)", i), 2)
     end
   end
-  if #plots == 0 then error("bad argument #1 to 'curves' (no point to plot)", 2) end
-  script[#script + 1] = "plot " .. table.concat(plots, ", \\\n  ") .. "\n"
-  local ok, err = pcall(run_gnuplot, table.concat(script), opts.file)
-  for _, p in ipairs(files) do os.remove(p) end
-  if not ok then error(err, 2) end
-  return opts.file
+  return render(opts.file, function(tmp)
+    local script = {terminal(opts.file, opts.size)}
+    script[#script + 1] = string.format("set title %s\nset xlabel %s\nset ylabel %s\nset key top right\nset grid\n",
+      quote(opts.title or ""), quote(opts.xlabel or ""), quote(opts.ylabel or ""))
+    if opts.logx then script[#script + 1] = "set logscale x\nset format x '%g'\n" end
+    if opts.logy then script[#script + 1] = "set logscale y\nset format y '%.0e'\n" end
+    local plots = {}
+    for i, s in ipairs(opts.series) do
+      local n, rows = 0, {}
+      for j = 1, #s.x do
+        local x, y = s.x[j], s.y[j]
+        if not (opts.logy and y <= 0) and not (opts.logx and x <= 0) and y == y and x == x
+           and math.abs(x) < math.huge and math.abs(y) < math.huge then
+          rows[#rows + 1] = string.format("%.17g %.17g\n", x, y)
+          n = n + 1
+        end
+      end
+      if n > 0 then
+        local path, f = tmp.data()
+        f:write(table.concat(rows))
+        f:close()
+        local style = opts.points == false and "lines" or "linespoints pt 7 ps 0.5"
+        plots[#plots + 1] = string.format("%s with %s lc rgb '%s' lw 2 title %s", quote(path), style,
+          colors[(i - 1) % #colors + 1], quote(s.label or ("series " .. i)))
+      end
+    end
+    if #plots == 0 then error("bad argument #1 to 'curves' (no point to plot)", 0) end
+    script[#script + 1] = "plot " .. table.concat(plots, ", \\\n  ") .. "\n"
+    return table.concat(script)
+  end)
 end
 
 --- Convergence of several reductions: `runs` is a list of {label=, info=} where info is
--- what gk.simplify.reduce returned with history=true. Plots the objective F (the ISE,
--- which every method lowers; y = "nise" for its normalised form, which need not fall
--- monotonically because its denominator depends on g) against seconds (or iterations
--- with x = "iteration"), log scale.
+-- what gk.simplify.reduce returned with history=true. Plots the NISE (by default; it is
+-- comparable across problems, where the ISE F of 38-D speech models is of the order of
+-- 1e-40) or F itself (y = "ise", which every method lowers monotonically; the NISE need
+-- not, its denominator depending on g) against seconds (or iterations with x =
+-- "iteration"), log scale. A method with one history entry (a closed form or greedy
+-- merge: topk, runnalls, minise) is a single point.
 function plot.convergence(runs, opts)
-  opts = check_options("convergence", opts, {"file", "title", "x", "y", "size"})
-  local xkey, ykey = opts.x or "seconds", opts.y or "ise"
+  opts = check_options("convergence", opts, {{"file", check.file}, {"title", check.text},
+    {"x", function(v) if v ~= "seconds" and v ~= "iteration" then return "'seconds' or 'iteration'" end end},
+    {"y", function(v) if v ~= "ise" and v ~= "nise" then return "'ise' or 'nise'" end end},
+    {"size", check.size}}, 2)
+  if type(runs) ~= "table" or #runs == 0 then
+    error("bad argument #1 to 'convergence' (a list of {label=, info=} expected, info from gk.simplify.reduce with history=true)", 2)
+  end
+  local xkey, ykey = opts.x or "seconds", opts.y or "nise"
   local series = {}
   for i, run in ipairs(runs) do
-    local h = run.info and run.info.history
+    if type(run) ~= "table" or type(run.info) ~= "table" then
+      error(string.format("bad argument #1 to 'convergence' (run %d must be {label=, info=}, info from gk.simplify.reduce)", i), 2)
+    end
+    local h = run.info.history
+    if h ~= nil and type(h) ~= "table" then
+      error(string.format("bad argument #1 to 'convergence' (run %d: info.history must be a list)", i), 2)
+    end
     if h and #h > 0 then
       local x, y = {}, {}
       for j, e in ipairs(h) do
-        x[j], y[j] = e[xkey] or j, e[ykey]
+        if type(e) ~= "table" or type(e[ykey]) ~= "number" then
+          error(string.format("bad argument #1 to 'convergence' (run %d: history entry %d has no number '%s')", i, j, ykey), 2)
+        end
+        x[j], y[j] = type(e[xkey]) == "number" and e[xkey] or j, e[ykey]
       end
       series[#series + 1] = {label = run.label or run.info.method or ("run " .. i), x = x, y = y}
     end
   end
+  if #series == 0 then
+    error("bad argument #1 to 'convergence' (no run has a history: reduce with history=true)", 2)
+  end
   return plot.curves({series = series, logy = true, logx = xkey == "seconds", file = opts.file, size = opts.size,
-    title = opts.title or "convergence", xlabel = xkey, ylabel = ykey == "ise" and "ISE (F)" or ykey:upper()})
+    title = opts.title or "convergence", xlabel = xkey, ylabel = ykey == "ise" and "ISE (F)" or "NISE"})
 end
 
 --- EM log-likelihood per iteration (info from gk.gmm.train).
 function plot.em(info, opts)
-  opts = check_options("em", opts, {"file", "title", "label", "size"})
-  local y = info.history or info.log_likelihood_history or {}
+  opts = check_options("em", opts, {{"file", check.file}, {"title", check.text}, {"label", check.text},
+    {"size", check.size}}, 2)
+  local y = type(info) == "table" and info.history
+  if type(y) ~= "table" or #y == 0 then
+    error("bad argument #1 to 'em' (the info table of gk.gmm.train expected, with a non-empty `history` list; got " ..
+      (type(info) == "table" and "a table without it" or type(info)) .. ")", 2)
+  end
   local x = {}
-  for i = 1, #y do x[i] = i end
+  for i = 1, #y do
+    if type(y[i]) ~= "number" then
+      error(string.format("bad argument #1 to 'em' (history entry %d is a %s, not a log-likelihood)", i, type(y[i])), 2)
+    end
+    x[i] = i
+  end
   return plot.curves({series = {{label = opts.label or "EM", x = x, y = y}}, file = opts.file, size = opts.size,
     title = opts.title or "EM: mean log-likelihood per frame", xlabel = "iteration", ylabel = "log-likelihood"})
 end
 
 --- An image of a frames x dims matrix (MFCC or filterbank), time on the x axis.
 function plot.image(m, opts)
-  opts = check_options("image", opts, {"file", "title", "size", "frame_shift"})
-  local path, f = tmpdata()
-  local shift = opts.frame_shift or 1
-  for i = 1, m:rows() do
-    for j = 1, m:cols() do f:write((i - 1) * shift, " ", j, " ", m:get(i, j), "\n") end
-    f:write("\n")
+  opts = check_options("image", opts, {{"file", check.file}, {"title", check.text}, {"size", check.size},
+    {"frame_shift", function(v) if type(v) ~= "number" or not (v > 0 and v < math.huge) then return "a positive number of seconds" end end}}, 2)
+  if not is_type(m, "gmmkit.Matrix") or m:rows() < 1 or m:cols() < 1 then
+    error("bad argument #1 to 'image' (a non-empty gmmkit.Matrix expected)", 2)
   end
-  f:close()
-  local script = terminal(opts.file, opts.size) ..
-    string.format("set title %s\nset xlabel %s\nset ylabel 'coefficient'\nset view map\nset palette rgb 33,13,10\n" ..
-      "set xrange [0:%g]\nset yrange [0.5:%g]\nplot %s using 1:2:3 with image notitle\n",
-      quote(opts.title or ""), quote(shift == 1 and "frame" or "seconds"), (m:rows() - 1) * shift, m:cols() + 0.5,
-      quote(path))
-  local ok, err = pcall(run_gnuplot, script, opts.file)
-  os.remove(path)
-  if not ok then error(err, 2) end
-  return opts.file
+  local shift = opts.frame_shift or 1
+  return render(opts.file, function(tmp)
+    local path, f = tmp.data()
+    for i = 1, m:rows() do
+      for j = 1, m:cols() do f:write((i - 1) * shift, " ", j, " ", m:get(i, j), "\n") end
+      f:write("\n")
+    end
+    f:close()
+    return terminal(opts.file, opts.size) ..
+      string.format("set title %s\nset xlabel %s\nset ylabel 'coefficient'\nset view map\nset palette rgb 33,13,10\n" ..
+        "set xrange [0:%g]\nset yrange [0.5:%g]\nplot %s using 1:2:3 with image notitle\n",
+        quote(opts.title or ""), quote(shift == 1 and "frame" or "seconds"), math.max((m:rows() - 1) * shift, shift),
+        m:cols() + 0.5, quote(path))
+  end)
 end
 
 core.setdoc(plot.mixtures, [[
@@ -323,9 +483,10 @@ gk.plot.curves{series = {{label =, x = {...}, y = {...}}, ...}, xlabel =, ylabel
 Several curves on one plot (log scales on request); points = false draws lines only (dense
 curves such as densities on a grid).]])
 core.setdoc(plot.convergence, [[
-gk.plot.convergence({{label =, info =}, ...}[, {file =, x = 'seconds'|'iteration', y = 'ise'|'nise'}])
-The ISE F (or NISE) against seconds or iterations, log scale, one curve per reduction; `info`
-is the second result of gk.simplify.reduce(f, K, {history = true, ...}).]])
+gk.plot.convergence({{label =, info =}, ...}[, {file =, x = 'seconds'|'iteration', y = 'nise'|'ise'}])
+The NISE (or the ISE F) against seconds or iterations, log scale, one curve per reduction; `info`
+is the second result of gk.simplify.reduce(f, K, {history = true, ...}). A one-step method
+(topk, runnalls, minise) is a single point.]])
 core.setdoc(plot.em, [[
 gk.plot.em(info[, {file =, title =, label =}])
 The mean log-likelihood per frame at each EM iteration (info from gk.gmm.train).]])
