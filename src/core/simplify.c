@@ -135,102 +135,141 @@ static gk_status make_init(gks_run *r, gk_simplify_method m, const gks_mix *f, g
  * held after a few evaluations. The choice among the initialisations is still made by
  * their initial NISE (the probe does not bias it, and the result is the one the others
  * lead to); when topk wins, L-BFGS continues from the end of its probe. */
-static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
-                           gk_error *err) {
+/* The initialisations of lbfgs, in the order of the GK_INIT_* bits. */
+static const gk_simplify_method lbfgs_inits[3] = {GK_SIMPLIFY_TOPK, GK_SIMPLIFY_RUNNALLS, GK_SIMPLIFY_MINISE};
+
+/* The initialisations of run_lbfgs and what their probes left. */
+typedef struct lbfgs_starts {
+  gks_mix c[3];           /* topk, runnalls, minise (or c[0]: the given start) */
+  double nis[3];          /* NISE at the end of each probe (without probes: at the start) */
+  double start_q[3];      /* NISE at the start of each probe */
+  int conv_q[3];          /* whether each probe converged */
+  int best;               /* the start chosen */
+  int it;                 /* iterations so far */
+  int probe_topk;         /* topk's early probe (probe_iter = 0 with other starts selected) */
+  int early, early_conv;  /* its iterations, and whether it converged */
+} lbfgs_starts;
+
+/* Makes the selected initialisations (or takes the given start), probes them as the
+ * options say, and chooses S->best. */
+static gk_status lbfgs_choose_start(gks_run *r, const gks_mix *f, const gks_mix *g, lbfgs_starts *S,
+                                    gk_error *err) {
   const gk_simplify_options *o = r->opt;
-  static const gk_simplify_method inits[3] = {GK_SIMPLIFY_TOPK, GK_SIMPLIFY_RUNNALLS, GK_SIMPLIFY_MINISE};
-  gks_mix c[3];
-  memset(c, 0, sizeof c);
-  double nis[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL}, start_q[3];  /* NISE at the end, at the start */
-  gk_status s = GK_OK;
-  int best = -1, it = 0, conv = 0, early = 0, early_conv = 0, conv_q[3] = {0, 0, 0};
-  int probe_topk = !r->start && o->probe_iter == 0 && (o->init & GK_INIT_TOPK) &&
-                   (o->init & (GK_INIT_ALL & ~GK_INIT_TOPK));
+  gk_status s;
   if (r->start) {  /* a given start replaces the initialisations */
-    if ((s = gks_mix_alloc(&c[0], g->k, g->d, g->full, err)) != GK_OK) goto done;
-    gks_mix_copy(&c[0], r->start);
-    nis[0] = working_nise(r, &c[0], NULL);
-    best = 0;
+    if ((s = gks_mix_alloc(&S->c[0], g->k, g->d, g->full, err)) != GK_OK) return s;
+    gks_mix_copy(&S->c[0], r->start);
+    S->nis[0] = working_nise(r, &S->c[0], NULL);
+    S->best = 0;
+    return GK_OK;
   }
-  for (int q = 0; q < 3 && !r->start; q++) {
+  for (int q = 0; q < 3; q++) {
     if (!(o->init & (1u << q))) continue;
-    if ((s = gks_mix_alloc(&c[q], g->k, g->d, g->full, err)) != GK_OK) goto done;
-    if ((s = make_init(r, inits[q], f, &c[q], err)) != GK_OK) goto done;
-    if (o->qp_weights && (s = gks_qp_weights(r->p, &c[q], err)) != GK_OK) goto done;
-    if (q == 0 && probe_topk) {
+    if ((s = gks_mix_alloc(&S->c[q], g->k, g->d, g->full, err)) != GK_OK) return s;
+    if ((s = make_init(r, lbfgs_inits[q], f, &S->c[q], err)) != GK_OK) return s;
+    if (o->qp_weights && (s = gks_qp_weights(r->p, &S->c[q], err)) != GK_OK) return s;
+    if (q == 0 && S->probe_topk) {
       /* nis[0] is topk's NISE before the probe (from the probe's first evaluation). */
       int n = o->max_iter < EARLY_PROBE ? o->max_iter : EARLY_PROBE;
-      if ((s = gks_lbfgs(r, &c[0], n, &early, &early_conv, &nis[0], err)) != GK_OK) goto done;
-      it = early;
-      r->it_base = it;
+      if ((s = gks_lbfgs(r, &S->c[0], n, &S->early, &S->early_conv, &S->nis[0], err)) != GK_OK) return s;
+      S->it = S->early;
+      r->it_base = S->it;
     } else if (o->probe_iter == 0) {
-      nis[q] = working_nise(r, &c[q], NULL);
+      S->nis[q] = working_nise(r, &S->c[q], NULL);
     }
     if (o->probe_iter > 0) {
       int pi;
-      r->skip_start = best >= 0;  /* one record per iteration: a later start's is not kept */
-      s = gks_lbfgs(r, &c[q], o->probe_iter, &pi, &conv_q[q], &start_q[q], err);
+      r->skip_start = S->best >= 0;  /* one record per iteration: a later start's is not kept */
+      s = gks_lbfgs(r, &S->c[q], o->probe_iter, &pi, &S->conv_q[q], &S->start_q[q], err);
       r->skip_start = 0;
-      if (s != GK_OK) goto done;
-      it += pi;
-      r->it_base = it;
+      if (s != GK_OK) return s;
+      S->it += pi;
+      r->it_base = S->it;
       /* the lowest F (the objective) wins; the records of the next start show the best g
        * held while theirs is worse */
-      nis[q] = r->last_nise;
-      if (best < 0 || r->last_F < r->floor_F) { r->floor_F = r->last_F; r->floor_nise = nis[q]; best = q; }
+      S->nis[q] = r->last_nise;
+      if (S->best < 0 || r->last_F < r->floor_F) {
+        r->floor_F = r->last_F;
+        r->floor_nise = S->nis[q];
+        S->best = q;
+      }
       continue;
     }
-    if (best < 0 || nis[q] < nis[best]) best = q;
+    if (S->best < 0 || S->nis[q] < S->nis[S->best]) S->best = q;
   }
+  return GK_OK;
+}
+
+static gk_status lbfgs_done(gk_simplify_info *in, int it, int conv) {
+  in->iterations = it;
+  in->converged = conv;
+  return GK_OK;
+}
+
+/* Continues L-BFGS from the chosen start into g (with the weight QP between phases when
+ * asked for), unless the probes already refined it to the end. */
+static gk_status lbfgs_refine(gks_run *r, gks_mix *g, lbfgs_starts *S, gk_simplify_info *in,
+                              gk_error *err) {
+  const gk_simplify_options *o = r->opt;
+  int best = S->best, conv = 0;
   if (o->probe_iter > 0) r->floor_F = HUGE_VAL;
-  in->init = r->start ? -1 : (int)inits[best];
-  in->init_nise = o->probe_iter > 0 && !r->start ? start_q[best] : nis[best];
-  gks_mix_copy(g, &c[best]);
+  in->init = r->start ? -1 : (int)lbfgs_inits[best];
+  in->init_nise = o->probe_iter > 0 && !r->start ? S->start_q[best] : S->nis[best];
+  gks_mix_copy(g, &S->c[best]);
   /* topk's probe is the first part of the run when topk wins (its end is not recorded
    * twice); otherwise the switch to the winner counts as one iteration, and the records
    * keep showing the probe's end while the new g is worse (the result is the better of
    * the two). */
-  int cont = probe_topk && best == 0, budget = o->max_iter - (cont ? early : 0);
+  int cont = S->probe_topk && best == 0, budget = o->max_iter - (cont ? S->early : 0);
   double probe_F = r->last_F, probe_nise = r->last_nise;
-  if (cont && (early_conv || budget <= 0)) { conv = early_conv; goto finish; }
+  if (cont && (S->early_conv || budget <= 0)) return lbfgs_done(in, S->it, S->early_conv);
   /* every start refined to the end: the best of them is the result */
-  if (o->probe_iter > 0 && !r->start && !o->qp_weights && (conv_q[best] || o->probe_iter >= o->max_iter)) {
-    conv = conv_q[best];
-    goto finish;
-  }
+  if (o->probe_iter > 0 && !r->start && !o->qp_weights && (S->conv_q[best] || o->probe_iter >= o->max_iter))
+    return lbfgs_done(in, S->it, S->conv_q[best]);
   if (cont || (o->probe_iter > 0 && !r->start)) r->skip_start = 1;  /* the start was the last record */
-  else if (probe_topk) {
+  else if (S->probe_topk) {
     r->floor_F = probe_F;
     r->floor_nise = probe_nise;
-    r->it_base = ++it;
+    r->it_base = ++S->it;
   }
+  gk_status s;
   for (int phase = 0; phase < (o->qp_weights ? 4 : 1); phase++) {
     int pi;
     s = gks_lbfgs(r, g, phase ? o->max_iter : budget, &pi, &conv, NULL, err);
     r->skip_start = 0;
-    if (s != GK_OK) goto done;
-    it += pi;
-    r->it_base = it;
+    if (s != GK_OK) return s;
+    S->it += pi;
+    r->it_base = S->it;
     if (!o->qp_weights) break;
     /* Exact weights; another phase only when they improve F by more than tol. */
     double F0 = HUGE_VAL, F1 = HUGE_VAL;
     working_nise(r, g, &F0);
-    gks_mix_copy(&c[best], g);
-    if ((s = gks_qp_weights(r->p, g, err)) != GK_OK) goto done;
+    gks_mix_copy(&S->c[best], g);
+    if ((s = gks_qp_weights(r->p, g, err)) != GK_OK) return s;
     working_nise(r, g, &F1);
-    if (!(F1 < F0 - o->tol * F0)) { gks_mix_copy(g, &c[best]); break; }
+    if (!(F1 < F0 - o->tol * F0)) { gks_mix_copy(g, &S->c[best]); break; }
   }
-  if (!cont && probe_topk) {
+  if (!cont && S->probe_topk) {
     double F = r->last_F;
     if (o->qp_weights) working_nise(r, g, &F);
-    if (probe_F < F) gks_mix_copy(g, &c[0]);  /* the probe's end was better */
+    if (probe_F < F) gks_mix_copy(g, &S->c[0]);  /* the probe's end was better */
     r->floor_F = HUGE_VAL;
   }
-finish:
-  in->iterations = it;
-  in->converged = conv;
-done:
-  for (int q = 0; q < 3; q++) gks_mix_free(&c[q]);
+  return lbfgs_done(in, S->it, conv);
+}
+
+static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
+                           gk_error *err) {
+  const gk_simplify_options *o = r->opt;
+  lbfgs_starts S;
+  memset(&S, 0, sizeof S);
+  for (int q = 0; q < 3; q++) S.nis[q] = HUGE_VAL;
+  S.best = -1;
+  S.probe_topk = !r->start && o->probe_iter == 0 && (o->init & GK_INIT_TOPK) &&
+                 (o->init & (GK_INIT_ALL & ~GK_INIT_TOPK));
+  gk_status s = lbfgs_choose_start(r, f, g, &S, err);
+  if (s == GK_OK) s = lbfgs_refine(r, g, &S, in, err);
+  for (int q = 0; q < 3; q++) gks_mix_free(&S.c[q]);
   return s;
 }
 
@@ -274,6 +313,72 @@ done:
   return s;
 }
 
+/* The reduction by method o->method of the working f into g (st: the start, when given). */
+static gk_status run_method(gks_run *r, const gks_mix *fw, gks_mix *g, const gks_mix *st,
+                            gk_simplify_info *in, gk_error *err) {
+  const gk_simplify_options *o = r->opt;
+  gks_problem *p = r->p;
+  gk_status s = GK_OK;
+  int it = 0, conv = 1;
+  switch (o->method) {
+    case GK_SIMPLIFY_TOPK: s = gks_topk(fw, g, err); break;
+    case GK_SIMPLIFY_RUNNALLS: s = gks_runnalls(fw, g, NULL, p->threads, err); break;
+    case GK_SIMPLIFY_MINISE: s = gks_minise(fw, g, p->shift, NULL, p->threads, err); break;
+    case GK_SIMPLIFY_GMRC: s = gks_gmrc(fw, g, o->max_iter, p->threads, in, err); break;
+    case GK_SIMPLIFY_BRUTE: s = run_brute(r, fw, g, in, err); break;
+    case GK_SIMPLIFY_LBFGS: s = run_lbfgs(r, fw, g, in, err); break;
+    case GK_SIMPLIFY_GD:
+      if (o->start) gks_mix_copy(g, st);
+      if (o->start || (s = gks_topk(fw, g, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
+        s = gks_gd(r, g, &it, &conv, err);
+        in->iterations = it; in->converged = conv;
+      }
+      break;
+    case GK_SIMPLIFY_KMEANS:
+      if (o->start) gks_mix_copy(g, st);
+      if (o->start || (s = gks_topk(fw, g, err)) == GK_OK) {
+        s = gks_kmeans(r, g, &it, &conv, err);
+        in->iterations = it; in->converged = conv;
+      }
+      break;
+    default: s = gk_fail(err, GK_EINVAL, "reduce: unknown method"); break;
+  }
+  if (s == GK_OK && (o->method == GK_SIMPLIFY_TOPK || o->method == GK_SIMPLIFY_RUNNALLS ||
+                     o->method == GK_SIMPLIFY_MINISE))
+    in->converged = 1;
+  return s;
+}
+
+/* The final figures of g (ISE, NISE, the merges' one history record); components at
+ * weight zero are reported and, by option, dropped. */
+static gk_status final_figures(gks_run *r, gks_mix *g, gk_simplify_info *in, gk_error *err) {
+  const gk_simplify_options *o = r->opt;
+  gk_status s;
+  double F, gg;
+  r->evals++;
+  if (gks_eval(r->p, g, &F, NULL, &gg, NULL))
+    return gk_fail(err, GK_ENUMERIC, "reduce: the result has a non-finite objective");
+  if (F < 0.0) F = 0.0;
+  in->nise = F / (gks_acc_value(&r->p->ff) + gg);
+  in->ise = F > 0.0 ? exp(log(F) + r->log_scale) : 0.0;
+  if (o->history && o->method >= GK_SIMPLIFY_TOPK)  /* merges: one record, the result */
+    if ((s = gks_record(r, in->iterations, F, in->nise, err)) != GK_OK) return s;
+  for (size_t j = 0; j < g->k; j++)
+    if (!(g->w[j] > 0.0) && (s = gks_mark_dead(r, j, err)) != GK_OK) return s;
+  if (o->dead != GK_DEAD_DROP || !in->n_dead) return GK_OK;
+  size_t q = 0, d = g->d, cl = gks_cov_len(g);
+  for (size_t j = 0; j < g->k; j++) {
+    if (!(g->w[j] > 0.0)) continue;
+    g->w[q] = g->w[j];
+    memmove(g->mu + q * d, g->mu + j * d, d * sizeof(double));
+    memmove(g->cov + q * cl, g->cov + j * cl, cl * sizeof(double));
+    q++;
+  }
+  if (q == 0) return gk_fail(err, GK_ENUMERIC, "reduce: every component reached weight zero");
+  g->k = q;
+  return GK_OK;
+}
+
 gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_options *opt,
                              gk_gmm **out, gk_simplify_info *info, const gk_allocator *a,
                              gk_error *err) {
@@ -309,60 +414,8 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_option
   if ((s = gks_mix_alloc(&g, k, f->d, gfull, err)) != GK_OK) goto done;
   if (o.start && (s = gks_white_apply(&wt, o.start, &st, err)) != GK_OK) goto done;
   gks_run r = {&p, &o, &in, t0, p.shift + wt.log_det_A, 0, o.start ? &st : NULL, 0, 0, HUGE_VAL, HUGE_VAL, 0.0, 0.0};
-  int it = 0, conv = 1;
-  switch (o.method) {
-    case GK_SIMPLIFY_TOPK: s = gks_topk(&fw, &g, err); break;
-    case GK_SIMPLIFY_RUNNALLS: s = gks_runnalls(&fw, &g, NULL, p.threads, err); break;
-    case GK_SIMPLIFY_MINISE: s = gks_minise(&fw, &g, p.shift, NULL, p.threads, err); break;
-    case GK_SIMPLIFY_GMRC: s = gks_gmrc(&fw, &g, o.max_iter, p.threads, &in, err); break;
-    case GK_SIMPLIFY_BRUTE: s = run_brute(&r, &fw, &g, &in, err); break;
-    case GK_SIMPLIFY_LBFGS: s = run_lbfgs(&r, &fw, &g, &in, err); break;
-    case GK_SIMPLIFY_GD:
-      if (o.start) gks_mix_copy(&g, &st);
-      if (o.start || (s = gks_topk(&fw, &g, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
-        s = gks_gd(&r, &g, &it, &conv, err);
-        in.iterations = it; in.converged = conv;
-      }
-      break;
-    case GK_SIMPLIFY_KMEANS:
-      if (o.start) gks_mix_copy(&g, &st);
-      if (o.start || (s = gks_topk(&fw, &g, err)) == GK_OK) {
-        s = gks_kmeans(&r, &g, &it, &conv, err);
-        in.iterations = it; in.converged = conv;
-      }
-      break;
-    default: s = gk_fail(err, GK_EINVAL, "reduce: unknown method"); break;
-  }
-  if (s != GK_OK) goto done;
-  if (o.method == GK_SIMPLIFY_TOPK || o.method == GK_SIMPLIFY_RUNNALLS || o.method == GK_SIMPLIFY_MINISE)
-    in.converged = 1;
-
-  /* The final figures; components at weight zero are reported and, by option, dropped. */
-  double F, gg;
-  r.evals++;
-  if (gks_eval(&p, &g, &F, NULL, &gg, NULL)) {
-    s = gk_fail(err, GK_ENUMERIC, "reduce: the result has a non-finite objective");
-    goto done;
-  }
-  if (F < 0.0) F = 0.0;
-  in.nise = F / (gks_acc_value(&p.ff) + gg);
-  in.ise = F > 0.0 ? exp(log(F) + r.log_scale) : 0.0;
-  if (o.history && o.method >= GK_SIMPLIFY_TOPK)  /* merges: one record, the result */
-    if ((s = gks_record(&r, in.iterations, F, in.nise, err)) != GK_OK) goto done;
-  for (size_t j = 0; j < g.k; j++)
-    if (!(g.w[j] > 0.0) && (s = gks_mark_dead(&r, j, err)) != GK_OK) goto done;
-  if (o.dead == GK_DEAD_DROP && in.n_dead) {
-    size_t q = 0, d = g.d, cl = gks_cov_len(&g);
-    for (size_t j = 0; j < g.k; j++) {
-      if (!(g.w[j] > 0.0)) continue;
-      g.w[q] = g.w[j];
-      memmove(g.mu + q * d, g.mu + j * d, d * sizeof(double));
-      memmove(g.cov + q * cl, g.cov + j * cl, cl * sizeof(double));
-      q++;
-    }
-    if (q == 0) { s = gk_fail(err, GK_ENUMERIC, "reduce: every component reached weight zero"); goto done; }
-    g.k = q;
-  }
+  if ((s = run_method(&r, &fw, &g, &st, &in, err)) != GK_OK) goto done;
+  if ((s = final_figures(&r, &g, &in, err)) != GK_OK) goto done;
   if ((s = gks_white_undo(&wt, &g, gcov, out, a, err)) != GK_OK) goto done;
   in.evaluations = r.evals;
   in.seconds = gk_seconds() - t0;
