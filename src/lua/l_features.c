@@ -12,7 +12,7 @@
 
 #include "gmmkit/features.h"
 #include "gmmkit/htk.h"
-#include "l_audio.h"
+#include "l_mfcc.h"
 
 /* A float32 view of the matrix at idx (converted copy pushed and left in place if needed). */
 static gk_matrix *check_f32(lua_State *L, int idx) {
