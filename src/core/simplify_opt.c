@@ -285,6 +285,54 @@ static int line_search(lb *L, const double *x, double f0, const double *dir, dou
   return have ? 0 : -1;
 }
 
+/* The L-BFGS memory: up to m curvature pairs (s, y) of n values each, the newest at
+ * head - 1 (mod m); alpha is the two-loop recursion's scratch. */
+typedef struct lbmem {
+  size_t n, m, mem, head;
+  double *S, *Y, *rho, *alpha;
+} lbmem;
+
+/* Two-loop recursion (Nocedal and Wright, alg. 7.4): dir = -H gx, with the diagonal base
+ * matrix gamma diag(h). */
+static void lbfgs_direction(lbmem *M, const double *gx, const double *h, double *dir) {
+  size_t n = M->n, m = M->m, head = M->head, mem = M->mem;
+  const double *S = M->S, *Y = M->Y, *rho = M->rho;
+  double *alpha = M->alpha;
+  for (size_t i = 0; i < n; i++) dir[i] = -gx[i];
+  for (size_t q = 0; q < mem; q++) {
+    size_t c = (head + m - 1 - q) % m;
+    alpha[c] = rho[c] * dot(S + c * n, dir, n);
+    for (size_t i = 0; i < n; i++) dir[i] -= alpha[c] * Y[c * n + i];
+  }
+  double gam = 1.0;
+  if (mem) {
+    size_t c = (head + m - 1) % m;
+    const double *yc = Y + c * n;
+    double yhy = 0.0;
+    for (size_t i = 0; i < n; i++) yhy += yc[i] * h[i] * yc[i];
+    gam = dot(S + c * n, yc, n) / yhy;
+  }
+  for (size_t i = 0; i < n; i++) dir[i] *= gam * h[i];
+  for (size_t q = mem; q-- > 0;) {
+    size_t c = (head + m - 1 - q) % m;
+    double beta = rho[c] * dot(Y + c * n, dir, n);
+    for (size_t i = 0; i < n; i++) dir[i] += (alpha[c] - beta) * S[c * n + i];
+  }
+}
+
+/* Stores the curvature pair of the step x -> xn, kept only when s'y is safely positive. */
+static void lbfgs_push(lbmem *M, const double *x, const double *xn, const double *gx, const double *gn) {
+  size_t n = M->n;
+  double *sc = M->S + M->head * n, *yc = M->Y + M->head * n;
+  for (size_t i = 0; i < n; i++) { sc[i] = xn[i] - x[i]; yc[i] = gn[i] - gx[i]; }
+  double sy = dot(sc, yc, n), ss = dot(sc, sc, n), yy = dot(yc, yc, n);
+  if (sy > 1e-12 * sqrt(ss * yy)) {
+    M->rho[M->head] = 1.0 / sy;
+    M->head = (M->head + 1) % M->m;
+    if (M->mem < M->m) M->mem++;
+  }
+}
+
 gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
                     double *start_nise, gk_error *err) {
   const gk_simplify_options *o = r->opt;
@@ -296,10 +344,12 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
   double *buf = gk_scratch_alloc(n * (8 + 2 * m) + 2 * m + g->k, sizeof(double));
   if (!buf) { grad_free(&L.gr); return gk_fail_nomem(err); }
   double *x = buf, *gx = x + n, *dir = gx + n, *xn = dir + n, *gn = xn + n;
-  double *S = gn + n + 2 * n, *Y = S + m * n, *rho = Y + m * n, *alpha = rho + m;
-  double *h = alpha + m;  /* n + k: the diagonal base matrix and its scratch */
+  lbmem M = {n, m, 0, 0, gn + n + 2 * n, NULL, NULL, NULL};
+  M.Y = M.S + m * n;
+  M.rho = M.Y + m * n;
+  M.alpha = M.rho + m;
+  double *h = M.alpha + m;  /* n + k: the diagonal base matrix and its scratch */
   L.xt = gn + n; L.gt = L.xt + n;
-  size_t mem = 0, head = 0;  /* pairs stored: mem; the newest at head - 1 (mod m) */
   int it = 0, conv = 0;
   double fwin[10];  /* objective of the last 10 iterations: the stopping rule's window */
   double f, nise;
@@ -314,33 +364,11 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
   fwin[0] = f;
   for (it = 1; it <= max_iter; it++) {
     if (gk_interrupted()) { s = gk_fail(err, GK_EINTR, "interrupted"); goto done; }
-    /* Two-loop recursion: dir = -H g, with the diagonal base matrix gamma diag(h). */
     precondition(g, x, r->p->shift, h);
-    for (size_t i = 0; i < n; i++) dir[i] = -gx[i];
-    for (size_t q = 0; q < mem; q++) {
-      size_t c = (head + m - 1 - q) % m;
-      alpha[c] = rho[c] * dot(S + c * n, dir, n);
-      for (size_t i = 0; i < n; i++) dir[i] -= alpha[c] * Y[c * n + i];
-    }
-    {
-      double gam = 1.0;
-      if (mem) {
-        size_t c = (head + m - 1) % m;
-        const double *yc = Y + c * n;
-        double yhy = 0.0;
-        for (size_t i = 0; i < n; i++) yhy += yc[i] * h[i] * yc[i];
-        gam = dot(S + c * n, yc, n) / yhy;
-      }
-      for (size_t i = 0; i < n; i++) dir[i] *= gam * h[i];
-    }
-    for (size_t q = mem; q-- > 0;) {
-      size_t c = (head + m - 1 - q) % m;
-      double beta = rho[c] * dot(Y + c * n, dir, n);
-      for (size_t i = 0; i < n; i++) dir[i] += (alpha[c] - beta) * S[c * n + i];
-    }
+    lbfgs_direction(&M, gx, h, dir);
     double dphi0 = dot(gx, dir, n), gnorm = sqrt(dot(gx, gx, n));
     if (!(dphi0 < 0.0)) {
-      mem = 0;
+      M.mem = 0;
       for (size_t i = 0; i < n; i++) dir[i] = -h[i] * gx[i];
       dphi0 = dot(gx, dir, n);
     }
@@ -350,22 +378,14 @@ gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *conve
      * f's spread), whatever the size of F. */
     double dmax = 0.0;
     for (size_t i = 0; i < n; i++) dmax = fmax(dmax, fabs(dir[i]));
-    double t0 = mem ? 1.0 : 0.1 / dmax;
+    double t0 = M.mem ? 1.0 : 0.1 / dmax;
     double fn, nn;
     if (line_search(&L, x, f, dir, dphi0, t0, xn, gn, &fn, &nn)) {
-      if (mem) { mem = 0; it--; continue; }  /* retry once along the steepest descent */
+      if (M.mem) { M.mem = 0; it--; continue; }  /* retry once along the steepest descent */
       conv = 1;  /* no decrease along -g from here: a (numerical) stationary point */
       break;
     }
-    /* Curvature pair, kept only when s'y is safely positive. */
-    double *sc = S + head * n, *yc = Y + head * n;
-    for (size_t i = 0; i < n; i++) { sc[i] = xn[i] - x[i]; yc[i] = gn[i] - gx[i]; }
-    double sy = dot(sc, yc, n), ss = dot(sc, sc, n), yy = dot(yc, yc, n);
-    if (sy > 1e-12 * sqrt(ss * yy)) {
-      rho[head] = 1.0 / sy;
-      head = (head + 1) % m;
-      if (mem < m) mem++;
-    }
+    lbfgs_push(&M, x, xn, gx, gn);
     memcpy(x, xn, n * sizeof(double));
     memcpy(gx, gn, n * sizeof(double));
     f = fn; nise = nn;
@@ -470,6 +490,55 @@ static void tangent_weights(gks_grad *gr, size_t k) {
   for (size_t j = 0; j < k; j++) gr->w[j] -= m;
 }
 
+/* g'v for the direction v = -(gw, gm, cs gS) of gradient gr: -(|gw|^2 + |gm|^2 + cs |gS|^2). */
+static double gd_slope(const gks_grad *gr, size_t k, size_t d, size_t cl, double cs) {
+  return -(dot(gr->w, gr->w, k) + dot(gr->mu, gr->mu, k * d) + cs * dot(gr->cov, gr->cov, k * cl));
+}
+
+/* The paper's secant step length along v = -(gw, gm, cs gS) (g0: the gradient at g, gv its
+ * slope), from a probe at theta + sigma v (probe, g1: scratch): sigma is 1e-3 / |g'v|^1/2
+ * on the first iteration (`first`), else the last step length gamma, halved until the
+ * probe is finite. */
+static double gd_secant(gks_run *r, const gks_mix *g, gks_mix *probe, const gks_grad *g0, gks_grad *g1,
+                        double gv, int first, double gamma, double cs) {
+  gks_problem *p = r->p;
+  size_t k = g->k, d = g->d, cl = gks_cov_len(g);
+  double sg = first ? 1e-3 / sqrt(-gv) : fabs(gamma);
+  double num = 0.0, den = 0.0;
+  int ok = 0;
+  for (int t = 0; t < 30 && !ok; t++, sg *= 0.5) {
+    for (size_t j = 0; j < k; j++) step_component(g, probe, j, sg, cs, g0->w, g0->mu, g0->cov, &p->work[0]);
+    r->evals++;
+    if (gks_eval(p, probe, NULL, NULL, NULL, g1)) continue;
+    tangent_weights(g1, k);
+    /* (g(theta + sigma v) - g(theta))'v with v = -(gw, gm, cs gS) */
+    den = -(dot(g1->w, g0->w, k) - dot(g0->w, g0->w, k) + dot(g1->mu, g0->mu, k * d) -
+            dot(g0->mu, g0->mu, k * d) + cs * (dot(g1->cov, g0->cov, k * cl) - dot(g0->cov, g0->cov, k * cl)));
+    num = gv;
+    ok = 1;
+  }
+  if (ok) sg *= 2.0;  /* undo the last halving of the loop */
+  return ok && den > 0.0 ? -sg * num / den : 2.0 * sg;
+}
+
+/* Takes the step of length *h along v into trial (its F, gg and gradient g1), halving it
+ * while F would increase (at most 30 times), but not below the length whose predicted
+ * decrease h |g'v| is lost in F's rounding: there the comparison of F values says nothing
+ * (the fixed steps of a high dimension reach it). 0 when no step decreases F. */
+static int gd_backtrack(gks_run *r, const gks_mix *g, gks_mix *trial, const gks_grad *g0, gks_grad *g1,
+                        double gv, double F, double cs, double *h, double *Fn, double *ggn) {
+  gks_problem *p = r->p;
+  for (int t = 0; t < 30 && *h * -gv > 8.0 * DBL_EPSILON * fabs(F); t++, *h *= 0.5) {
+    for (size_t j = 0; j < g->k; j++) step_component(g, trial, j, *h, cs, g0->w, g0->mu, g0->cov, &p->work[0]);
+    if (!renormalise(trial)) continue;
+    r->evals++;
+    if (gks_eval(p, trial, Fn, NULL, ggn, g1)) continue;
+    tangent_weights(g1, g->k);
+    if (*Fn <= F) return 1;
+  }
+  return 0;
+}
+
 gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err) {
   gks_problem *p = r->p;
   const gk_simplify_options *o = r->opt;
@@ -486,7 +555,7 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
   double fixed = pow(10.0, -(double)d / 3.0) * exp(fmin(p->shift, 700.0));
   double F, gg, ff = gks_acc_value(&p->ff);
   int it = 0, conv = 0, ls = o->line_search_iters, small = 0;
-  double gamma = 0.0, sigma = 0.0;
+  double gamma = 0.0;
   r->evals++;
   if (gks_eval(p, g, &F, NULL, &gg, &g0)) {
     s = gk_fail(err, GK_ENUMERIC, "gd: the objective is not finite at the initial mixture");
@@ -494,46 +563,20 @@ gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *e
   }
   tangent_weights(&g0, k);
   if ((s = gks_record(r, 0, F, F / (ff + gg), err)) != GK_OK) goto done;
-  /* v = -(gw, gm, cs gS) is the direction; g'v = -(|gw|^2 + |gm|^2 + cs |gS|^2). */
+  /* v = -(gw, gm, cs gS) is the direction. */
   for (it = 1; it <= o->max_iter; it++) {
     if (gk_interrupted()) { s = gk_fail(err, GK_EINTR, "interrupted"); goto done; }
-    double gv = -(dot(g0.w, g0.w, k) + dot(g0.mu, g0.mu, k * d) + cs * dot(g0.cov, g0.cov, k * cl));
+    double gv = gd_slope(&g0, k, d, cl, cs);
     if (!(gv < 0.0)) { conv = 1; break; }
-    if (it <= ls) {
-      /* Secant estimate of the minimiser along v from a probe at theta + sigma v. */
-      sigma = it == 1 ? 1e-3 / sqrt(-gv) : fabs(gamma);
-      double num = 0.0, den = 0.0;
-      int ok = 0;
-      for (int t = 0; t < 30 && !ok; t++, sigma *= 0.5) {
-        for (size_t j = 0; j < k; j++) step_component(g, &probe, j, sigma, cs, g0.w, g0.mu, g0.cov, &p->work[0]);
-        r->evals++;
-        if (gks_eval(p, &probe, NULL, NULL, NULL, &g1)) continue;
-        tangent_weights(&g1, k);
-        /* (g(theta + sigma v) - g(theta))'v with v = -(gw, gm, cs gS) */
-        den = -(dot(g1.w, g0.w, k) - dot(g0.w, g0.w, k) + dot(g1.mu, g0.mu, k * d) -
-                dot(g0.mu, g0.mu, k * d) + cs * (dot(g1.cov, g0.cov, k * cl) - dot(g0.cov, g0.cov, k * cl)));
-        num = gv;
-        ok = 1;
-      }
-      if (ok) sigma *= 2.0;  /* undo the last halving of the loop */
-      gamma = ok && den > 0.0 ? -sigma * num / den : 2.0 * sigma;
-    } else {
-      if (it == (ls > 0 ? ls : 0) + 1) gamma = fixed;
-    }
-    /* Take the step; halve it while F would increase (at most 30 times), but not below
-     * the length whose predicted decrease h |g'v| is lost in F's rounding: there the
-     * comparison of F values says nothing (the fixed steps of a high dimension reach it). */
+    /* Secant estimates of the minimiser along v for the first line_search_iters
+     * iterations, then the fixed step. */
+    if (it <= ls) gamma = gd_secant(r, g, &probe, &g0, &g1, gv, it == 1, gamma, cs);
+    else if (it == (ls > 0 ? ls : 0) + 1) gamma = fixed;
     double Fn = HUGE_VAL, ggn = 0.0, h = gamma;
-    int taken = 0;
-    for (int t = 0; t < 30 && h * -gv > 8.0 * DBL_EPSILON * fabs(F); t++, h *= 0.5) {
-      for (size_t j = 0; j < k; j++) step_component(g, &trial, j, h, cs, g0.w, g0.mu, g0.cov, &p->work[0]);
-      if (!renormalise(&trial)) continue;
-      r->evals++;
-      if (gks_eval(p, &trial, &Fn, NULL, &ggn, &g1)) continue;
-      tangent_weights(&g1, k);
-      if (Fn <= F) { taken = 1; break; }
+    if (!gd_backtrack(r, g, &trial, &g0, &g1, gv, F, cs, &h, &Fn, &ggn)) {
+      conv = 1;  /* no step of any size decreases F */
+      break;
     }
-    if (!taken) { conv = 1; break; }  /* no step of any size decreases F */
     gamma = h;  /* a halved fixed step stays halved */
     gks_mix_copy(g, &trial);
     memcpy(g0.w, g1.w, n * sizeof(double));
@@ -658,11 +701,66 @@ static void local_steps(const gks_problem *p, const size_t *idx, size_t n, gks_m
   memcpy(g->cov + j * cl, S, cl * sizeof(double));
 }
 
+/* Assignment by the pairwise chi-squared distance (eq. 12): each component i of f goes to
+ * the j of g with the least D_ij = w_j^2 z_jj - 2 w_j v_i z_ij + v_i^2 z_ii, into cur[i].
+ * ldg: log |S_j| of g's components. */
+static void kmeans_assign(gks_problem *p, const gks_mix *g, const double *ldg, size_t *cur) {
+  const gks_mix *f = p->f;
+  size_t kf = f->k, k = g->k, d = g->d, cl = gks_cov_len(g), cf = gks_cov_len(f);
+  int nt = p->threads;
+  #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) \
+      if (gks_worth_threads(kf * k, d, f->full || g->full))
+  for (size_t i = 0; i < kf; i++) {
+    gks_work *wk = &p->work[TID];
+    size_t bj = 0;
+    double bv = HUGE_VAL;
+    for (size_t j = 0; j < k; j++) {
+      double lz = gks_pair_logz(f->mu + i * d, f->cov + i * cf, f->full, g->mu + j * d, g->cov + j * cl, g->full, d, wk, 0);
+      double D = g->w[j] * g->w[j] * exp(gks_self_logz(ldg[j], d) - p->shift) -
+                 2.0 * g->w[j] * f->w[i] * exp(lz - p->shift);
+      if (D < bv) { bv = D; bj = j; }
+    }
+    cur[i] = bj;
+  }
+}
+
+/* The update (eq. 13): local_steps on each component of g over the components of f
+ * assigned to it (idx[start[j] .. start[j+1]), grouped from cur). */
+static void kmeans_update(gks_problem *p, gks_mix *g, const size_t *cur, int steps, size_t *idx,
+                          size_t *start, double *sigma, double *buf) {
+  size_t kf = p->f->k, k = g->k, d = g->d, cl = gks_cov_len(g), q = 0;
+  int nt = p->threads;
+  for (size_t j = 0; j < k; j++) {
+    start[j] = q;
+    for (size_t i = 0; i < kf; i++) if (cur[i] == j) idx[q++] = i;
+  }
+  start[k] = q;
+  #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) \
+      if (gks_worth_threads(kf * (size_t)steps * 3, d, p->f->full || g->full))
+  for (size_t j = 0; j < k; j++) {
+    if (start[j + 1] == start[j]) continue;  /* nothing assigned: left as it is */
+    local_steps(p, idx + start[j], start[j + 1] - start[j], g, j, steps, &sigma[j],
+                &p->work[TID], buf + (size_t)TID * 4 * (d + cl));
+  }
+}
+
+/* Oscillation: the assignment cur of round `it` was seen per >= 2 rounds ago and F has
+ * not improved since (paper sec. 5 reports such cycles on speech data). The period, or 0. */
+static int kmeans_period(const size_t *lab, size_t kf, int it, int nch, const double *Fh, double F,
+                         double tol) {
+  const size_t *cur = lab + (size_t)it * kf;
+  for (int per = 2; per < it; per++) {
+    if (memcmp(cur, lab + (size_t)(it - per) * kf, kf * sizeof(size_t)) != 0) continue;
+    if (nch > 0 && Fh[it - per] - F <= tol * F) return per;
+  }
+  return 0;
+}
+
 gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err) {
   gks_problem *p = r->p;
   const gk_simplify_options *o = r->opt;
   const gks_mix *f = p->f;
-  size_t kf = f->k, k = g->k, d = g->d, cl = gks_cov_len(g), cf = gks_cov_len(f);
+  size_t kf = f->k, k = g->k, d = g->d, cl = gks_cov_len(g);
   int R = o->max_iter, nt = p->threads;
   size_t *lab = gk_scratch_alloc((size_t)(R + 1) * kf, sizeof(size_t));
   size_t *idx = gk_scratch_alloc(kf, sizeof(size_t)), *start = gk_scratch_alloc(k + 1, sizeof(size_t));
@@ -690,39 +788,11 @@ gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_erro
     if (gk_interrupted()) { s = gk_fail(err, GK_EINTR, "interrupted"); goto done; }
     size_t *cur = lab + (size_t)it * kf, *prev = lab + (size_t)(it - 1) * kf;
     for (size_t j = 0; j < k; j++) ldg[j] = gks_logdet(g, j, &p->work[0]);
-    /* Assignment by the pairwise chi-squared distance (eq. 12):
-     * D_ij = w_j^2 z_jj - 2 w_j v_i z_ij + v_i^2 z_ii. */
-    #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) \
-        if (gks_worth_threads(kf * k, d, f->full || g->full))
-    for (size_t i = 0; i < kf; i++) {
-      gks_work *wk = &p->work[TID];
-      size_t bj = 0;
-      double bv = HUGE_VAL;
-      for (size_t j = 0; j < k; j++) {
-        double lz = gks_pair_logz(f->mu + i * d, f->cov + i * cf, f->full, g->mu + j * d, g->cov + j * cl, g->full, d, wk, 0);
-        double D = g->w[j] * g->w[j] * exp(gks_self_logz(ldg[j], d) - p->shift) -
-                   2.0 * g->w[j] * f->w[i] * exp(lz - p->shift);
-        if (D < bv) { bv = D; bj = j; }
-      }
-      cur[i] = bj;
-    }
+    kmeans_assign(p, g, ldg, cur);
     int nch = 0;
     for (size_t i = 0; i < kf; i++) nch += it == 1 || cur[i] != prev[i];
     changes[it - 1] = nch;
-    /* Components of f grouped by their component of g. */
-    size_t q = 0;
-    for (size_t j = 0; j < k; j++) {
-      start[j] = q;
-      for (size_t i = 0; i < kf; i++) if (cur[i] == j) idx[q++] = i;
-    }
-    start[k] = q;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) \
-        if (gks_worth_threads(kf * (size_t)o->local_steps * 3, d, f->full || g->full))
-    for (size_t j = 0; j < k; j++) {
-      if (start[j + 1] == start[j]) continue;  /* nothing assigned: left as it is */
-      local_steps(p, idx + start[j], start[j + 1] - start[j], g, j, o->local_steps, &sigma[j],
-                  &p->work[TID], buf + (size_t)TID * 4 * (d + cl));
-    }
+    kmeans_update(p, g, cur, o->local_steps, idx, start, sigma, buf);
     if (!renormalise(g)) { s = gk_fail(err, GK_ENUMERIC, "kmeans: every weight reached zero"); goto done; }
     int moved;
     if ((s = handle_dead(r, g, &moved, err)) != GK_OK) goto done;
@@ -733,13 +803,7 @@ gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_erro
     Fh[it] = F;
     if (F < Fbest) { Fbest = F; gks_mix_copy(&best, g); }
     if (nch == 0 && it > 1 && Fold - F <= o->tol * F) { conv = 1; break; }
-    /* Oscillation: the assignment of this round was seen p >= 2 rounds ago and F has not
-     * improved since (paper sec. 5 reports such cycles on speech data). */
-    for (int per = 2; per < it && !osc; per++) {
-      if (memcmp(cur, lab + (size_t)(it - per) * kf, kf * sizeof(size_t)) != 0) continue;
-      if (nch > 0 && Fh[it - per] - F <= o->tol * F) osc = per;
-    }
-    if (osc) break;
+    if ((osc = kmeans_period(lab, kf, it, nch, Fh, F, o->tol)) != 0) break;
   }
   if (it > R) it = R;
   gks_mix_copy(g, &best);
