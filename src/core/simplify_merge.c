@@ -164,6 +164,55 @@ static void row_min(greedy *G, size_t r) {
 #define TID 0
 #endif
 
+/* The cost of every pair of G's components, and each row's minimum. */
+static void greedy_costs(greedy *G) {
+  size_t K = G->cur.k, d = G->cur.d;
+  #pragma omp parallel for schedule(dynamic, 4) num_threads(G->threads) \
+      if (gks_worth_threads(K * K / 2 * (G->kind ? 4 : 1), d, G->cur.full))
+  for (size_t i = 0; i < K; i++) {
+    G->cost[i * K + i] = HUGE_VAL;
+    for (size_t j = i + 1; j < K; j++)
+      G->cost[i * K + j] = pair_cost(G, i, j, &G->work[TID], G->tmp + (size_t)TID * (d + d * d));
+  }
+  for (size_t i = 0; i < K; i++)
+    for (size_t j = 0; j < i; j++) G->cost[i * K + j] = G->cost[j * K + i];
+  for (size_t i = 0; i < K; i++) row_min(G, i);
+}
+
+/* Merges the cheapest pair (i < j) into i, relabels j's members (lab) and updates the
+ * costs of i and the row minima that involved i or j. */
+static void greedy_merge_cheapest(greedy *G, size_t *lab) {
+  size_t K = G->cur.k, d = G->cur.d, bi = K;
+  for (size_t r = 0; r < K; r++)
+    if (G->active[r] && (bi == K || G->rowmin[r] < G->rowmin[bi])) bi = r;
+  size_t i = bi, j = G->rowarg[bi];
+  if (j < i) { size_t t = i; i = j; j = t; }
+  size_t idx[2] = {i, j};
+  double W, *mu = G->tmp, *S = G->tmp + d;
+  gks_merge(&G->cur, idx, 2, G->cur.full, &W, mu, S);
+  G->cur.w[i] = W;
+  memcpy(G->cur.mu + i * d, mu, d * sizeof(double));
+  memcpy(G->cur.cov + i * gks_cov_len(&G->cur), S, gks_cov_len(&G->cur) * sizeof(double));
+  G->logdet[i] = gks_logdet(&G->cur, i, &G->work[0]);
+  G->active[j] = 0;
+  for (size_t t = 0; t < K; t++) if (lab[t] == j) lab[t] = i;
+  #pragma omp parallel for schedule(dynamic, 8) num_threads(G->threads) \
+      if (gks_worth_threads(K * (G->kind ? 4 : 1), d, G->cur.full))
+  for (size_t r = 0; r < K; r++) {
+    if (!G->active[r] || r == i) continue;
+    double c = pair_cost(G, r < i ? r : i, r < i ? i : r, &G->work[TID], G->tmp + (size_t)TID * (d + d * d));
+    G->cost[r * K + i] = G->cost[i * K + r] = c;
+  }
+  for (size_t r = 0; r < K; r++) {
+    if (!G->active[r]) continue;
+    if (r == i || G->rowarg[r] == i || G->rowarg[r] == j) row_min(G, r);
+    else if (G->cost[r * K + i] < G->rowmin[r] || (G->cost[r * K + i] == G->rowmin[r] && i < G->rowarg[r])) {
+      G->rowmin[r] = G->cost[r * K + i];
+      G->rowarg[r] = i;
+    }
+  }
+}
+
 static gk_status greedy_run(const gks_mix *f, gks_mix *g, int kind, double shift, int threads,
                             size_t *assign, gk_error *err) {
   size_t K = f->k, d = f->d, k = g->k;
@@ -195,48 +244,10 @@ static gk_status greedy_run(const gks_mix *f, gks_mix *g, int kind, double shift
     G.active[i] = 1;
     G.logdet[i] = gks_logdet(&G.cur, i, &G.work[0]);
   }
-  #pragma omp parallel for schedule(dynamic, 4) num_threads(G.threads) \
-      if (gks_worth_threads(K * K / 2 * (kind ? 4 : 1), d, f->full))
-  for (size_t i = 0; i < K; i++) {
-    G.cost[i * K + i] = HUGE_VAL;
-    for (size_t j = i + 1; j < K; j++)
-      G.cost[i * K + j] = pair_cost(&G, i, j, &G.work[TID], G.tmp + (size_t)TID * (d + d * d));
-  }
-  for (size_t i = 0; i < K; i++)
-    for (size_t j = 0; j < i; j++) G.cost[i * K + j] = G.cost[j * K + i];
-  for (size_t i = 0; i < K; i++) row_min(&G, i);
-
+  greedy_costs(&G);
   for (size_t left = K; left > k; left--) {
     if (gk_interrupted()) { s = gk_fail(err, GK_EINTR, "interrupted"); goto done; }
-    size_t bi = K;
-    for (size_t r = 0; r < K; r++)
-      if (G.active[r] && (bi == K || G.rowmin[r] < G.rowmin[bi])) bi = r;
-    size_t i = bi, j = G.rowarg[bi];
-    if (j < i) { size_t t = i; i = j; j = t; }
-    size_t idx[2] = {i, j};
-    double W, *mu = G.tmp, *S = G.tmp + d;
-    gks_merge(&G.cur, idx, 2, G.cur.full, &W, mu, S);
-    G.cur.w[i] = W;
-    memcpy(G.cur.mu + i * d, mu, d * sizeof(double));
-    memcpy(G.cur.cov + i * gks_cov_len(&G.cur), S, gks_cov_len(&G.cur) * sizeof(double));
-    G.logdet[i] = gks_logdet(&G.cur, i, &G.work[0]);
-    G.active[j] = 0;
-    for (size_t t = 0; t < K; t++) if (lab[t] == j) lab[t] = i;
-    #pragma omp parallel for schedule(dynamic, 8) num_threads(G.threads) \
-        if (gks_worth_threads(K * (kind ? 4 : 1), d, f->full))
-    for (size_t r = 0; r < K; r++) {
-      if (!G.active[r] || r == i) continue;
-      double c = pair_cost(&G, r < i ? r : i, r < i ? i : r, &G.work[TID], G.tmp + (size_t)TID * (d + d * d));
-      G.cost[r * K + i] = G.cost[i * K + r] = c;
-    }
-    for (size_t r = 0; r < K; r++) {
-      if (!G.active[r]) continue;
-      if (r == i || G.rowarg[r] == i || G.rowarg[r] == j) row_min(&G, r);
-      else if (G.cost[r * K + i] < G.rowmin[r] || (G.cost[r * K + i] == G.rowmin[r] && i < G.rowarg[r])) {
-        G.rowmin[r] = G.cost[r * K + i];
-        G.rowarg[r] = i;
-      }
-    }
+    greedy_merge_cheapest(&G, lab);
   }
   /* The surviving components, in index order. */
   {
