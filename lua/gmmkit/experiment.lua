@@ -9,6 +9,12 @@ local core = require "gmmkit.core"
 
 local experiment = {}
 
+--- A string as one word for /bin/sh: single-quoted, each ' written as '\''. Nothing in it
+-- (quotes, ;, $, backquotes, newlines) can end the word.
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
 --- Whether the example runs in its reduced-size mode (GMMKIT_SMOKE=1, used by the tests).
 function experiment.smoke()
   local v = os.getenv("GMMKIT_SMOKE")
@@ -33,26 +39,24 @@ local function parse_value(name, default, text)
   return text
 end
 
---- Parses `--name value` (or `--name=value`, `--flag` for booleans) from a script's
--- `arg` into a copy of `defaults`; list-valued options take comma-separated values.
--- Unknown options are errors with a suggestion; `--help` prints `usage` and the defaults.
-function experiment.options(argv, defaults, usage)
-  local opt, names = {}, {}
-  for k, v in pairs(defaults) do
-    opt[k] = v
-    names[#names + 1] = k
+local function usage_text(usage, defaults, names)
+  local lines = {(usage or "") .. "\noptions (defaults):"}
+  for _, k in ipairs(names) do
+    local v = defaults[k]
+    if type(v) == "table" then v = table.concat(v, ",") end
+    lines[#lines + 1] = string.format("  --%-20s %s", (k:gsub("_", "-")), tostring(v))
   end
-  table.sort(names)
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function parse_options(argv, defaults, names, usage)
+  local opt = {}
+  for k, v in pairs(defaults) do opt[k] = v end
   local i = 1
   while argv and argv[i] do
     local a = argv[i]
     if a == "--help" or a == "-h" then
-      io.write((usage or "") .. "\noptions (defaults):\n")
-      for _, k in ipairs(names) do
-        local v = defaults[k]
-        if type(v) == "table" then v = table.concat(v, ",") end
-        io.write(string.format("  --%-20s %s\n", k:gsub("_", "-"), tostring(v)))
-      end
+      io.write(usage_text(usage, defaults, names))
       os.exit(0)
     end
     local name, value = a:match("^%-%-([%w_%-]+)=(.*)$")
@@ -78,10 +82,43 @@ function experiment.options(argv, defaults, usage)
   return opt
 end
 
---- Creates a folder (and its parents) and returns its path.
+--- Parses `--name value` (or `--name=value`, `--flag` for booleans) from a script's
+-- `arg` into a copy of `defaults`; list-valued options take comma-separated values.
+-- `--help` prints `usage` and the defaults and exits with 0. A usage error (an unknown
+-- option, with a suggestion, or a bad value) in a script's own `arg` (the table with
+-- arg[0], the script) prints one line and the usage on stderr and exits with status 2,
+-- as command-line tools do, without a traceback; for any other list it raises.
+function experiment.options(argv, defaults, usage)
+  local names = {}
+  for k in pairs(defaults) do names[#names + 1] = k end
+  table.sort(names)
+  local ok, opt = pcall(parse_options, argv, defaults, names, usage)
+  if ok then return opt end
+  if not (type(argv) == "table" and type(argv[0]) == "string") then error(opt, 0) end
+  local prog = (argv and argv[0] or "script"):match("[^/]*$")
+  io.stderr:write(prog, ": ", tostring(opt), "\n", usage_text(usage, defaults, names))
+  os.exit(2)
+end
+
+--- Creates a folder (and its parents), checks that a file can be written in it, and
+-- returns its path: an output folder that cannot be written is reported before any
+-- heavy step, not after it.
 function experiment.mkdir(path)
-  local ok = os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'")
-  if not ok then error("cannot create the folder " .. path, 2) end
+  if type(path) ~= "string" or path == "" or path:find("%z") then
+    error("bad argument #1 to 'mkdir' (a folder path expected)", 2)
+  end
+  local ok = os.execute("mkdir -p -- " .. shell_quote(path) .. " 2>/dev/null")
+  if not ok then
+    error(string.format("cannot create the output folder %s: choose another (for an example: --out DIR)", path), 2)
+  end
+  local probe = string.format("%s/.gmmkit-write-test-%d", path, math.random(1 << 30))
+  local f, why = io.open(probe, "w")
+  if not f then
+    error(string.format("cannot write in the output folder %s (%s): choose another (for an example: --out DIR)",
+      path, tostring(why):gsub("^.*: ", "")), 2)
+  end
+  f:close()
+  os.remove(probe)
   return path
 end
 
@@ -103,9 +140,15 @@ function experiment.speech_folder(given, out, script, takes)
   if data and data ~= "" then
     return data .. "/fsdd/recordings", "the Free Spoken Digit Dataset (" .. data .. "/fsdd/recordings)"
   end
+  takes = takes or 6
+  if math.type(takes) ~= "integer" or takes < 1 or takes > 1000 then
+    error("bad argument #4 to 'speech_folder' (takes must be an integer in [1, 1000])", 2)
+  end
   local dir = out .. "/espeak-corpus"
-  local cmd = string.format("TAKES=%d '%s/scripts/make-espeak-corpus' '%s' >&2", takes or 6, source_root(script), dir)
-  if not os.execute(cmd) then error("could not make the espeak-ng corpus (" .. cmd .. ")", 2) end
+  -- Every path is one quoted word: a folder named x'; touch y; echo ' stays a name.
+  local cmd = string.format("TAKES=%d %s %s >&2", takes, shell_quote(source_root(script) .. "/scripts/make-espeak-corpus"),
+    shell_quote(dir))
+  if not os.execute(cmd) then error("could not make the espeak-ng corpus in " .. dir .. " (scripts/make-espeak-corpus failed; see above)", 2) end
   return dir, "a corpus synthesised with espeak-ng (no speech data folder was given)"
 end
 
@@ -257,10 +300,61 @@ function experiment.progress(fmt, ...)
   io.stderr:write(string.format(fmt, ...), "\n")
 end
 
+--- Names the files that gk.features.extract skipped: `results` is one extract result or a
+-- list of them. Each skipped file and its reason goes to stderr (at most `max_lines`, 20
+-- by default, then a count); when more than half of the files failed, a warning says so
+-- (that is almost always a wrong option or folder, not bad data). Returns the Markdown
+-- section for a report (the files and reasons, up to 200), or nil when none failed, and
+-- the numbers failed and total.
+function experiment.report_failures(results, max_lines)
+  if type(results) ~= "table" then error("bad argument #1 to 'report_failures' (an extract result or a list of them expected)", 2) end
+  if results.failed or results.paths then results = {results} end
+  max_lines = max_lines or 20
+  local failed, total = {}, 0
+  for i, r in ipairs(results) do
+    if type(r) ~= "table" or type(r.failed) ~= "table" or type(r.paths) ~= "table" then
+      error(string.format("bad argument #1 to 'report_failures' (entry %d is not an extract result)", i), 2)
+    end
+    total = total + #r.paths + #r.failed
+    for _, f in ipairs(r.failed) do failed[#failed + 1] = f end
+  end
+  if #failed == 0 then return nil, 0, total end
+  io.stderr:write(string.format("skipped %d of %d files that could not be read:\n", #failed, total))
+  for i, f in ipairs(failed) do
+    if i > max_lines then
+      io.stderr:write(string.format("  ... and %d more (listed in the report)\n", #failed - max_lines))
+      break
+    end
+    io.stderr:write("  ", f.error, "\n")
+  end
+  local loud = 2 * #failed > total
+  if loud then
+    io.stderr:write(string.format("WARNING: %d of %d files failed, more than half: this is almost always a wrong " ..
+      "option or folder (rate, channel, preset, --audio), not bad data\n", #failed, total))
+  end
+  local md = {"## Skipped files", ""}
+  if loud then
+    md[#md + 1] = string.format("**More than half of the files (%d of %d) could not be read: check the options and the folder.**", #failed, total)
+    md[#md + 1] = ""
+  end
+  md[#md + 1] = string.format("%d of %d files could not be read and were left out:", #failed, total)
+  md[#md + 1] = ""
+  for i, f in ipairs(failed) do
+    if i > 200 then
+      md[#md + 1] = string.format("- ... and %d more", #failed - 200)
+      break
+    end
+    local why = f.error
+    if why:sub(1, #f.path + 2) == f.path .. ": " then why = why:sub(#f.path + 3) end  -- the path is named once
+    md[#md + 1] = string.format("- `%s`: %s", f.path, why)
+  end
+  return table.concat(md, "\n") .. "\n", #failed, total
+end
+
 for name, text in pairs({
   smoke = "gk.experiment.smoke() -> boolean\nTrue in the tests' reduced-size mode (GMMKIT_SMOKE=1).",
-  options = "gk.experiment.options(arg, defaults[, usage]) -> table\nParses --name value options of a script against their defaults (types follow the defaults; lists are comma-separated); unknown options are errors with a suggestion; --help prints usage.",
-  mkdir = "gk.experiment.mkdir(path) -> path\nCreates a folder and its parents.",
+  options = "gk.experiment.options(arg, defaults[, usage]) -> table\nParses --name value options of a script against their defaults (types follow the defaults; lists are comma-separated); --help prints usage and exits 0; a usage error prints one line and the usage and exits 2.",
+  mkdir = "gk.experiment.mkdir(path) -> path\nCreates a folder and its parents and checks that it can be written (an error names the folder).",
   timed = "gk.experiment.timed(f, ...) -> results..., seconds\nCalls f and appends the wall-clock seconds it took.",
   clock = "gk.experiment.clock() -> seconds\nMonotonic wall-clock time.",
   reduce_all = "gk.experiment.reduce_all(f, k, methods[, opts]) -> rows\nReduces f to k components with every method; each row has method, model, info, nise, ise, seconds, iterations (or error).",
@@ -273,6 +367,7 @@ for name, text in pairs({
   check_best = "gk.experiment.check_best(by, best, others)\nRaises unless method `best` has a NISE no larger than each of `others`.",
   eer = "gk.experiment.eer(targets, nontargets) -> rate\nEqual error rate of a detector from its target and non-target score lists.",
   progress = "gk.experiment.progress(fmt, ...)\nA progress line on stderr.",
+  report_failures = "gk.experiment.report_failures(results[, max_lines = 20]) -> markdown|nil, failed, total\nNames the files gk.features.extract skipped (one result or a list): each with its reason on stderr (at most max_lines, then a count), a warning when more than half failed, and a Markdown section for a report.",
 }) do
   core.setdoc(experiment[name], text)
 end

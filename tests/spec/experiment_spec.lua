@@ -56,3 +56,160 @@ describe("gk.experiment.eer", function()
     assert.are.equal(0.25, gk.experiment.eer({0.5, 3, 4, 5}, {1, 2, 6, -1}))
   end)
 end)
+
+local H = require "spec_helper"
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local function exists(p)
+  local f = io.open(p, "r")
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Runs the host with a shell-quoted argument list and an environment prefix; stdout and
+--- stderr apart, and the exit code.
+local function host(args, env)
+  local err = os.tmpname()
+  local cmd = {}
+  for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
+  local f = assert(io.popen((env or "") .. " " .. q(H.host) .. " " .. table.concat(cmd, " ") .. " 2>" .. q(err)))
+  local out = f:read("a")
+  local _, _, code = f:close()
+  local e = assert(io.open(err)):read("a")
+  os.remove(err)
+  return out, e, code
+end
+
+describe("gk.experiment.speech_folder", function()
+  it("passes the output folder to the corpus script as one word, never as shell code", function()
+    local dir = H.tmpdir()
+    local mark = dir .. "/y"
+    -- a stand-in for scripts/make-espeak-corpus that records the folder it was given
+    os.execute("mkdir -p " .. q(dir .. "/src/scripts"))
+    local f = assert(io.open(dir .. "/src/scripts/make-espeak-corpus", "w"))
+    f:write('#!/bin/sh\nmkdir -p "$1" && printf %s "$1" > "$1/given" && printf %s "$TAKES" > "$1/takes"\n')
+    f:close()
+    os.execute("chmod +x " .. q(dir .. "/src/scripts/make-espeak-corpus"))
+    local out = dir .. "/x'; touch " .. mark .. "; echo '"
+    local _, err, code = host({"-e", "print(gk.experiment.speech_folder(nil, " .. string.format("%q", out) .. ", nil, 2))"},
+      "env -u GMMKIT_DATA GMMKIT_SOURCE_DIR=" .. q(dir .. "/src"))
+    assert.are.equal(0, code, err)
+    assert.is_false(exists(mark), "the folder name ran a command")
+    local given = io.open(out .. "/espeak-corpus/given")
+    assert.is_not_nil(given, "the corpus script did not get the folder")
+    assert.are.equal(out .. "/espeak-corpus", given:read("a"))
+    given:close()
+    assert.are.equal("2", assert(io.open(out .. "/espeak-corpus/takes")):read("a"))
+    os.execute("rm -rf " .. q(dir))
+  end)
+end)
+
+describe("gk.experiment.mkdir", function()
+  it("reports a folder that cannot be made or written, naming it", function()
+    assert.error_matches(function() gk.experiment.mkdir("/proc/gk-no-such/out") end,
+      "cannot create the output folder /proc/gk-no-such/out", nil, true)
+    assert.error_matches(function() gk.experiment.mkdir("/proc") end, "cannot write in the output folder /proc", nil, true)
+    local dir = H.tmpdir()
+    assert.are.equal(dir .. "/a b/c", gk.experiment.mkdir(dir .. "/a b/c"))
+    local f = io.open(dir .. "/a b/c/t", "w")
+    assert.is_not_nil(f)
+    f:close()
+    assert.are.equal("t\n", io.popen("ls -A " .. q(dir .. "/a b/c")):read("a"))  -- the probe file is gone
+    os.execute("rm -rf " .. q(dir))
+  end)
+end)
+
+describe("gk.experiment.report_failures", function()
+  it("names each skipped file on stderr and in the report, loudly when most failed", function()
+    local r = {paths = {"a.wav"}, failed = {{path = "b.wav", error = "b.wav: empty file (0 bytes)"},
+      {path = "c.wav", error = "c.wav: not an audio file"}}}
+    local md, n, total = gk.experiment.report_failures(r)
+    assert.are.equal(2, n)
+    assert.are.equal(3, total)
+    assert.truthy(md:find("- `b.wav`: empty file (0 bytes)", 1, true), md)
+    assert.truthy(md:find("- `c.wav`: not an audio file", 1, true), md)
+    assert.truthy(md:find("More than half", 1, true), md)
+    assert.is_nil((gk.experiment.report_failures({paths = {"a.wav"}, failed = {}})))
+    -- stderr: one line per file up to the limit, then a count
+    local failed = {}
+    for i = 1, 30 do failed[i] = {path = i .. ".wav", error = i .. ".wav: bad"} end
+    local code = "gk.experiment.report_failures({paths = {}, failed = " ..
+      "(function() local t = {} for i = 1, 30 do t[i] = {path = i .. '.wav', error = i .. '.wav: bad'} end return t end)()})"
+    local _, err = host({"-e", code})
+    local lines = {}
+    for l in err:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.equal("skipped 30 of 30 files that could not be read:", lines[1])
+    assert.are.equal("  1.wav: bad", lines[2])
+    assert.are.equal("  20.wav: bad", lines[21])
+    assert.are.equal("  ... and 10 more (listed in the report)", lines[22])
+    assert.truthy(lines[23]:find("^WARNING: 30 of 30 files failed, more than half"), err)
+  end)
+end)
+
+describe("examples/speech_ubm.lua as a new user runs it", function()
+  local script = H.source_dir .. "/examples/speech_ubm.lua"
+
+  it("prints a usage error in one line with the usage, no traceback, status 2", function()
+    local out, err, code = host({script, "--compnents", "8"})
+    assert.are.equal(2, code, err)
+    assert.are.equal("", out)
+    assert.truthy(err:find("^speech_ubm.lua: unknown option %-%-compnents %(did you mean %-%-components%?%)\n"), err)
+    assert.truthy(err:find("options (defaults):", 1, true), err)
+    assert.falsy(err:find("traceback", 1, true), err)
+  end)
+
+  it("reports an output folder it cannot write before any heavy step", function()
+    local t0 = gk.seconds()
+    local out, err, code = host({script, "--out", "/proc/gk-demo-out", "--audio", H.source_dir .. "/tests/data/mfcc"})
+    assert.are.equal(1, code, err)
+    assert.truthy(err:find("cannot create the output folder /proc/gk-demo-out", 1, true), err)
+    assert.falsy(out:find("features:", 1, true), out)
+    assert.is_true(gk.seconds() - t0 < 10)
+  end)
+
+  it("survives an empty WAV, a text file named .wav and a 44.1 kHz stereo file sorting first, and names them", function()
+    local data = H.data_dir("a folder of spoken digits with three odd files")
+    if not data then
+      pending("GMMKIT_DATA is not set: the demo on a folder with bad files")
+      return
+    end
+    local dir = H.tmpdir()
+    local audio = dir .. "/audio"
+    os.execute("mkdir -p " .. q(audio))
+    local list = io.popen("ls " .. q(data .. "/fsdd/recordings") .. " | grep '_[0-4]\\.wav$' | head -60")
+    for name in list:lines() do
+      local src = assert(io.open(data .. "/fsdd/recordings/" .. name, "rb"))
+      local dst = assert(io.open(audio .. "/" .. name, "wb"))
+      dst:write(src:read("a"))
+      src:close()
+      dst:close()
+    end
+    list:close()
+    -- 0.6 s of a tone at 44.1 kHz in two channels, 16-bit PCM, written byte by byte
+    local rate, n, pcm = 44100, 26460, {}
+    for i = 0, n - 1 do
+      local v = math.floor(6000 * math.sin(2 * math.pi * 300 * i / rate))
+      pcm[#pcm + 1] = string.pack("<i2i2", v, -v)
+    end
+    local body = table.concat(pcm)
+    local f = assert(io.open(audio .. "/00_stereo.wav", "wb"))
+    f:write("RIFF", string.pack("<I4", 36 + #body), "WAVEfmt ",
+      string.pack("<I4I2I2I4I4I2I2", 16, 1, 2, rate, rate * 4, 4, 16), "data", string.pack("<I4", #body), body)
+    f:close()
+    assert(io.open(audio .. "/1_x_0.wav", "wb")):close()  -- empty, among the training files
+    f = assert(io.open(audio .. "/2_y_0.wav", "w"))
+    f:write("not a recording\n")
+    f:close()
+    local out, err, code = host({script, "--audio", audio, "--out", dir .. "/out", "--plots", "false"},
+      "GMMKIT_SMOKE=1")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("2 failed files, 1 resampled to 8000 Hz", 1, true), out)
+    assert.truthy(err:find(audio .. "/1_x_0.wav: empty file", 1, true), err)
+    assert.truthy(err:find(audio .. "/2_y_0.wav: not an audio file", 1, true), err)
+    local report = assert(io.open(dir .. "/out/report.md")):read("a")
+    assert.truthy(report:find("`" .. audio .. "/1_x_0.wav`", 1, true), report)
+    assert.truthy(report:find("`" .. audio .. "/2_y_0.wav`", 1, true), report)
+    assert.truthy(report:find("1 file was resampled to 8000 Hz", 1, true), report)
+    assert.truthy(report:find("Which reduction to use", 1, true), report)
+    os.execute("rm -rf " .. q(dir))
+  end)
+end)
