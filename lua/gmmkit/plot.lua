@@ -229,7 +229,7 @@ local function ellipse(c)
 end
 
 local mixture_keys = {{"mixtures", check.any}, {"labels", check.texts}, {"dims", check.dims},
-  {"points", check.any}, {"file", check.file}, {"title", check.text}, {"grid", check.int(2, 2000)},
+  {"points", check.any}, {"file", check.file}, {"title", check.text}, {"xlabel", check.text}, {"ylabel", check.text}, {"grid", check.int(2, 2000)},
   {"range", check.range}, {"ellipses", check.bool}, {"contours", check.bool},
   {"max_points", check.int(1, 10000000)}, {"size", check.size}}
 
@@ -275,7 +275,7 @@ function plot.mixtures(opts)
     local script = {terminal(opts.file, opts.size)}
     script[#script + 1] = string.format("set xrange [%.17g:%.17g]\nset yrange [%.17g:%.17g]\n", xmin, xmax, ymin, ymax)
     script[#script + 1] = string.format("set title %s\nset xlabel %s\nset ylabel %s\nset key outside right top\n",
-      quote(opts.title or ""), quote("dimension " .. a), quote("dimension " .. b))
+      quote(opts.title or ""), quote(opts.xlabel or ("dimension " .. a)), quote(opts.ylabel or ("dimension " .. b)))
     local plots = {}
     if X then
       local path, f = tmp.data()
@@ -472,11 +472,12 @@ function plot.image(m, opts)
 end
 
 core.setdoc(plot.mixtures, [[
-gk.plot.mixtures{mixtures = {f, g, ...}, labels =, dims = {1, 2}, points = X, file =, title =, grid = 120, range = {x0, x1, y0, y1}, ellipses = true, contours = true}
+gk.plot.mixtures{mixtures = {f, g, ...}, labels =, dims = {1, 2}, points = X, file =, title =, xlabel =, ylabel =, grid = 120, range = {x0, x1, y0, y1}, ellipses = true, contours = true}
 A 2-D slice of one or more mixtures on dimensions `dims`: density contours of each
 mixture's marginal and its components' 1- and 2-sigma ellipses, with the data points X
-(a matrix) behind them, as in the figures of the GMM simplification paper. `file` ends in
-.png or .svg; without it the plot is drawn as text on the terminal.]])
+(a matrix) behind them, as in the figures of the GMM simplification paper. The axes are
+labelled "dimension a" unless xlabel / ylabel name the features. `file` ends in .png or
+.svg; without it the plot is drawn as text on the terminal.]])
 core.setdoc(plot.curves, [[
 gk.plot.curves{series = {{label =, x = {...}, y = {...}}, ...}, xlabel =, ylabel =, logx =, logy =, file =, title =,
                points = true}
