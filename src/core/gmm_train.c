@@ -131,11 +131,74 @@ static gk_status collapsed(const gk_gmm_stats *s, const gk_gmm_update_opts *o, d
                  "set var_floor or reg above 0");
 }
 
+/* The maximum-likelihood mean and covariance of component c (occupancy n > 0) from the
+ * statistics (Bishop PRML eq. 9.24-9.26), with reg added and the floors applied. */
+static void ml_component(const gk_gmm_stats *s, const gk_gmm_update_opts *o, const double *floor_,
+                         gk_gmm *g, size_t c, double n) {
+  size_t d = s->d, cs = gk_gmm_cov_size(s->cov, d);
+  const double *f = s->first + c * d, *sh = s->shift + c * d;
+  double *mu = g->means + c * d;
+  for (size_t j = 0; j < d; j++) mu[j] = sh[j] + f[j] / n;
+  if (s->cov == GK_COV_DIAG) {
+    const double *s2 = s->second + c * d;
+    double *v = g->covs + c * d;
+    for (size_t j = 0; j < d; j++) {
+      double m = f[j] / n;
+      double var = s2[j] / n - m * m + o->reg;
+      v[j] = var > floor_[j] ? var : floor_[j];
+    }
+    return;
+  }
+  const double *s2 = s->second + c * cs;
+  double *S = g->covs + c * cs;
+  for (size_t p = 0; p < d; p++)
+    for (size_t t = 0; t <= p; t++) {
+      /* Symmetric by construction: the lower triangle mirrored. */
+      double v = 0.5 * (s2[p * d + t] + s2[t * d + p]) / n - (f[p] / n) * (f[t] / n);
+      S[p * d + t] = S[t * d + p] = v;
+    }
+  for (size_t j = 0; j < d; j++) {
+    S[j * d + j] += o->reg;
+    if (S[j * d + j] < floor_[j]) S[j * d + j] = floor_[j];
+  }
+}
+
+/* The dying components of *g (alive[c] == 0; nalive others) removed (a new *g) or
+ * re-split from the heaviest, as o->death says. */
+static gk_status bury(gk_gmm **g, unsigned char *alive, size_t nalive, const gk_gmm_update_opts *o,
+                      const gk_allocator *a, gk_error *err) {
+  gk_gmm *old = *g;
+  size_t k = old->k, d = old->d, cs = gk_gmm_cov_size(old->cov, d);
+  if (o->death != GK_DEATH_REMOVE) {
+    for (size_t c = 0; c < k; c++) {
+      if (alive[c]) continue;
+      size_t hv = heaviest(old, alive);
+      split_into(old, hv, c);
+      alive[c] = 1;
+    }
+    return GK_OK;
+  }
+  gk_gmm *h = NULL;
+  gk_status st = gk_gmm_create(&h, nalive, d, old->cov, a, err);
+  if (st != GK_OK) return st;
+  size_t i = 0;
+  for (size_t c = 0; c < k; c++) {
+    if (!alive[c]) continue;
+    h->weights[i] = old->weights[c];
+    memcpy(h->means + i * d, old->means + c * d, d * sizeof(double));
+    memcpy(h->covs + i * cs, old->covs + c * cs, cs * sizeof(double));
+    i++;
+  }
+  gk_gmm_free(old);
+  *g = h;
+  return GK_OK;
+}
+
 gk_status gk_gmm_update(const gk_gmm_stats *s, const gk_gmm_update_opts *o, gk_gmm **out,
                         const gk_allocator *a, size_t *events, gk_error *err) {
   *out = NULL;
   if (events) *events = 0;
-  size_t k = s->k, d = s->d, cs = gk_gmm_cov_size(s->cov, d);
+  size_t k = s->k, d = s->d;
   gk_status st = check_update_opts(o, k, err);
   if (st != GK_OK) return st;
   double N = 0.0;
@@ -164,31 +227,7 @@ gk_status gk_gmm_update(const gk_gmm_stats *s, const gk_gmm_update_opts *o, gk_g
     g->weights[c] = n / N;
     alive[c] = n > 0.0 && g->weights[c] >= o->min_weight;
     if (!alive[c]) continue;
-    const double *f = s->first + c * d, *sh = s->shift + c * d;
-    double *mu = g->means + c * d;
-    for (size_t j = 0; j < d; j++) mu[j] = sh[j] + f[j] / n;
-    if (s->cov == GK_COV_DIAG) {
-      const double *s2 = s->second + c * d;
-      double *v = g->covs + c * d;
-      for (size_t j = 0; j < d; j++) {
-        double m = f[j] / n;
-        double var = s2[j] / n - m * m + o->reg;
-        v[j] = var > floor_[j] ? var : floor_[j];
-      }
-    } else {
-      const double *s2 = s->second + c * cs;
-      double *S = g->covs + c * cs;
-      for (size_t p = 0; p < d; p++)
-        for (size_t t = 0; t <= p; t++) {
-          /* Symmetric by construction: the lower triangle mirrored. */
-          double v = 0.5 * (s2[p * d + t] + s2[t * d + p]) / n - (f[p] / n) * (f[t] / n);
-          S[p * d + t] = S[t * d + p] = v;
-        }
-      for (size_t j = 0; j < d; j++) {
-        S[j * d + j] += o->reg;
-        if (S[j * d + j] < floor_[j]) S[j * d + j] = floor_[j];
-      }
-    }
+    ml_component(s, o, floor_, g, c, n);
     alive[c] = component_ok(g, c);
     nalive += alive[c];
   }
@@ -197,28 +236,7 @@ gk_status gk_gmm_update(const gk_gmm_stats *s, const gk_gmm_update_opts *o, gk_g
     goto done;
   }
   size_t died = k - nalive;
-  if (died > 0 && o->death == GK_DEATH_REMOVE) {
-    gk_gmm *h = NULL;
-    st = gk_gmm_create(&h, nalive, d, s->cov, a, err);
-    if (st != GK_OK) goto done;
-    size_t i = 0;
-    for (size_t c = 0; c < k; c++) {
-      if (!alive[c]) continue;
-      h->weights[i] = g->weights[c];
-      memcpy(h->means + i * d, g->means + c * d, d * sizeof(double));
-      memcpy(h->covs + i * cs, g->covs + c * cs, cs * sizeof(double));
-      i++;
-    }
-    gk_gmm_free(g);
-    g = h;
-  } else if (died > 0) {
-    for (size_t c = 0; c < k; c++) {
-      if (alive[c]) continue;
-      size_t hv = heaviest(g, alive);
-      split_into(g, hv, c);
-      alive[c] = 1;
-    }
-  }
+  if (died > 0 && (st = bury(&g, alive, nalive, o, a, err)) != GK_OK) goto done;
   normalise_weights(g);
   st = gk_gmm_prepare(g, err);
   if (st == GK_OK && events) *events = died;
@@ -561,6 +579,61 @@ static gk_status initial_model(const gk_gmm_data *x, size_t n, size_t d, const g
   return st;
 }
 
+/* GK_INIT_RANDOM: K distinct frames of the sample S (m x d) as means (partial
+ * Fisher-Yates on indices), the global covariance gcv, equal weights. */
+static gk_status init_random(gk_gmm *g, const double *S, size_t m, const double *gcv, gk_rng *r,
+                             gk_error *err) {
+  size_t k = g->k, d = g->d, cs = gk_gmm_cov_size(g->cov, d);
+  size_t *perm = gk_scratch_alloc(m, sizeof(size_t));
+  if (!perm) return gk_fail_nomem(err);
+  for (size_t i = 0; i < m; i++) perm[i] = i;
+  for (size_t c = 0; c < k; c++) {
+    size_t j = c + (size_t)gk_rng_below(r, m - c);
+    if (j >= m) j = m - 1;
+    size_t t = perm[c];
+    perm[c] = perm[j];
+    perm[j] = t;
+    memcpy(g->means + c * d, S + perm[c] * d, d * sizeof(double));
+    memcpy(g->covs + c * cs, gcv, cs * sizeof(double));
+    g->weights[c] = 1.0 / (double)k;
+  }
+  gk_scratch_free(perm);
+  return GK_OK;
+}
+
+/* GK_INIT_KMEANSPP and GK_INIT_KMEANS: k-means++ centres of the sample S (m x d), Lloyd
+ * iterations for the latter, then the model of the hard assignment. */
+static gk_status init_kmeans(gk_gmm *g, const double *S, size_t m, gk_gmm_init init, const double *gcv,
+                             const double *floor_, double reg, gk_rng *r, gk_error *err) {
+  size_t k = g->k, d = g->d;
+  gk_status st;
+  double *C = gk_scratch_alloc(k * d, sizeof(double));
+  double *D = gk_scratch_alloc(m * k + k * d, sizeof(double));
+  double *xn = gk_scratch_alloc(m, sizeof(double)), *cn = gk_scratch_alloc(k, sizeof(double));
+  double *cnt = gk_scratch_alloc(k, sizeof(double));
+  if (!C || !D || !xn || !cn || !cnt) {
+    st = gk_fail_nomem(err);
+  } else {
+    kmeanspp(S, m, k, d, r, C, xn);
+    for (size_t i = 0; i < m; i++) {
+      double s = 0.0;
+      for (size_t j = 0; j < d; j++) s += S[i * d + j] * S[i * d + j];
+      xn[i] = s;
+    }
+    int prev = gk_blas_serial_begin();  /* a fixed summation order, whatever the threads */
+    if (init == GK_INIT_KMEANS) lloyd(S, m, C, k, d, xn, cn, D, cnt);
+    else sq_dist(S, m, C, k, d, xn, cn, D);
+    gk_blas_serial_end(prev);
+    st = init_from_centres(g, S, m, C, D, gcv, floor_, reg, err);
+  }
+  gk_scratch_free(C);
+  gk_scratch_free(D);
+  gk_scratch_free(xn);
+  gk_scratch_free(cn);
+  gk_scratch_free(cnt);
+  return st;
+}
+
 /* The initial model from the sample S (m x d) of the frames, `r` the generator after
  * the sample was drawn. */
 static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk_gmm_train_opts *o, gk_rng *r,
@@ -597,50 +670,9 @@ static gk_status model_from_sample(const double *S, size_t m, size_t d, const gk
     g->weights[0] = 1.0;
     memcpy(g->means, gmean, d * sizeof(double));
     memcpy(g->covs, gcv, cs * sizeof(double));
-  } else if (o->init == GK_INIT_RANDOM) {
-    /* K distinct frames of the sample (partial Fisher-Yates on indices). */
-    size_t *perm = gk_scratch_alloc(m, sizeof(size_t));
-    if (!perm) {
-      st = gk_fail_nomem(err);
-      goto done;
-    }
-    for (size_t i = 0; i < m; i++) perm[i] = i;
-    for (size_t c = 0; c < k; c++) {
-      size_t j = c + (size_t)gk_rng_below(r, m - c);
-      if (j >= m) j = m - 1;
-      size_t t = perm[c];
-      perm[c] = perm[j];
-      perm[j] = t;
-      memcpy(g->means + c * d, S + perm[c] * d, d * sizeof(double));
-      memcpy(g->covs + c * cs, gcv, cs * sizeof(double));
-      g->weights[c] = 1.0 / (double)k;
-    }
-    gk_scratch_free(perm);
   } else {
-    double *C = gk_scratch_alloc(k * d, sizeof(double));
-    double *D = gk_scratch_alloc(m * k + k * d, sizeof(double));
-    double *xn = gk_scratch_alloc(m, sizeof(double)), *cn = gk_scratch_alloc(k, sizeof(double));
-    double *cnt = gk_scratch_alloc(k, sizeof(double));
-    if (!C || !D || !xn || !cn || !cnt) {
-      st = gk_fail_nomem(err);
-    } else {
-      kmeanspp(S, m, k, d, r, C, xn);
-      for (size_t i = 0; i < m; i++) {
-        double s = 0.0;
-        for (size_t j = 0; j < d; j++) s += S[i * d + j] * S[i * d + j];
-        xn[i] = s;
-      }
-      int prev = gk_blas_serial_begin();  /* a fixed summation order, whatever the threads */
-      if (o->init == GK_INIT_KMEANS) lloyd(S, m, C, k, d, xn, cn, D, cnt);
-      else sq_dist(S, m, C, k, d, xn, cn, D);
-      gk_blas_serial_end(prev);
-      st = init_from_centres(g, S, m, C, D, gcv, floor_, o->update.reg, err);
-    }
-    gk_scratch_free(C);
-    gk_scratch_free(D);
-    gk_scratch_free(xn);
-    gk_scratch_free(cn);
-    gk_scratch_free(cnt);
+    st = o->init == GK_INIT_RANDOM ? init_random(g, S, m, gcv, r, err)
+                                   : init_kmeans(g, S, m, o->init, gcv, floor_, o->update.reg, r, err);
     if (st != GK_OK) goto done;
   }
   st = gk_gmm_prepare(g, err);
