@@ -23,8 +23,9 @@ local files = gk.audio.list(folder)
 files = ex.spread(files, opt.max_files)
 -- The paper's front-end, without energy: cepstra c1 and c2 of voiced frames.
 local feats = gk.features.extract(files, {preset = "paper", vad = true, cmvn = true, stack = true})
+ex.report_failures(feats)  -- each skipped file and its reason on stderr
 local X = feats.stacked:select_cols({2, 3})
-print(string.format("speech: %d frames of [c1, c2] from %d files of %s", X:rows(), #files, source))
+print(string.format("speech: %d frames of [c1, c2] from %d files of %s", X:rows(), #feats.paths, source))
 
 local f, em = gk.gmm.train(X, {components = opt.fit, covariance_type = "full", seed = opt.seed, max_iter = 300, tol = 1e-7})
 print(string.format("EM: %d components, %d iterations", opt.fit, em.iterations))

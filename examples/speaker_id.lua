@@ -43,14 +43,21 @@ if #speakers < 2 then error("need recordings of at least two speakers named {dig
 local feat_opts = {preset = "paper", vad = true, cmvn = true}
 local enrol_feats, test_feats, all_enrol = {}, {}, {}
 local n_test = 0
+local extracted = {}
 for _, spk in ipairs(speakers) do
   local e = gk.features.extract(enrol[spk], feat_opts)
   local t = gk.features.extract(test[spk], feat_opts)
+  extracted[#extracted + 1], extracted[#extracted + 2] = e, t
+  if #e.matrices == 0 then
+    error(string.format("no enrolment file of speaker %s could be read (first reason: %s)", spk,
+      e.failed[1] and e.failed[1].error or "none listed"), 0)
+  end
   enrol_feats[spk] = gk.matrix.vstack(e.matrices)
   test_feats[spk] = t.matrices
   n_test = n_test + #t.matrices
   for _, m in ipairs(e.matrices) do all_enrol[#all_enrol + 1] = m end
 end
+ex.report_failures(extracted)  -- each skipped file and its reason on stderr
 print(string.format("%d speakers from %s; %d enrolment files, %d test utterances", #speakers, source, #all_enrol, n_test))
 
 local ubm = gk.gmm.train(all_enrol, {components = opt.components, init = "split", max_iter = smoke and 15 or 40,
