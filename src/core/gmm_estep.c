@@ -694,49 +694,28 @@ static acc acc_view(double *p, size_t k, size_t d, gk_cov_type cov) {
   return a;
 }
 
-/* Runs the job over all blocks of x. M_ACC adds into `total` (acc_doubles values, in the
- * layout of acc_view). `*sum` (may be NULL) receives the sum over frames of log p(x_i)
- * (M_LLR with top: of the log-likelihood ratios), added block by block in order. */
-static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
-  const kern *q = jb->q;
-  size_t k = q->k, d = q->d;
-  gk_cov_type cov = q->g->cov;
-  block *blocks = NULL;
-  size_t nb = 0;
-  gk_status st = make_blocks(jb->x, &blocks, &nb, err);
-  if (st != GK_OK) return st;
-  size_t nchunks = (nb + CHUNK - 1) / CHUNK;
-
-  size_t slot_doubles = 0, slots = MAX_SLOTS;
-  if (jb->md == M_ACC) {
-    slot_doubles = acc_doubles(k, d, cov);
+/* Chunks run at once: all of them (up to MAX_SLOTS) unless their accumulators of
+ * slot_doubles values each (M_ACC; 0 otherwise) would exceed SLOT_BUDGET bytes. */
+static size_t slot_count(size_t slot_doubles, size_t nchunks) {
+  size_t slots = MAX_SLOTS;
+  if (slot_doubles) {
     slots = SLOT_BUDGET / (slot_doubles * sizeof(double));
     if (slots > MAX_SLOTS) slots = MAX_SLOTS;
     if (slots < 1) slots = 1;
   }
   if (slots > nchunks) slots = nchunks ? nchunks : 1;
-  int nt = gk_threads();
-  if ((size_t)nt > slots) nt = (int)slots;
-  if (nt < 1) nt = 1;
+  return slots;
+}
 
-  double *blk_sum = gk_scratch_alloc(nb ? nb : 1, sizeof(double));
-  double *slot_mem = jb->md == M_ACC ? gk_scratch_alloc(slots * slot_doubles, sizeof(double)) : NULL;
-  ws *wss = gk_scratch_alloc((size_t)nt, sizeof(ws));
-  int ok = blk_sum && wss && (jb->md != M_ACC || slot_mem);
-  int made = 0;
-  for (; ok && made < nt; made++)
-    if (!ws_init(&wss[made], k, d, cov, jb->md == M_ACC)) ok = 0;
-  if (!ok) {
-    for (int t = 0; t < made - 1; t++) ws_free(&wss[t]);
-    gk_scratch_free(blocks);
-    gk_scratch_free(blk_sum);
-    gk_scratch_free(slot_mem);
-    gk_scratch_free(wss);
-    return gk_fail_nomem(err);
-  }
-
+/* The chunks of CHUNK blocks, `slots` at a time over nt threads (workspaces wss): each
+ * block's sum into blk_sum, and with slot_mem (M_ACC) each chunk's statistics in its own
+ * slot, added into `total` in chunk order, so that the result does not depend on the
+ * threads. 1 when interrupted (total then holds the finished rounds only). */
+static int run_chunks(const job *jb, const block *blocks, size_t nb, size_t slots, size_t slot_doubles,
+                      double *slot_mem, ws *wss, int nt, double *blk_sum, double *total) {
+  size_t k = jb->q->k, d = jb->q->d, nchunks = (nb + CHUNK - 1) / CHUNK;
+  gk_cov_type cov = jb->q->g->cov;
   int stop = 0;
-  int blas_prev = gk_blas_serial_begin();
   for (size_t c0 = 0; c0 < nchunks && !stop; c0 += slots) {
     size_t nc = nchunks - c0 < slots ? nchunks - c0 : slots;
     if (slot_mem) memset(slot_mem, 0, nc * slot_doubles * sizeof(double));
@@ -767,6 +746,46 @@ static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
         for (size_t i = 0; i < slot_doubles; i++) total[i] += p[i];
       }
   }
+  return stop;
+}
+
+/* Runs the job over all blocks of x. M_ACC adds into `total` (acc_doubles values, in the
+ * layout of acc_view). `*sum` (may be NULL) receives the sum over frames of log p(x_i)
+ * (M_LLR with top: of the log-likelihood ratios), added block by block in order. */
+static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
+  const kern *q = jb->q;
+  size_t k = q->k, d = q->d;
+  gk_cov_type cov = q->g->cov;
+  block *blocks = NULL;
+  size_t nb = 0;
+  gk_status st = make_blocks(jb->x, &blocks, &nb, err);
+  if (st != GK_OK) return st;
+  size_t nchunks = (nb + CHUNK - 1) / CHUNK;
+
+  size_t slot_doubles = jb->md == M_ACC ? acc_doubles(k, d, cov) : 0;
+  size_t slots = slot_count(slot_doubles, nchunks);
+  int nt = gk_threads();
+  if ((size_t)nt > slots) nt = (int)slots;
+  if (nt < 1) nt = 1;
+
+  double *blk_sum = gk_scratch_alloc(nb ? nb : 1, sizeof(double));
+  double *slot_mem = jb->md == M_ACC ? gk_scratch_alloc(slots * slot_doubles, sizeof(double)) : NULL;
+  ws *wss = gk_scratch_alloc((size_t)nt, sizeof(ws));
+  int ok = blk_sum && wss && (jb->md != M_ACC || slot_mem);
+  int made = 0;
+  for (; ok && made < nt; made++)
+    if (!ws_init(&wss[made], k, d, cov, jb->md == M_ACC)) ok = 0;
+  if (!ok) {
+    for (int t = 0; t < made - 1; t++) ws_free(&wss[t]);
+    gk_scratch_free(blocks);
+    gk_scratch_free(blk_sum);
+    gk_scratch_free(slot_mem);
+    gk_scratch_free(wss);
+    return gk_fail_nomem(err);
+  }
+
+  int blas_prev = gk_blas_serial_begin();
+  int stop = run_chunks(jb, blocks, nb, slots, slot_doubles, slot_mem, wss, nt, blk_sum, total);
   gk_blas_serial_end(blas_prev);
   for (int t = 0; t < nt; t++) ws_free(&wss[t]);
   gk_scratch_free(wss);
