@@ -305,6 +305,39 @@ gk_status gk_gmm_trainer_save(const gk_gmm_trainer *t, uint64_t fingerprint, con
   return st;
 }
 
+/* The fixed fields of a checkpoint after the fingerprint, into t: *hl receives the history
+ * length, *splitting and *death the stored values (checked by ckpt_state_ok). */
+static void read_ckpt_state(cur *c, gk_gmm_trainer *t, uint64_t *hl, uint64_t *splitting, uint64_t *death) {
+  t->iteration = r_u64(c);
+  t->stage = r_u64(c);
+  t->stage_iter = r_u64(c);
+  *splitting = r_u64(c);
+  t->splitting = *splitting != 0;
+  t->target_k = r_u64(c);
+  t->events = r_u64(c);
+  *hl = r_u64(c);
+  t->frames = r_f64(c);
+  t->update.var_floor = r_f64(c);
+  t->update.var_floor_relative = r_f64(c);
+  t->update.reg = r_f64(c);
+  t->update.min_weight = r_f64(c);
+  *death = r_u64(c);
+  t->update.death = *death == GK_DEATH_REMOVE ? GK_DEATH_REMOVE : GK_DEATH_RESPLIT;
+}
+
+/* The state training resumes from is checked as the options it came from were: a split
+ * stage must still be below its target (growing to a smaller target copied K components
+ * into fewer), the target within the limits, the options in range. */
+static int ckpt_state_ok(const gk_gmm_trainer *t, size_t k, uint64_t splitting, uint64_t death) {
+  const gk_gmm_update_opts *u = &t->update;
+  return !(splitting > 1 || death > GK_DEATH_REMOVE || t->target_k == 0 ||
+           t->target_k > GK_MAX_COMPONENTS || (t->splitting && k >= t->target_k) ||
+           !(u->var_floor >= 0.0 && isfinite(u->var_floor)) ||
+           !(u->var_floor_relative >= 0.0 && isfinite(u->var_floor_relative)) ||
+           !(u->reg >= 0.0 && isfinite(u->reg)) || !(u->min_weight >= 0.0 && u->min_weight < 1.0) ||
+           !(t->frames >= 0.0 && isfinite(t->frames)));
+}
+
 gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_trainer **out,
                               const gk_allocator *a, gk_error *err) {
   gk_cov_type cov;
@@ -315,77 +348,51 @@ gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_tra
   if (st != GK_OK) return st;
   size_t mb = model_bytes(k, d, cov);
   cur c = {p, 0};
+  gk_gmm_trainer *t = NULL;
+  uint64_t hl, splitting, death;
   if (n < CKPT_FIXED + mb) {
-    gk_scratch_free(p);
-    return gk_fail(err, GK_EFORMAT, "%s: checkpoint payload too short", path);
+    st = gk_fail(err, GK_EFORMAT, "%s: checkpoint payload too short", path);
+    goto fail;
   }
-  uint64_t fp = r_u64(&c);
-  if (fp != fingerprint) {
-    gk_scratch_free(p);
-    return gk_fail(err, GK_EINVAL, "%s: the checkpoint was written for other data or options; "
-                   "remove it or train without resume", path);
+  if (r_u64(&c) != fingerprint) {
+    st = gk_fail(err, GK_EINVAL, "%s: the checkpoint was written for other data or options; "
+                 "remove it or train without resume", path);
+    goto fail;
   }
-  gk_gmm_trainer *t = gk_calloc(a, 1, sizeof *t);
-  if (!t) {
-    gk_scratch_free(p);
-    return gk_fail_nomem(err);
+  if (!(t = gk_calloc(a, 1, sizeof *t))) {
+    st = gk_fail_nomem(err);
+    goto fail;
   }
   if (a) t->alloc = *a;
-  t->iteration = r_u64(&c);
-  t->stage = r_u64(&c);
-  t->stage_iter = r_u64(&c);
-  uint64_t splitting = r_u64(&c);
-  t->splitting = splitting != 0;
-  t->target_k = r_u64(&c);
-  t->events = r_u64(&c);
-  uint64_t hl = r_u64(&c);
-  t->frames = r_f64(&c);
-  t->update.var_floor = r_f64(&c);
-  t->update.var_floor_relative = r_f64(&c);
-  t->update.reg = r_f64(&c);
-  t->update.min_weight = r_f64(&c);
-  uint64_t death = r_u64(&c);
-  t->update.death = death == GK_DEATH_REMOVE ? GK_DEATH_REMOVE : GK_DEATH_RESPLIT;
+  read_ckpt_state(&c, t, &hl, &splitting, &death);
   if (hl != (n - CKPT_FIXED - mb) / 8 || n != CKPT_FIXED + mb + 8 * hl) {
-    gk_gmm_trainer_free(t);
-    gk_scratch_free(p);
-    return gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint sizes", path);
+    st = gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint sizes", path);
+    goto fail;
   }
-  /* The state training resumes from is checked as the options it came from were: a
-   * split stage must still be below its target (growing to a smaller target copied
-   * K components into fewer), the target within the limits, the options in range. */
-  const gk_gmm_update_opts *u = &t->update;
-  if (splitting > 1 || death > GK_DEATH_REMOVE || t->target_k == 0 ||
-      t->target_k > GK_MAX_COMPONENTS || (t->splitting && k >= t->target_k) ||
-      !(u->var_floor >= 0.0 && isfinite(u->var_floor)) ||
-      !(u->var_floor_relative >= 0.0 && isfinite(u->var_floor_relative)) ||
-      !(u->reg >= 0.0 && isfinite(u->reg)) || !(u->min_weight >= 0.0 && u->min_weight < 1.0) ||
-      !(t->frames >= 0.0 && isfinite(t->frames))) {
-    gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint state (%zu of %zu components, splitting %llu)", path,
-            k, t->target_k, (unsigned long long)splitting);
-    gk_gmm_trainer_free(t);
-    gk_scratch_free(p);
-    return GK_EFORMAT;
+  if (!ckpt_state_ok(t, k, splitting, death)) {
+    st = gk_fail(err, GK_EFORMAT, "%s: inconsistent checkpoint state (%zu of %zu components, splitting %llu)",
+                 path, k, t->target_k, (unsigned long long)splitting);
+    goto fail;
   }
   if (hl) {
-    t->history = gk_alloc(a, hl * sizeof(double));
-    if (!t->history) {
-      gk_gmm_trainer_free(t);
-      gk_scratch_free(p);
-      return gk_fail_nomem(err);
+    if (!(t->history = gk_alloc(a, hl * sizeof(double)))) {
+      st = gk_fail_nomem(err);
+      goto fail;
     }
     t->history_cap = t->history_len = hl;
     r_f64s(&c, t->history, hl);
   }
-  st = read_model(&c, k, d, cov, a, &t->model, err);
-  gk_scratch_free(p);
-  if (st != GK_OK) {
+  if ((st = read_model(&c, k, d, cov, a, &t->model, err)) != GK_OK) {
     gk_error_prefix(err, path);
-    gk_gmm_trainer_free(t);
-    return st;
+    goto fail;
   }
+  gk_scratch_free(p);
   *out = t;
   return GK_OK;
+fail:
+  gk_gmm_trainer_free(t);
+  gk_scratch_free(p);
+  return st;
 }
 
 /* ---- Kaldi text formats ------------------------------------------------------------------------
