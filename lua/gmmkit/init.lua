@@ -20,6 +20,9 @@ for name, mod in pairs(core.modules) do
   gk[name] = mod
   module_names[#module_names + 1] = name
 end
+-- The pure-Lua modules (lua/gmmkit/<name>.lua), loaded on first use: listed by help() too.
+local lua_modules = {"experiment", "plot"}
+for _, name in ipairs(lua_modules) do module_names[#module_names + 1] = name end
 table.sort(module_names)
 
 -- Pure-Lua modules, loaded on first use (gk.plot, ...), from lua/gmmkit/<name>.lua.
@@ -36,9 +39,34 @@ setmetatable(gk, {
   end,
 })
 
---- The first line of a doc text.
+--- The signature of a doc text: its first line, and the next ones while a bracket opened
+-- in it is still open (a long signature may be wrapped over lines).
 local function summary(text)
-  return (text or ""):match("^[^\n]*")
+  local out, depth = {}, 0
+  for line in (text or ""):gmatch("[^\n]*") do
+    out[#out + 1] = #out > 0 and line:gsub("^%s+", "") or line
+    for c in line:gmatch("[%(%[{%)%]}]") do
+      depth = depth + (c:match("[%(%[{]") and 1 or -1)
+    end
+    if depth <= 0 or #out >= 8 then break end
+  end
+  return table.concat(out, " ")
+end
+
+--- The methods of an object (a userdata or table whose metatable lists them in
+-- __methods or in an __index table): a sorted list of {name, function}.
+local function methods_of(x)
+  local mt = getmetatable(x)
+  if type(mt) ~= "table" then return {} end
+  local t = rawget(mt, "__methods")
+  if type(t) ~= "table" then t = rawget(mt, "__index") end
+  if type(t) ~= "table" then return {} end
+  local list = {}
+  for k, v in pairs(t) do
+    if type(k) == "string" and type(v) == "function" then list[#list + 1] = {k, v} end
+  end
+  table.sort(list, function(a, b) return a[1] < b[1] end)
+  return list
 end
 
 --- Finds the value named by a dotted path such as "gk.matrix.new" or "matrix.new".
@@ -71,6 +99,18 @@ function gk.helptext(x)
     x = v
   end
   local text = core.doc(x)
+  if text and type(x) == "userdata" then
+    -- An object: its type's doc, then its methods with their signatures.
+    local list = methods_of(x)
+    if #list > 0 then
+      local lines = {text, "Methods:"}
+      for _, m in ipairs(list) do
+        local sig = summary(core.doc(m[2]))
+        lines[#lines + 1] = "  " .. (sig ~= "" and sig or (m[1] .. "(...)"))
+      end
+      return table.concat(lines, "\n")
+    end
+  end
   if text then return text end
   if type(x) == "table" then
     local names = {}

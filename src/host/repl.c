@@ -250,14 +250,20 @@ static void add_names(lua_State *L, int set, int t, const char *prefix, int meth
 }
 
 /* Adds the names of the __index tables of the value at `v` and of theirs in turn (the
- * methods of a userdata, a string or a class-like table). */
+ * methods of a userdata, a string or a class-like table). A function __index cannot be
+ * listed: gmmkit's classes keep their methods table as __methods beside it. */
 static void add_index_names(lua_State *L, int set, int v, const char *prefix, int methods) {
   int top = lua_gettop(L), depth;
   lua_pushvalue(L, v);
   for (depth = 0; depth < GKH_INDEX_DEPTH; depth++) {
     if (!lua_getmetatable(L, -1)) break;
     lua_pushliteral(L, "__index");
-    if (lua_rawget(L, -2) != LUA_TTABLE) break; /* a function __index cannot be listed */
+    if (lua_rawget(L, -2) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "__methods");
+      if (lua_rawget(L, -2) == LUA_TTABLE) add_names(L, set, lua_gettop(L), prefix, methods);
+      break;
+    }
     add_names(L, set, lua_gettop(L), prefix, methods);
     lua_replace(L, -3); /* follow the chain from the __index table */
     lua_pop(L, 1);

@@ -43,8 +43,9 @@ void gkL_setdoc(lua_State *L, int idx, const char *doc);
 /* Pushes the doc of the value at `idx`, or nil. */
 int gkL_pushdoc(lua_State *L, int idx);
 
-/* Creates (or completes) the metatable `tname` with `methods` in __index, and the
- * metamethods `meta` (__gc, __tostring, ...). `doc` describes the type for help().
+/* Creates (or completes) the metatable `tname` with `methods` in __index (the same table
+ * also as __methods, which help() and completion list when __index becomes a function),
+ * and the metamethods `meta` (__gc, __tostring, ...). `doc` describes the type for help().
  * Leaves nothing on the stack. */
 void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
                   const gkL_Reg *meta, const char *doc);

@@ -377,6 +377,43 @@ local x = inner(nil)
       assert.truthy(out:find("new", 1, true), out)
     end)
 
+    it("help() lists every module, the C ones and the pure-Lua ones in lua/gmmkit/", function()
+      local out, err, code = run({}, "help()\n")
+      assert.are.equal(0, code, err)
+      local listed = {}
+      for name in out:gmatch("\n  gk%.([%w_]+)") do listed[name] = true end
+      for _, name in ipairs({"matrix", "audio", "mfcc", "features", "gmm", "simplify", "plot", "experiment"}) do
+        assert.truthy(listed[name], name .. " missing from help():\n" .. out)
+      end
+      local files = io.popen("ls " .. q(source_dir .. "/lua/gmmkit"))
+      for f in files:lines() do
+        local name = f:match("^(.-)%.lua$")
+        if name and name ~= "init" then assert.truthy(listed[name], name .. " missing from help():\n" .. out) end
+      end
+      files:close()
+    end)
+
+    it("help(object) lists the object's methods with their signatures", function()
+      local out, err, code = run({}, "g = gk.gmm.new{weights = {1}, means = {{0}}, covariances = {{1}}}\nhelp(g)\n" ..
+        "help(gk.audio.signal({0, 0}, 8000))\nhelp(gk.matrix.new(1, 1))\n")
+      assert.are.equal(0, code, err)
+      assert.truthy(out:find("Methods:\n", 1, true), out)
+      for _, sig in ipairs({"  g:log_likelihood(X) -> number", "  g:map_adapt(X[", "  g:save(path)",
+        "  s:duration() -> seconds", "  s:slice(", "  m:rows("}) do
+        assert.truthy(out:find(sig, 1, true), sig .. " missing:\n" .. out)
+      end
+    end)
+
+    it("help(module) shows whole signatures, also those wrapped over lines", function()
+      local out, err, code = run({}, "help(gk.plot)\n")
+      assert.are.equal(0, code, err)
+      for line in out:gmatch("[^\n]+") do
+        local opened, closed = select(2, line:gsub("[%(%[{]", "")), select(2, line:gsub("[%)%]}]", ""))
+        assert.are.equal(opened, closed, "a signature cut short: " .. line)
+      end
+      assert.truthy(out:find("file =, title =, points = true}", 1, true), out)
+    end)
+
     it("exits 0 at end of input, and writes no history file", function()
       local hist = path("history")
       local out, err, code = run({}, "x = 1\nx\n", { GMMKIT_HISTORY = hist })
