@@ -73,7 +73,9 @@ void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
       lua_setfield(L, -3, "__index");
     }
     gkL_setfuncs(L, methods);
-    lua_pop(L, 1);
+    /* __methods: the methods table, kept where help() and the REPL's completion find it
+     * after a class replaces __index by a function that also serves fields. */
+    lua_setfield(L, -2, "__methods");
   }
   lua_pop(L, 1);
   if (doc) {
