@@ -148,6 +148,29 @@ end)
 describe("examples/speech_ubm.lua as a new user runs it", function()
   local script = H.source_dir .. "/examples/speech_ubm.lua"
 
+  it("scripts/demo --help prints the usage and exits 0 without building; bad options exit 2", function()
+    local demo = q(H.source_dir .. "/scripts/demo")
+    local function sh(cmd)
+      local f = io.popen(cmd .. " 2>&1")
+      local out = f:read("a")
+      local _, _, code = f:close()
+      return out, code
+    end
+    -- PATH without cmake: a build would fail, so passing shows nothing was built
+    local out, code = sh("env PATH=/usr/bin/nonexistent:/bin " .. demo .. " --help")
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("^usage: scripts/demo %[%-%-data DIR%]"), out)
+    out, code = sh(demo .. " --bogus")
+    assert.are.equal(2, code, out)
+    assert.truthy(out:find("unknown option '--bogus'", 1, true) and out:find("usage:", 1, true), out)
+    out, code = sh(demo .. " --data")
+    assert.are.equal(2, code, out)
+    assert.truthy(out:find("option --data needs a folder", 1, true), out)
+    out, code = sh(demo .. " --out /proc/gk-demo")
+    assert.are.equal(2, code, out)
+    assert.truthy(out:find("cannot write in the output folder '/proc/gk-demo'", 1, true), out)
+  end)
+
   it("prints a usage error in one line with the usage, no traceback, status 2", function()
     local out, err, code = host({script, "--compnents", "8"})
     assert.are.equal(2, code, err)
