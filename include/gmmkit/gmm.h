@@ -51,7 +51,9 @@ typedef struct gk_gmm {
   gk_allocator alloc; /* where the buffers above came from */
 } gk_gmm;
 
-/* "diag" / "full". */
+/* The covariance types' names, indexed by gk_cov_type ("diag", "full"), then NULL. */
+extern const char *const gk_cov_type_names[];
+/* gk_cov_type_names[t]: "diag" / "full". */
 const char *gk_cov_type_name(gk_cov_type t);
 /* Number of covariance values per component: d (diag) or d * d (full). */
 size_t gk_gmm_cov_size(gk_cov_type t, size_t d);

@@ -62,15 +62,15 @@ typedef enum gk_simplify_dead {
 } gk_simplify_dead;
 
 /* Initialisations of lbfgs (bit mask). */
-#define GK_INIT_TOPK     1u
-#define GK_INIT_RUNNALLS 2u
-#define GK_INIT_MINISE   4u
-#define GK_INIT_ALL      7u
-/* probe_iter chosen by the problem's size (see gk_simplify_options). */
+#define GK_SIMPLIFY_INIT_TOPK     1u
+#define GK_SIMPLIFY_INIT_RUNNALLS 2u
+#define GK_SIMPLIFY_INIT_MINISE   4u
+#define GK_SIMPLIFY_INIT_ALL      7u
+/* probe_iter chosen by the problem's size (see gk_simplify_opts). */
 #define GK_PROBE_AUTO    (-1)
 
-/* Options of gk_simplify_reduce; gk_simplify_options_init sets the defaults. */
-typedef struct gk_simplify_options {
+/* Options of gk_simplify_reduce; gk_simplify_opts_default sets the defaults. */
+typedef struct gk_simplify_opts {
   gk_simplify_method method;  /* default GK_SIMPLIFY_LBFGS */
   int max_iter;        /* iterations (gd, lbfgs), rounds (kmeans, gmrc); 0: method default */
   double tol;          /* relative decrease of F per iteration that counts as converged
@@ -83,7 +83,7 @@ typedef struct gk_simplify_options {
   int line_search_iters; /* gd: iterations with the secant line search; default 10 */
   int memory;          /* lbfgs: number of correction pairs; default 10 */
   int qp_weights;      /* lbfgs: exact non-negative QP for the weights between phases */
-  unsigned init;       /* lbfgs: GK_INIT_* mask of the initialisations tried; default all */
+  unsigned init;       /* lbfgs: GK_SIMPLIFY_INIT_* mask of the initialisations tried; default all */
   int probe_iter;      /* lbfgs: iterations given to each initialisation before the best
                         * continues (0: the best initial value continues alone); default
                         * GK_PROBE_AUTO: max_iter (every start refined, the best final
@@ -93,7 +93,7 @@ typedef struct gk_simplify_options {
   gk_simplify_dead dead; /* default GK_DEAD_KEEP */
   const gk_gmm *start; /* lbfgs, gd, kmeans: start from this prepared model (K components,
                         * f's dimension) instead of the method's initialisation; NULL */
-} gk_simplify_options;
+} gk_simplify_opts;
 
 /* One iteration in info.history: F and NISE of the current g, seconds since the start. */
 typedef struct gk_simplify_record {
@@ -119,20 +119,20 @@ typedef struct gk_simplify_info {
   double init_nise;        /* lbfgs: its NISE (before L-BFGS) */
 } gk_simplify_info;
 
-/* Sets the defaults listed in gk_simplify_options. */
-void gk_simplify_options_init(gk_simplify_options *o);
+/* Sets the defaults listed in gk_simplify_opts. */
+void gk_simplify_opts_default(gk_simplify_opts *o);
 /* Frees the arrays of `info` and zeroes it; safe on a zeroed or already freed info. */
 void gk_simplify_info_free(gk_simplify_info *info);
-/* "lbfgs", "gd", ... ; NULL for an out-of-range value. */
+/* The methods' names, indexed by gk_simplify_method ("lbfgs", "gd", ...), then NULL. */
+extern const char *const gk_simplify_method_names[];
+/* gk_simplify_method_names[m]; NULL for an out-of-range value. */
 const char *gk_simplify_method_name(gk_simplify_method m);
-/* The method called `name`, or -1. */
-int gk_simplify_method_find(const char *name);
 
 /* Reduces the prepared model `f` to `k` components (1 <= k < f->k) with opt->method (opt
  * NULL: defaults). On success *out is a new prepared model from `a` (NULL: malloc) that the
  * caller frees with gk_gmm_free, and `info` (may be NULL) is filled; on failure *out is NULL
  * and info holds nothing to free. GK_EINTR when interrupted. */
-gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_options *opt,
+gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_opts *opt,
                              gk_gmm **out, gk_simplify_info *info, const gk_allocator *a,
                              gk_error *err);
 

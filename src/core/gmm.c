@@ -18,8 +18,10 @@ static const gk_allocator *gmm_allocator(const gk_gmm *g) {
   return g->alloc.fn ? &g->alloc : NULL;
 }
 
+const char *const gk_cov_type_names[] = {"diag", "full", NULL};
+
 const char *gk_cov_type_name(gk_cov_type t) {
-  return t == GK_COV_FULL ? "full" : "diag";
+  return gk_cov_type_names[t == GK_COV_FULL ? GK_COV_FULL : GK_COV_DIAG];
 }
 
 size_t gk_gmm_cov_size(gk_cov_type t, size_t d) {

@@ -14,20 +14,14 @@
 
 #include "gmmkit/parallel.h"
 
-static const char *const method_names[GK_SIMPLIFY_NMETHODS] = {
-  "lbfgs", "gd", "kmeans", "topk", "runnalls", "minise", "gmrc", "brute"};
+const char *const gk_simplify_method_names[GK_SIMPLIFY_NMETHODS + 1] = {
+  "lbfgs", "gd", "kmeans", "topk", "runnalls", "minise", "gmrc", "brute", NULL};
 
 const char *gk_simplify_method_name(gk_simplify_method m) {
-  return (int)m >= 0 && m < GK_SIMPLIFY_NMETHODS ? method_names[m] : NULL;
+  return (int)m >= 0 && m < GK_SIMPLIFY_NMETHODS ? gk_simplify_method_names[m] : NULL;
 }
 
-int gk_simplify_method_find(const char *name) {
-  for (int i = 0; i < GK_SIMPLIFY_NMETHODS; i++)
-    if (name && strcmp(name, method_names[i]) == 0) return i;
-  return -1;
-}
-
-void gk_simplify_options_init(gk_simplify_options *o) {
+void gk_simplify_opts_default(gk_simplify_opts *o) {
   memset(o, 0, sizeof *o);
   o->method = GK_SIMPLIFY_LBFGS;
   o->seed = 1;
@@ -35,7 +29,7 @@ void gk_simplify_options_init(gk_simplify_options *o) {
   o->local_steps = 4;
   o->line_search_iters = 10;
   o->memory = 10;
-  o->init = GK_INIT_ALL;
+  o->init = GK_SIMPLIFY_INIT_ALL;
   o->probe_iter = GK_PROBE_AUTO;
   o->refine = 4;
   o->whiten = 1;
@@ -60,7 +54,7 @@ static int default_max_iter(gk_simplify_method m) {
 }
 
 /* Validates everything before the first allocation. */
-static gk_status check_args(const gk_gmm *f, size_t k, const gk_simplify_options *o,
+static gk_status check_args(const gk_gmm *f, size_t k, const gk_simplify_opts *o,
                             gk_error *err) {
   if (!f) return gk_fail(err, GK_EINVAL, "reduce: no model given");
   gk_status s = gks_check_models(f, f, err);
@@ -80,7 +74,7 @@ static gk_status check_args(const gk_gmm *f, size_t k, const gk_simplify_options
   if ((o->probe_iter < 0 && o->probe_iter != GK_PROBE_AUTO) || o->refine < 0)
     return gk_fail(err, GK_EINVAL, "reduce: probe_iter and refine must be >= 0");
   if ((int)o->dead < 0 || o->dead > GK_DEAD_RESEED) return gk_fail(err, GK_EINVAL, "reduce: unknown dead policy %d", (int)o->dead);
-  if (o->method == GK_SIMPLIFY_LBFGS && !(o->init & GK_INIT_ALL))
+  if (o->method == GK_SIMPLIFY_LBFGS && !(o->init & GK_SIMPLIFY_INIT_ALL))
     return gk_fail(err, GK_EINVAL, "reduce: no initialisation selected for lbfgs");
   if (o->start) {
     if (o->method != GK_SIMPLIFY_LBFGS && o->method != GK_SIMPLIFY_GD && o->method != GK_SIMPLIFY_KMEANS)
@@ -135,7 +129,7 @@ static gk_status make_init(gks_run *r, gk_simplify_method m, const gks_mix *f, g
  * held after a few evaluations. The choice among the initialisations is still made by
  * their initial NISE (the probe does not bias it, and the result is the one the others
  * lead to); when topk wins, L-BFGS continues from the end of its probe. */
-/* The initialisations of lbfgs, in the order of the GK_INIT_* bits. */
+/* The initialisations of lbfgs, in the order of the GK_SIMPLIFY_INIT_* bits. */
 static const gk_simplify_method lbfgs_inits[3] = {GK_SIMPLIFY_TOPK, GK_SIMPLIFY_RUNNALLS, GK_SIMPLIFY_MINISE};
 
 /* The initialisations of run_lbfgs and what their probes left. */
@@ -154,7 +148,7 @@ typedef struct lbfgs_starts {
  * options say, and chooses S->best. */
 static gk_status lbfgs_choose_start(gks_run *r, const gks_mix *f, const gks_mix *g, lbfgs_starts *S,
                                     gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   gk_status s;
   if (r->start) {  /* a given start replaces the initialisations */
     if ((s = gks_mix_alloc(&S->c[0], g->k, g->d, g->full, err)) != GK_OK) return s;
@@ -210,7 +204,7 @@ static gk_status lbfgs_done(gk_simplify_info *in, int it, int conv) {
  * asked for), unless the probes already refined it to the end. */
 static gk_status lbfgs_refine(gks_run *r, gks_mix *g, lbfgs_starts *S, gk_simplify_info *in,
                               gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   int best = S->best, conv = 0;
   if (o->probe_iter > 0) r->floor_F = HUGE_VAL;
   in->init = r->start ? -1 : (int)lbfgs_inits[best];
@@ -260,13 +254,13 @@ static gk_status lbfgs_refine(gks_run *r, gks_mix *g, lbfgs_starts *S, gk_simpli
 
 static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
                            gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   lbfgs_starts S;
   memset(&S, 0, sizeof S);
   for (int q = 0; q < 3; q++) S.nis[q] = HUGE_VAL;
   S.best = -1;
-  S.probe_topk = !r->start && o->probe_iter == 0 && (o->init & GK_INIT_TOPK) &&
-                 (o->init & (GK_INIT_ALL & ~GK_INIT_TOPK));
+  S.probe_topk = !r->start && o->probe_iter == 0 && (o->init & GK_SIMPLIFY_INIT_TOPK) &&
+                 (o->init & (GK_SIMPLIFY_INIT_ALL & ~GK_SIMPLIFY_INIT_TOPK));
   gk_status s = lbfgs_choose_start(r, f, g, &S, err);
   if (s == GK_OK) s = lbfgs_refine(r, g, &S, in, err);
   for (int q = 0; q < 3; q++) gks_mix_free(&S.c[q]);
@@ -276,7 +270,7 @@ static gk_status run_lbfgs(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
 /* brute: the best partitions, each refined by lbfgs; the lowest NISE wins. */
 static gk_status run_brute(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify_info *in,
                            gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   int nb = o->refine > 0 ? o->refine : 1, nf = 0, it = 0;
   gks_mix *b = gk_scratch_alloc((size_t)nb, sizeof(gks_mix));
   if (!b) return gk_fail_nomem(err);
@@ -291,10 +285,10 @@ static gk_status run_brute(gks_run *r, const gks_mix *f, gks_mix *g, gk_simplify
   for (int q = 0; q < nf; q++) {
     if (o->refine > 0) {
       int pi, pc;
-      gk_simplify_options ro = *o;
+      gk_simplify_opts ro = *o;
       ro.history = 0;
       ro.tol = fmin(o->tol, 1e-13);  /* the reference: refined to the arithmetic's precision */
-      const gk_simplify_options *keep = r->opt;
+      const gk_simplify_opts *keep = r->opt;
       r->opt = &ro;
       s = gks_lbfgs(r, &b[q], o->max_iter, &pi, &pc, NULL, err);
       r->opt = keep;
@@ -316,7 +310,7 @@ done:
 /* The reduction by method o->method of the working f into g (st: the start, when given). */
 static gk_status run_method(gks_run *r, const gks_mix *fw, gks_mix *g, const gks_mix *st,
                             gk_simplify_info *in, gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   gks_problem *p = r->p;
   gk_status s = GK_OK;
   int it = 0, conv = 1;
@@ -352,7 +346,7 @@ static gk_status run_method(gks_run *r, const gks_mix *fw, gks_mix *g, const gks
 /* The final figures of g (ISE, NISE, the merges' one history record); components at
  * weight zero are reported and, by option, dropped. */
 static gk_status final_figures(gks_run *r, gks_mix *g, gk_simplify_info *in, gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   gk_status s;
   double F, gg;
   r->evals++;
@@ -379,14 +373,14 @@ static gk_status final_figures(gks_run *r, gks_mix *g, gk_simplify_info *in, gk_
   return GK_OK;
 }
 
-gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_options *opt,
+gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_opts *opt,
                              gk_gmm **out, gk_simplify_info *info, const gk_allocator *a,
                              gk_error *err) {
   *out = NULL;
   if (info) memset(info, 0, sizeof *info);
-  gk_simplify_options o;
+  gk_simplify_opts o;
   if (opt) o = *opt;
-  else gk_simplify_options_init(&o);
+  else gk_simplify_opts_default(&o);
   gk_status s = check_args(f, k, &o, err);
   if (s != GK_OK) return s;
   if (o.max_iter == 0) o.max_iter = default_max_iter(o.method);

@@ -335,7 +335,7 @@ static void lbfgs_push(lbmem *M, const double *x, const double *xn, const double
 
 gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
                     double *start_nise, gk_error *err) {
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   size_t n = gks_param_size(g), m = (size_t)(o->memory > 0 ? o->memory : 10);
   double tol = o->tol;
   lb L = {r, g, {0}, n, NULL, NULL};
@@ -541,7 +541,7 @@ static int gd_backtrack(gks_run *r, const gks_mix *g, gks_mix *trial, const gks_
 
 gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err) {
   gks_problem *p = r->p;
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   size_t k = g->k, d = g->d, cl = gks_cov_len(g), n = k * (1 + d + cl);
   gks_grad g0 = {0}, g1 = {0};
   gks_mix trial = {0}, probe = {0};
@@ -758,7 +758,7 @@ static int kmeans_period(const size_t *lab, size_t kf, int it, int nch, const do
 
 gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err) {
   gks_problem *p = r->p;
-  const gk_simplify_options *o = r->opt;
+  const gk_simplify_opts *o = r->opt;
   const gks_mix *f = p->f;
   size_t kf = f->k, k = g->k, d = g->d, cl = gks_cov_len(g);
   int R = o->max_iter, nt = p->threads;

@@ -10,7 +10,7 @@
 /* Context of one optimiser run: the problem, timing, history, the original-units scale. */
 typedef struct gks_run {
   gks_problem *p;
-  const gk_simplify_options *opt;
+  const gk_simplify_opts *opt;
   gk_simplify_info *info;   /* history and counters go here (may be NULL) */
   double t0;                /* gk_seconds() at the start of the call */
   double log_scale;         /* log F_original = log(F_working / exp(shift)) + log_scale */

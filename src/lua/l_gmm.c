@@ -142,14 +142,15 @@ static void value_read(lua_State *L, int idx, const char *what, size_t rows, siz
   }
 }
 
-static const char *const cov_names[] = {"diag", "full", NULL};
+/* The core's table, under the name l_train still uses. */
+static const char *const *const cov_names = gk_cov_type_names;
 
 /* gk.gmm.new{weights=, means=, covariances=, covariance_type=} */
 static int l_new(lua_State *L) {
   static const char *const keys[] = {"weights", "means", "covariances", "covariance_type", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   gkL_checkoptions(L, 1, keys);
-  gk_cov_type cov = (gk_cov_type)gkL_optenum(L, 1, "covariance_type", cov_names, GK_COV_DIAG);
+  gk_cov_type cov = (gk_cov_type)gkL_optenum(L, 1, "covariance_type", gk_cov_type_names, GK_COV_DIAG);
   int iw = lua_gettop(L) + 1;
   if (gkL_optfield(L, 1, "weights") == LUA_TNIL) raisef(L, "gmm.new: option 'weights' is required");
   int im = iw + 1;

@@ -9,9 +9,6 @@
 #include "gkl.h"
 #include "gmmkit/simplify.h"
 
-static const char *const method_names[] = {
-  "lbfgs", "gd", "kmeans", "topk", "runnalls", "minise", "gmrc", "brute", NULL};
-static const char *const cov_names[] = {"diag", "full", NULL};
 static const char *const dead_names[] = {"keep", "drop", "reseed", NULL};
 static const char *const init_names[] = {"topk", "runnalls", "minise", NULL};
 
@@ -94,7 +91,7 @@ static int l_kl(lua_State *L) {
 static unsigned read_init(lua_State *L, int arg) {
   int t = gkL_optfield(L, arg, "init");
   unsigned mask = 0;
-  if (t == LUA_TNIL) { lua_pop(L, 1); return GK_INIT_ALL; }
+  if (t == LUA_TNIL) { lua_pop(L, 1); return GK_SIMPLIFY_INIT_ALL; }
   if (t == LUA_TSTRING) {
     lua_pop(L, 1);
     return 1u << gkL_optenum(L, arg, "init", init_names, 0);
@@ -178,15 +175,15 @@ static int l_reduce(lua_State *L) {
     luaL_argerror(L, 2, lua_pushfstring(L, "K = %I must be smaller than the %I components of f", k,
                                         (lua_Integer)f->k));
   gkL_checkoptions(L, 3, reduce_keys);
-  gk_simplify_options o;
-  gk_simplify_options_init(&o);
-  o.method = (gk_simplify_method)gkL_optenum(L, 3, "method", method_names, GK_SIMPLIFY_LBFGS);
+  gk_simplify_opts o;
+  gk_simplify_opts_default(&o);
+  o.method = (gk_simplify_method)gkL_optenum(L, 3, "method", gk_simplify_method_names, GK_SIMPLIFY_LBFGS);
   o.max_iter = (int)gkL_optinteger(L, 3, "max_iter", 0, 0, 100000000);
   o.tol = gkL_optnumber(L, 3, "tol", 0.0, 0.0, 1.0);
   o.seed = (uint64_t)gkL_optinteger(L, 3, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER);
   o.threads = gkL_optthreads(L, 3, "threads");
   o.history = gkL_optboolean(L, 3, "history", 0);
-  o.cov_type = gkL_optenum(L, 3, "covariance_type", cov_names, -1);
+  o.cov_type = gkL_optenum(L, 3, "covariance_type", gk_cov_type_names, -1);
   o.local_steps = (int)gkL_optinteger(L, 3, "local_steps", o.local_steps, 1, 1000000);
   o.line_search_iters = (int)gkL_optinteger(L, 3, "line_search_iters", o.line_search_iters, 0, 100000000);
   o.memory = (int)gkL_optinteger(L, 3, "memory", o.memory, 1, 1000);

@@ -366,8 +366,8 @@ static void test_merge_moments(void) {
   /* Runnalls, minise and gmrc results are moment-preserving partitions too. */
   gk_simplify_method ms[3] = {GK_SIMPLIFY_RUNNALLS, GK_SIMPLIFY_MINISE, GK_SIMPLIFY_GMRC};
   for (int t = 0; t < 3; t++) {
-    gk_simplify_options o;
-    gk_simplify_options_init(&o);
+    gk_simplify_opts o;
+    gk_simplify_opts_default(&o);
     o.method = ms[t];
     o.whiten = 0;  /* whitening back and forth would add its own rounding */
     GK_CHECK_OK(gk_simplify_reduce(f, 3, &o, &g, NULL, NULL, &err), &err);
@@ -392,8 +392,8 @@ static void compare_methods(const char *name, const gk_gmm *f, size_t k, int wit
   for (int t = 0; t < 8; t++) {
     v[t] = e[t] = NAN;
     if (ms[t] == GK_SIMPLIFY_BRUTE && !with_brute) continue;
-    gk_simplify_options o;
-    gk_simplify_options_init(&o);
+    gk_simplify_opts o;
+    gk_simplify_opts_default(&o);
     o.method = ms[t];
     gk_gmm *g = NULL;
     gk_simplify_info in;
@@ -463,8 +463,8 @@ static void test_threads_history_errors(void) {
   gk_gmm *f = random_gmm(&r, 24, 6, GK_COV_FULL, 3.0, 1.0);
   if (!f) { GK_CHECK(0); return; }
   gk_gmm *g1 = NULL, *g2 = NULL;
-  gk_simplify_options o;
-  gk_simplify_options_init(&o);
+  gk_simplify_opts o;
+  gk_simplify_opts_default(&o);
   o.threads = 1;
   o.history = 1;
   gk_simplify_info in;
@@ -489,7 +489,7 @@ static void test_threads_history_errors(void) {
   GK_CHECK(strstr(err.message, "at least 1") != NULL);
   GK_CHECK(gk_simplify_reduce(f, 24, NULL, &g, NULL, NULL, &err) == GK_EINVAL);
   GK_CHECK(strstr(err.message, "smaller than the 24 components") != NULL);
-  gk_simplify_options_init(&o);
+  gk_simplify_opts_default(&o);
   o.method = GK_SIMPLIFY_BRUTE;
   GK_CHECK(gk_simplify_reduce(f, 3, &o, &g, NULL, NULL, &err) == GK_EINVAL);
   GK_CHECK(strstr(err.message, "at most 12") != NULL);
