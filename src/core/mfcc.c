@@ -657,7 +657,7 @@ gk_status gk_mfcc_compute(const gk_mfcc *ex, const float *samples, size_t n, dou
   if (rate != o->sample_frequency)
     return gk_fail(err, GK_EINVAL,
                    "the signal's rate %g Hz differs from option 'sample_frequency' %g Hz "
-                   "(resample it, e.g. gk.audio.load(path, {rate=%g}))",
+                   "(resample the signal to %g Hz, or set 'sample_frequency' to its rate)",
                    rate, o->sample_frequency, o->sample_frequency);
   size_t frames = gk_mfcc_num_frames(ex, n);
   if (frames == 0)
