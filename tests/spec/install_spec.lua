@@ -33,13 +33,30 @@ int main(int argc, char **argv) {
 }
 ]])
     f:close()
-    local cc = string.format("cc %s '%s' -o '%s/prog' $(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --cflags --libs gmmkit) -Wl,-rpath,'%s/lib'",
-      sanitized and "-fsanitize=address,undefined" or "", src, prefix, prefix, prefix)
-    out, ok = h.run(cc)
+    -- No -Wl,-rpath and no LD_LIBRARY_PATH: the .pc carries the run path of a custom prefix.
+    local pc = string.format("PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config", prefix)
+    local san = sanitized and "-fsanitize=address,undefined" or ""
+    out, ok = h.run(string.format("cc %s '%s' -o '%s/prog' $(%s --cflags --libs gmmkit)", san, src, prefix, pc))
     assert.is_truthy(ok, out)
-    out, ok = h.run(string.format("ASAN_OPTIONS=detect_leaks=0 '%s/prog' '%s/m.gmm'", prefix, prefix))
+    out, ok = h.run(string.format("env -u LD_LIBRARY_PATH ASAN_OPTIONS=detect_leaks=0 '%s/prog' '%s/m.gmm'", prefix, prefix))
     assert.is_truthy(ok, out)
     assert.are.equal("2 2 diag 0.75\n", out)
+
+    -- `--static` lists what a link needs on Debian 12: it links, and with libgmmkit.a
+    -- itself (-l:libgmmkit.a) the program needs no libgmmkit.so.
+    out, ok = h.run(string.format("cc %s '%s' -o '%s/prog_s' $(%s --cflags --static --libs gmmkit)", san, src, prefix, pc))
+    assert.is_truthy(ok, out)
+    out, ok = h.run(string.format("cc %s '%s' -o '%s/prog_a' $(%s --cflags --static --libs gmmkit | sed 's/-lgmmkit/-l:libgmmkit.a/')",
+      san, src, prefix, pc))
+    assert.is_truthy(ok, out)
+    out, ok = h.run(string.format("ldd '%s/prog_a'", prefix))
+    assert.is_truthy(ok, out)
+    assert.is_falsy(out:find("libgmmkit", 1, true), out)
+    for _, p in ipairs({"prog_s", "prog_a"}) do
+      out, ok = h.run(string.format("env -u LD_LIBRARY_PATH ASAN_OPTIONS=detect_leaks=0 '%s/%s' '%s/m.gmm'", prefix, p, prefix))
+      assert.is_truthy(ok, out)
+      assert.are.equal("2 2 diag 0.75\n", out)
+    end
 
     -- A stock lua5.4 finds the installed modules through the standard layout.
     local env = string.format("LUA_PATH_5_4='%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;;' LUA_CPATH_5_4='%s/lib/lua/5.4/?.so;;' ",
