@@ -189,8 +189,6 @@ print(("seconds=%%.3f"):format(t1 - (t0 or t1)))  -- a resume may have nothing l
   end)
 end)
 
-describe("cleanup", function()
-  it("removes the temporary folder", function()
-    os.execute("rm -rf '" .. dir .. "'")
-  end)
+teardown(function()
+  os.execute("rm -rf '" .. dir .. "'")
 end)
