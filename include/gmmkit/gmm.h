@@ -34,6 +34,9 @@
 extern "C" {
 #endif
 
+/* The communicator of a job over several processes (gmmkit/comm.h); NULL is one process. */
+typedef struct gk_comm gk_comm;
+
 typedef enum gk_cov_type {
   GK_COV_DIAG = 0,  /* diagonal covariances, K x D */
   GK_COV_FULL = 1   /* full covariances, K x D x D */
@@ -180,8 +183,8 @@ typedef struct gk_gmm_update_opts {
   gk_gmm_death death;         /* default GK_DEATH_RESPLIT */
 } gk_gmm_update_opts;
 
-/* The defaults above. */
-gk_gmm_update_opts gk_gmm_update_defaults(void);
+/* Sets the defaults above. */
+void gk_gmm_update_opts_default(gk_gmm_update_opts *o);
 
 /* M-step (maximum likelihood, Bishop PRML eq. 9.24-9.26): a new prepared model `*out`
  * (from `a`) with w_k = n_k / N, mu_k = shift_k + m_k, S_k = second_k / n_k - m_k m_k'
@@ -241,54 +244,65 @@ typedef struct gk_gmm_trainer {
   gk_allocator alloc;
 } gk_gmm_trainer;
 
-/* Initialises training on `x` (validated: dimensions, finite values, K <= frames). */
-gk_status gk_gmm_trainer_create(gk_gmm_trainer **out, const gk_gmm_data *x,
-                                const gk_gmm_train_opts *o, const gk_allocator *a, gk_error *err);
+/* The defaults: diag, 1 component, k-means++, seed 0, gk_gmm_update_opts_default. */
+void gk_gmm_train_opts_default(gk_gmm_train_opts *o);
+
+/* Training over several processes: each rank passes its part of the data and the job's
+ * communicator `c`, and every call below is then collective (gmmkit/comm.h says how the
+ * ranks agree, and how closely the result matches one process's); c = NULL is one
+ * process, with the whole data. */
+
+/* Options checked (ranges, dimensions agreeing between matrices and between ranks, K
+ * against the job's frames) without touching the data values: the same verdict (and
+ * message) on every rank. `*total` (may be NULL) receives the frames of the job. */
+gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                             size_t *total, gk_error *err);
+/* A digest of the job's data (shape and a strided sample of values: the value one process
+ * with the whole list computes, on every rank) and of the options that decide the result,
+ * so that a checkpoint is only resumed on the same problem. */
+gk_status gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                                   uint64_t *fingerprint, gk_error *err);
+/* Initialises training on `x` (validated as gk_gmm_train_check does, and the values of
+ * this rank's frames): the initial model is made at rank 0 from the frames one process
+ * would sample, then broadcast. A rank may hold no frames. */
+gk_status gk_gmm_trainer_create(gk_gmm_trainer **out, const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                                const gk_comm *c, const gk_allocator *a, gk_error *err);
 void gk_gmm_trainer_free(gk_gmm_trainer *t);
-/* One EM iteration: accumulate over x, update. `*loglik` receives the mean log-likelihood
- * per frame of the model before the update. During a split initialisation a step may also
- * double the components; iterations then count toward t->stage, not t->iteration. */
-gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, double *loglik, gk_error *err);
-/* A digest of the data (shape and a strided sample of values) and of the options that
- * decide the result, so that a checkpoint is only resumed on the same problem. */
-uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o);
-/* Options checked (ranges, K against the frames) without touching the data values. */
-gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err);
-/* The defaults: diag, 1 component, k-means++, seed 0, gk_gmm_update_defaults(). */
-gk_gmm_train_opts gk_gmm_train_defaults(void);
-
-/* ---- Training over several processes: each rank passes its part of the data and the
- * job's communicator (gmmkit/comm.h says how the ranks agree, and how closely the result
- * matches one process's); every one of these is collective. */
-typedef struct gk_comm gk_comm;
-
-/* gk_gmm_train_check for the whole job: options, dimensions agreeing between ranks,
- * K against the total number of frames. The same verdict (and message) on every rank.
- * `*total` (may be NULL) receives the frames of the job. */
-gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
-                                  size_t *total, gk_error *err);
-
-/* gk_gmm_train_fingerprint of the job's data (the concatenation over the ranks): the
- * value one process with the whole list computes. The same on every rank. */
-gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
-                                        const gk_comm *c, uint64_t *fingerprint, gk_error *err);
-
-/* gk_gmm_trainer_create for the job: checks as gk_gmm_train_check_comm (and the values of
- * this rank's frames), the initial model from rank 0 (see gmmkit/comm.h). A rank may hold no
- * frames. */
-gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
-                                     const gk_gmm_train_opts *o, const gk_comm *c,
-                                     const gk_allocator *a, gk_error *err);
-
-/* gk_gmm_trainer_step for the job: this rank's statistics, reduced over the ranks, then
- * the same update on every rank. `*comm_seconds` (may be NULL) receives the seconds spent
- * in the reduction, waiting for the slowest rank included. */
-gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c,
-                                   double *loglik, double *comm_seconds, gk_error *err);
-
+/* One EM iteration: accumulate over x (this rank's statistics, reduced over the ranks),
+ * then the same update on every rank. `*loglik` receives the mean log-likelihood per frame
+ * of the model before the update, `*comm_seconds` (may be NULL) the seconds spent in the
+ * reduction, waiting for the slowest rank included. During a split initialisation a step
+ * may also double the components; iterations then count toward t->stage, not
+ * t->iteration. */
+gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c, double *loglik,
+                              double *comm_seconds, gk_error *err);
 /* The second half of a step: the update from statistics `s` of the whole data under
  * t->model (what gk_gmm_trainer_step does after its E-step). */
 gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, double *loglik, gk_error *err);
+
+/* The former names, for the binding's gk.gmm.train until it moves to the names above. */
+static inline gk_gmm_train_opts gk_gmm_train_defaults(void) {
+  gk_gmm_train_opts o;
+  gk_gmm_train_opts_default(&o);
+  return o;
+}
+static inline gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                                                const gk_comm *c, size_t *total, gk_error *err) {
+  return gk_gmm_train_check(x, o, c, total, err);
+}
+static inline gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                                                      const gk_comm *c, uint64_t *fp, gk_error *err) {
+  return gk_gmm_train_fingerprint(x, o, c, fp, err);
+}
+static inline gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
+                                                   const gk_gmm_train_opts *o, const gk_comm *c,
+                                                   const gk_allocator *a, gk_error *err) {
+  return gk_gmm_trainer_create(out, x, o, c, a, err);
+}
+static inline gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c,
+                                                 double *loglik, double *comm_seconds, gk_error *err) {
+  return gk_gmm_trainer_step(t, x, c, loglik, comm_seconds, err);
+}
 
 /* ==== Files ==========================================================================
  * Native format (little-endian): magic "GMMKIT\0" + kind byte ('M' model, 'S' statistics,

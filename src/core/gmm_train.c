@@ -25,14 +25,12 @@
 
 /* ---- M-step ------------------------------------------------------------------------- */
 
-gk_gmm_update_opts gk_gmm_update_defaults(void) {
-  gk_gmm_update_opts o;
-  o.var_floor = 0.0;
-  o.var_floor_relative = 1e-3;
-  o.reg = 1e-6;
-  o.min_weight = 1e-5;
-  o.death = GK_DEATH_RESPLIT;
-  return o;
+void gk_gmm_update_opts_default(gk_gmm_update_opts *o) {
+  o->var_floor = 0.0;
+  o->var_floor_relative = 1e-3;
+  o->reg = 1e-6;
+  o->min_weight = 1e-5;
+  o->death = GK_DEATH_RESPLIT;
 }
 
 static gk_status check_update_opts(const gk_gmm_update_opts *o, size_t k, gk_error *err) {
@@ -327,14 +325,12 @@ gk_status gk_gmm_map(const gk_gmm *ubm, const gk_gmm_stats *s, double relevance,
 
 /* ---- initialisation ------------------------------------------------------------------ */
 
-gk_gmm_train_opts gk_gmm_train_defaults(void) {
-  gk_gmm_train_opts o;
-  memset(&o, 0, sizeof o);
-  o.components = 1;
-  o.cov = GK_COV_DIAG;
-  o.init = GK_INIT_KMEANSPP;
-  o.update = gk_gmm_update_defaults();
-  return o;
+void gk_gmm_train_opts_default(gk_gmm_train_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->components = 1;
+  o->cov = GK_COV_DIAG;
+  o->init = GK_INIT_KMEANSPP;
+  gk_gmm_update_opts_default(&o->update);
 }
 
 /* Frame f (global, after the stride) of x into out[d] (double). */
@@ -690,8 +686,8 @@ done:
 
 /* ---- the trainer ---------------------------------------------------------------------- */
 
-/* The checks gk_gmm_train_check and its MPI twin share, once the n > 0 frames of dimension
- * d are known; `where` follows the frame count in a message (" on 4 ranks"). */
+/* The checks of gk_gmm_train_check for one process and for several, once the n > 0 frames
+ * of dimension d are known; `where` follows the frame count in a message (" on 4 ranks"). */
 static gk_status check_shape_opts(const gk_gmm_train_opts *o, size_t n, size_t d, const char *where,
                                   gk_error *err) {
   if (d == 0 || d > GK_MAX_DIM) return gk_fail(err, GK_ELIMIT, "dimension %zu is outside 1..%u", d, GK_MAX_DIM);
@@ -710,7 +706,8 @@ static gk_status check_shape_opts(const gk_gmm_train_opts *o, size_t n, size_t d
   return check_update_opts(&o->update, k, err);
 }
 
-gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err) {
+/* gk_gmm_train_check for one process. */
+static gk_status check_local(const gk_gmm_data *x, const gk_gmm_train_opts *o, gk_error *err) {
   if (!x || x->nparts == 0) return gk_fail(err, GK_EINVAL, "no data: an empty list of matrices");
   size_t d = o->init == GK_INIT_MODEL && o->init_model ? o->init_model->d : 0;
   for (size_t p = 0; p < x->nparts; p++) {
@@ -758,7 +755,8 @@ static uint64_t fingerprint_of(size_t n, size_t nparts, size_t stride, size_t co
   return h;
 }
 
-uint64_t gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o) {
+/* gk_gmm_train_fingerprint for one process. */
+static uint64_t fingerprint_local(const gk_gmm_data *x, const gk_gmm_train_opts *o) {
   /* Up to 4096 values spread over the data. */
   size_t n = gk_gmm_data_frames(x), d = x->nparts ? x->parts[0].cols : 0;
   double *rows = NULL;
@@ -784,10 +782,11 @@ void gk_gmm_trainer_free(gk_gmm_trainer *t) {
   gk_free(ap, t, sizeof *t);
 }
 
-gk_status gk_gmm_trainer_create(gk_gmm_trainer **out, const gk_gmm_data *x, const gk_gmm_train_opts *o,
-                                const gk_allocator *a, gk_error *err) {
+/* gk_gmm_trainer_create for one process. */
+static gk_status create_local(gk_gmm_trainer **out, const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                              const gk_allocator *a, gk_error *err) {
   *out = NULL;
-  gk_status st = gk_gmm_train_check(x, o, err);
+  gk_status st = check_local(x, o, err);
   if (st != GK_OK) return st;
   size_t d = 0;
   if (o->init == GK_INIT_MODEL) d = o->init_model->d;
@@ -870,7 +869,8 @@ static gk_status grow(gk_gmm_trainer *t, gk_error *err) {
   return GK_OK;
 }
 
-gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, double *loglik, gk_error *err) {
+/* gk_gmm_trainer_step for one process. */
+static gk_status step_local(gk_gmm_trainer *t, const gk_gmm_data *x, double *loglik, gk_error *err) {
   gk_gmm_stats *s = NULL;
   gk_status st = gk_gmm_accumulate(t->model, x, &s, NULL, err);
   if (st != GK_OK) return st;
@@ -986,7 +986,7 @@ static gk_status local_info(const gk_gmm_data *x, uint64_t *info, gk_error *err)
 }
 
 /* The job's shape from every rank's info (all: size x INFO_N): frames, dimension and the
- * frames before each rank (offsets[size]). Checks the options as gk_gmm_train_check. */
+ * frames before each rank (offsets[size]). Checks the options as check_local does. */
 typedef struct job_shape {
   size_t frames, d, parts, cols0;
 } job_shape;
@@ -1042,10 +1042,10 @@ static gk_status job_begin(const gk_gmm_data *x, const gk_gmm_train_opts *o, con
   return GK_OK;
 }
 
-gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
-                                  size_t *total, gk_error *err) {
+gk_status gk_gmm_train_check(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                             size_t *total, gk_error *err) {
   if (gk_comm_size(c) <= 1) {
-    gk_status st = gk_gmm_train_check(x, o, err);
+    gk_status st = check_local(x, o, err);
     if (st == GK_OK && total) *total = gk_gmm_data_frames(x);
     return st;
   }
@@ -1106,7 +1106,7 @@ static gk_status gather_rows(const gk_gmm_data *x, const gk_comm *c, const uint6
 
 static size_t fingerprint_index(size_t i, const void *ud) { return i * *(const size_t *)ud; }
 
-/* The fingerprint from the exchanged info (see gk_gmm_train_fingerprint_comm). */
+/* The fingerprint from the exchanged info (see gk_gmm_train_fingerprint). */
 static gk_status job_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
                                  const uint64_t *all, const job_shape *js, uint64_t *fp, gk_error *err) {
   size_t n = js->frames, cols = js->cols0, step = fingerprint_step(n);
@@ -1124,10 +1124,10 @@ static gk_status job_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *
   return st;
 }
 
-gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
-                                        uint64_t *fingerprint, gk_error *err) {
+gk_status gk_gmm_train_fingerprint(const gk_gmm_data *x, const gk_gmm_train_opts *o, const gk_comm *c,
+                                   uint64_t *fingerprint, gk_error *err) {
   if (gk_comm_size(c) <= 1) {
-    *fingerprint = gk_gmm_train_fingerprint(x, o);
+    *fingerprint = fingerprint_local(x, o);
     return GK_OK;
   }
   job_shape js;
@@ -1172,10 +1172,10 @@ static gk_status bcast_model(gk_gmm **g, const gk_comm *c, const gk_allocator *a
   return st;
 }
 
-gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x, const gk_gmm_train_opts *o,
-                                     const gk_comm *c, const gk_allocator *a, gk_error *err) {
+gk_status gk_gmm_trainer_create(gk_gmm_trainer **out, const gk_gmm_data *x, const gk_gmm_train_opts *o,
+                                const gk_comm *c, const gk_allocator *a, gk_error *err) {
   *out = NULL;
-  if (gk_comm_size(c) <= 1) return gk_gmm_trainer_create(out, x, o, a, err);
+  if (gk_comm_size(c) <= 1) return create_local(out, x, o, a, err);
   job_shape js;
   uint64_t *all = NULL;
   gk_status st = job_begin(x, o, c, &js, &all, err);
@@ -1220,10 +1220,10 @@ gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
   return GK_OK;
 }
 
-gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c, double *loglik,
-                                   double *comm_seconds, gk_error *err) {
+gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c, double *loglik,
+                              double *comm_seconds, gk_error *err) {
   if (comm_seconds) *comm_seconds = 0.0;
-  if (gk_comm_size(c) <= 1) return gk_gmm_trainer_step(t, x, loglik, err);
+  if (gk_comm_size(c) <= 1) return step_local(t, x, loglik, err);
   gk_gmm_stats *s = NULL;
   gk_status st = GK_OK;
   if (x->nparts > 0 && gk_gmm_data_frames(x) > 0) st = gk_gmm_accumulate(t->model, x, &s, NULL, err);

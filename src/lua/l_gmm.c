@@ -637,7 +637,8 @@ static const char *const death_names[] = {"resplit", "remove", NULL};
 
 /* Floors and the handling of dying components from an options table at `arg`. */
 static gk_gmm_update_opts read_update_opts(lua_State *L, int arg) {
-  gk_gmm_update_opts o = gk_gmm_update_defaults();
+  gk_gmm_update_opts o;
+  gk_gmm_update_opts_default(&o);
   o.var_floor = gkL_optnumber(L, arg, "var_floor", o.var_floor, 0.0, HUGE_VAL);
   o.var_floor_relative = gkL_optnumber(L, arg, "var_floor_relative", o.var_floor_relative, 0.0, HUGE_VAL);
   o.reg = gkL_optnumber(L, arg, "reg", o.reg, 0.0, HUGE_VAL);

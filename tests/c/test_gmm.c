@@ -76,7 +76,8 @@ static void test_mml_example(void) {
   GK_CHECK_OK(gk_gmm_prepare(g0, err), err);
   gk_gmm_stats *s = NULL;
   GK_CHECK_OK(gk_gmm_accumulate(g0, &x, &s, NULL, err), err);
-  gk_gmm_update_opts o = gk_gmm_update_defaults();
+  gk_gmm_update_opts o;
+  gk_gmm_update_opts_default(&o);
   o.var_floor_relative = 0.0;
   o.reg = 0.0;
   o.min_weight = 0.0;
@@ -93,14 +94,15 @@ static void test_mml_example(void) {
     GK_CHECK(ev == 0);
   }
   /* The same iteration through the trainer. */
-  gk_gmm_train_opts to = gk_gmm_train_defaults();
+  gk_gmm_train_opts to;
+  gk_gmm_train_opts_default(&to);
   to.init = GK_INIT_MODEL;
   to.init_model = g0;
   to.update = o;
   gk_gmm_trainer *t = NULL;
-  GK_CHECK_OK(gk_gmm_trainer_create(&t, &x, &to, NULL, err), err);
+  GK_CHECK_OK(gk_gmm_trainer_create(&t, &x, &to, NULL, NULL, err), err);
   double ll = 0.0;
-  if (t) GK_CHECK_OK(gk_gmm_trainer_step(t, &x, &ll, err), err);
+  if (t) GK_CHECK_OK(gk_gmm_trainer_step(t, &x, NULL, &ll, NULL, err), err);
   if (t && g) {
     for (int c = 0; c < 3; c++) GK_CHECK(t->model->means[c] == g->means[c]);
     /* log-likelihood of the initial model, computed here in double. */

@@ -30,7 +30,7 @@ static void one(const uint8_t *data, size_t size) {
     gk_gmm_data data = {&m, 1, 1};
     double ll;
     gk_error_clear(&err);
-    st = gk_gmm_trainer_step(t, &data, &ll, &err);
+    st = gk_gmm_trainer_step(t, &data, NULL, &ll, NULL, &err);
     fuzz_check_status(st, &err);
   }
   gk_gmm_trainer_free(t);

@@ -16,7 +16,8 @@ static void one(const uint8_t *data, size_t size) {
     if (s) abort();
     return;
   }
-  gk_gmm_update_opts o = gk_gmm_update_defaults();
+  gk_gmm_update_opts o;
+  gk_gmm_update_opts_default(&o);
   gk_gmm *g = NULL;
   size_t events = 0;
   gk_error_clear(&err);

@@ -95,15 +95,16 @@ static void model_seeds(void) {
   gk_matrix xm = gk_matrix_view(40, 2, GK_FLOAT32, X);
   gk_gmm_data data = {&xm, 1, 1};
   for (int cov = 0; cov < 2; cov++) {
-    gk_gmm_train_opts o = gk_gmm_train_defaults();
+    gk_gmm_train_opts o;
+    gk_gmm_train_opts_default(&o);
     o.components = 2;
     o.cov = cov ? GK_COV_FULL : GK_COV_DIAG;
     o.seed = 7;
     gk_gmm_trainer *t;
     double ll;
-    if (gk_gmm_trainer_create(&t, &data, &o, NULL, &err) != GK_OK) die("trainer", &err);
+    if (gk_gmm_trainer_create(&t, &data, &o, NULL, NULL, &err) != GK_OK) die("trainer", &err);
     for (int i = 0; i < 2; i++)
-      if (gk_gmm_trainer_step(t, &data, &ll, &err) != GK_OK) die("step", &err);
+      if (gk_gmm_trainer_step(t, &data, NULL, &ll, NULL, &err) != GK_OK) die("step", &err);
     const char *tag = cov ? "full" : "diag";
     char name[64];
     snprintf(name, sizeof name, "%s_2x2.gmm", tag);
