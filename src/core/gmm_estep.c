@@ -802,7 +802,6 @@ static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
   return GK_OK;
 }
 
-/* Checks model and data, and prepares the kernel. */
 /* Checks shapes (and, with `scan`, every value) of the data, and prepares the kernel.
  * Paths that produce a sum of log-likelihoods skip the value scan (a pass over all the
  * data every EM iteration) and call after_sum instead: a NaN or Inf frame makes the sum
@@ -838,62 +837,56 @@ static gk_status after_sum(const gk_gmm *g, const gk_gmm_data *x, double sum, gk
 
 /* ---- scoring ----------------------------------------------------------------------- */
 
+/* Runs *jb (its mode and outputs set) over x under g: checks and prepares the kernel
+ * (`scan`: see begin), runs, and with `check` checks the sum of log-likelihoods *sum as
+ * after_sum does. */
+static gk_status run_scoring(const gk_gmm *g, const gk_gmm_data *x, int scan, int check, job *jb, double *sum,
+                             gk_error *err) {
+  kern q;
+  gk_status st = begin(g, x, scan, &q, err);
+  if (st != GK_OK) return st;
+  jb->x = x;
+  jb->q = &q;
+  *sum = 0.0;
+  st = run_job(jb, NULL, sum, err);
+  kern_free(&q);
+  if (st == GK_OK && check) st = after_sum(g, x, *sum, err);
+  return st;
+}
+
 gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll, double *total,
                        gk_error *err) {
-  kern q;
-  gk_status st = begin(g, x, 0, &q, err);
-  if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
   jb.md = M_SCORE;
-  jb.x = x;
-  jb.q = &q;
   jb.frame_ll = frame_ll;
-  double sum = 0.0;
-  st = run_job(&jb, NULL, &sum, err);
-  kern_free(&q);
-  if (st == GK_OK) st = after_sum(g, x, sum, err);
+  double sum;
+  gk_status st = run_scoring(g, x, 0, 1, &jb, &sum, err);
   if (st == GK_OK && total) *total = sum;
   return st;
 }
 
 gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err) {
-  kern q;
-  gk_status st = begin(g, x, 1, &q, err);
-  if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
   jb.md = M_POST;
-  jb.x = x;
-  jb.q = &q;
   jb.post = post;
-  double sum = 0.0;
-  st = run_job(&jb, NULL, &sum, err);
-  kern_free(&q);
-  if (st == GK_OK) st = after_sum(g, x, sum, err);
-  return st;
+  double sum;
+  return run_scoring(g, x, 1, 1, &jb, &sum, err);
 }
 
 gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c, size_t *idx,
                                 double *val, gk_error *err) {
   if (c < 1 || c > g->k)
     return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the number of components (%zu)", c, g->k);
-  kern q;
-  gk_status st = begin(g, x, 1, &q, err);
-  if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
   jb.md = M_TOP;
-  jb.x = x;
-  jb.q = &q;
   jb.top = c;
   jb.idx = idx;
   jb.val = val;
-  double sum = 0.0;
-  st = run_job(&jb, NULL, &sum, err);
-  kern_free(&q);
-  if (st == GK_OK) st = after_sum(g, x, sum, err);
-  return st;
+  double sum;
+  return run_scoring(g, x, 1, 1, &jb, &sum, err);
 }
 
 gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *x, size_t top,
@@ -916,19 +909,13 @@ gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *
     *mean_llr = (a - b) / (double)n;
     return GK_OK;
   }
-  kern q;
-  gk_status st = begin(ubm, x, 1, &q, err);
-  if (st != GK_OK) return st;
   job jb;
   memset(&jb, 0, sizeof jb);
   jb.md = M_LLR;
-  jb.x = x;
-  jb.q = &q;
   jb.model = model;
   jb.top = top;
-  double s = 0.0;
-  st = run_job(&jb, NULL, &s, err);
-  kern_free(&q);
+  double s;
+  gk_status st = run_scoring(ubm, x, 1, 0, &jb, &s, err);
   if (st == GK_OK) *mean_llr = s / (double)n;
   return st;
 }
