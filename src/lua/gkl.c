@@ -213,6 +213,15 @@ lua_Number gkL_optnumber(lua_State *L, int arg, const char *key, lua_Number def,
   return v;
 }
 
+/* The number at idx as a message shows it: NaN and inf in words, not the C library's
+ * "-nan". */
+static const char *number_text(lua_State *L, int idx) {
+  lua_Number v = lua_tonumber(L, idx);
+  if (isnan(v)) return "NaN";
+  if (isinf(v)) return v > 0 ? "inf" : "-inf";
+  return lua_tostring(L, idx);
+}
+
 lua_Integer gkL_optinteger(lua_State *L, int arg, const char *key, lua_Integer def,
                            lua_Integer lo, lua_Integer hi) {
   lua_Integer v;
@@ -223,7 +232,7 @@ lua_Integer gkL_optinteger(lua_State *L, int arg, const char *key, lua_Integer d
   }
   if (t != LUA_TNUMBER) gkL_opterror(L, arg, key, "must be an integer, got %s", luaL_typename(L, -1));
   v = lua_tointegerx(L, -1, &isint);
-  if (!isint) gkL_opterror(L, arg, key, "must be an integer, got %s", lua_tostring(L, -1));
+  if (!isint) gkL_opterror(L, arg, key, "must be an integer, got %s", number_text(L, -1));
   lua_pop(L, 1);
   if (v < lo || v > hi) {
     if (hi == LUA_MAXINTEGER) gkL_opterror(L, arg, key, "must be >= %I, got %I", lo, v);

@@ -53,7 +53,8 @@ static int c_doc(lua_State *L) {
 }
 
 static int c_setdoc(lua_State *L) {
-  luaL_checkany(L, 1);
+  int t = lua_type(L, 1);
+  luaL_argexpected(L, t == LUA_TFUNCTION || t == LUA_TTABLE || t == LUA_TSTRING, 1, "function, table or name");
   gkL_setdoc(L, 1, luaL_checkstring(L, 2));
   return 0;
 }

@@ -386,6 +386,12 @@ static int m_astype(lua_State *L) {
   return 1;
 }
 
+/* A function of its own, so that copy and astype each keep their doc text. */
+static int m_copy(lua_State *L) {
+  lua_settop(L, 1);
+  return m_astype(L);
+}
+
 static int m_save(lua_State *L) {
   gk_matrix *m = gkL_checkmatrix(L, 1);
   const char *path = gkL_checkpath(L, 2);
@@ -453,7 +459,7 @@ static const gkL_Reg methods[] = {
    "m:var([ddof=0]) -> Matrix (1 x cols, float64)\nPer-column variance divided by rows - ddof, by the "
    "corrected two-pass algorithm (no cancellation for data far from zero)."},
   {"astype", m_astype, "m:astype('float32' | 'float64') -> Matrix\nA converted copy."},
-  {"copy", m_astype, "m:copy() -> Matrix\nA copy of the same element type."},
+  {"copy", m_copy, "m:copy() -> Matrix\nA copy of the same element type."},
   {"save", m_save,
    "m:save(path) -> m\nWrites a NumPy .npy file (version 1.0, little-endian, C order) atomically: the "
    "previous file at `path` stays intact until the new one is complete."},
