@@ -3,6 +3,8 @@
 -- gk.mfcc, gk.features, gk.gmm, gk.simplify, ...) and the pure-Lua helpers layered on
 -- them. Nothing here writes a global.
 local core = require "gmmkit.core"
+-- gk.gmm.train is the EM loop in Lua over the core's gk.gmm.trainer (lua/gmmkit/training.lua).
+core.gmm.train = require("gmmkit.training").train
 
 local gk = {
   version = core.version,

@@ -745,13 +745,22 @@ static int l_llr(lua_State *L) {
   return 1;
 }
 
-/* ---- training -------------------------------------------------------------------------------------- */
+/* ---- training: the Trainer object (the loop is gk.gmm.train in lua/gmmkit/training.lua) --- */
 
 #define GKL_TRAINER "gmmkit.Trainer"
 
+/* A Trainer: the core's training state, the data it steps over and the settings of the
+ * loop. User values: 1 the anchor table of the data's matrices, 2 the userdata of their
+ * descriptors (x.parts points into it), 3 the progress option. */
 typedef struct trainer_box {
-  gk_gmm_trainer *t;
-  int threads;  /* thread setting to restore, 0: none */
+  gk_gmm_trainer *t;    /* NULL when closed */
+  gk_gmm_data x;
+  const gk_comm *comm;  /* NULL: this process alone */
+  uint64_t fp;          /* digest of data and options, checked when resuming */
+  int threads;          /* threads of its steps (0: the process setting) */
+  int resumed, converged;
+  lua_Integer max_iter;
+  double tol;
 } trainer_box;
 
 static int trainer_release(lua_State *L) {
@@ -760,182 +769,288 @@ static int trainer_release(lua_State *L) {
     gk_gmm_trainer_free(b->t);
     b->t = NULL;
   }
-  if (b->threads > 0) {
-    gk_set_threads(b->threads);
-    b->threads = 0;
-  }
   return 0;
+}
+
+static trainer_box *check_trainer(lua_State *L, int idx) {
+  trainer_box *b = luaL_checkudata(L, idx, GKL_TRAINER);
+  if (!b->t) luaL_argerror(L, idx, "attempt to use a closed gmmkit.Trainer");
+  return b;
+}
+
+/* The trainer's thread count for the length of one core call, the setting restored
+ * before the call returns to Lua (the process setting is the caller's). */
+static int threads_begin(int threads) {
+  int previous = gk_threads();
+  if (threads > 0 && threads != previous) gk_set_threads(threads);
+  return previous;
+}
+
+static void threads_end(int threads, int previous) {
+  if (threads > 0 && threads != previous) gk_set_threads(previous);
 }
 
 static const char *const init_names[] = {"kmeans++", "kmeans", "random", "split", NULL};
 
-static int l_train(lua_State *L) {
+/* opts.init: a method name, or a Gmm to start from (which fixes K and the covariance type;
+ * the options components and covariance_type may only repeat them). */
+static void read_init(lua_State *L, int arg, gk_gmm_train_opts *o) {
+  if (gkL_optfield(L, arg, "init") != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    o->init = (gk_gmm_init)gkL_optenum(L, arg, "init", init_names, GK_INIT_KMEANSPP);
+    return;
+  }
+  gk_gmm **mb = luaL_testudata(L, -1, GKL_GMM);
+  if (!mb || !*mb) gkL_opterror(L, arg, "init", "must be a method name or an open gmmkit.Gmm");
+  o->init = GK_INIT_MODEL;
+  o->init_model = *mb;
+  o->components = (*mb)->k;
+  o->cov = (*mb)->cov;
+  lua_getfield(L, arg, "components");
+  if (!lua_isnil(L, -1) && lua_tointeger(L, -1) != (lua_Integer)(*mb)->k)
+    gkL_opterror(L, arg, "components", "(%d) differs from the initial model's %d components",
+                 (int)lua_tointeger(L, -1), (int)(*mb)->k);
+  lua_pop(L, 1);
+  lua_getfield(L, arg, "covariance_type");
+  if (!lua_isnil(L, -1) && strcmp(lua_tostring(L, -1), gk_cov_type_name((*mb)->cov)) != 0)
+    gkL_opterror(L, arg, "covariance_type", "('%s') differs from the initial model's ('%s')",
+                 lua_tostring(L, -1), gk_cov_type_name((*mb)->cov));
+  lua_pop(L, 1);
+  lua_pop(L, 1);
+}
+
+/* What gk.gmm.trainer reads besides the core's options. */
+typedef struct trainer_settings {
+  size_t stride;
+  const char *checkpoint;
+  int resume, threads;
+} trainer_settings;
+
+/* The options at `arg` in gk.gmm.train's order (so that the first bad one is the one it
+ * reported); the progress option is left on the stack. */
+static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, trainer_box *b, trainer_settings *s) {
   static const char *const keys[] = {
     "components", "covariance_type", "init", "max_iter", "tol", "seed", "var_floor",
     "var_floor_relative", "min_weight", "min_weight_action", "reg", "subsample", "threads",
     "progress", "checkpoint", "resume", "init_frames", "comm", NULL};
-  lua_settop(L, 2);
-  gkL_checkoptions(L, 2, keys);
-  gk_gmm_train_opts o = gk_gmm_train_defaults();
-  o.components = (size_t)gkL_optinteger(L, 2, "components", 1, 1, GK_MAX_COMPONENTS);
-  o.cov = (gk_cov_type)gkL_optenum(L, 2, "covariance_type", cov_names, GK_COV_DIAG);
-  if (gkL_optfield(L, 2, "init") == LUA_TUSERDATA) {
-    gk_gmm **mb = luaL_testudata(L, -1, GKL_GMM);
-    if (!mb || !*mb) gkL_opterror(L, 2, "init", "must be a method name or an open gmmkit.Gmm");
-    o.init = GK_INIT_MODEL;
-    o.init_model = *mb;
-    o.components = (*mb)->k;
-    o.cov = (*mb)->cov;
-    lua_getfield(L, 2, "components");
-    if (!lua_isnil(L, -1) && lua_tointeger(L, -1) != (lua_Integer)(*mb)->k)
-      gkL_opterror(L, 2, "components", "(%d) differs from the initial model's %d components",
-                   (int)lua_tointeger(L, -1), (int)(*mb)->k);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "covariance_type");
-    if (!lua_isnil(L, -1) && strcmp(lua_tostring(L, -1), gk_cov_type_name((*mb)->cov)) != 0)
-      gkL_opterror(L, 2, "covariance_type", "('%s') differs from the initial model's ('%s')",
-                   lua_tostring(L, -1), gk_cov_type_name((*mb)->cov));
-    lua_pop(L, 1);
-  } else {
-    o.init = (gk_gmm_init)gkL_optenum(L, 2, "init", init_names, GK_INIT_KMEANSPP);
-  }
-  lua_pop(L, 1);
-  lua_Integer max_iter = gkL_optinteger(L, 2, "max_iter", 100, 0, LUA_MAXINTEGER);
-  double tol = gkL_optnumber(L, 2, "tol", 1e-3, 0.0, HUGE_VAL);
-  o.seed = (uint64_t)gkL_optinteger(L, 2, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
-  o.update = read_update_opts(L, 2);
-  o.init_frames = (size_t)gkL_optinteger(L, 2, "init_frames", 0, 0, LUA_MAXINTEGER);
-  size_t stride = (size_t)gkL_optinteger(L, 2, "subsample", 1, 1, LUA_MAXINTEGER);
-  int threads = gkL_optthreads(L, 2, "threads");
-  int progress_t = gkL_optfield(L, 2, "progress");
-  int progress_idx = lua_gettop(L);
-  if (progress_t != LUA_TNIL && progress_t != LUA_TBOOLEAN && progress_t != LUA_TFUNCTION)
-    gkL_opterror(L, 2, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
-  int progress_print = progress_t == LUA_TBOOLEAN && lua_toboolean(L, progress_idx);
-  const char *ckpt = gkL_optpath(L, 2, "checkpoint", NULL);
-  int resume = gkL_optboolean(L, 2, "resume", 0);
-  if (resume && !ckpt) gkL_opterror(L, 2, "resume", "needs the option 'checkpoint' (the file to resume from)");
-
+  gkL_checkoptions(L, arg, keys);
+  gk_gmm_train_opts_default(o);
+  o->components = (size_t)gkL_optinteger(L, arg, "components", 1, 1, GK_MAX_COMPONENTS);
+  o->cov = (gk_cov_type)gkL_optenum(L, arg, "covariance_type", cov_names, GK_COV_DIAG);
+  read_init(L, arg, o);
+  b->max_iter = gkL_optinteger(L, arg, "max_iter", 100, 0, LUA_MAXINTEGER);
+  b->tol = gkL_optnumber(L, arg, "tol", 1e-3, 0.0, HUGE_VAL);
+  o->seed = (uint64_t)gkL_optinteger(L, arg, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+  o->update = read_update_opts(L, arg);
+  o->init_frames = (size_t)gkL_optinteger(L, arg, "init_frames", 0, 0, LUA_MAXINTEGER);
+  s->stride = (size_t)gkL_optinteger(L, arg, "subsample", 1, 1, LUA_MAXINTEGER);
+  s->threads = gkL_optthreads(L, arg, "threads");
+  int t = gkL_optfield(L, arg, "progress");
+  if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TFUNCTION)
+    gkL_opterror(L, arg, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
+  s->checkpoint = gkL_optpath(L, arg, "checkpoint", NULL);
+  s->resume = gkL_optboolean(L, arg, "resume", 0);
+  if (s->resume && !s->checkpoint)
+    gkL_opterror(L, arg, "resume", "needs the option 'checkpoint' (the file to resume from)");
   /* Distributed over the MPI ranks: by default whenever there is more than one. */
-  const gk_comm *comm = gkL_comm(L);
-  if (!gkL_optboolean(L, 2, "comm", comm != NULL)) comm = NULL;
-  int rank = gk_comm_rank(comm);
+  b->comm = gkL_comm(L);
+  if (!gkL_optboolean(L, arg, "comm", b->comm != NULL)) b->comm = NULL;
+}
 
-  gk_gmm_data x;
-  check_data_list(L, 1, &x, stride, comm != NULL);
-  gk_error e;
-  if (gk_gmm_train_check_comm(&x, &o, comm, NULL, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
-
-  trainer_box *tb = lua_newuserdatauv(L, sizeof(trainer_box), 0);
-  tb->t = NULL;
-  tb->threads = 0;
-  if (luaL_newmetatable(L, GKL_TRAINER)) {
-    lua_pushcfunction(L, trainer_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, trainer_release);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_setmetatable(L, -2);
-  int tbi = lua_gettop(L);
-  lua_toclose(L, tbi);
-  if (threads > 0) {
-    tb->threads = gk_threads();
-    gk_set_threads(threads);
-  }
-
+/* Starts the training of `b` afresh, or from its checkpoint when resuming and there is
+ * one (under MPI rank 0 decides, every rank reads it: a file system they share). */
+static void trainer_start(lua_State *L, trainer_box *b, const gk_gmm_train_opts *o, const trainer_settings *s) {
   gk_allocator a = gkL_allocator(L);
-  uint64_t fp = 0;
-  if (gk_gmm_train_fingerprint_comm(&x, &o, comm, &fp, &e) != GK_OK) gkL_raise(L, &e);
-  /* Under MPI rank 0 decides whether there is a checkpoint; every rank then reads it (it
-   * must be on a file system they share) and only rank 0 writes it. */
-  int resumed = resume && (rank != 0 || access(ckpt, F_OK) == 0);
-  if (resume && gk_comm_bcast(comm, &resumed, sizeof resumed, 0, &e) != GK_OK) gkL_raise(L, &e);
-  if (resumed) {
-    if (gk_gmm_trainer_load(ckpt, fp, &tb->t, &a, &e) != GK_OK) gkL_raise(L, &e);
-  } else {
-    if (gk_gmm_trainer_create_comm(&tb->t, &x, &o, comm, &a, &e) != GK_OK) gkL_raise(L, &e);
-  }
-  gk_gmm_trainer *t = tb->t;
-  int converged = 0;
-  double t0 = gk_seconds(), comm_seconds = 0.0;
-  for (;;) {
-    size_t h = t->history_len;
-    if (!t->splitting && h >= 2 && fabs(t->history[h - 1] - t->history[h - 2]) < tol) {
-      converged = 1;
-      break;
-    }
-    if (!t->splitting && t->iteration >= (size_t)max_iter) break;
-    double ts = gk_seconds(), ll;
-    int splitting = t->splitting;
-    size_t k_before = t->model->k, stage = t->stage + 1, stage_iter = t->stage_iter + 1;
-    double sc = 0.0;
-    if (gk_gmm_trainer_step_comm(t, &x, comm, &ll, &sc, &e) != GK_OK) gkL_raise(L, &e);
-    comm_seconds += sc;
-    double sec = gk_seconds() - ts;
-    if (ckpt && rank == 0 && gk_gmm_trainer_save(t, fp, ckpt, &e) != GK_OK) gkL_raise(L, &e);
-    if (progress_print && rank == 0) {
-      if (splitting)
-        fprintf(stderr, "gmm.train: split stage %zu (%zu components), iteration %zu: log-likelihood %.6f %.2f s\n",
-                stage, k_before, stage_iter, ll, sec);
-      else if (t->history_len >= 2)
-        fprintf(stderr, "gmm.train: iteration %zu: log-likelihood %.6f (change %+.3g) %.2f s\n", t->iteration, ll,
-                ll - t->history[t->history_len - 2], sec);
-      else
-        fprintf(stderr, "gmm.train: iteration %zu: log-likelihood %.6f %.2f s\n", t->iteration, ll, sec);
-      fflush(stderr);
-    } else if (progress_t == LUA_TFUNCTION) {
-      lua_pushvalue(L, progress_idx);
-      lua_createtable(L, 0, 6);
-      lua_pushinteger(L, (lua_Integer)t->iteration);
-      lua_setfield(L, -2, "iteration");
-      lua_pushnumber(L, ll);
-      lua_setfield(L, -2, "log_likelihood");
-      lua_pushnumber(L, sec);
-      lua_setfield(L, -2, "seconds");
-      lua_pushnumber(L, sc);
-      lua_setfield(L, -2, "comm_seconds");
-      lua_pushinteger(L, (lua_Integer)k_before);
-      lua_setfield(L, -2, "components");
-      lua_pushboolean(L, splitting);
-      lua_setfield(L, -2, "splitting");
-      lua_call(L, 1, 1);
-      int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-      lua_pop(L, 1);
-      /* Every rank calls the function; rank 0's answer decides for all of them. */
-      if (gk_comm_bcast(comm, &stop, sizeof stop, 0, &e) != GK_OK) gkL_raise(L, &e);
-      if (stop) break;
-    }
-  }
-  double total = gk_seconds() - t0;
+  gk_error e;
+  if (gk_gmm_train_fingerprint(&b->x, o, b->comm, &b->fp, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  int resumed = s->resume && (gk_comm_rank(b->comm) != 0 || access(s->checkpoint, F_OK) == 0);
+  if (s->resume && gk_comm_bcast(b->comm, &resumed, sizeof resumed, 0, &e) != GK_OK) gkL_raise(L, &e);
+  int previous = threads_begin(b->threads);
+  gk_status st = resumed ? gk_gmm_trainer_load(s->checkpoint, b->fp, &b->t, &a, &e)
+                         : gk_gmm_trainer_create(&b->t, &b->x, o, b->comm, &a, &e);
+  threads_end(b->threads, previous);
+  if (st != GK_OK) gkL_raise(L, &e);
+  b->resumed = resumed;
+}
 
-  /* The model passes to a Gmm userdata; the trainer keeps the history for info. */
-  gk_gmm **box = gkL_newgmm(L);
-  *box = t->model;
-  t->model = NULL;
+static void trainer_ensure_class(lua_State *L);
+
+/* gk.gmm.trainer(X, opts) */
+static int l_trainer(lua_State *L) {
+  lua_settop(L, 2);
+  gk_gmm_train_opts o;
+  trainer_settings s;
+  trainer_box proto = {0};
+  read_trainer_opts(L, 2, &o, &proto, &s);
+  int progress = lua_gettop(L);
+  check_data_list(L, 1, &proto.x, s.stride, proto.comm != NULL);  /* pushes the anchor and the descriptors */
+  gk_error e;
+  if (gk_gmm_train_check(&proto.x, &o, proto.comm, NULL, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  trainer_box *b = lua_newuserdatauv(L, sizeof *b, 3);
+  *b = proto;
+  b->t = NULL;
+  b->threads = s.threads;
+  trainer_ensure_class(L);
+  luaL_setmetatable(L, GKL_TRAINER);
+  lua_pushvalue(L, -3);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 2);
+  lua_pushvalue(L, progress);
+  lua_setiuservalue(L, -2, 3);
+  trainer_start(L, b, &o, &s);
+  return 1;
+}
+
+/* t:step() -> record | nil: nil (and t.converged set when the log-likelihood changed by
+ * less than tol) once the loop's settings say training is done. */
+static int trainer_step(lua_State *L) {
+  trainer_box *b = check_trainer(L, 1);
+  gk_gmm_trainer *t = b->t;
+  size_t h = t->history_len;
+  if (!t->splitting && h >= 2 && fabs(t->history[h - 1] - t->history[h - 2]) < b->tol) b->converged = 1;
+  if (b->converged || (!t->splitting && t->iteration >= (size_t)b->max_iter)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  int splitting = t->splitting;
+  size_t k_before = t->model->k, stage = t->stage + 1, stage_iter = t->stage_iter + 1;
+  double t0 = gk_seconds(), ll, comm_seconds = 0.0;
+  gk_error e;
+  int previous = threads_begin(b->threads);
+  gk_status st = gk_gmm_trainer_step(t, &b->x, b->comm, &ll, &comm_seconds, clear_err(&e));
+  threads_end(b->threads, previous);
+  if (st != GK_OK) gkL_raise(L, &e);
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, (lua_Integer)t->iteration);
-  lua_setfield(L, -2, "iterations");
-  lua_pushboolean(L, converged);
-  lua_setfield(L, -2, "converged");
+  lua_setfield(L, -2, "iteration");
+  lua_pushnumber(L, ll);
+  lua_setfield(L, -2, "log_likelihood");
+  lua_pushnumber(L, gk_seconds() - t0);
+  lua_setfield(L, -2, "seconds");
+  lua_pushnumber(L, comm_seconds);
+  lua_setfield(L, -2, "comm_seconds");
+  lua_pushinteger(L, (lua_Integer)k_before);
+  lua_setfield(L, -2, "components");
+  lua_pushboolean(L, splitting);
+  lua_setfield(L, -2, "splitting");
+  lua_pushinteger(L, (lua_Integer)stage);
+  lua_setfield(L, -2, "stage");
+  lua_pushinteger(L, (lua_Integer)stage_iter);
+  lua_setfield(L, -2, "stage_iteration");
+  return 1;
+}
+
+static int trainer_model(lua_State *L) {
+  push_clone(L, check_trainer(L, 1)->t->model);
+  return 1;
+}
+
+/* t:save(path): a checkpoint, written by rank 0 alone under MPI. */
+static int trainer_save(lua_State *L) {
+  trainer_box *b = check_trainer(L, 1);
+  const char *path = gkL_checkpath(L, 2);
+  gk_error e;
+  if (gk_comm_rank(b->comm) == 0 && gk_gmm_trainer_save(b->t, b->fp, path, clear_err(&e)) != GK_OK)
+    gkL_raise(L, &e);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static void push_history(lua_State *L, const gk_gmm_trainer *t) {
   lua_createtable(L, (int)t->history_len, 0);
   for (size_t i = 0; i < t->history_len; i++) {
     lua_pushnumber(L, t->history[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  lua_setfield(L, -2, "history");
-  lua_pushinteger(L, (lua_Integer)t->events);
-  lua_setfield(L, -2, "component_events");
-  lua_pushboolean(L, resumed);
-  lua_setfield(L, -2, "resumed");
-  lua_pushnumber(L, total);
-  lua_setfield(L, -2, "seconds");
-  lua_pushnumber(L, t->frames);
-  lua_setfield(L, -2, "frames");
-  lua_pushinteger(L, gk_comm_size(comm));
-  lua_setfield(L, -2, "ranks");
-  lua_pushnumber(L, comm_seconds);
-  lua_setfield(L, -2, "comm_seconds");
-  return 2;
+}
+
+/* __index: the fields (closed; then, raising when closed, the state and settings); then the methods. */
+static int trainer_index(lua_State *L) {
+  static const char *const fields[] = {"iteration", "history", "splitting", "components", "events", "frames",
+                                       "resumed", "converged", "ranks", "max_iter", "tol", "progress", NULL};
+  trainer_box *b = luaL_checkudata(L, 1, GKL_TRAINER);
+  const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+  if (key && strcmp(key, "closed") == 0) {
+    lua_pushboolean(L, b->t == NULL);
+    return 1;
+  }
+  int f = -1;
+  for (int i = 0; key && fields[i]; i++)
+    if (strcmp(key, fields[i]) == 0) f = i;
+  if (f < 0) {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+  }
+  const gk_gmm_trainer *t = check_trainer(L, 1)->t;
+  switch (f) {
+    case 0: lua_pushinteger(L, (lua_Integer)t->iteration); break;
+    case 1: push_history(L, t); break;
+    case 2: lua_pushboolean(L, t->splitting); break;
+    case 3: lua_pushinteger(L, (lua_Integer)t->model->k); break;
+    case 4: lua_pushinteger(L, (lua_Integer)t->events); break;
+    case 5: lua_pushnumber(L, t->frames); break;
+    case 6: lua_pushboolean(L, b->resumed); break;
+    case 7: lua_pushboolean(L, b->converged); break;
+    case 8: lua_pushinteger(L, gk_comm_size(b->comm)); break;
+    case 9: lua_pushinteger(L, b->max_iter); break;
+    case 10: lua_pushnumber(L, b->tol); break;
+    default: lua_getiuservalue(L, 1, 3); break;
+  }
+  return 1;
+}
+
+static int trainer_tostring(lua_State *L) {
+  trainer_box *b = luaL_checkudata(L, 1, GKL_TRAINER);
+  if (!b->t) {
+    lua_pushliteral(L, "gmmkit.Trainer (closed)");
+  } else {
+    lua_pushfstring(L, "gmmkit.Trainer (%d %s components%s, %d iterations)", (int)b->t->model->k,
+                    gk_cov_type_name(b->t->model->cov), b->t->splitting ? ", splitting" : "", (int)b->t->iteration);
+  }
+  return 1;
+}
+
+static const gkL_Reg trainer_methods[] = {
+  {"step", trainer_step,
+   "t:step() -> {iteration=, log_likelihood=, seconds=, comm_seconds=, components=, splitting=, stage=, "
+   "stage_iteration=} | nil\n"
+   "One EM iteration over the trainer's data (under MPI, over all ranks' data: every rank calls it). "
+   "log_likelihood is the mean per frame of the model before the iteration's M-step; components and "
+   "splitting describe that model (a split stage may double the components). nil once training is "
+   "done: max_iter iterations at the final K, or a change of the log-likelihood below tol (t.converged)."},
+  {"model", trainer_model, "t:model() -> Gmm\nA copy of the current model."},
+  {"save", trainer_save,
+   "t:save(path) -> t\n"
+   "Writes a checkpoint (model and training state, atomically); gk.gmm.trainer(X, {checkpoint = path, "
+   "resume = true}) with the same data and options continues from it. Under MPI rank 0 alone writes."},
+  {"close", trainer_release, "t:close()\nFrees the training state now (idempotent)."},
+  {NULL, NULL, NULL}
+};
+
+static const gkL_Reg trainer_meta[] = {
+  {"__gc", trainer_release, NULL},
+  {"__close", trainer_release, NULL},
+  {"__tostring", trainer_tostring, NULL},
+  {NULL, NULL, NULL}
+};
+
+static void trainer_ensure_class(lua_State *L) {
+  if (luaL_getmetatable(L, GKL_TRAINER) == LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  gkL_newclass(L, GKL_TRAINER, trainer_methods, trainer_meta,
+               "gmmkit.Trainer: EM training one iteration at a time (gk.gmm.trainer). Fields: iteration, "
+               "history, splitting, components, events, frames, resumed, converged, ranks, max_iter, tol, "
+               "progress, closed.");
+  luaL_getmetatable(L, GKL_TRAINER);
+  lua_getfield(L, -1, "__index");
+  lua_pushcclosure(L, trainer_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
 }
 
 static const gkL_Reg gmm_methods[] = {
@@ -1042,32 +1157,15 @@ static void gmm_ensure_class(lua_State *L) {
 /* ---- the module ---------------------------------------------------------------------- */
 
 static const gkL_Reg gmm_funcs[] = {
-  {"train", l_train,
-   "gk.gmm.train(X, {components=1, covariance_type=\"diag\", init=\"kmeans++\", max_iter=100, "
-   "tol=1e-3, seed=0, var_floor=0, var_floor_relative=1e-3, min_weight=1e-5, "
-   "min_weight_action=\"resplit\", reg=1e-6, subsample=1, threads=, progress=, checkpoint=, "
-   "resume=false, init_frames=, comm=}) -> Gmm, info\n"
-   "Trains a GMM by EM on X (a Matrix or a list of matrices, one per file, never stacked). "
-   "init: \"kmeans++\", \"kmeans\", \"random\", \"split\" (binary splitting from one component, "
-   "4 EM iterations per stage, as UBM recipes) or a Gmm to start from. tol: stop when the mean "
-   "log-likelihood per frame changes by less. Variances are floored at max(var_floor, "
-   "var_floor_relative * global variance); reg is added to every variance. A component whose "
-   "weight falls under min_weight is re-split from the heaviest one or removed. subsample=n "
-   "uses every n-th frame. progress=true prints a line per iteration on stderr; a function "
-   "receives {iteration=, log_likelihood=, seconds=, comm_seconds=, components=, splitting=} between "
-   "iterations (returning false stops). checkpoint=path saves the model and state atomically "
-   "after every iteration; resume=true continues from it (or starts afresh when it does not "
-   "exist) and ends with the model an uninterrupted run gives; a checkpoint of other data "
-   "or options is refused. comm=true (the default when gk.mpi.size() > 1) trains on the data of "
-   "all MPI ranks together: X is this rank's share (gk.mpi.deal; it may be empty), statistics are "
-   "summed over the ranks in rank order every iteration and every rank applies the same update, so "
-   "every rank returns the same model, that of one process on the ranks' shares concatenated in rank "
-   "order (within 1e-12 relative); rank 0 initialises and broadcasts the initial model and alone "
-   "writes the checkpoint (on a file system all ranks read), which resumes with any number of "
-   "ranks; progress lines come from rank 0, a progress function runs on every rank and rank 0's "
-   "answer decides. info: iterations, converged, history (mean log-likelihood per iteration, "
-   "before its M-step), component_events, resumed, seconds, frames (of all ranks), ranks, "
-   "comm_seconds (this rank's seconds in the reductions, waiting for slower ranks included)."},
+  {"trainer", l_trainer,
+   "gk.gmm.trainer(X[, opts]) -> Trainer\n"
+   "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "
+   "(its options, the same checks and messages), then t:step() per iteration, t:model(), t:save(path). "
+   "max_iter and tol decide when t:step() returns nil; progress is kept for the loop (t.progress). "
+   "checkpoint = path with resume = true continues from a checkpoint t:save wrote (or starts afresh when "
+   "there is none). Five steps from init = g0 with tol = 0 give the model gk.gmm.train(X, {init = g0, "
+   "max_iter = 5, tol = 0}) gives. threads applies to the trainer's own calls; the process setting is "
+   "left as it is."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
    "Reads a model written by g:save (checksum and sizes checked)."},

@@ -241,6 +241,27 @@ g:save(out .. "." .. gk.mpi.rank())
     end)
   end
 
+  it("2 ranks stepping a gk.gmm.trainer from Lua give the model of gk.gmm.train in one process", function()
+    local script = dir .. "/step.lua"
+    write(script, corpus_src .. [[
+local gk = require "gmmkit"
+local out = arg[1]
+local mine = gk.mpi.deal((corpus(gk, 23)))
+local t = gk.gmm.trainer(mine, {components = 8, init = "split", max_iter = 6, tol = 0, seed = 3})
+assert(t.ranks == gk.mpi.size())
+while t:step() do end
+t:model():save(out .. "." .. gk.mpi.rank())
+]])
+    local out_base = dir .. "/stepped"
+    local out, ok = mpi(2, script, {out_base})
+    assert.is_true(ok, out)
+    local ref = gk.gmm.train((corpus(gk, 23)), {components = 8, init = "split", max_iter = 6, tol = 0, seed = 3})
+    local m0 = gk.gmm.load(out_base .. ".0")
+    local d = model_diff(ref, m0)
+    assert.is_true(d <= 1e-12, string.format("relative difference %.3g to one process", d))
+    assert.is_true(same_bits(m0, gk.gmm.load(out_base .. ".1")), "rank 1 holds another model")
+  end)
+
   it("gk.mpi: rank, size, deal, allreduce in rank order, gather, barrier, shape errors", function()
     local script = dir .. "/api.lua"
     write(script, corpus_src .. [[
