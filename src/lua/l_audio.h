@@ -1,6 +1,6 @@
 /*
- * l_audio.h: what the audio binding (l_audio.c) shares with the MFCC and features
- * bindings: the gmmkit.Signal userdata. Only src/lua/ includes it.
+ * l_audio.h: what the audio binding (l_audio.c) shares with the MFCC binding: the
+ * gmmkit.Signal userdata. Only src/lua/ includes it.
  */
 #ifndef GMMKIT_L_AUDIO_H
 #define GMMKIT_L_AUDIO_H
@@ -17,9 +17,5 @@ gk_signal *gkL_newsignal(lua_State *L);
 gk_signal *gkL_checksignal(lua_State *L, int idx);
 /* The Signal at `idx`, or NULL when it is not one. */
 gk_signal *gkL_testsignal(lua_State *L, int idx);
-
-/* Transitional: l_features.c takes the MFCC option reader through this header; once it
- * includes l_mfcc.h itself, this include goes. */
-#include "l_mfcc.h"
 
 #endif
