@@ -385,10 +385,13 @@ local x = inner(nil)
       for _, name in ipairs({"matrix", "audio", "mfcc", "features", "gmm", "simplify", "plot", "experiment"}) do
         assert.truthy(listed[name], name .. " missing from help():\n" .. out)
       end
+      -- every module in lua/gmmkit/ but init (gk itself) and training (gk.gmm.train's loop,
+      -- installed as that function, not a module of gk)
+      local internal = {init = true, training = true}
       local files = io.popen("ls " .. q(source_dir .. "/lua/gmmkit"))
       for f in files:lines() do
         local name = f:match("^(.-)%.lua$")
-        if name and name ~= "init" then assert.truthy(listed[name], name .. " missing from help():\n" .. out) end
+        if name and not internal[name] then assert.truthy(listed[name], name .. " missing from help():\n" .. out) end
       end
       files:close()
     end)
