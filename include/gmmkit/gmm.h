@@ -119,6 +119,12 @@ gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
  * models must then have the same K and D, as after MAP adaptation). */
 gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *x,
                      size_t top, double *mean_llr, gk_error *err);
+/* gk_gmm_llr of each of `nm` models on each of `nt` tests, into out (nm x nt row-major):
+ * each test's UBM pass (with top > 0 its top components per frame) is made once for all
+ * the models, as scoring a trial list does. Results equal per-pair gk_gmm_llr calls up to
+ * the order of the sums (within 1e-12 relative). Errors name the model or test (1-based). */
+gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, const gk_gmm_data *tests,
+                            size_t nt, size_t top, double *out, gk_error *err);
 /* Draws n frames (float32 n x D, `out` preallocated) from the mixture with `seed`. */
 gk_status gk_gmm_sample(const gk_gmm *g, size_t n, uint64_t seed, gk_matrix *out, gk_error *err);
 /* Number of free parameters: (K - 1) + K D + K D (diag) or K D (D + 1) / 2 (full). */

@@ -745,6 +745,45 @@ static int l_llr(lua_State *L) {
   return 1;
 }
 
+/* gk.gmm.llr_matrix(models, ubm, tests[, {top=0}]) */
+static int l_llr_matrix(lua_State *L) {
+  static const char *const keys[] = {"top", NULL};
+  luaL_checktype(L, 1, LUA_TTABLE);
+  gk_gmm *ubm = gkL_checkgmm(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  gkL_checkoptions(L, 4, keys);
+  lua_Integer top = gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
+  size_t nm = gkL_checklen(L, 1, 1, GK_MAX_LIST, "the model list");
+  size_t nt = gkL_checklen(L, 3, 3, GK_MAX_LIST, "the test list");
+  if (nm == 0) luaL_argerror(L, 1, "no models");
+  if (nt == 0) luaL_argerror(L, 3, "no tests");
+  const gk_gmm **models = lua_newuserdatauv(L, nm * sizeof *models, 0);
+  for (size_t m = 0; m < nm; m++) {
+    lua_geti(L, 1, (lua_Integer)m + 1);
+    gk_gmm **box = luaL_testudata(L, -1, GKL_GMM);
+    if (!box || !*box)
+      luaL_argerror(L, 1, lua_pushfstring(L, "item %I is %s, not an open gmmkit.Gmm", (lua_Integer)m + 1,
+                                          box ? "a closed gmmkit.Gmm" : luaL_typename(L, -1)));
+    models[m] = *box;
+    lua_pop(L, 1);  /* the list keeps it alive */
+  }
+  gk_gmm_data *tests = lua_newuserdatauv(L, nt * sizeof *tests, 0);
+  lua_createtable(L, (int)(2 * nt), 0);  /* keeps each test's matrices and descriptors alive */
+  int keep = lua_gettop(L);
+  for (size_t t = 0; t < nt; t++) {
+    lua_geti(L, 3, (lua_Integer)t + 1);
+    check_data(L, lua_gettop(L), &tests[t], 1);  /* pushes an anchor and the descriptors */
+    lua_rawseti(L, keep, (lua_Integer)(2 * t + 2));
+    lua_rawseti(L, keep, (lua_Integer)(2 * t + 1));
+    lua_pop(L, 1);
+  }
+  gk_matrix *out = gkL_newmatrix(L, nm, nt, GK_FLOAT64);
+  gk_error e;
+  if (gk_gmm_llr_matrix(models, nm, ubm, tests, nt, (size_t)top, out->data, clear_err(&e)) != GK_OK)
+    gkL_raise(L, &e);
+  return 1;
+}
+
 /* ---- training: the Trainer object (the loop is gk.gmm.train in lua/gmmkit/training.lua) --- */
 
 #define GKL_TRAINER "gmmkit.Trainer"
@@ -1157,6 +1196,12 @@ static void gmm_ensure_class(lua_State *L) {
 /* ---- the module ---------------------------------------------------------------------- */
 
 static const gkL_Reg gmm_funcs[] = {
+  {"llr_matrix", l_llr_matrix,
+   "gk.gmm.llr_matrix(models, ubm, tests[, {top=0}]) -> Matrix\n"
+   "The scores of a trial list: entry (m, t) is gk.gmm.llr(models[m], ubm, tests[t], {top = top}) (a "
+   "#models x #tests float64 matrix; a test is a Matrix or a list of matrices). Each test's UBM pass (with "
+   "top = C, its C best components per frame) is made once and reused for every model, as scoring "
+   "tools do; the values equal per-pair calls up to the order of the sums (1e-12 relative)."},
   {"trainer", l_trainer,
    "gk.gmm.trainer(X[, opts]) -> Trainer\n"
    "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "
