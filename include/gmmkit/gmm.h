@@ -286,30 +286,6 @@ gk_status gk_gmm_trainer_step(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_
  * t->model (what gk_gmm_trainer_step does after its E-step). */
 gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, double *loglik, gk_error *err);
 
-/* The former names, for the binding's gk.gmm.train until it moves to the names above. */
-static inline gk_gmm_train_opts gk_gmm_train_defaults(void) {
-  gk_gmm_train_opts o;
-  gk_gmm_train_opts_default(&o);
-  return o;
-}
-static inline gk_status gk_gmm_train_check_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
-                                                const gk_comm *c, size_t *total, gk_error *err) {
-  return gk_gmm_train_check(x, o, c, total, err);
-}
-static inline gk_status gk_gmm_train_fingerprint_comm(const gk_gmm_data *x, const gk_gmm_train_opts *o,
-                                                      const gk_comm *c, uint64_t *fp, gk_error *err) {
-  return gk_gmm_train_fingerprint(x, o, c, fp, err);
-}
-static inline gk_status gk_gmm_trainer_create_comm(gk_gmm_trainer **out, const gk_gmm_data *x,
-                                                   const gk_gmm_train_opts *o, const gk_comm *c,
-                                                   const gk_allocator *a, gk_error *err) {
-  return gk_gmm_trainer_create(out, x, o, c, a, err);
-}
-static inline gk_status gk_gmm_trainer_step_comm(gk_gmm_trainer *t, const gk_gmm_data *x, const gk_comm *c,
-                                                 double *loglik, double *comm_seconds, gk_error *err) {
-  return gk_gmm_trainer_step(t, x, c, loglik, comm_seconds, err);
-}
-
 /* ==== Files ==========================================================================
  * Native format (little-endian): magic "GMMKIT\0" + kind byte ('M' model, 'S' statistics,
  * 'C' training checkpoint), u32 version, u32 covariance type, u64 K, u64 D, u64 payload

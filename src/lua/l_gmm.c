@@ -142,7 +142,7 @@ static void value_read(lua_State *L, int idx, const char *what, size_t rows, siz
   }
 }
 
-/* The core's table, under the name l_train still uses. */
+/* The core's table of covariance type names, under a short name. */
 static const char *const *const cov_names = gk_cov_type_names;
 
 /* gk.gmm.new{weights=, means=, covariances=, covariance_type=} */
