@@ -5,6 +5,7 @@
 local core = require "gmmkit.core"
 -- gk.gmm.train is the EM loop in Lua over the core's gk.gmm.trainer (lua/gmmkit/training.lua).
 core.gmm.train = require("gmmkit.training").train
+core.gmm.selector = require("gmmkit.selection").selector
 
 local gk = {
   version = core.version,

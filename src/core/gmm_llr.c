@@ -2,38 +2,82 @@
  * gmm_llr.c: log-likelihood ratios of many models against one UBM (gk_gmm_llr_matrix),
  * as verification tools score a trial list: each test's UBM pass (its top-C components per
  * frame, found by the blocked E-step of gk_gmm_top_posteriors) is made once and reused for
- * every model, where per-pair gk_gmm_llr calls would repeat it for each model.
+ * every model, where per-pair gk_gmm_llr calls would repeat it for each model. With a
+ * selector (gmmkit/gselect.h) the components of each frame come from the members of its
+ * best clusters instead of all K (gk_selector_llr_matrix).
  */
+#include <stdint.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
 #include "gmmkit/alloc.h"
 #include "gmmkit/gmm.h"
+#include "gmmkit/gselect.h"
 #include "gmmkit/parallel.h"
 
 enum { LLR_BLOCK = 256 };  /* frames per parallel block; sums are added block by block in order */
 
-/* One frame's log-likelihood ratio of each model over the UBM's top components ix[0..C):
- * log sum_t w N under the model minus the same under the UBM, each by log-sum-exp. */
-static void frame_llr(const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, const size_t *ix, size_t C,
-                      const double *x, double *lp, double *tmp, double *out) {
-  double mu = -INFINITY, su = 0.0;
+/* A model prepared for scoring single components fast: diagonal models keep 1 / sigma
+ * and the constant of each component (multiplications instead of gk_gmm_component_logpdf's
+ * divisions); full ones are scored by gk_gmm_component_logpdf. */
+typedef struct prepared {
+  const gk_gmm *g;
+  double *inv;  /* k x d, diagonal only */
+  double *cst;  /* k: log w - 0.5 (d log 2 pi + log det) */
+} prepared;
+
+static int prepare(prepared *p, const gk_gmm *g) {
+  p->g = g;
+  p->inv = p->cst = NULL;
+  if (g->cov != GK_COV_DIAG) return 1;
+  size_t k = g->k, d = g->d;
+  p->inv = gk_scratch_alloc(k * d, sizeof(double));
+  p->cst = gk_scratch_alloc(k, sizeof(double));
+  if (!p->inv || !p->cst) return 0;
+  for (size_t i = 0; i < k * d; i++) p->inv[i] = 1.0 / g->chol[i];
+  for (size_t c = 0; c < k; c++) {
+    double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+    p->cst[c] = lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c]);
+  }
+  return 1;
+}
+
+static void unprepare(prepared *p) {
+  gk_scratch_free(p->inv);
+  gk_scratch_free(p->cst);
+}
+
+static double logpdf(const prepared *p, size_t c, const double *x, double *tmp) {
+  if (!p->inv) return gk_gmm_component_logpdf(p->g, c, x, tmp);
+  size_t d = p->g->d;
+  const double *mu = p->g->means + c * d, *iv = p->inv + c * d;
+  double q = 0.0;
+  for (size_t t = 0; t < d; t++) {
+    double z = (x[t] - mu[t]) * iv[t];
+    q += z * z;
+  }
+  return p->cst[c] - 0.5 * q;
+}
+
+/* log sum_t w N(x) over the components ix[0..C) of p, by log-sum-exp (lp: C scratch). */
+static double lse_components(const prepared *p, const size_t *ix, size_t C, const double *x, double *lp, double *tmp) {
+  double mx = -INFINITY, sum = 0.0;
   for (size_t t = 0; t < C; t++) {
-    lp[t] = gk_gmm_component_logpdf(ubm, ix[t], x, tmp);
-    if (lp[t] > mu) mu = lp[t];
+    lp[t] = logpdf(p, ix[t], x, tmp);
+    if (lp[t] > mx) mx = lp[t];
   }
-  for (size_t t = 0; t < C; t++) su += exp(lp[t] - mu);
-  double ubm_ll = mu + log(su);
-  for (size_t m = 0; m < nm; m++) {
-    double mm = -INFINITY, sm = 0.0;
-    for (size_t t = 0; t < C; t++) {
-      lp[t] = gk_gmm_component_logpdf(models[m], ix[t], x, tmp);
-      if (lp[t] > mm) mm = lp[t];
-    }
-    for (size_t t = 0; t < C; t++) sm += exp(lp[t] - mm);
-    out[m] += (mm + log(sm)) - ubm_ll;
-  }
+  for (size_t t = 0; t < C; t++) sum += exp(lp[t] - mx);
+  return mx + log(sum);
+}
+
+/* One frame's log-likelihood ratio of each model (pm[0..nm)) over the UBM's components
+ * ix[0..C) (a list that SIZE_MAX may end early), added to out[0..nm). */
+static void frame_llr(const prepared *pm, size_t nm, const prepared *pu, const size_t *ix, size_t C, const double *x,
+                      double *lp, double *tmp, double *out) {
+  while (C > 0 && ix[C - 1] == SIZE_MAX) C--;
+  double ubm_ll = lse_components(pu, ix, C, x, lp, tmp);
+  for (size_t m = 0; m < nm; m++) out[m] += lse_components(&pm[m], ix, C, x, lp, tmp) - ubm_ll;
 }
 
 /* The frame at index f of the data (after the stride), as doubles. */
@@ -50,93 +94,139 @@ static void frame_at(const gk_gmm_data *x, size_t f, double *out) {
   }
 }
 
-/* A group of tests scored top-C together: each test's UBM pass first, then one parallel
- * loop over the blocks of all of them (one team for the group, not one per test). */
+/* A group of tests scored top-C together: one UBM pass (or one selection) over all their
+ * frames, then one parallel loop over the frame blocks of all of them. */
 typedef struct group {
+  const gk_selector *sel;  /* NULL: every UBM component is a candidate */
+  size_t search;           /* with a selector: clusters searched per frame */
+  double evals;            /* with a selector: Gaussians evaluated, summed over frames */
   const gk_gmm_data *tests;
-  size_t first, nt, C;  /* tests first + 1 .. first + nt of the list (1-based, for messages) */
-  size_t *first_block;  /* nt + 1: blocks of test t are first_block[t] .. first_block[t + 1] */
-  size_t **ix;          /* per test: n x C UBM components */
+  size_t first, nt, C;     /* tests first + 1 .. first + nt of the list (1-based, for messages) */
+  size_t *frame0;          /* nt + 1: the group's frames of test t are frame0[t] .. frame0[t + 1] */
+  size_t *ix;              /* frames x C UBM components */
 } group;
 
 enum { GROUP_FRAMES = 1 << 20 };  /* frames of one group (its component indices: 40 MB at C = 5) */
 
-static gk_status group_top(group *g, const gk_gmm *ubm, double *val, gk_error *err) {
-  gk_status st = GK_OK;
-  g->first_block[0] = 0;
-  for (size_t t = 0; st == GK_OK && t < g->nt; t++) {
-    size_t n = gk_gmm_data_frames(&g->tests[t]);
-    g->first_block[t + 1] = g->first_block[t] + (n + LLR_BLOCK - 1) / LLR_BLOCK;
-    g->ix[t] = gk_scratch_alloc(n ? n * g->C : 1, sizeof(size_t));
-    if (!g->ix[t]) return gk_fail_nomem(err);
-    st = gk_gmm_top_posteriors(ubm, &g->tests[t], g->C, g->ix[t], val, err);
+/* The tests' frames as one data set (their matrices in order), when they share a stride. */
+static int joined(const group *g, gk_matrix *parts, gk_gmm_data *all) {
+  size_t np = 0;
+  for (size_t t = 0; t < g->nt; t++) {
+    if ((g->tests[t].stride > 1 ? g->tests[t].stride : 1) != (g->tests[0].stride > 1 ? g->tests[0].stride : 1))
+      return 0;
+    for (size_t p = 0; p < g->tests[t].nparts; p++) parts[np++] = g->tests[t].parts[p];
+  }
+  all->parts = parts;
+  all->nparts = np;
+  all->stride = g->tests[0].stride;
+  return 1;
+}
+
+/* The UBM components of every frame of the group (its selector's or the top C). */
+static gk_status pick(group *g, const gk_gmm *ubm, const gk_gmm_data *x, size_t *ix, double *val, gk_error *err) {
+  if (!g->sel) return gk_gmm_top_posteriors(ubm, x, g->C, ix, val, err);
+  double ev = 0.0;
+  gk_status st = gk_selector_select(g->sel, x, g->search, g->C, ix, &ev, err);
+  g->evals += ev * (double)gk_gmm_data_frames(x);
+  return st;
+}
+
+static gk_status group_top(group *g, const gk_gmm *ubm, gk_matrix *parts, double *val, gk_error *err) {
+  gk_gmm_data all;
+  g->frame0[0] = 0;
+  for (size_t t = 0; t < g->nt; t++) g->frame0[t + 1] = g->frame0[t] + gk_gmm_data_frames(&g->tests[t]);
+  for (size_t t = 0; t < g->nt; t++) {
+    gk_status st = gk_gmm_data_check(&g->tests[t], ubm->d, err);
+    if (st == GK_OK && g->frame0[t + 1] == g->frame0[t]) st = gk_fail(err, GK_EINVAL, "no data: 0 frames");
     if (st != GK_OK) {
       char what[32];
       snprintf(what, sizeof what, "test %zu", g->first + t + 1);
       gk_error_prefix(err, what);
+      return st;
     }
   }
-  return st;
+  if (joined(g, parts, &all)) return pick(g, ubm, &all, g->ix, val, err);
+  for (size_t t = 0; t < g->nt; t++) {
+    gk_status st = pick(g, ubm, &g->tests[t], g->ix + g->frame0[t] * g->C, val, err);
+    if (st != GK_OK) return st;
+  }
+  return GK_OK;
 }
 
 /* Sums of the top-C ratios of the group's tests: sums[t * nm + m]. */
-static void group_llr(const group *g, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, double *blk,
-                      double *work, int nthreads, double *sums) {
-  size_t nb = g->first_block[g->nt], d = ubm->d, C = g->C;
+static void group_llr(const group *g, const prepared *pm, size_t nm, const prepared *pu, double *blk, double *work,
+                      int nthreads, double *sums) {
+  size_t d = pu->g->d, C = g->C, nb = 0;
+  for (size_t t = 0; t < g->nt; t++) nb += (g->frame0[t + 1] - g->frame0[t] + LLR_BLOCK - 1) / LLR_BLOCK;
   memset(blk, 0, nb * nm * sizeof(double));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
   for (size_t b = 0; b < nb; b++) {
-    size_t t = 0;
-    while (g->first_block[t + 1] <= b) t++;
+    size_t t = 0, first = 0;  /* the test of block b and its first block */
+    for (;; t++) {
+      size_t n = (g->frame0[t + 1] - g->frame0[t] + LLR_BLOCK - 1) / LLR_BLOCK;
+      if (b < first + n) break;
+      first += n;
+    }
     double *w = work + (size_t)omp_get_thread_num() * (2 * d + C);
-    size_t n = gk_gmm_data_frames(&g->tests[t]), f0 = (b - g->first_block[t]) * LLR_BLOCK;
+    size_t n = g->frame0[t + 1] - g->frame0[t], f0 = (b - first) * LLR_BLOCK;
     size_t f1 = f0 + LLR_BLOCK < n ? f0 + LLR_BLOCK : n;
     for (size_t f = f0; f < f1; f++) {
       frame_at(&g->tests[t], f, w);
-      frame_llr(models, nm, ubm, g->ix[t] + f * C, C, w, w + 2 * d, w + d, blk + b * nm);
+      frame_llr(pm, nm, pu, g->ix + (g->frame0[t] + f) * C, C, w, w + 2 * d, w + d, blk + b * nm);
     }
   }
-  for (size_t t = 0; t < g->nt; t++)
-    for (size_t b = g->first_block[t]; b < g->first_block[t + 1]; b++)
+  size_t b = 0;
+  for (size_t t = 0; t < g->nt; t++) {
+    size_t n = (g->frame0[t + 1] - g->frame0[t] + LLR_BLOCK - 1) / LLR_BLOCK;
+    for (size_t q = 0; q < n; q++, b++)
       for (size_t m = 0; m < nm; m++) sums[t * nm + m] += blk[b * nm + m];
+  }
 }
 
-/* Top-C scores of tests [0, nt) into sums (nt x nm), a group of tests at a time. */
-static gk_status tests_llr_top(const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, const gk_gmm_data *tests,
-                               size_t nt, size_t C, double *sums, gk_error *err) {
-  size_t maxn = 0, d = ubm->d;
-  for (size_t t = 0; t < nt; t++) {
-    size_t n = gk_gmm_data_frames(&tests[t]);
-    if (n > maxn) maxn = n;
-  }
+/* Top-C scores of tests [0, nt) into sums (nt x nm), a group of tests at a time; the
+ * candidates from g0's selector when it has one (g0->evals then sums its evaluations). */
+static gk_status tests_llr_top(group *g0, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
+                               const gk_gmm_data *tests, size_t nt, size_t C, double *sums, gk_error *err) {
+  size_t d = ubm->d, maxparts = 0;
+  for (size_t t = 0; t < nt; t++) maxparts += tests[t].nparts;
   int nthreads = gk_threads();
-  group g = {0};
-  g.first_block = gk_scratch_alloc(nt + 1, sizeof(size_t));
-  g.ix = gk_scratch_alloc(nt ? nt : 1, sizeof(size_t *));
-  double *val = gk_scratch_alloc(maxn ? maxn * C : 1, sizeof(double));
+  group g = *g0;
+  g.C = C;
+  g.frame0 = gk_scratch_alloc(nt + 1, sizeof(size_t));
+  gk_matrix *parts = gk_scratch_alloc(maxparts ? maxparts : 1, sizeof(gk_matrix));
   double *work = gk_scratch_alloc((size_t)nthreads * (2 * d + C), sizeof(double));
-  gk_status st = g.first_block && g.ix && val && work ? GK_OK : gk_fail_nomem(err);
+  prepared pu = {0}, *pm = gk_scratch_alloc(nm, sizeof(prepared));
+  if (pm) memset(pm, 0, nm * sizeof(prepared));
+  int ok = g.frame0 && parts && work && pm && prepare(&pu, ubm);
+  for (size_t m = 0; ok && m < nm; m++) ok = prepare(&pm[m], models[m]);
+  gk_status st = ok ? GK_OK : gk_fail_nomem(err);
   for (size_t t0 = 0; st == GK_OK && t0 < nt;) {
-    size_t t1 = t0, frames = 0;
-    while (t1 < nt && (t1 == t0 || frames + gk_gmm_data_frames(&tests[t1]) <= GROUP_FRAMES))
-      frames += gk_gmm_data_frames(&tests[t1++]);
+    size_t t1 = t0, frames = 0, blocks = 0;
+    while (t1 < nt && (t1 == t0 || frames + gk_gmm_data_frames(&tests[t1]) <= GROUP_FRAMES)) {
+      size_t n = gk_gmm_data_frames(&tests[t1++]);
+      frames += n;
+      blocks += (n + LLR_BLOCK - 1) / LLR_BLOCK;
+    }
     g.tests = tests + t0;
     g.first = t0;
     g.nt = t1 - t0;
-    g.C = C;
-    memset(g.ix, 0, g.nt * sizeof(size_t *));
-    st = group_top(&g, ubm, val, err);
-    double *blk = st == GK_OK ? gk_scratch_alloc(g.first_block[g.nt] * nm + 1, sizeof(double)) : NULL;
-    if (st == GK_OK && !blk) st = gk_fail_nomem(err);
-    if (st == GK_OK) group_llr(&g, models, nm, ubm, blk, work, nthreads, sums + t0 * nm);
+    g.ix = gk_scratch_alloc(frames ? frames * C : 1, sizeof(size_t));
+    double *val = gk_scratch_alloc(frames ? frames * C : 1, sizeof(double));
+    double *blk = gk_scratch_alloc(blocks * nm + 1, sizeof(double));
+    st = g.ix && val && blk ? group_top(&g, ubm, parts, val, err) : gk_fail_nomem(err);
+    if (st == GK_OK) group_llr(&g, pm, nm, &pu, blk, work, nthreads, sums + t0 * nm);
+    gk_scratch_free(g.ix);
+    gk_scratch_free(val);
     gk_scratch_free(blk);
-    for (size_t t = 0; t < g.nt; t++) gk_scratch_free(g.ix[t]);
     t0 = t1;
   }
-  gk_scratch_free(g.first_block);
-  gk_scratch_free(g.ix);
-  gk_scratch_free(val);
+  unprepare(&pu);
+  for (size_t m = 0; pm && m < nm; m++) unprepare(&pm[m]);
+  gk_scratch_free(pm);
+  gk_scratch_free(g.frame0);
+  gk_scratch_free(parts);
   gk_scratch_free(work);
+  g0->evals = g.evals;
   return st;
 }
 
@@ -167,6 +257,14 @@ static gk_status test_llr_all(const gk_gmm *const *models, size_t nm, const gk_g
   return st;
 }
 
+/* out (nm x nt) = the sums per frame of each test, when st is GK_OK. */
+static void means_out(const gk_gmm_data *tests, size_t nt, size_t nm, const double *sums, double *out, gk_status st) {
+  for (size_t t = 0; st == GK_OK && t < nt; t++) {
+    double n = (double)gk_gmm_data_frames(&tests[t]);
+    for (size_t m = 0; m < nm; m++) out[m * nt + t] = sums[t * nm + m] / n;
+  }
+}
+
 gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, const gk_gmm_data *tests,
                             size_t nt, size_t top, double *out, gk_error *err) {
   gk_status st = check_models(models, nm, ubm, top, err);
@@ -178,7 +276,8 @@ gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm
    * spin against this file's own parallel loop. */
   int blas = gk_blas_serial_begin();
   if (top > 0) {
-    st = tests_llr_top(models, nm, ubm, tests, nt, top, sums, err);
+    group g = {0};
+    st = tests_llr_top(&g, models, nm, ubm, tests, nt, top, sums, err);
   } else {
     for (size_t t = 0; st == GK_OK && t < nt; t++) {
       st = test_llr_all(models, nm, ubm, &tests[t], sums + t * nm, err);
@@ -190,9 +289,34 @@ gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm
     }
   }
   gk_blas_serial_end(blas);
-  for (size_t t = 0; st == GK_OK && t < nt; t++) {
-    double n = (double)gk_gmm_data_frames(&tests[t]);
-    for (size_t m = 0; m < nm; m++) out[m * nt + t] = sums[t * nm + m] / n;
+  means_out(tests, nt, nm, sums, out, st);
+  gk_scratch_free(sums);
+  return st;
+}
+
+gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
+                                 const gk_gmm_data *tests, size_t nt, size_t search, size_t top, double *out,
+                                 double *evals, gk_error *err) {
+  if (gk_selector_components(s) != ubm->k || gk_selector_dim(s) != ubm->d)
+    return gk_fail(err, GK_EINVAL, "the selector was made for %zu components in dimension %zu, the UBM has %zu in %zu",
+                   gk_selector_components(s), gk_selector_dim(s), ubm->k, ubm->d);
+  if (top < 1) return gk_fail(err, GK_EINVAL, "top = 0: selection needs top >= 1");
+  gk_status st = check_models(models, nm, ubm, top, err);
+  if (st != GK_OK) return st;
+  double *sums = gk_scratch_alloc(nt * nm + 1, sizeof(double));
+  if (!sums) return gk_fail_nomem(err);
+  memset(sums, 0, (nt * nm + 1) * sizeof(double));
+  int blas = gk_blas_serial_begin();
+  group g = {0};
+  g.sel = s;
+  g.search = search;
+  st = tests_llr_top(&g, models, nm, ubm, tests, nt, top, sums, err);
+  gk_blas_serial_end(blas);
+  means_out(tests, nt, nm, sums, out, st);
+  if (st == GK_OK && evals) {
+    double frames = 0.0;
+    for (size_t t = 0; t < nt; t++) frames += (double)gk_gmm_data_frames(&tests[t]);
+    *evals = g.evals / frames;
   }
   gk_scratch_free(sums);
   return st;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gkl.h"
+#include "gmmkit/gselect.h"
 #include "l_mpi.h"
 
 /* luaL_error with the C library's printf (size_t formats), position information included. */
@@ -731,28 +732,207 @@ static int l_load_stats(lua_State *L) {
   return 1;
 }
 
+
+/* ---- Gaussian selection: gmmkit.Selector ----------------------------------------------------- */
+
+#define GKL_SELECTOR "gmmkit.Selector"
+
+static int selector_release(lua_State *L) {
+  gk_selector **box = luaL_checkudata(L, 1, GKL_SELECTOR);
+  if (*box) {
+    gk_selector_free(*box);
+    *box = NULL;
+  }
+  return 0;
+}
+
+static gk_selector *check_selector(lua_State *L, int idx) {
+  gk_selector **box = luaL_checkudata(L, idx, GKL_SELECTOR);
+  if (!*box) luaL_argerror(L, idx, "attempt to use a closed gmmkit.Selector");
+  return *box;
+}
+
+static void selector_ensure_class(lua_State *L);
+
+/* gk.gmm.selector_from(ubm, g[, {overlap=1}]) */
+static int l_selector_from(lua_State *L) {
+  static const char *const keys[] = {"overlap", NULL};
+  gk_gmm *f = gkL_checkgmm(L, 1), *g = gkL_checkgmm(L, 2);
+  gkL_checkoptions(L, 3, keys);
+  lua_Integer overlap = gkL_optinteger(L, 3, "overlap", 1, 1, (lua_Integer)g->k);
+  if (g->d != f->d) luaL_argerror(L, 2, lua_pushfstring(L, "the clusters have dimension %d, the UBM %d", (int)g->d, (int)f->d));
+  gk_selector **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  selector_ensure_class(L);
+  luaL_setmetatable(L, GKL_SELECTOR);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  if (gk_selector_create(box, f, g, (size_t)overlap, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
+/* The options search and top of a selection at `arg`. */
+static void read_selection(lua_State *L, int arg, const gk_selector *s, size_t *search, size_t *top) {
+  *search = (size_t)gkL_optinteger(L, arg, "search", 1, 1, (lua_Integer)gk_selector_clusters(s));
+  *top = (size_t)gkL_optinteger(L, arg, "top", 5 < gk_selector_components(s) ? 5 : 1, 1,
+                                 (lua_Integer)(gk_selector_components(s) < 64 ? gk_selector_components(s) : 64));
+}
+
+/* sel:select(X[, {search=1, top=5}]) -> Matrix (N x C, 1-based; 0 where fewer), evals */
+static int selector_select(lua_State *L) {
+  static const char *const keys[] = {"search", "top", NULL};
+  gk_selector *s = check_selector(L, 1);
+  gkL_checkoptions(L, 3, keys);
+  size_t search, top;
+  read_selection(L, 3, s, &search, &top);
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  size_t n = gk_gmm_data_frames(&x);
+  size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * top * sizeof(size_t), 0);
+  gk_matrix *out = gkL_newmatrix(L, n, top, GK_FLOAT64);
+  gk_error e;
+  double evals = 0.0;
+  if (gk_selector_select(s, &x, search, top, idx, &evals, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  double *o = out->data;
+  for (size_t i = 0; i < n * top; i++) o[i] = idx[i] == SIZE_MAX ? 0.0 : (double)(idx[i] + 1);
+  lua_pushnumber(L, evals);
+  return 2;
+}
+
+static int selector_mixture(lua_State *L) {
+  push_clone(L, gk_selector_mixture(check_selector(L, 1)));
+  return 1;
+}
+
+static int selector_members(lua_State *L) {
+  gk_selector *s = check_selector(L, 1);
+  lua_Integer j = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, j >= 1 && (size_t)j <= gk_selector_clusters(s), 2, "cluster index out of range");
+  size_t n;
+  const size_t *m = gk_selector_members(s, (size_t)j - 1, &n);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, (lua_Integer)m[i] + 1);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int selector_index(lua_State *L) {
+  static const char *const fields[] = {"clusters", "components", "overlap", "dim", NULL};
+  gk_selector **box = luaL_checkudata(L, 1, GKL_SELECTOR);
+  const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+  if (key && strcmp(key, "closed") == 0) {
+    lua_pushboolean(L, *box == NULL);
+    return 1;
+  }
+  int f = -1;
+  for (int i = 0; key && fields[i]; i++)
+    if (strcmp(key, fields[i]) == 0) f = i;
+  if (f < 0) {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+  }
+  gk_selector *s = check_selector(L, 1);
+  size_t v = f == 0 ? gk_selector_clusters(s) : f == 1 ? gk_selector_components(s)
+           : f == 2 ? gk_selector_overlap(s) : gk_selector_dim(s);
+  lua_pushinteger(L, (lua_Integer)v);
+  return 1;
+}
+
+static int selector_tostring(lua_State *L) {
+  gk_selector **box = luaL_checkudata(L, 1, GKL_SELECTOR);
+  if (!*box) lua_pushliteral(L, "gmmkit.Selector (closed)");
+  else
+    lua_pushfstring(L, "gmmkit.Selector (%d clusters over %d components, overlap %d)", (int)gk_selector_clusters(*box),
+                    (int)gk_selector_components(*box), (int)gk_selector_overlap(*box));
+  return 1;
+}
+
+static const gkL_Reg selector_methods[] = {
+  {"select", selector_select,
+   "sel:select(X[, {search=1, top=5}]) -> Matrix, evals\n"
+   "For each frame of X: its `top` best UBM components (1-based, best first; 0 where the searched "
+   "clusters hold fewer) among the members of its `search` best clusters, and the mean number of "
+   "Gaussians evaluated per frame (clusters plus members; exhaustive scoring evaluates all K)."},
+  {"mixture", selector_mixture, "sel:mixture() -> Gmm\nA copy of the reduced mixture whose components are the clusters."},
+  {"members", selector_members, "sel:members(j) -> {k1, k2, ...}\nThe UBM components of cluster j (1-based)."},
+  {"close", selector_release, "sel:close()\nFrees the selector now (idempotent)."},
+  {NULL, NULL, NULL}
+};
+
+static const gkL_Reg selector_meta[] = {
+  {"__gc", selector_release, NULL},
+  {"__close", selector_release, NULL},
+  {"__tostring", selector_tostring, NULL},
+  {NULL, NULL, NULL}
+};
+
+static void selector_ensure_class(lua_State *L) {
+  if (luaL_getmetatable(L, GKL_SELECTOR) == LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  gkL_newclass(L, GKL_SELECTOR, selector_methods, selector_meta,
+               "gmmkit.Selector: Gaussian selection with a reduced UBM (gk.gmm.selector). Fields: clusters, "
+               "components, overlap, dim, closed.");
+  luaL_getmetatable(L, GKL_SELECTOR);
+  lua_getfield(L, -1, "__index");
+  lua_pushcclosure(L, selector_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+/* The selector option at `arg` (NULL when absent). */
+static gk_selector *opt_selector(lua_State *L, int arg) {
+  if (gkL_optfield(L, arg, "selector") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  gk_selector **box = luaL_testudata(L, -1, GKL_SELECTOR);
+  if (!box || !*box) gkL_opterror(L, arg, "selector", "must be an open gmmkit.Selector, got %s", luaL_typename(L, -1));
+  lua_pop(L, 1);  /* the options table keeps it alive */
+  return *box;
+}
+
+/* gk.gmm.llr(model, ubm, X[, {top=0, selector=, search=1}]) */
 static int l_llr(lua_State *L) {
-  static const char *const keys[] = {"top", NULL};
+  static const char *const keys[] = {"top", "selector", "search", NULL};
   gk_gmm *model = gkL_checkgmm(L, 1), *ubm = gkL_checkgmm(L, 2);
   gkL_checkoptions(L, 4, keys);
-  lua_Integer top = gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
+  gk_selector *sel = opt_selector(L, 4);
+  size_t search = 0, top;
+  if (sel) read_selection(L, 4, sel, &search, &top);
+  else if (gkL_optfield(L, 4, "search") != LUA_TNIL) gkL_opterror(L, 4, "search", "needs the option 'selector'");
+  lua_settop(L, 4);
+  if (!sel) top = (size_t)gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
   gk_gmm_data x;
   check_data(L, 3, &x, 1);
   gk_error e;
   double v;
-  if (gk_gmm_llr(model, ubm, &x, (size_t)top, &v, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  const gk_gmm *models[1] = {model};
+  gk_status st = sel ? gk_selector_llr_matrix(sel, models, 1, ubm, &x, 1, search, top, &v, NULL, clear_err(&e))
+                     : gk_gmm_llr(model, ubm, &x, top, &v, clear_err(&e));
+  if (st != GK_OK) gkL_raise(L, &e);
   lua_pushnumber(L, v);
   return 1;
 }
 
 /* gk.gmm.llr_matrix(models, ubm, tests[, {top=0}]) */
 static int l_llr_matrix(lua_State *L) {
-  static const char *const keys[] = {"top", NULL};
+  static const char *const keys[] = {"top", "selector", "search", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   gk_gmm *ubm = gkL_checkgmm(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   gkL_checkoptions(L, 4, keys);
-  lua_Integer top = gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
+  gk_selector *sel = opt_selector(L, 4);
+  size_t search = 0, stop = 0;
+  if (sel) read_selection(L, 4, sel, &search, &stop);
+  else if (gkL_optfield(L, 4, "search") != LUA_TNIL) gkL_opterror(L, 4, "search", "needs the option 'selector'");
+  lua_settop(L, 4);
+  lua_Integer top = sel ? (lua_Integer)stop : gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
   size_t nm = gkL_checklen(L, 1, 1, GK_MAX_LIST, "the model list");
   size_t nt = gkL_checklen(L, 3, 3, GK_MAX_LIST, "the test list");
   if (nm == 0) luaL_argerror(L, 1, "no models");
@@ -779,9 +959,13 @@ static int l_llr_matrix(lua_State *L) {
   }
   gk_matrix *out = gkL_newmatrix(L, nm, nt, GK_FLOAT64);
   gk_error e;
-  if (gk_gmm_llr_matrix(models, nm, ubm, tests, nt, (size_t)top, out->data, clear_err(&e)) != GK_OK)
-    gkL_raise(L, &e);
-  return 1;
+  double evals = (double)ubm->k;
+  gk_status st = sel ? gk_selector_llr_matrix(sel, models, nm, ubm, tests, nt, search, (size_t)top, out->data, &evals,
+                                              clear_err(&e))
+                     : gk_gmm_llr_matrix(models, nm, ubm, tests, nt, (size_t)top, out->data, clear_err(&e));
+  if (st != GK_OK) gkL_raise(L, &e);
+  lua_pushnumber(L, evals);
+  return 2;
 }
 
 /* ---- training: the Trainer object (the loop is gk.gmm.train in lua/gmmkit/training.lua) --- */
@@ -1197,11 +1381,18 @@ static void gmm_ensure_class(lua_State *L) {
 
 static const gkL_Reg gmm_funcs[] = {
   {"llr_matrix", l_llr_matrix,
-   "gk.gmm.llr_matrix(models, ubm, tests[, {top=0}]) -> Matrix\n"
+   "gk.gmm.llr_matrix(models, ubm, tests[, {top=0, selector=, search=1}]) -> Matrix, evals\n"
    "The scores of a trial list: entry (m, t) is gk.gmm.llr(models[m], ubm, tests[t], {top = top}) (a "
    "#models x #tests float64 matrix; a test is a Matrix or a list of matrices). Each test's UBM pass (with "
    "top = C, its C best components per frame) is made once and reused for every model, as scoring "
-   "tools do; the values equal per-pair calls up to the order of the sums (1e-12 relative)."},
+   "tools do; the values equal per-pair calls up to the order of the sums (1e-12 relative). With selector = "
+   "sel (gk.gmm.selector) the top (default 5) components of each frame come from the members of its "
+   "`search` best clusters instead of all K. evals: the mean Gaussians evaluated per frame for the UBM pass."},
+  {"selector_from", l_selector_from,
+   "gk.gmm.selector_from(ubm, g[, {overlap=1}]) -> Selector\n"
+   "A selector from a UBM and a smaller mixture g whose components become the clusters (a reduction of "
+   "the UBM, gk.simplify.reduce): each UBM component joins the `overlap` clusters of largest overlap "
+   "w_j N(mu_i; mu_j, S_i + S_j). gk.gmm.selector(ubm, opts) makes the reduction too."},
   {"trainer", l_trainer,
    "gk.gmm.trainer(X[, opts]) -> Trainer\n"
    "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "
@@ -1221,10 +1412,11 @@ static const gkL_Reg gmm_funcs[] = {
    "gk.gmm.load_stats(path) -> Stats\n"
    "Reads statistics written by stats:save."},
   {"llr", l_llr,
-   "gk.gmm.llr(model, ubm, X[, {top=0}]) -> number\n"
+   "gk.gmm.llr(model, ubm, X[, {top=0, selector=, search=1}]) -> number\n"
    "Mean log-likelihood ratio per frame, log p(x | model) - log p(x | ubm). With top=C both "
    "densities are summed over the C best UBM components of each frame (the model must be "
-   "adapted from the UBM)."},
+   "adapted from the UBM); with selector = sel (gk.gmm.selector) those C (default 5) are "
+   "the best among the members of the frame's `search` best clusters."},
   {"new", l_new,
    "gk.gmm.new{weights=, means=, covariances=, covariance_type=\"diag\"} -> Gmm\n"
    "A model from its parameters, given as gmmkit.Matrix values or Lua tables of rows: weights "

@@ -60,3 +60,83 @@ describe("gk.gmm.llr_matrix", function()
     assert.error_matches(function() gk.gmm.llr_matrix({ubm}, ubm, {X}, {tops = 1}) end, "did you mean 'top'")
   end)
 end)
+
+describe("gk.gmm.selector", function()
+  local ubm, X
+  setup(function()
+    local data = gk.matrix.random(3000, 3, {seed = 7, dtype = "float32"})
+    for i = 1, 3000 do
+      local c = i % 4
+      data:set(i, 1, data:get(i, 1) + 5 * c)
+      data:set(i, 2, data:get(i, 2) - 3 * (c % 2))
+    end
+    ubm = gk.gmm.train(data, {components = 16, max_iter = 10, seed = 1})
+    X = gk.matrix.random(400, 3, {seed = 8, dtype = "float32"})
+    for i = 1, 400 do X:set(i, 1, X:get(i, 1) + 5 * (i % 4)) end
+  end)
+
+  it("searching every cluster is exhaustive scoring: the same top components and scores", function()
+    local sel = gk.gmm.selector_from(ubm, ubm)  -- one cluster per component
+    local idx, evals = sel:select(X, {search = 16, top = 4})
+    local _, ex = ubm:posteriors(X, {top = 4})
+    for i = 1, X:rows() do
+      for t = 1, 4 do assert.are.equal(ex:get(i, t), idx:get(i, t), "frame " .. i) end
+    end
+    assert.are.equal(16 + 16, evals)
+    local m = ubm:map_adapt(X, {relevance = 8})
+    local want = gk.gmm.llr(m, ubm, X, {top = 4})
+    assert.is_true(rel(gk.gmm.llr(m, ubm, X, {selector = sel, search = 16, top = 4}), want) < 1e-12)
+  end)
+
+  it("evaluates the clusters and the members of the searched ones, and partitions the components", function()
+    local sel, info = gk.gmm.selector(ubm, {clusters = 4})
+    assert.are.equal("runnalls", info.method)
+    assert.are.equal(4, sel.clusters)
+    assert.are.equal(16, sel.components)
+    local seen, sizes = {}, {}
+    for j = 1, 4 do
+      sizes[j] = #sel:members(j)
+      for _, k in ipairs(sel:members(j)) do
+        assert.is_nil(seen[k], "component " .. k .. " in two clusters with overlap 1")
+        seen[k] = j
+      end
+    end
+    for k = 1, 16 do assert.is_truthy(seen[k], "component " .. k .. " in no cluster") end
+    -- the mean evaluations: 4 clusters plus the members of each frame's best cluster
+    local _, best = sel:mixture():posteriors(X, {top = 1})
+    local want = 0
+    for i = 1, X:rows() do want = want + 4 + sizes[best:get(i, 1)] end
+    local idx, evals = sel:select(X, {search = 1, top = 2})
+    assert.is_true(math.abs(evals - want / X:rows()) < 1e-9)
+    for i = 1, X:rows() do
+      local members = {}
+      for _, k in ipairs(sel:members(best:get(i, 1))) do members[k] = true end
+      for t = 1, 2 do
+        local k = idx:get(i, t)
+        assert.is_true(k == 0 or members[k], "frame " .. i .. " took a component outside its cluster")
+      end
+    end
+  end)
+
+  it("with overlap 2 every component is in two clusters", function()
+    local sel = gk.gmm.selector(ubm, {clusters = 4, overlap = 2})
+    local count = {}
+    for j = 1, 4 do
+      for _, k in ipairs(sel:members(j)) do count[k] = (count[k] or 0) + 1 end
+    end
+    for k = 1, 16 do assert.are.equal(2, count[k]) end
+  end)
+
+  it("names bad options", function()
+    local sel = gk.gmm.selector(ubm, {clusters = 4})
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 16}) end, "option 'clusters' must be an integer in %[1, 15%]")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, method = "nope"}) end, "method")
+    assert.error_matches(function() sel:select(X, {search = 5}) end, "option 'search' must be in %[1, 4%]")
+    assert.error_matches(function() gk.gmm.llr(ubm, ubm, X, {search = 2}) end, "option 'search' needs the option 'selector'")
+    assert.error_matches(function() gk.gmm.llr(ubm, ubm, X, {selector = ubm}) end, "must be an open gmmkit.Selector")
+    assert.error_matches(function() gk.gmm.selector_from(ubm, (gk.gmm.train(gk.matrix.random(50, 2), {components = 2}))) end,
+                         "the clusters have dimension 2, the UBM 3")
+    sel:close()
+    assert.error_matches(function() sel:select(X) end, "closed gmmkit.Selector")
+  end)
+end)

@@ -1,0 +1,62 @@
+/*
+ * gmmkit/gselect.h: Gaussian selection with a reduced UBM (hierarchical scoring).
+ *
+ * A selector holds a small mixture g of M clusters (a reduction of a UBM f of K
+ * components: gk_simplify_reduce) and, for each cluster, the UBM components it covers:
+ * each component of f joins the `overlap` clusters of largest overlap
+ * w_j N(mu_i; mu_j, S_i + S_j) (the mass of cluster j at component i's mean, widened by both
+ * covariances). To score a frame, the M clusters are scored, the `search` best kept, and
+ * only the members of those clusters are evaluated: M + members Gaussians per frame instead
+ * of K, the structural / tree-UBM scoring of the speaker-recognition literature.
+ *
+ * Selection is blocked as the E-step is: the clusters of every frame come from
+ * gk_gmm_top_posteriors on g, then the frames are grouped by searched cluster and each
+ * group is scored against that cluster's members by one SGEMM (diagonal UBMs; full ones
+ * by Cholesky solves). The selector owns copies of what it needs; it is immutable after
+ * creation and may be used by several threads at once.
+ */
+#ifndef GMMKIT_GSELECT_H
+#define GMMKIT_GSELECT_H
+
+#include "gmmkit/gmm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gk_selector gk_selector;
+
+/* A selector for UBM `f` from its reduction `g` (same dimension; M = g->k clusters), each
+ * UBM component in its `overlap` (1 <= overlap <= M) best clusters. */
+gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                             const gk_allocator *a, gk_error *err);
+void gk_selector_free(gk_selector *s);
+
+/* Shape: K UBM components, M clusters, dimension D, overlap. */
+size_t gk_selector_components(const gk_selector *s);
+size_t gk_selector_clusters(const gk_selector *s);
+size_t gk_selector_dim(const gk_selector *s);
+size_t gk_selector_overlap(const gk_selector *s);
+/* The reduced mixture (owned by the selector). */
+const gk_gmm *gk_selector_mixture(const gk_selector *s);
+/* The members of cluster j (0-based): *n indices into the UBM's components. */
+const size_t *gk_selector_members(const gk_selector *s, size_t j, size_t *n);
+
+/* For each frame of x: the `top` (C) best UBM components among the members of its
+ * `search` best clusters, in decreasing order of their log-density, into idx (N x C,
+ * 0-based). A frame whose clusters hold fewer than C distinct members gets the ones
+ * there are, then SIZE_MAX. *evals (may be NULL): the mean number of Gaussians evaluated
+ * per frame (clusters plus members). 1 <= search <= M, 1 <= top <= K. */
+gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t top, size_t *idx,
+                             double *evals, gk_error *err);
+
+/* gk_gmm_llr_matrix with the UBM components of each frame chosen by the selector (top
+ * from the members of the `search` best clusters) instead of all K: out (nm x nt). */
+gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
+                                 const gk_gmm_data *tests, size_t nt, size_t search, size_t top, double *out,
+                                 double *evals, gk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,434 @@
+/*
+ * gselect.c: Gaussian selection with a reduced UBM (gmmkit/gselect.h).
+ * Build: each UBM component joins its `overlap` best clusters by log w_j N(mu_i; mu_j,
+ * S_i + S_j); the members of a cluster are stored contiguously with, for a diagonal UBM,
+ * the rows of the quadratic form that one SGEMM evaluates for a group of frames:
+ * log w N(x) = c + sum_j (-0.5 / v_j) x_j^2 + (mu_j / v_j) x_j, about a shift (the UBM's
+ * mean) so that float32 keeps the digits that rank the components.
+ * Select: clusters by gk_gmm_top_posteriors on the reduced mixture; frames grouped by
+ * searched cluster (a counting sort); each group scored against its cluster's members;
+ * each frame's candidates from its `search` clusters merged into its top C.
+ */
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+#include "gmmkit/alloc.h"
+#include "gmmkit/gselect.h"
+#include "gmmkit/parallel.h"
+
+struct gk_selector {
+  gk_gmm *g;          /* the clusters (a copy) */
+  gk_gmm *f;          /* the UBM (a copy): full covariances are scored from its factors */
+  size_t k, m, d, overlap;
+  size_t *start;      /* m + 1: members of cluster j are member[start[j] .. start[j + 1]) */
+  size_t *member;     /* UBM component of each member slot */
+  float *A;           /* diagonal UBMs: per slot 2d values [-0.5 / v | mu' / v] (mu' = mu - shift) */
+  double *cst;        /* per slot: log w - 0.5 (d log 2 pi + log det + sum mu'^2 / v) */
+  double *shift;      /* d */
+  gk_allocator alloc;
+};
+
+enum { GROUP_ROWS = 256 };     /* frames per SGEMM */
+enum { SELECT_WORK = 8192 };   /* (frame, searched cluster) pairs per thread at least */
+
+/* log w_j N(mu_i; mu_j, S_i + S_j): the overlap of UBM component i with cluster j. */
+static double overlap_score(const gk_gmm *f, size_t i, const gk_gmm *g, size_t j, double *work) {
+  size_t d = f->d;
+  const double *a = f->means + i * d, *b = g->means + j * d;
+  double lw = g->weights[j] > 0.0 ? log(g->weights[j]) : -INFINITY;
+  if (f->cov == GK_COV_DIAG && g->cov == GK_COV_DIAG) {
+    double q = 0.0, ld = 0.0;
+    for (size_t t = 0; t < d; t++) {
+      double v = f->covs[i * d + t] + g->covs[j * d + t], z = a[t] - b[t];
+      q += z * z / v;
+      ld += log(v);
+    }
+    return lw - 0.5 * ((double)d * GK_LOG_2PI + ld + q);
+  }
+  /* Full: S = S_i + S_j (a diagonal one read as a diagonal matrix), by Cholesky. */
+  double *S = work, *z = work + d * d;
+  for (size_t r = 0; r < d; r++)
+    for (size_t c = 0; c < d; c++) {
+      double si = f->cov == GK_COV_DIAG ? (r == c ? f->covs[i * d + r] : 0.0) : f->covs[(i * d + r) * d + c];
+      double sj = g->cov == GK_COV_DIAG ? (r == c ? g->covs[j * d + r] : 0.0) : g->covs[(j * d + r) * d + c];
+      S[r * d + c] = si + sj;
+    }
+  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, S, (lapack_int)d) != 0) return -INFINITY;
+  double q = 0.0, ld = 0.0;
+  for (size_t r = 0; r < d; r++) {
+    double t = a[r] - b[r];
+    for (size_t c = 0; c < r; c++) t -= S[r * d + c] * z[c];
+    z[r] = t / S[r * d + r];
+    q += z[r] * z[r];
+    ld += 2.0 * log(S[r * d + r]);
+  }
+  return lw - 0.5 * ((double)d * GK_LOG_2PI + ld + q);
+}
+
+/* Indices of the n largest of v[0..m) in decreasing order (ties: lower index first). */
+static void best_n(const double *v, size_t m, size_t n, size_t *ix) {
+  size_t have = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (have == n && !(v[i] > v[ix[n - 1]])) continue;
+    size_t p = have < n ? have++ : n - 1;
+    while (p > 0 && v[i] > v[ix[p - 1]]) {
+      ix[p] = ix[p - 1];
+      p--;
+    }
+    ix[p] = i;
+  }
+}
+
+/* The clusters of each UBM component (k x overlap), then the members of each cluster. */
+static gk_status assign(gk_selector *s, const gk_gmm *f, const gk_gmm *g, gk_error *err) {
+  size_t k = s->k, m = s->m, o = s->overlap, d = s->d;
+  size_t *of = gk_scratch_alloc(k * o, sizeof(size_t));
+  double *sc = gk_scratch_alloc(m, sizeof(double)), *work = gk_scratch_alloc(d * d + d, sizeof(double));
+  if (!of || !sc || !work) {
+    gk_scratch_free(of);
+    gk_scratch_free(sc);
+    gk_scratch_free(work);
+    return gk_fail_nomem(err);
+  }
+  memset(s->start, 0, (m + 1) * sizeof(size_t));
+  for (size_t i = 0; i < k; i++) {
+    for (size_t j = 0; j < m; j++) sc[j] = overlap_score(f, i, g, j, work);
+    best_n(sc, m, o, of + i * o);
+    for (size_t t = 0; t < o; t++) s->start[of[i * o + t] + 1]++;
+  }
+  for (size_t j = 0; j < m; j++) s->start[j + 1] += s->start[j];
+  size_t *fill = gk_scratch_alloc(m, sizeof(size_t));
+  gk_status st = GK_OK;
+  if (!fill) st = gk_fail_nomem(err);
+  for (size_t j = 0; st == GK_OK && j < m; j++) fill[j] = s->start[j];
+  for (size_t i = 0; st == GK_OK && i < k; i++)
+    for (size_t t = 0; t < o; t++) s->member[fill[of[i * o + t]]++] = i;
+  gk_scratch_free(fill);
+  gk_scratch_free(of);
+  gk_scratch_free(sc);
+  gk_scratch_free(work);
+  return st;
+}
+
+/* The quadratic-form rows of the members (diagonal UBMs) and their constants. */
+static void member_rows(gk_selector *s) {
+  const gk_gmm *f = s->f;
+  size_t d = s->d, slots = s->start[s->m];
+  for (size_t t = 0; t < d; t++) {
+    double acc = 0.0;
+    for (size_t i = 0; i < s->k; i++) acc += f->weights[i] * f->means[i * d + t];
+    s->shift[t] = acc;
+  }
+  for (size_t q = 0; q < slots; q++) {
+    size_t i = s->member[q];
+    double lw = f->weights[i] > 0.0 ? log(f->weights[i]) : -INFINITY, quad = 0.0;
+    if (f->cov == GK_COV_DIAG) {
+      for (size_t t = 0; t < d; t++) {
+        double v = f->covs[i * d + t], mu = f->means[i * d + t] - s->shift[t];
+        s->A[q * 2 * d + t] = (float)(-0.5 / v);
+        s->A[q * 2 * d + d + t] = (float)(mu / v);
+        quad += mu * mu / v;
+      }
+    }
+    s->cst[q] = lw - 0.5 * ((double)d * GK_LOG_2PI + f->log_det[i] + quad);
+  }
+}
+
+void gk_selector_free(gk_selector *s) {
+  if (!s) return;
+  gk_allocator a = s->alloc;
+  const gk_allocator *ap = a.fn ? &a : NULL;
+  size_t slots = s->k * s->overlap;
+  gk_gmm_free(s->g);
+  gk_gmm_free(s->f);
+  gk_free(ap, s->start, (s->m + 1) * sizeof(size_t));
+  gk_free(ap, s->member, slots * sizeof(size_t));
+  gk_free(ap, s->A, slots * 2 * s->d * sizeof(float));
+  gk_free(ap, s->cst, slots * sizeof(double));
+  gk_free(ap, s->shift, s->d * sizeof(double));
+  gk_free(ap, s, sizeof *s);
+}
+
+gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                             const gk_allocator *a, gk_error *err) {
+  *out = NULL;
+  if (f->d != g->d)
+    return gk_fail(err, GK_EINVAL, "the clusters have dimension %zu, the UBM %zu", g->d, f->d);
+  if (overlap < 1 || overlap > g->k)
+    return gk_fail(err, GK_EINVAL, "overlap = %zu must be between 1 and the %zu clusters", overlap, g->k);
+  gk_selector *s = gk_calloc(a, 1, sizeof *s);
+  if (!s) return gk_fail_nomem(err);
+  s->alloc = a ? *a : (gk_allocator){0};
+  s->k = f->k;
+  s->m = g->k;
+  s->d = f->d;
+  s->overlap = overlap;
+  size_t slots = f->k * overlap;
+  gk_status st = gk_gmm_clone(g, &s->g, a, err);
+  if (st == GK_OK) st = gk_gmm_clone(f, &s->f, a, err);
+  if (st == GK_OK) {
+    s->start = gk_calloc(a, s->m + 1, sizeof(size_t));
+    s->member = gk_calloc(a, slots, sizeof(size_t));
+    s->A = gk_calloc(a, slots * 2 * s->d, sizeof(float));
+    s->cst = gk_calloc(a, slots, sizeof(double));
+    s->shift = gk_calloc(a, s->d, sizeof(double));
+    if (!s->start || !s->member || !s->A || !s->cst || !s->shift) st = gk_fail_nomem(err);
+  }
+  if (st == GK_OK) st = assign(s, f, g, err);
+  if (st != GK_OK) {
+    gk_selector_free(s);
+    return st;
+  }
+  member_rows(s);
+  *out = s;
+  return GK_OK;
+}
+
+size_t gk_selector_components(const gk_selector *s) { return s->k; }
+size_t gk_selector_clusters(const gk_selector *s) { return s->m; }
+size_t gk_selector_dim(const gk_selector *s) { return s->d; }
+size_t gk_selector_overlap(const gk_selector *s) { return s->overlap; }
+const gk_gmm *gk_selector_mixture(const gk_selector *s) { return s->g; }
+
+const size_t *gk_selector_members(const gk_selector *s, size_t j, size_t *n) {
+  *n = s->start[j + 1] - s->start[j];
+  return s->member + s->start[j];
+}
+
+/* ---- selection ------------------------------------------------------------------------- */
+
+/* The frames of x in order, as float rows about the shift (n x d). */
+static void frames_centered(const gk_selector *s, const gk_gmm_data *x, float *out) {
+  size_t st = x->stride > 1 ? x->stride : 1, f = 0, d = s->d;
+  for (size_t p = 0; p < x->nparts; p++) {
+    const gk_matrix *m = &x->parts[p];
+    for (size_t r = 0; r < m->rows; r += st, f++) {
+      if (m->dtype == GK_FLOAT32) {
+        const float *row = (const float *)m->data + r * m->cols;
+        for (size_t t = 0; t < d; t++) out[f * d + t] = (float)((double)row[t] - s->shift[t]);
+      } else {
+        for (size_t t = 0; t < d; t++) out[f * d + t] = (float)(gk_matrix_get(m, r, t) - s->shift[t]);
+      }
+    }
+  }
+}
+
+/* Candidates of one frame from one searched cluster: its C best members (value, index). */
+typedef struct cand {
+  double v;
+  size_t i;
+} cand;
+
+/* Inserts (v, i) into the decreasing list c[0..*n) of at most C entries. */
+static void cand_insert(cand *c, size_t *n, size_t C, double v, size_t i) {
+  if (*n == C && !(v > c[C - 1].v)) return;
+  size_t p = *n < C ? (*n)++ : C - 1;
+  while (p > 0 && v > c[p - 1].v) {
+    c[p] = c[p - 1];
+    p--;
+  }
+  c[p].v = v;
+  c[p].i = i;
+}
+
+/* Log-densities of the members of cluster j at rows Z (n frames, [x^2 | x] float, 2d
+ * wide) into out (n x members), by one SGEMM (diagonal) or Cholesky solves (full). */
+static void score_group(const gk_selector *s, size_t j, const float *Z, const float *X, size_t n, float *out,
+                        double *tmp) {
+  size_t q0 = s->start[j], mj = s->start[j + 1] - q0, d = s->d;
+  if (s->f->cov == GK_COV_DIAG) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)mj, (int)(2 * d), 1.0f, Z, (int)(2 * d),
+                s->A + q0 * 2 * d, (int)(2 * d), 0.0f, out, (int)mj);
+    for (size_t r = 0; r < n; r++)
+      for (size_t q = 0; q < mj; q++) out[r * mj + q] += (float)s->cst[q0 + q];
+    return;
+  }
+  for (size_t r = 0; r < n; r++) {
+    double *xr = tmp + d;
+    for (size_t t = 0; t < d; t++) xr[t] = (double)X[r * d + t] + s->shift[t];
+    for (size_t q = 0; q < mj; q++)
+      out[r * mj + q] = (float)gk_gmm_component_logpdf(s->f, s->member[q0 + q], xr, tmp);
+  }
+}
+
+/* The work of one thread: a group's rows and scores. */
+typedef struct gwork {
+  float *Z, *X, *S;
+  double *tmp;
+} gwork;
+
+/* Cluster j's frames (rows[0..n), frame indices, with their slot among each frame's
+ * searched clusters in slot[]) scored, each frame's C best kept in its slot's list. */
+static void group_candidates(const gk_selector *s, size_t j, const size_t *rows, const unsigned char *slot, size_t n,
+                             const float *Xc, size_t search, size_t C, cand *cands, size_t *ncand, gwork *w) {
+  size_t q0 = s->start[j], mj = s->start[j + 1] - q0, d = s->d;
+  for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
+    size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
+    for (size_t r = 0; r < nr; r++) {
+      const float *x = Xc + rows[r0 + r] * d;
+      for (size_t t = 0; t < d; t++) {
+        w->Z[r * 2 * d + t] = x[t] * x[t];
+        w->Z[r * 2 * d + d + t] = x[t];
+        w->X[r * d + t] = x[t];
+      }
+    }
+    score_group(s, j, w->Z, w->X, nr, w->S, w->tmp);
+    for (size_t r = 0; r < nr; r++) {
+      size_t f = rows[r0 + r], at = f * search + slot[r0 + r];
+      cand *c = cands + at * C;
+      ncand[at] = 0;
+      for (size_t q = 0; q < mj; q++) cand_insert(c, &ncand[at], C, (double)w->S[r * mj + q], s->member[q0 + q]);
+    }
+  }
+}
+
+/* Each frame's top C from its slots' candidates, duplicates (overlap > 1) once. */
+static void merge_frame(const cand *c, const size_t *nc, size_t search, size_t C, size_t *idx) {
+  cand best[64], *b = best;
+  size_t have = 0;
+  for (size_t sl = 0; sl < search; sl++)
+    for (size_t t = 0; t < nc[sl]; t++) {
+      const cand *x = &c[sl * C + t];
+      int dup = 0;
+      for (size_t u = 0; u < have && !dup; u++) dup = b[u].i == x->i;
+      if (!dup) cand_insert(b, &have, C, x->v, x->i);
+    }
+  for (size_t t = 0; t < C; t++) idx[t] = t < have ? b[t].i : SIZE_MAX;
+}
+
+/* Frames grouped by searched cluster: order[] lists (frame, slot) pairs cluster by
+ * cluster, at[j] .. at[j + 1]. */
+static void group_frames(const size_t *cl, size_t n, size_t search, size_t m, size_t *at, size_t *rows,
+                         unsigned char *slot) {
+  memset(at, 0, (m + 1) * sizeof(size_t));
+  for (size_t i = 0; i < n * search; i++) at[cl[i] + 1]++;
+  for (size_t j = 0; j < m; j++) at[j + 1] += at[j];
+  size_t *fill = at + m + 1;
+  memcpy(fill, at, m * sizeof(size_t));
+  for (size_t f = 0; f < n; f++)
+    for (size_t sl = 0; sl < search; sl++) {
+      size_t j = cl[f * search + sl], p = fill[j]++;
+      rows[p] = f;
+      slot[p] = (unsigned char)sl;
+    }
+}
+
+/* Buffers of one chunk of frames, reused from chunk to chunk. */
+typedef struct chunkbuf {
+  size_t *cl, *at, *rows, *ncand;
+  double *cv;
+  unsigned char *slot, *wmem;
+  float *Xc;
+  cand *cands;
+  size_t per;  /* bytes of wmem per thread */
+} chunkbuf;
+
+enum { SELECT_CHUNK = 2048 };  /* frames selected at a time: the buffers stay in cache */
+
+/* Frames [f0, f1) of x as data of their own (views of the matrices' rows). */
+static size_t frame_range(const gk_gmm_data *x, size_t f0, size_t f1, gk_matrix *views, gk_gmm_data *out) {
+  size_t st = x->stride > 1 ? x->stride : 1, f = 0, nv = 0;
+  for (size_t p = 0; p < x->nparts && f < f1; p++) {
+    const gk_matrix *m = &x->parts[p];
+    size_t n = m->rows == 0 ? 0 : (m->rows - 1) / st + 1, a = f0 > f ? f0 - f : 0, b = f1 - f < n ? f1 - f : n;
+    if (a < b) {
+      gk_matrix v = *m;
+      v.data = (char *)m->data + a * st * m->cols * gk_dtype_size(m->dtype);
+      v.rows = (b - a - 1) * st + 1;
+      views[nv++] = v;
+    }
+    f += n;
+  }
+  out->parts = views;
+  out->nparts = nv;
+  out->stride = st;
+  return nv;
+}
+
+static gk_status select_chunk(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t C, int nt,
+                              chunkbuf *b, size_t *idx, double *work, gk_error *err) {
+  size_t n = gk_gmm_data_frames(x), d = s->d, m = s->m;
+  gk_status st = gk_gmm_top_posteriors(s->g, x, search, b->cl, b->cv, err);
+  if (st != GK_OK) return st;
+  frames_centered(s, x, b->Xc);
+  group_frames(b->cl, n, search, m, b->at, b->rows, b->slot);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (size_t j = 0; j < m; j++) {
+    unsigned char *base = b->wmem + (size_t)omp_get_thread_num() * b->per;
+    gwork w;
+    w.tmp = (double *)base;
+    w.Z = (float *)(base + 2 * d * sizeof(double));
+    w.X = w.Z + GROUP_ROWS * 2 * d;
+    w.S = w.X + GROUP_ROWS * d;
+    group_candidates(s, j, b->rows + b->at[j], b->slot + b->at[j], b->at[j + 1] - b->at[j], b->Xc, search, C,
+                     b->cands, b->ncand, &w);
+  }
+  *work += (double)m * (double)n;
+  for (size_t i = 0; i < n * search; i++) *work += (double)(s->start[b->cl[i] + 1] - s->start[b->cl[i]]);
+  for (size_t f = 0; f < n; f++) merge_frame(b->cands + f * search * C, b->ncand + f * search, search, C, idx + f * C);
+  return GK_OK;
+}
+
+static void chunkbuf_free(chunkbuf *b) {
+  gk_scratch_free(b->cl);
+  gk_scratch_free(b->cv);
+  gk_scratch_free(b->at);
+  gk_scratch_free(b->rows);
+  gk_scratch_free(b->slot);
+  gk_scratch_free(b->Xc);
+  gk_scratch_free(b->cands);
+  gk_scratch_free(b->ncand);
+  gk_scratch_free(b->wmem);
+}
+
+static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t n, size_t search, size_t C, int nt) {
+  size_t d = s->d, m = s->m, maxm = 0;
+  for (size_t j = 0; j < m; j++)
+    if (s->start[j + 1] - s->start[j] > maxm) maxm = s->start[j + 1] - s->start[j];
+  b->per = GROUP_ROWS * (3 * d + (maxm ? maxm : 1)) * sizeof(float) + 2 * d * sizeof(double);
+  b->cl = gk_scratch_alloc(n * search, sizeof(size_t));
+  b->cv = gk_scratch_alloc(n * search, sizeof(double));
+  b->at = gk_scratch_alloc(2 * m + 1, sizeof(size_t));
+  b->rows = gk_scratch_alloc(n * search, sizeof(size_t));
+  b->slot = gk_scratch_alloc(n * search, 1);
+  b->Xc = gk_scratch_alloc(n * d, sizeof(float));
+  b->cands = gk_scratch_alloc(n * search * C, sizeof(cand));
+  b->ncand = gk_scratch_alloc(n * search, sizeof(size_t));
+  b->wmem = gk_scratch_alloc((size_t)nt, b->per);
+  return b->cl && b->cv && b->at && b->rows && b->slot && b->Xc && b->cands && b->ncand && b->wmem;
+}
+
+gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t top, size_t *idx,
+                             double *evals, gk_error *err) {
+  if (search < 1 || search > s->m || search > 255)
+    return gk_fail(err, GK_EINVAL, "search = %zu must be between 1 and the %zu clusters (at most 255)", search, s->m);
+  if (top < 1 || top > s->k || top > 64)
+    return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the %zu components (at most 64)", top, s->k);
+  gk_status st = gk_gmm_data_check(x, s->d, err);
+  if (st != GK_OK) return st;
+  size_t n = gk_gmm_data_frames(x), chunk = n < SELECT_CHUNK ? n : SELECT_CHUNK;
+  /* A thread per SELECT_WORK (frame, cluster) pairs of a chunk at most: a short utterance
+   * is scored by one thread, as the E-step scores one chunk, since waking a team costs more. */
+  size_t want = (chunk * search + SELECT_WORK - 1) / SELECT_WORK;
+  int nt = gk_threads();
+  if ((size_t)nt > want) nt = want ? (int)want : 1;
+  chunkbuf b = {0};
+  gk_matrix *views = gk_scratch_alloc(x->nparts, sizeof(gk_matrix));
+  if (!views || !chunkbuf_alloc(&b, s, chunk, search, top, nt)) st = gk_fail_nomem(err);
+  double work = 0.0;
+  int blas = gk_blas_serial_begin();
+  for (size_t f0 = 0; st == GK_OK && f0 < n; f0 += chunk) {
+    gk_gmm_data sub;
+    frame_range(x, f0, f0 + chunk < n ? f0 + chunk : n, views, &sub);
+    st = select_chunk(s, &sub, search, top, nt, &b, idx + f0 * top, &work, err);
+  }
+  gk_blas_serial_end(blas);
+  if (st == GK_OK && evals) *evals = work / (double)n;
+  chunkbuf_free(&b);
+  gk_scratch_free(views);
+  return st;
+}
