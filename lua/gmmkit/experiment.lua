@@ -16,6 +16,32 @@ local function shell_quote(s)
 end
 
 --- Whether the example runs in its reduced-size mode (GMMKIT_SMOKE=1, used by the tests).
+-- Argument checks: each raises "bad argument #n to 'fname' (what expected, got ...)" at
+-- the caller of the public function. Lists are read by raw length, so that a table whose
+-- __len lies cannot make a loop run for ever.
+local function got(v)
+  if type(v) == "number" then return v ~= v and "NaN" or tostring(v) end
+  return type(v)
+end
+local function bad(fname, n, what, v)
+  error(string.format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, what, got(v)), 3)
+end
+local function check_string(fname, n, v, optional)
+  if type(v) == "string" or (optional and v == nil) then return v end
+  bad(fname, n, optional and "string or nil" or "string", v)
+end
+local function check_list(fname, n, v, kind, optional)
+  if optional and v == nil then return v end
+  if type(v) ~= "table" then bad(fname, n, "list of " .. kind .. "s", v) end
+  for i = 1, rawlen(v) do
+    local e = rawget(v, i)
+    if kind == "number" and not (type(e) == "number" and e == e) or kind ~= "number" and type(e) ~= kind then
+      error(string.format("bad argument #%d to '%s' (entry %d is a %s, not a %s)", n, fname, i, got(e), kind), 3)
+    end
+  end
+  return v
+end
+
 function experiment.smoke()
   local v = os.getenv("GMMKIT_SMOKE")
   return v ~= nil and v ~= "" and v ~= "0"
@@ -55,6 +81,7 @@ local function parse_options(argv, defaults, names, usage)
   local i = 1
   while argv and argv[i] do
     local a = argv[i]
+    if type(a) ~= "string" then error(string.format("argument %d is a %s, not a string", i, got(a)), 0) end
     if a == "--help" or a == "-h" then
       io.write(usage_text(usage, defaults, names))
       os.exit(0)
@@ -89,8 +116,16 @@ end
 -- arg[0], the script) prints one line and the usage on stderr and exits with status 2,
 -- as command-line tools do, without a traceback; for any other list it raises.
 function experiment.options(argv, defaults, usage)
+  if argv ~= nil and type(argv) ~= "table" then bad("options", 1, "table (a script's arg) or nil", argv) end
+  if type(defaults) ~= "table" then bad("options", 2, "table of defaults", defaults) end
+  check_string("options", 3, usage, true)
   local names = {}
-  for k in pairs(defaults) do names[#names + 1] = k end
+  for k in pairs(defaults) do
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then
+      error(string.format("bad argument #2 to 'options' (option names must be identifiers, got %s)", got(k)), 2)
+    end
+    names[#names + 1] = k
+  end
   table.sort(names)
   local ok, opt = pcall(parse_options, argv, defaults, names, usage)
   if ok then return opt end
@@ -135,11 +170,14 @@ end
 -- `out`/espeak-corpus (scripts/make-espeak-corpus; `takes` recordings per digit and voice).
 -- Returns the folder and a short description of where it came from.
 function experiment.speech_folder(given, out, script, takes)
+  check_string("speech_folder", 1, given, true)
+  check_string("speech_folder", 3, script, true)
   if given and given ~= "" then return given, given end
   local data = os.getenv("GMMKIT_DATA")
   if data and data ~= "" then
     return data .. "/fsdd/recordings", "the Free Spoken Digit Dataset (" .. data .. "/fsdd/recordings)"
   end
+  if type(out) ~= "string" or out == "" or out:find("%z") then bad("speech_folder", 2, "output folder path", out) end
   takes = takes or 6
   if math.type(takes) ~= "integer" or takes < 1 or takes > 1000 then
     error("bad argument #4 to 'speech_folder' (takes must be an integer in [1, 1000])", 2)
@@ -155,6 +193,7 @@ end
 --- Splits FSDD-style file names {digit}_{speaker}_{index}.wav: speaker, digit, index
 -- (nil for other names).
 function experiment.fsdd_name(path)
+  check_string("fsdd_name", 1, path)
   local d, s, i = path:match("([0-9])_([%w]+)_([0-9]+)%.[%w]+$")
   if not d then return nil end
   return s, tonumber(d), tonumber(i)
@@ -164,11 +203,13 @@ end
 -- which the miss rate (targets scored at or below the threshold) equals the false-alarm
 -- rate (non-targets above it), interpolated linearly where the two curves cross.
 function experiment.eer(targets, nontargets)
-  local nt, nn = #targets, #nontargets
+  check_list("eer", 1, targets, "number")
+  check_list("eer", 2, nontargets, "number")
+  local nt, nn = rawlen(targets), rawlen(nontargets)
   if nt == 0 or nn == 0 then error("eer needs target and non-target scores", 2) end
   local all = {}
-  for _, s in ipairs(targets) do all[#all + 1] = {s, 1} end
-  for _, s in ipairs(nontargets) do all[#all + 1] = {s, 0} end
+  for i = 1, nt do all[#all + 1] = {rawget(targets, i), 1} end
+  for i = 1, nn do all[#all + 1] = {rawget(nontargets, i), 0} end
   -- Ties: non-targets first, so that a tie counts against the detector.
   table.sort(all, function(a, b) if a[1] ~= b[1] then return a[1] < b[1] end return a[2] < b[2] end)
   local miss, fa = 0, nn
@@ -189,6 +230,8 @@ end
 
 --- Runs f(...) and returns its results followed by the wall-clock seconds it took.
 function experiment.timed(f, ...)
+  local mt = getmetatable(f)
+  if type(f) ~= "function" and not (type(mt) == "table" and rawget(mt, "__call")) then bad("timed", 1, "function", f) end
   local t0 = core.seconds()
   local r = table.pack(f(...))
   r[r.n + 1] = core.seconds() - t0
@@ -205,9 +248,12 @@ end
 -- to gk.simplify.reduce (history = true is added). A method that fails gives a row with
 -- `error` set instead of stopping the experiment.
 function experiment.reduce_all(f, k, methods, opts)
+  check_list("reduce_all", 3, methods, "string")
+  if opts ~= nil and type(opts) ~= "table" then bad("reduce_all", 4, "table of options or nil", opts) end
   local simplify = core.modules.simplify
   local rows = {}
-  for _, m in ipairs(methods) do
+  for mi = 1, rawlen(methods) do
+    local m = rawget(methods, mi)
     local o = {}
     for key, v in pairs(opts or {}) do o[key] = v end
     o.method = m
@@ -230,16 +276,27 @@ end
 --- At most n items of `list`, spread evenly over it (so that every speaker and digit of a
 -- sorted corpus stays represented); the list itself when it is short enough.
 function experiment.spread(list, n)
-  if n <= 0 or #list <= n then return list end
-  local step, subset = #list / n, {}
-  for i = 1, n do subset[i] = list[math.floor((i - 1) * step) + 1] end
+  if type(list) ~= "table" then bad("spread", 1, "list", list) end
+  if math.type(n) ~= "integer" and not (type(n) == "number" and n == math.floor(n) and math.abs(n) < 2^53) then
+    bad("spread", 2, "integer", n)
+  end
+  n = math.tointeger(n)
+  local len = rawlen(list)
+  if n <= 0 or len <= n then return list end
+  local step, subset = len / n, {}
+  for i = 1, n do subset[i] = rawget(list, math.floor((i - 1) * step) + 1) end
   return subset
 end
 
 --- The rows of reduce_all by method name; raises on a row that failed.
 function experiment.by_method(rows)
+  check_list("by_method", 1, rows, "table")
   local by = {}
-  for _, r in ipairs(rows) do
+  for i = 1, rawlen(rows) do
+    local r = rawget(rows, i)
+    if type(r.method) ~= "string" then
+      error(string.format("bad argument #1 to 'by_method' (row %d has no method name: a row of reduce_all expected)", i), 2)
+    end
     if r.error then error(r.method .. ": " .. r.error, 2) end
     by[r.method] = r
   end
@@ -249,10 +306,20 @@ end
 --- Checks that method `best` ended with a NISE no larger than each of `others` (those
 -- that ran), up to rounding; raises naming the pair otherwise.
 function experiment.check_best(by, best, others)
+  if type(by) ~= "table" then bad("check_best", 1, "table of rows by method", by) end
+  check_string("check_best", 2, best)
+  check_list("check_best", 3, others, "string")
   local b = by[best]
   if not b then return end
-  for _, m in ipairs(others) do
+  if type(b) ~= "table" or type(b.nise) ~= "number" then
+    error(string.format("bad argument #1 to 'check_best' (the row of %s has no nise)", best), 2)
+  end
+  for i = 1, rawlen(others) do
+    local m = rawget(others, i)
     if by[m] then
+      if type(by[m]) ~= "table" or type(by[m].nise) ~= "number" then
+        error(string.format("bad argument #1 to 'check_best' (the row of %s has no nise)", m), 2)
+      end
       assert(b.nise <= by[m].nise * (1 + 1e-6) + 1e-12,
         string.format("%s NISE %.6g > %s NISE %.6g", best, b.nise, m, by[m].nise))
     end
@@ -273,13 +340,19 @@ end
 
 --- A Markdown table of `rows` (tables) with the given column keys and optional headers.
 function experiment.markdown_table(rows, columns, headers)
-  local out = {"| " .. table.concat(headers or columns, " | ") .. " |"}
+  check_list("markdown_table", 1, rows, "table")
+  check_list("markdown_table", 2, columns, "string")
+  check_list("markdown_table", 3, headers, "string", true)
+  local names = {}
+  for i = 1, rawlen(headers or columns) do names[i] = rawget(headers or columns, i) end
+  local out = {"| " .. table.concat(names, " | ") .. " |"}
   local sep = {}
-  for i = 1, #columns do sep[i] = "---" end
+  for i = 1, rawlen(columns) do sep[i] = "---" end
   out[2] = "|" .. table.concat(sep, "|") .. "|"
-  for _, r in ipairs(rows) do
+  for ri = 1, rawlen(rows) do
+    local r = rawget(rows, ri)
     local cells = {}
-    for i, c in ipairs(columns) do cells[i] = cell(r[c]) end
+    for i = 1, rawlen(columns) do cells[i] = cell(rawget(r, rawget(columns, i))) end
     out[#out + 1] = "| " .. table.concat(cells, " | ") .. " |"
   end
   return table.concat(out, "\n")
@@ -287,17 +360,32 @@ end
 
 --- Writes a text file atomically enough for reports (temporary file, then rename).
 function experiment.write(path, text)
+  if type(path) ~= "string" or path == "" or path:find("%z") then bad("write", 1, "file path", path) end
+  if type(text) ~= "string" and type(text) ~= "number" then bad("write", 2, "string", text) end
   local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write(text)
+  local f, why = io.open(tmp, "w")
+  if not f then error(string.format("cannot write %s: %s", path, tostring(why)), 2) end
+  local ok, werr = f:write(text)
   f:close()
-  assert(os.rename(tmp, path))
+  if not ok then
+    os.remove(tmp)
+    error(string.format("cannot write %s: %s", path, tostring(werr)), 2)
+  end
+  local moved, merr = os.rename(tmp, path)
+  if not moved then
+    os.remove(tmp)
+    error(string.format("cannot write %s: %s", path, tostring(merr)), 2)
+  end
   return path
 end
 
 --- Prints a progress line on stderr.
 function experiment.progress(fmt, ...)
-  io.stderr:write(string.format(fmt, ...), "\n")
+  check_string("progress", 1, fmt)
+  local ok, line = pcall(string.format, fmt, ...)
+  if not ok then error("bad argument to 'progress' (" .. tostring(line):gsub("^bad argument #(%d+) to 'format' %((.*)%)$", function(n, why)
+    return "argument #" .. n .. ": " .. why end) .. ")", 2) end
+  io.stderr:write(line, "\n")
 end
 
 --- Names the files that gk.features.extract skipped: `results` is one extract result or a
@@ -315,8 +403,14 @@ function experiment.report_failures(results, max_lines)
     if type(r) ~= "table" or type(r.failed) ~= "table" or type(r.paths) ~= "table" then
       error(string.format("bad argument #1 to 'report_failures' (entry %d is not an extract result)", i), 2)
     end
-    total = total + #r.paths + #r.failed
-    for _, f in ipairs(r.failed) do failed[#failed + 1] = f end
+    total = total + rawlen(r.paths) + rawlen(r.failed)
+    for j = 1, rawlen(r.failed) do
+      local f = rawget(r.failed, j)
+      if type(f) ~= "table" or type(f.path) ~= "string" or type(f.error) ~= "string" then
+        error(string.format("bad argument #1 to 'report_failures' (failed entry %d is not {path=, error=})", j), 2)
+      end
+      failed[#failed + 1] = f
+    end
   end
   if #failed == 0 then return nil, 0, total end
   io.stderr:write(string.format("skipped %d of %d files that could not be read:\n", #failed, total))

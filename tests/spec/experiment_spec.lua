@@ -236,3 +236,36 @@ describe("examples/speech_ubm.lua as a new user runs it", function()
     os.execute("rm -rf " .. q(dir))
   end)
 end)
+
+describe("gk.experiment with hostile arguments", function()
+  it("answers every wrong argument with a message naming it, never an error from inside experiment.lua", function()
+    local liar = setmetatable({}, {__len = function() return 2^61 end, __index = function() return 1 end})
+    local values = {false, true, 0, -1, 0.5, 0 / 0, math.huge, 2^53, "", "x\n'\"`", {}, {1, 2, 3}, {"a", "b"},
+      {{1}, {1, 2}}, liar, setmetatable({}, {__len = function() return -1 end}), print, gk.matrix.new(2, 2)}
+    local internal = {"attempt to", "table index is nil", "stack overflow", "to 'format'", "no integer representation",
+      "invalid key to 'next'"}
+    local skip = {mkdir = true, speech_folder = true, write = true, smoke = true, clock = true}  -- file system: above
+    local calls = 0
+    for name, f in pairs(gk.experiment) do
+      if type(f) == "function" and not skip[name] then
+        for pos = 1, 3 do
+          for _, v in ipairs(values) do
+            local args = {{}, {}, {}}
+            args[pos] = v
+            local ok, err = pcall(f, args[1], args[2], args[3])
+            calls = calls + 1
+            if not ok then
+              assert.is_string(err, name)
+              for _, pat in ipairs(internal) do
+                assert.falsy(err:find(pat, 1, true), string.format("%s, argument %d = %s: %s", name, pos, tostring(v), err))
+              end
+            end
+          end
+        end
+      end
+    end
+    assert.is_true(calls > 500)
+    assert.has_error(function() gk.experiment.eer({1, 0 / 0}, {2}) end,
+      "bad argument #1 to 'eer' (entry 2 is a NaN, not a number)")
+  end)
+end)
