@@ -10,6 +10,14 @@ local core = require "gmmkit.core"
 
 local plot = {}
 
+--- Tables are read raw (next, rawlen, rawget): a table whose __index or __len lies can
+-- neither hang a loop nor slip a value of another type past the checks.
+local function raw_list(t)
+  local c = {}
+  for i = 1, rawlen(t) do c[i] = rawget(t, i) end
+  return c
+end
+
 --- Option checkers: each returns nil when the value is acceptable, else what it must be.
 local check = {}
 function check.text(v)
@@ -33,20 +41,23 @@ function check.file(v)
 end
 function check.size(v)
   local i = check.int(16, 10000)
-  if type(v) ~= "table" or #v ~= 2 or i(v[1]) or i(v[2]) then return "{width, height} in pixels, each in [16, 10000]" end
+  if type(v) ~= "table" or rawlen(v) ~= 2 or i(rawget(v, 1)) or i(rawget(v, 2)) then
+    return "{width, height} in pixels, each in [16, 10000]"
+  end
 end
 function check.range(v)
-  local ok = type(v) == "table" and #v == 4
-  for i = 1, 4 do ok = ok and type(v[i]) == "number" and v[i] > -math.huge and v[i] < math.huge end
-  if not ok or not (v[1] < v[2] and v[3] < v[4]) then return "{x0, x1, y0, y1}, finite numbers with x0 < x1 and y0 < y1" end
+  local ok = type(v) == "table" and rawlen(v) == 4
+  local r = ok and raw_list(v) or {}
+  for i = 1, 4 do ok = ok and type(r[i]) == "number" and r[i] > -math.huge and r[i] < math.huge end
+  if not ok or not (r[1] < r[2] and r[3] < r[4]) then return "{x0, x1, y0, y1}, finite numbers with x0 < x1 and y0 < y1" end
 end
 function check.texts(v)
   if type(v) ~= "table" then return "a list of strings" end
-  for i = 1, #v do if check.text(v[i]) then return "a list of strings" end end
+  for i = 1, rawlen(v) do if check.text(rawget(v, i)) then return "a list of strings" end end
 end
 function check.dims(v)
   local i = check.int(1, 1 << 20)
-  if type(v) ~= "table" or #v ~= 2 or i(v[1]) or i(v[2]) or v[1] == v[2] then
+  if type(v) ~= "table" or rawlen(v) ~= 2 or i(rawget(v, 1)) or i(rawget(v, 2)) or rawget(v, 1) == rawget(v, 2) then
     return "two different dimensions {a, b}"
   end
 end
@@ -59,19 +70,24 @@ local function describe_value(v)
 end
 
 --- Checks the options table (argument `argn` of `fname`): unknown names are refused with a
--- suggestion, and each known one is checked by its checker in `keys` ({name, checker} pairs).
+-- suggestion, and each known one is checked by its checker in `keys` ({name, checker}
+-- pairs). Returns a raw copy (lists among the values copied raw too), the only table read
+-- afterwards.
 local function check_options(fname, opts, keys, argn)
   argn = argn or 1
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(string.format("bad argument #%d to '%s' (table expected, got %s)", argn, fname, type(opts)), 3)
   end
+  local copy = {}
+  for k, v in next, opts do copy[k] = v end
+  opts = copy
   local known, names = {}, {}
   for _, k in ipairs(keys) do
     known[k[1]] = k[2]
     names[#names + 1] = k[1]
   end
-  for k, v in pairs(opts) do
+  for k, v in next, opts do
     local checker = known[k]
     if not checker then
       local s = type(k) == "string" and core.suggest(k, names)
@@ -83,6 +99,9 @@ local function check_options(fname, opts, keys, argn)
       error(string.format("bad argument #%d to '%s' (option '%s' must be %s, got %s)", argn, fname, k, want,
         describe_value(v)), 3)
     end
+  end
+  for _, k in ipairs({"labels", "dims", "range", "size"}) do  -- checked lists, read raw from here on
+    if type(opts[k]) == "table" then opts[k] = raw_list(opts[k]) end
   end
   return opts
 end
@@ -237,6 +256,7 @@ function plot.mixtures(opts)
   opts = check_options("mixtures", opts, mixture_keys)
   local mixtures = opts.mixtures
   if is_type(mixtures, "gmmkit.Gmm") then mixtures = {mixtures} end
+  if type(mixtures) == "table" then mixtures = raw_list(mixtures) end
   if type(mixtures) ~= "table" or #mixtures == 0 then
     error("bad argument #1 to 'mixtures' (option 'mixtures' must be a model or a list of models)", 2)
   end
@@ -337,13 +357,17 @@ local curve_keys = {{"series", check.any}, {"xlabel", check.text}, {"ylabel", ch
 
 function plot.curves(opts)
   opts = check_options("curves", opts, curve_keys)
-  if type(opts.series) ~= "table" or #opts.series == 0 then
+  if type(opts.series) ~= "table" or rawlen(opts.series) == 0 then
     error("bad argument #1 to 'curves' (option 'series' must be a list of {label=, x=, y=})", 2)
   end
-  for i, s in ipairs(opts.series) do
-    if type(s) ~= "table" or type(s.x) ~= "table" or type(s.y) ~= "table" or #s.x ~= #s.y then
+  local series = raw_list(opts.series)
+  for i, s in ipairs(series) do
+    local x, y = type(s) == "table" and rawget(s, "x"), type(s) == "table" and rawget(s, "y")
+    if type(x) ~= "table" or type(y) ~= "table" or rawlen(x) ~= rawlen(y) then
       error(string.format("bad argument #1 to 'curves' (series %d needs x and y lists of equal length)", i), 2)
     end
+    s = {x = raw_list(x), y = raw_list(y), label = rawget(s, "label")}
+    series[i] = s
     for j = 1, #s.x do
       if type(s.x[j]) ~= "number" or type(s.y[j]) ~= "number" then
         error(string.format("bad argument #1 to 'curves' (series %d: point %d is not a pair of numbers)", i, j), 2)
@@ -360,7 +384,7 @@ function plot.curves(opts)
     if opts.logx then script[#script + 1] = "set logscale x\nset format x '%g'\n" end
     if opts.logy then script[#script + 1] = "set logscale y\nset format y '%.0e'\n" end
     local plots = {}
-    for i, s in ipairs(opts.series) do
+    for i, s in ipairs(series) do
       local n, rows = 0, {}
       for j = 1, #s.x do
         local x, y = s.x[j], s.y[j]
@@ -397,28 +421,36 @@ function plot.convergence(runs, opts)
     {"x", function(v) if v ~= "seconds" and v ~= "iteration" then return "'seconds' or 'iteration'" end end},
     {"y", function(v) if v ~= "ise" and v ~= "nise" then return "'ise' or 'nise'" end end},
     {"size", check.size}}, 2)
-  if type(runs) ~= "table" or #runs == 0 then
+  if type(runs) ~= "table" or rawlen(runs) == 0 then
     error("bad argument #1 to 'convergence' (a list of {label=, info=} expected, info from gk.simplify.reduce with history=true)", 2)
   end
+  runs = raw_list(runs)
   local xkey, ykey = opts.x or "seconds", opts.y or "nise"
   local series = {}
   for i, run in ipairs(runs) do
-    if type(run) ~= "table" or type(run.info) ~= "table" then
+    local info = type(run) == "table" and rawget(run, "info")
+    if type(info) ~= "table" then
       error(string.format("bad argument #1 to 'convergence' (run %d must be {label=, info=}, info from gk.simplify.reduce)", i), 2)
     end
-    local h = run.info.history
+    local label = rawget(run, "label")
+    if label ~= nil and check.text(label) then
+      error(string.format("bad argument #1 to 'convergence' (run %d: label must be a string)", i), 2)
+    end
+    local h = rawget(info, "history")
     if h ~= nil and type(h) ~= "table" then
       error(string.format("bad argument #1 to 'convergence' (run %d: info.history must be a list)", i), 2)
     end
-    if h and #h > 0 then
+    if h and rawlen(h) > 0 then
       local x, y = {}, {}
-      for j, e in ipairs(h) do
-        if type(e) ~= "table" or type(e[ykey]) ~= "number" then
+      for j, e in ipairs(raw_list(h)) do
+        local ev, xv = type(e) == "table" and rawget(e, ykey), type(e) == "table" and rawget(e, xkey)
+        if type(ev) ~= "number" then
           error(string.format("bad argument #1 to 'convergence' (run %d: history entry %d has no number '%s')", i, j, ykey), 2)
         end
-        x[j], y[j] = type(e[xkey]) == "number" and e[xkey] or j, e[ykey]
+        x[j], y[j] = type(xv) == "number" and xv or j, ev
       end
-      series[#series + 1] = {label = run.label or run.info.method or ("run " .. i), x = x, y = y}
+      local method = rawget(info, "method")
+      series[#series + 1] = {label = label or (type(method) == "string" and method) or ("run " .. i), x = x, y = y}
     end
   end
   if #series == 0 then
@@ -432,7 +464,8 @@ end
 function plot.em(info, opts)
   opts = check_options("em", opts, {{"file", check.file}, {"title", check.text}, {"label", check.text},
     {"size", check.size}}, 2)
-  local y = type(info) == "table" and info.history
+  local y = type(info) == "table" and rawget(info, "history")
+  if type(y) == "table" then y = raw_list(y) end
   if type(y) ~= "table" or #y == 0 then
     error("bad argument #1 to 'em' (the info table of gk.gmm.train expected, with a non-empty `history` list; got " ..
       (type(info) == "table" and "a table without it" or type(info)) .. ")", 2)

@@ -204,6 +204,34 @@ describe("gk.plot", function()
     end
   end)
 
+  it("reads tables raw: a lying __len or __index neither hangs a call nor slips a value past its checks", function()
+    local M = gk.matrix.new(2, 2)
+    local function liar(n) return setmetatable({}, {__len = function() return n end, __index = function() return M end}) end
+    local xy = {x = {1, 2}, y = {2, 1}}
+    for _, n in ipairs({2^61, -1, 2^31}) do
+      for _, call in ipairs({
+        function() gk.plot.image(gk.matrix.random(5, 3, {seed = 1}), liar(n)) end,
+        function() gk.plot.curves(liar(n)) end,
+        function() gk.plot.curves{series = liar(n)} end,
+        function() gk.plot.curves{series = {{x = liar(n), y = liar(n)}}} end,
+        function() gk.plot.em(liar(n)) end,
+        function() gk.plot.em({history = liar(n)}) end,
+        function() gk.plot.convergence(liar(n)) end,
+        function() gk.plot.convergence({{info = {history = liar(n)}}}) end,
+        function() gk.plot.mixtures{mixtures = liar(n)} end,
+        function() gk.plot.mixtures{mixtures = {mixture()}, labels = liar(n), grid = 10, file = dir .. "/l.svg"} end,
+        function() gk.plot.mixtures{mixtures = {mixture()}, dims = liar(n)} end,
+        function() gk.plot.curves{series = {xy}, size = liar(n)} end,
+      }) do
+        local ok, err = pcall(call)
+        if not ok then
+          assert.falsy(tostring(err):find("attempt to", 1, true), err)
+          assert.falsy(tostring(err):find("plot.lua:", 1, true), err)
+        end
+      end
+    end
+  end)
+
   it("has docs", function()
     for name, f in pairs(gk.plot) do assert.is_string(gk.doc(f), name) end
   end)
