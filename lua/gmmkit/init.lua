@@ -4,8 +4,11 @@
 -- them. Nothing here writes a global.
 local core = require "gmmkit.core"
 -- gk.gmm.train is the EM loop in Lua over the core's gk.gmm.trainer (lua/gmmkit/training.lua).
-core.gmm.train = require("gmmkit.training").train
-core.gmm.selector = require("gmmkit.selection").selector
+-- keep_caller: a C entry, so that errors below these Lua functions name the caller's line.
+core.gmm.train = core.keep_caller(require("gmmkit.training").train)
+core.gmm.selector = core.keep_caller(require("gmmkit.selection").selector)
+core.setdoc(core.gmm.train, core.doc(require("gmmkit.training").train))
+core.setdoc(core.gmm.selector, core.doc(require("gmmkit.selection").selector))
 
 local gk = {
   version = core.version,

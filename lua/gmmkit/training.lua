@@ -45,16 +45,16 @@ end
 
 function M.train(X, opts)
   local ok, t = pcall(core.gmm.trainer, X, opts)
-  if not ok then error(caller_error(t, "train"), 2) end
+  if not ok then error(caller_error(t, "train"), 3) end  -- 3: past the C entry (init.lua)
   local checkpoint = type(opts) == "table" and opts.checkpoint or nil
   local progress, rank = t.progress, core.mpi.rank()
   local t0, comm_seconds = core.seconds(), 0.0
   while true do
-    local ok2, r = pcall(t.step, t)
-    if not ok2 then
-      t:close()
-      error(caller_error(r, "train"), 2)
-    end
+    -- Not under pcall: an error (Ctrl-C's "interrupted" among them) goes straight to our
+    -- caller, at its line (the binding skips this file's frames), so that the host's
+    -- interrupt still ends a script whose own pcall surrounds gk.gmm.train; the trainer
+    -- is then freed by the collector.
+    local r = t:step()
     if not r then break end
     comm_seconds = comm_seconds + r.comm_seconds
     if checkpoint then t:save(checkpoint) end

@@ -85,12 +85,46 @@ void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
   }
 }
 
+/* Whether `source` is a chunk of gmmkit's own Lua layer (lua/gmmkit/NAME.lua, embedded or
+ * on LUA_PATH). */
+static int own_chunk(const char *source) {
+  size_t n = strlen(source);
+  if (source[0] != '@' || n < 12 || strcmp(source + n - 4, ".lua") != 0) return 0;
+  const char *base = strrchr(source, '/');
+  return base && base - source >= 7 && strncmp(base - 7, "/gmmkit", 7) == 0;
+}
+
+/* Pushes "chunk:line: " of the first caller outside gmmkit's Lua layer (as luaL_where(L,
+ * 1) when a user called the C function directly), so that an error raised below
+ * gk.gmm.train's loop names the user's line, not the loop's. */
+static void where_caller(lua_State *L) {
+  lua_Debug ar;
+  int below_own = 0;  /* past a frame of gmmkit's Lua layer: its C entry (keep_caller) is passed too */
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0 && own_chunk(ar.source)) {
+      below_own = 1;
+      continue;
+    }
+    if (ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+    if (!below_own || strcmp(ar.what, "C") != 0) break;
+    below_own = 0;
+  }
+  lua_pushliteral(L, "");
+}
+
 int gkL_raise(lua_State *L, const gk_error *err) {
   if (err->status == GK_ENOMEM) {
     lua_pushliteral(L, "not enough memory");
     return lua_error(L);
   }
-  return luaL_error(L, "%s", err->message[0] ? err->message : gk_strerror(err->status));
+  where_caller(L);
+  lua_pushstring(L, err->message[0] ? err->message : gk_strerror(err->status));
+  lua_concat(L, 2);
+  return lua_error(L);
 }
 
 gk_allocator gkL_allocator(lua_State *L) {

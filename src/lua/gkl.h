@@ -50,8 +50,9 @@ int gkL_pushdoc(lua_State *L, int idx);
 void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
                   const gkL_Reg *meta, const char *doc);
 
-/* Raises err->message as a Lua error (with position information of the caller's
- * caller, like luaL_error). Never returns. GK_ENOMEM raises Lua's memory error. */
+/* Raises err->message as a Lua error with the position of the caller, like luaL_error,
+ * where frames of gmmkit's own Lua layer (lua/gmmkit/) are passed over so that the user's
+ * line is named. Never returns. GK_ENOMEM raises Lua's memory error. */
 int gkL_raise(lua_State *L, const gk_error *err);
 
 /* The lua_State's allocator as a gk_allocator (for long-lived core objects). */

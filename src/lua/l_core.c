@@ -59,6 +59,21 @@ static int c_setdoc(lua_State *L) {
   return 0;
 }
 
+/* The C function made by keep_caller: calls its upvalue with the same arguments. */
+static int call_kept(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int c_keep_caller(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, call_kept, 1);
+  return 1;
+}
+
 static int c_suggest(lua_State *L) {
   const char *word = luaL_checkstring(L, 1), **names, *s;
   lua_Integer n, i;
@@ -96,6 +111,12 @@ static const gkL_Reg core_funcs[] = {
   {"cores", c_cores, "gk.cores() -> integer\nThe number of cores available to the process."},
   {"doc", c_doc, "gk.doc(x) -> string | nil\nThe doc text of a gmmkit function or object."},
   {"setdoc", c_setdoc, "gk.setdoc(x, text)\nRecords the doc text of a value (for pure-Lua helpers)."},
+  {"keep_caller", c_keep_caller,
+   "gk.core.keep_caller(f) -> function\n"
+   "A C function that calls the Lua function f: a caller's tail call to it keeps the caller's frame "
+   "(Lua replaces a frame only for a Lua callee), so that errors raised below f, at the position "
+   "of the first frame outside gmmkit's Lua layer, name the caller's line. For lua/gmmkit/ modules "
+   "that implement a gk function in Lua."},
   {"suggest", c_suggest,
    "gk.suggest(word, names) -> string | nil\nThe name in `names` closest to `word` (edit distance <= 2), for messages."},
   {"seconds", c_seconds, "gk.seconds() -> number\nMonotonic wall-clock seconds (for timings)."},

@@ -1143,6 +1143,10 @@ static int trainer_step(lua_State *L) {
   int previous = threads_begin(b->threads);
   gk_status st = gk_gmm_trainer_step(t, &b->x, b->comm, &ll, &comm_seconds, clear_err(&e));
   threads_end(b->threads, previous);
+  /* An interrupt that came after the step's last poll (in its M-step) stops here, in C, as
+   * the C loop did: returning would run the caller's Lua loop, where the host's hook would
+   * raise it inside any pcall around gk.gmm.train. The step itself is complete. */
+  if (st == GK_OK && gk_interrupted()) st = gk_fail(&e, GK_EINTR, "interrupted");
   if (st != GK_OK) gkL_raise(L, &e);
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, (lua_Integer)t->iteration);

@@ -102,6 +102,8 @@ function M.context(gk, dir)
     signal = function() return gk.audio.signal(samples, 8000) end,
     mfcc = function() return gk.mfcc.new{preset = "paper", sample_frequency = 8000} end,
     S = function() return gk.matrix.from_table({{1, 2, 3}, {0, 1, 2}, {2, 0, 1}}) end,
+    trainer = function() return gk.gmm.trainer(X, {components = 2, max_iter = 2, seed = 1}) end,
+    selector = function() return gk.gmm.selector_from(g, g) end,
   }
   return c
 end
@@ -175,6 +177,9 @@ local OVERRIDE = {
   ["gk.mfcc.fbank"] = {nil, function() return {preset = "paper", sample_frequency = 8000} end},
   ["gk.mfcc.new"] = {function() return {preset = "paper"} end},
   ["gk.gmm.train"] = {nil, function() return {components = 2, max_iter = 2} end},
+  ["gk.gmm.trainer"] = {nil, function() return {components = 2, max_iter = 2} end},
+  ["gk.gmm.selector"] = {nil, function() return {clusters = 1} end},
+  ["gk.gmm.llr_matrix"] = {function(c) return {c.new.g()} end, nil, function(c) return {c.new.X()} end},
   ["gk.gmm.new"] = {function() return {weights = {0.5, 0.5}, means = {{0, 0}, {1, 1}}, covariances = {{1, 1}, {1, 1}}} end},
   ["gk.simplify.reduce"] = {nil, nil, function() return {max_iter = 3} end},
   ["gk.mpi.allreduce"] = {function(c) return c.new.X() end},
@@ -303,6 +308,7 @@ function M.targets(gk, c)
   for _, k in ipairs{"suggest", "setdoc"} do add("gk.core." .. k, gk.core[k]) end
   local objects = {
     {"Matrix", c.new.X}, {"Gmm", c.new.g}, {"Stats", c.new.stats}, {"Signal", c.new.signal}, {"Mfcc", c.new.mfcc},
+    {"Trainer", c.new.trainer}, {"Selector", c.new.selector},
   }
   for _, o in ipairs(objects) do
     local mt = getmetatable(o[2]())
