@@ -12,10 +12,11 @@ function M.selector(ubm, opts)
     error("bad argument #2 to 'selector' (table expected, got " .. type(opts) .. ")", 3)
   end
   opts = opts or {}
-  local ok, k = pcall(function() return ubm.components end)
-  if not ok or type(k) ~= "number" then
-    error("bad argument #1 to 'selector' (an open gmmkit.Gmm expected, got " .. (ok and type(ubm) or tostring(k)) .. ")", 3)
-  end
+  local mt = getmetatable(ubm)
+  local tname = type(mt) == "table" and mt.__name or type(ubm)
+  if tname ~= "gmmkit.Gmm" then error("bad argument #1 to 'selector' (gmmkit.Gmm expected, got " .. tname .. ")", 3) end
+  if ubm.closed then error("bad argument #1 to 'selector' (attempt to use a closed gmmkit.Gmm)", 3) end
+  local k = ubm.components
   local clusters = opts.clusters or math.min(64, k // 2)
   if math.type(clusters) ~= "integer" or clusters < 1 or clusters >= k then
     error(string.format("bad argument #2 to 'selector' (option 'clusters' must be an integer in [1, %d], got %s)",

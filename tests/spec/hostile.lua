@@ -215,6 +215,8 @@ local SKIP = {
 }
 local SLOW = {
   ["gk.experiment.speech_folder 1 nil"] = "no folder given: synthesises a corpus with espeak-ng (minutes)",
+  ["gk.simplify.kl opt:samples 2^31"] = "2^31 Monte Carlo samples, within the documented range: minutes",
+  ["gk.simplify.kl opt:samples 2^32+3"] = "2^32 Monte Carlo samples, within the documented range: minutes",
 }
 
 --- The hostile values: {name, value-or-factory}. A factory (a function taking the
@@ -350,7 +352,9 @@ function M.calls(targets, values)
       end
     end
     for _, key in ipairs(t.keys) do
-      for vi = 1, #values do list[#list + 1] = {ti, "opt:" .. key, vi} end
+      for vi = 1, #values do
+        if not SLOW[t.id .. " opt:" .. key .. " " .. values[vi][1]] then list[#list + 1] = {ti, "opt:" .. key, vi} end
+      end
     end
   end
   return list
