@@ -26,6 +26,8 @@
 #include "gmmkit/features.h"
 #include "gmmkit/htk.h"
 #include "gmmkit/simplify.h"
+#include "gmmkit/gselect.h"
+#include "gmmkit/eval.h"
 
 #ifdef __cplusplus
 extern "C" {
