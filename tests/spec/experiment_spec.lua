@@ -233,6 +233,8 @@ describe("examples/speech_ubm.lua as a new user runs it", function()
     assert.truthy(report:find("`" .. audio .. "/2_y_0.wav`", 1, true), report)
     assert.truthy(report:find("1 file was resampled to 8000 Hz", 1, true), report)
     assert.truthy(report:find("Which reduction to use", 1, true), report)
+    -- the second EM run has its own heading
+    assert.truthy(err:find("for comparison, a second EM run trained directly to 4 components", 1, true), err)
     os.execute("rm -rf " .. q(dir))
   end)
 end)

@@ -232,6 +232,20 @@ describe("gk.plot", function()
     end
   end)
 
+  it("plots the NISE by default in convergence, and names the axes of a mixture slice", function()
+    local path = dir .. "/conv.svg"
+    gk.plot.convergence({{label = "gd", info = {history = {{seconds = 0.1, ise = 1e-40, nise = 0.5},
+      {seconds = 0.2, ise = 5e-41, nise = 0.25}}}}}, {file = path})
+    local svg = read(path)
+    assert.truthy(svg:find(">NISE<", 1, true), svg)
+    assert.falsy(svg:find("ISE (F)", 1, true))
+    path = dir .. "/slice.svg"
+    gk.plot.mixtures{mixtures = {mixture()}, grid = 10, file = path, xlabel = "log energy", ylabel = "c1"}
+    svg = read(path)
+    assert.truthy(svg:find(">log energy<", 1, true), svg)
+    assert.truthy(svg:find(">c1<", 1, true), svg)
+  end)
+
   it("has docs", function()
     for name, f in pairs(gk.plot) do assert.is_string(gk.doc(f), name) end
   end)
