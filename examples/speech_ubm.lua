@@ -68,7 +68,8 @@ local last_k = 0
 local function progress(p)
   if p.splitting then
     if p.components ~= last_k then
-      io.stderr:write(string.format("  EM splitting: %d components, log-likelihood %.4f\n", p.components, p.log_likelihood))
+      io.stderr:write(string.format("  EM splitting: %d component%s, log-likelihood %.4f\n", p.components,
+        p.components == 1 and "" or "s", p.log_likelihood))
       last_k = p.components
     end
   elseif p.iteration % 5 == 0 then
