@@ -24,6 +24,7 @@ struct gk_selector {
   gk_gmm *g;          /* the clusters (a copy) */
   gk_gmm *f;          /* the UBM (a copy): full covariances are scored from its factors */
   size_t k, m, d, overlap;
+  size_t m_made;      /* clusters of the reduction (m once empty ones are dropped) */
   size_t *start;      /* m + 1: members of cluster j are member[start[j] .. start[j + 1]) */
   size_t *member;     /* UBM component of each member slot */
   float *A;           /* diagonal UBMs: per slot 2d values [-0.5 / v | mu' / v] (mu' = mu - shift) */
@@ -138,6 +139,38 @@ static void member_rows(gk_selector *s) {
   }
 }
 
+/* Clusters that no UBM component joined are dropped (with their components of g): a
+ * frame whose best cluster had no member would have no component to score. */
+static gk_status drop_empty(gk_selector *s, const gk_allocator *a, gk_error *err) {
+  size_t kept = 0, d = s->d, cs = gk_gmm_cov_size(s->g->cov, d);
+  for (size_t j = 0; j < s->m; j++) kept += s->start[j + 1] > s->start[j];
+  if (kept == s->m) return GK_OK;
+  gk_gmm *g;
+  gk_status st = gk_gmm_create(&g, kept, d, s->g->cov, a, err);
+  if (st != GK_OK) return st;
+  size_t q = 0;
+  for (size_t j = 0; j < s->m; j++) {
+    if (s->start[j + 1] == s->start[j]) continue;
+    g->weights[q] = s->g->weights[j];
+    memcpy(g->means + q * d, s->g->means + j * d, d * sizeof(double));
+    memcpy(g->covs + q * cs, s->g->covs + j * cs, cs * sizeof(double));
+    s->start[q + 1] = s->start[j + 1];
+    q++;
+  }
+  double w = 0.0;
+  for (size_t j = 0; j < kept; j++) w += g->weights[j];
+  for (size_t j = 0; j < kept; j++) g->weights[j] /= w;
+  st = gk_gmm_prepare(g, err);
+  if (st != GK_OK) {
+    gk_gmm_free(g);
+    return st;
+  }
+  gk_gmm_free(s->g);
+  s->g = g;
+  s->m = kept;
+  return GK_OK;
+}
+
 void gk_selector_free(gk_selector *s) {
   if (!s) return;
   gk_allocator a = s->alloc;
@@ -145,7 +178,7 @@ void gk_selector_free(gk_selector *s) {
   size_t slots = s->k * s->overlap;
   gk_gmm_free(s->g);
   gk_gmm_free(s->f);
-  gk_free(ap, s->start, (s->m + 1) * sizeof(size_t));
+  gk_free(ap, s->start, (s->m_made + 1) * sizeof(size_t));
   gk_free(ap, s->member, slots * sizeof(size_t));
   gk_free(ap, s->A, slots * 2 * s->d * sizeof(float));
   gk_free(ap, s->cst, slots * sizeof(double));
@@ -164,7 +197,7 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
   if (!s) return gk_fail_nomem(err);
   s->alloc = a ? *a : (gk_allocator){0};
   s->k = f->k;
-  s->m = g->k;
+  s->m = s->m_made = g->k;
   s->d = f->d;
   s->overlap = overlap;
   size_t slots = f->k * overlap;
@@ -179,6 +212,7 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
     if (!s->start || !s->member || !s->A || !s->cst || !s->shift) st = gk_fail_nomem(err);
   }
   if (st == GK_OK) st = assign(s, f, g, err);
+  if (st == GK_OK) st = drop_empty(s, a, err);
   if (st != GK_OK) {
     gk_selector_free(s);
     return st;

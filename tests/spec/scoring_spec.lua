@@ -61,6 +61,20 @@ describe("gk.gmm.llr_matrix", function()
   end)
 end)
 
+-- ubm's reduction to 4 by Runnalls plus a fifth component far from every UBM component.
+local function sel_mixture_with_far_component(ubm)
+  local g = gk.simplify.reduce(ubm, 4, {method = "runnalls"})
+  local w, mu, cov = g:weights(), g:means(), g:covariances()
+  local W, MU, COV = {}, {}, {}
+  for k = 1, 4 do
+    W[k] = 0.9 * w[k]
+    MU[k] = {mu:get(k, 1), mu:get(k, 2), mu:get(k, 3)}
+    COV[k] = {cov:get(k, 1), cov:get(k, 2), cov:get(k, 3)}
+  end
+  W[5], MU[5], COV[5] = 0.1, {1e3, 1e3, 1e3}, {1, 1, 1}
+  return gk.gmm.new{weights = W, means = MU, covariances = COV}
+end
+
 describe("gk.gmm.selector", function()
   local ubm, X
   setup(function()
@@ -76,16 +90,17 @@ describe("gk.gmm.selector", function()
   end)
 
   it("searching every cluster is exhaustive scoring: the same top components and scores", function()
-    local sel = gk.gmm.selector_from(ubm, ubm)  -- one cluster per component
-    local idx, evals = sel:select(X, {search = 16, top = 4})
+    local sel = gk.gmm.selector_from(ubm, ubm)  -- a cluster per component (those some component joined)
+    local M = sel.clusters
+    local idx, evals = sel:select(X, {search = M, top = 4})
     local _, ex = ubm:posteriors(X, {top = 4})
     for i = 1, X:rows() do
       for t = 1, 4 do assert.are.equal(ex:get(i, t), idx:get(i, t), "frame " .. i) end
     end
-    assert.are.equal(16 + 16, evals)
+    assert.are.equal(M + 16, evals)
     local m = ubm:map_adapt(X, {relevance = 8})
     local want = gk.gmm.llr(m, ubm, X, {top = 4})
-    assert.is_true(rel(gk.gmm.llr(m, ubm, X, {selector = sel, search = 16, top = 4}), want) < 1e-12)
+    assert.is_true(rel(gk.gmm.llr(m, ubm, X, {selector = sel, search = M, top = 4}), want) < 1e-12)
   end)
 
   it("evaluates the clusters and the members of the searched ones, and partitions the components", function()
@@ -125,6 +140,18 @@ describe("gk.gmm.selector", function()
       for _, k in ipairs(sel:members(j)) do count[k] = (count[k] or 0) + 1 end
     end
     for k = 1, 16 do assert.are.equal(2, count[k]) end
+  end)
+
+  it("drops a cluster that no component joined, so that every frame has components to score", function()
+    local g = sel_mixture_with_far_component(ubm)
+    local sel = gk.gmm.selector_from(ubm, g)
+    assert.are.equal(g.components - 1, sel.clusters)
+    local far = gk.matrix.new(5, 3, 1e3, "float32")  -- frames nearest the dropped cluster
+    local idx = sel:select(far, {search = 1, top = 2})
+    for i = 1, 5 do assert.is_true(idx:get(i, 1) >= 1) end
+    local m = ubm:map_adapt(X, {relevance = 8})
+    local v = gk.gmm.llr(m, ubm, far, {selector = sel, top = 2})
+    assert.is_true(v == v, "NaN score")
   end)
 
   it("names bad options", function()
