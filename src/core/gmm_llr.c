@@ -265,8 +265,10 @@ static void means_out(const gk_gmm_data *tests, size_t nt, size_t nm, const doub
   }
 }
 
-gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, const gk_gmm_data *tests,
-                            size_t nt, size_t top, double *out, gk_error *err) {
+/* Both entries: the scores of every model on every test into out, the components of each
+ * frame from g's selector when it has one, else its top C (all when top is 0). */
+static gk_status run_matrix(group *g, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
+                            const gk_gmm_data *tests, size_t nt, size_t top, double *out, gk_error *err) {
   gk_status st = check_models(models, nm, ubm, top, err);
   if (st != GK_OK) return st;
   double *sums = gk_scratch_alloc(nt * nm + 1, sizeof(double));
@@ -276,8 +278,7 @@ gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm
    * spin against this file's own parallel loop. */
   int blas = gk_blas_serial_begin();
   if (top > 0) {
-    group g = {0};
-    st = tests_llr_top(&g, models, nm, ubm, tests, nt, top, sums, err);
+    st = tests_llr_top(g, models, nm, ubm, tests, nt, top, sums, err);
   } else {
     for (size_t t = 0; st == GK_OK && t < nt; t++) {
       st = test_llr_all(models, nm, ubm, &tests[t], sums + t * nm, err);
@@ -294,6 +295,12 @@ gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm
   return st;
 }
 
+gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm *ubm, const gk_gmm_data *tests,
+                            size_t nt, size_t top, double *out, gk_error *err) {
+  group g = {0};
+  return run_matrix(&g, models, nm, ubm, tests, nt, top, out, err);
+}
+
 gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
                                  const gk_gmm_data *tests, size_t nt, size_t search, size_t top, double *out,
                                  double *evals, gk_error *err) {
@@ -301,23 +308,14 @@ gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *mode
     return gk_fail(err, GK_EINVAL, "the selector was made for %zu components in dimension %zu, the UBM has %zu in %zu",
                    gk_selector_components(s), gk_selector_dim(s), ubm->k, ubm->d);
   if (top < 1) return gk_fail(err, GK_EINVAL, "top = 0: selection needs top >= 1");
-  gk_status st = check_models(models, nm, ubm, top, err);
-  if (st != GK_OK) return st;
-  double *sums = gk_scratch_alloc(nt * nm + 1, sizeof(double));
-  if (!sums) return gk_fail_nomem(err);
-  memset(sums, 0, (nt * nm + 1) * sizeof(double));
-  int blas = gk_blas_serial_begin();
   group g = {0};
   g.sel = s;
   g.search = search;
-  st = tests_llr_top(&g, models, nm, ubm, tests, nt, top, sums, err);
-  gk_blas_serial_end(blas);
-  means_out(tests, nt, nm, sums, out, st);
+  gk_status st = run_matrix(&g, models, nm, ubm, tests, nt, top, out, err);
   if (st == GK_OK && evals) {
     double frames = 0.0;
     for (size_t t = 0; t < nt; t++) frames += (double)gk_gmm_data_frames(&tests[t]);
     *evals = g.evals / frames;
   }
-  gk_scratch_free(sums);
   return st;
 }

@@ -85,6 +85,21 @@ void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
   }
 }
 
+void gkL_newclass_fields(lua_State *L, const char *tname, const gkL_Reg *methods, const gkL_Reg *meta,
+                         const char *doc, lua_CFunction index) {
+  if (luaL_getmetatable(L, tname) == LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  gkL_newclass(L, tname, methods, meta, doc);
+  luaL_getmetatable(L, tname);
+  lua_getfield(L, -1, "__index");
+  lua_pushcclosure(L, index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* Whether `source` is a chunk of gmmkit's own Lua layer (lua/gmmkit/NAME.lua, embedded or
  * on LUA_PATH). */
 static int own_chunk(const char *source) {

@@ -50,6 +50,12 @@ int gkL_pushdoc(lua_State *L, int idx);
 void gkL_newclass(lua_State *L, const char *tname, const gkL_Reg *methods,
                   const gkL_Reg *meta, const char *doc);
 
+/* gkL_newclass (once: nothing is done when `tname` exists), then __index replaced by
+ * `index`, a C closure whose upvalue 1 is the methods table: for classes that also serve
+ * fields (a closed object raising on them) before their methods. */
+void gkL_newclass_fields(lua_State *L, const char *tname, const gkL_Reg *methods, const gkL_Reg *meta,
+                         const char *doc, lua_CFunction index);
+
 /* Raises err->message as a Lua error with the position of the caller, like luaL_error,
  * where frames of gmmkit's own Lua layer (lua/gmmkit/) are passed over so that the user's
  * line is named. Never returns. GK_ENOMEM raises Lua's memory error. */

@@ -870,19 +870,9 @@ static const gkL_Reg selector_meta[] = {
 };
 
 static void selector_ensure_class(lua_State *L) {
-  if (luaL_getmetatable(L, GKL_SELECTOR) == LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
-  lua_pop(L, 1);
-  gkL_newclass(L, GKL_SELECTOR, selector_methods, selector_meta,
-               "gmmkit.Selector: Gaussian selection with a reduced UBM (gk.gmm.selector). Fields: clusters, "
-               "components, overlap, dim, closed.");
-  luaL_getmetatable(L, GKL_SELECTOR);
-  lua_getfield(L, -1, "__index");
-  lua_pushcclosure(L, selector_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  gkL_newclass_fields(L, GKL_SELECTOR, selector_methods, selector_meta,
+                      "gmmkit.Selector: Gaussian selection with a reduced UBM (gk.gmm.selector). Fields: "
+                      "clusters, components, overlap, dim, closed.", selector_index);
 }
 
 /* The selector option at `arg` (NULL when absent). */
@@ -1264,20 +1254,10 @@ static const gkL_Reg trainer_meta[] = {
 };
 
 static void trainer_ensure_class(lua_State *L) {
-  if (luaL_getmetatable(L, GKL_TRAINER) == LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
-  lua_pop(L, 1);
-  gkL_newclass(L, GKL_TRAINER, trainer_methods, trainer_meta,
-               "gmmkit.Trainer: EM training one iteration at a time (gk.gmm.trainer). Fields: iteration, "
-               "history, splitting, components, events, frames, resumed, converged, ranks, max_iter, tol, "
-               "progress, closed.");
-  luaL_getmetatable(L, GKL_TRAINER);
-  lua_getfield(L, -1, "__index");
-  lua_pushcclosure(L, trainer_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  gkL_newclass_fields(L, GKL_TRAINER, trainer_methods, trainer_meta,
+                      "gmmkit.Trainer: EM training one iteration at a time (gk.gmm.trainer). Fields: "
+                      "iteration, history, splitting, components, events, frames, resumed, converged, ranks, "
+                      "max_iter, tol, progress, closed.", trainer_index);
 }
 
 static const gkL_Reg gmm_methods[] = {
@@ -1431,20 +1411,10 @@ static const gkL_Reg gmm_funcs[] = {
 };
 
 static void stats_ensure_class(lua_State *L) {
-  if (luaL_getmetatable(L, GKL_STATS) == LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
-  lua_pop(L, 1);
-  gkL_newclass(L, GKL_STATS, stats_methods, stats_meta,
-               "gmmkit.Stats: sufficient statistics of a GMM (zeroth, first and second order, "
-               "log-likelihood sum, frame count; float64). Fields: frames, loglik, components, dim, "
-               "covariance_type.");
-  luaL_getmetatable(L, GKL_STATS);
-  lua_getfield(L, -1, "__index");
-  lua_pushcclosure(L, l_stats_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  gkL_newclass_fields(L, GKL_STATS, stats_methods, stats_meta,
+                      "gmmkit.Stats: sufficient statistics of a GMM (zeroth, first and second order, "
+                      "log-likelihood sum, frame count; float64). Fields: frames, loglik, components, dim, "
+                      "covariance_type, closed.", l_stats_index);
 }
 
 int gkL_open_gmm(lua_State *L) {
