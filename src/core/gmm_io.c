@@ -98,6 +98,21 @@ static gk_status write_file(const char *path, char kind, gk_cov_type cov, size_t
   return gk_atomic_commit(&af, err);
 }
 
+/* What a file that is not a native one looks like, as a hint naming its reader. */
+static const char *other_format(const unsigned char *h) {
+  size_t i = 0;
+  while (i < HEADER_BYTES && (h[i] == ' ' || h[i] == '\t' || h[i] == '\n' || h[i] == '\r')) i++;
+  const char *t = (const char *)h + i;
+  size_t left = HEADER_BYTES - i;
+  if ((left >= 9 && memcmp(t, "<DiagGMM>", 9) == 0) || (left >= 9 && memcmp(t, "<FullGMM>", 9) == 0) ||
+      (left >= 14 && memcmp(t, "<DiagGMMBegin>", 14) == 0) || (left >= 14 && memcmp(t, "<FullGMMBegin>", 14) == 0))
+    return ": it is a Kaldi text GMM; read it with gk.gmm.load_kaldi";
+  if (h[0] == 0 && h[1] == 'B')
+    return ": it is a binary Kaldi file; convert it with gmm-global-copy --binary=false, then gk.gmm.load_kaldi";
+  if (memcmp(h, "\x93NUMPY", 6) == 0) return ": it is a NumPy .npy matrix; read it with gk.matrix.load";
+  return "";
+}
+
 static const char *kind_name(char kind) {
   return kind == 'M' ? "a gmmkit model" : kind == 'S' ? "gmmkit statistics" : "a gmmkit training checkpoint";
 }
@@ -115,13 +130,16 @@ static gk_status read_file(const char *path, char kind, gk_cov_type *cov, size_t
   gk_status st = gk_read_exact(f, h, HEADER_BYTES, "header", err);
   if (st != GK_OK) goto fail;
   if (memcmp(h, "GMMKIT", 6) != 0 || h[6] != 0) {
-    st = gk_fail(err, GK_EFORMAT, "not a gmmkit file (bad magic)");
+    st = gk_fail(err, GK_EFORMAT, "not a gmmkit file (bad magic)%s", other_format(h));
     goto fail;
   }
   if (h[7] != (unsigned char)kind) {
-    st = gk_fail(err, GK_EFORMAT, "this file holds %s, not %s",
-                 h[7] == 'M' || h[7] == 'S' || h[7] == 'C' ? kind_name((char)h[7]) : "something unknown",
-                 kind_name(kind));
+    static const char *const reader[] = {"gk.gmm.load", "gk.gmm.load_stats",
+                                         "gk.gmm.train or gk.gmm.trainer with checkpoint and resume"};
+    int known = h[7] == 'M' || h[7] == 'S' || h[7] == 'C';
+    st = gk_fail(err, GK_EFORMAT, "this file holds %s, not %s%s%s", known ? kind_name((char)h[7]) : "something unknown",
+                 kind_name(kind), known ? "; read it with " : "",
+                 known ? reader[h[7] == 'M' ? 0 : h[7] == 'S' ? 1 : 2] : "");
     goto fail;
   }
   uint32_t ver = get_u32(h + 8), ct = get_u32(h + 12);

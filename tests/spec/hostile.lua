@@ -215,6 +215,7 @@ local SKIP = {
 }
 local SLOW = {
   ["gk.experiment.speech_folder 1 nil"] = "no folder given: synthesises a corpus with espeak-ng (minutes)",
+  ["gk.experiment.speech_folder 1 ''"] = "no folder given: synthesises a corpus with espeak-ng (minutes)",
   ["gk.simplify.kl opt:samples 2^31"] = "2^31 Monte Carlo samples, within the documented range: minutes",
   ["gk.simplify.kl opt:samples 2^32+3"] = "2^32 Monte Carlo samples, within the documented range: minutes",
 }

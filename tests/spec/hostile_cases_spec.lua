@@ -51,7 +51,9 @@ describe("hostile input: the campaign's cases", function()
     end
   end)
 
-  it("a thread count the system cannot start is an error, not an exit (was a crash in GOMP_parallel)", function()
+  local sanitized = os.getenv("GMMKIT_SANITIZED") == "1"
+  local it_limited = sanitized and function(name) pending(name .. " (not under ASan: a memory limit breaks its shadow memory)") end or it
+  it_limited("a thread count the system cannot start is an error, not an exit (was a crash in GOMP_parallel)", function()
     local out, ok = child([[
       local gk = require "gmmkit"
       local ok, err = pcall(gk.set_threads, 4096)
@@ -238,5 +240,24 @@ describe("hostile input: the campaign's cases", function()
       assert.error_matches(function() gk.gmm.train(X, {components = 1, covariance_type = "full", max_iter = 2}) end,
                            "3 frames cannot support a full covariance in dimension 600")
     end)
+  end)
+end)
+
+describe("a file given to the wrong loader names the right one", function()
+  it("gk.gmm.load of a Kaldi text model, a .npy, statistics or a checkpoint", function()
+    local dir = helper.tmpdir()
+    local X = gk.matrix.random(50, 2, {seed = 1})
+    local g = gk.gmm.train(X, {components = 2, max_iter = 2})
+    g:save_kaldi(dir .. "/k.txt")
+    X:save(dir .. "/x.npy")
+    g:accumulate(X):save(dir .. "/s.stats")
+    gk.gmm.train(X, {components = 2, max_iter = 2, checkpoint = dir .. "/c.ckpt"})
+    assert.error_matches(function() gk.gmm.load(dir .. "/k.txt") end, "Kaldi text GMM; read it with gk.gmm.load_kaldi")
+    assert.error_matches(function() gk.gmm.load(dir .. "/x.npy") end, "NumPy .npy matrix; read it with gk.matrix.load")
+    assert.error_matches(function() gk.gmm.load(dir .. "/s.stats") end, "read it with gk.gmm.load_stats")
+    assert.error_matches(function() gk.gmm.load(dir .. "/c.ckpt") end, "read it with gk.gmm.train or gk.gmm.trainer")
+    assert.error_matches(function() gk.gmm.load_stats(dir .. "/k.txt") end, "read it with gk.gmm.load_kaldi")
+    assert.is_truthy(gk.helptext(gk.simplify.reduce):find("method = 'runnalls'", 1, true))
+    os.execute("rm -rf '" .. dir .. "'")
   end)
 end)
