@@ -199,33 +199,16 @@ function experiment.fsdd_name(path)
   return s, tonumber(d), tonumber(i)
 end
 
---- Equal error rate of a detector from its target and non-target scores: the rate at
--- which the miss rate (targets scored at or below the threshold) equals the false-alarm
--- rate (non-targets above it), interpolated linearly where the two curves cross.
+--- Equal error rate of a detector from its target and non-target scores: gk.eval.eer's
+-- (on the ROC convex hull, as BOSARIS's rocch2eer), the rate alone.
 function experiment.eer(targets, nontargets)
   check_list("eer", 1, targets, "number")
   check_list("eer", 2, nontargets, "number")
-  local nt, nn = rawlen(targets), rawlen(nontargets)
-  if nt == 0 or nn == 0 then error("eer needs target and non-target scores", 2) end
-  local all = {}
-  for i = 1, nt do all[#all + 1] = {rawget(targets, i), 1} end
-  for i = 1, nn do all[#all + 1] = {rawget(nontargets, i), 0} end
-  -- Ties: non-targets first, so that a tie counts against the detector.
-  table.sort(all, function(a, b) if a[1] ~= b[1] then return a[1] < b[1] end return a[2] < b[2] end)
-  local miss, fa = 0, nn
-  local pm0, pf0 = 0, 1
-  for _, e in ipairs(all) do
-    if e[2] == 1 then miss = miss + 1 else fa = fa - 1 end
-    local pm, pf = miss / nt, fa / nn
-    if pm >= pf then
-      -- Crossing between (pm0, pf0) and (pm, pf): solve pm0 + t (pm - pm0) = pf0 + t (pf - pf0).
-      local denom = (pm - pm0) - (pf - pf0)
-      local t = denom ~= 0 and (pf0 - pm0) / denom or 0
-      return pm0 + t * (pm - pm0)
-    end
-    pm0, pf0 = pm, pf
-  end
-  return 0
+  if rawlen(targets) == 0 or rawlen(nontargets) == 0 then error("eer needs target and non-target scores", 2) end
+  local t, n = {}, {}
+  for i = 1, rawlen(targets) do t[i] = rawget(targets, i) end
+  for i = 1, rawlen(nontargets) do n[i] = rawget(nontargets, i) end
+  return (core.eval.eer(t, n))
 end
 
 --- Runs f(...) and returns its results followed by the wall-clock seconds it took.
@@ -459,7 +442,7 @@ for name, text in pairs({
   spread = "gk.experiment.spread(list, n) -> list\nAt most n items spread evenly over the list.",
   by_method = "gk.experiment.by_method(rows) -> table\nThe rows of reduce_all indexed by method; raises on a failed row.",
   check_best = "gk.experiment.check_best(by, best, others)\nRaises unless method `best` has a NISE no larger than each of `others`.",
-  eer = "gk.experiment.eer(targets, nontargets) -> rate\nEqual error rate of a detector from its target and non-target score lists.",
+  eer = "gk.experiment.eer(targets, nontargets) -> rate\nEqual error rate of a detector from its target and non-target score lists: gk.eval.eer's (ROC convex hull), the rate alone.",
   progress = "gk.experiment.progress(fmt, ...)\nA progress line on stderr.",
   report_failures = "gk.experiment.report_failures(results[, max_lines = 20]) -> markdown|nil, failed, total\nNames the files gk.features.extract skipped (one result or a list): each with its reason on stderr (at most max_lines, then a count), a warning when more than half failed, and a Markdown section for a report.",
 }) do
