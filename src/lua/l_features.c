@@ -207,10 +207,8 @@ static int f_extract(lua_State *L) {
   /* The list of files: a folder, one file, or an array of paths (at index 3). A path that
    * does not exist, or a folder without audio, is the caller's mistake: it raises. */
   if (lua_type(L, 1) == LUA_TSTRING) {
-    const char *p = lua_tostring(L, 1);
+    const char *p = gkL_checkpath(L, 1);
     struct stat sb;
-    if (strlen(p) != lua_rawlen(L, 1))
-      return luaL_argerror(L, 1, "the path contains a NUL byte");
     if (stat(p, &sb) != 0)
       return luaL_error(L, "gk.features.extract: %s: no such file or folder (check the path)", p);
     lua_newtable(L);
@@ -221,7 +219,6 @@ static int f_extract(lua_State *L) {
       gk_error_clear(&err);
       if (gk_audio_list(p, gkL_optboolean(L, 2, "recursive", 1), &paths, &n, &err) != GK_OK) gkL_raise(L, &err);
       for (size_t i = 0; i < n; i++) {
-        if (!lua_checkstack(L, 4)) break;
         lua_pushstring(L, paths[i]);
         lua_rawseti(L, 3, (lua_Integer)i + 1);
       }
@@ -235,9 +232,7 @@ static int f_extract(lua_State *L) {
     }
   } else if (lua_istable(L, 1)) {
     lua_newtable(L);
-    lua_Integer n = luaL_len(L, 1);
-    if (n < 0 || n > ((lua_Integer)1 << 30))
-      return luaL_argerror(L, 1, lua_pushfstring(L, "a list of %I paths (at most 2^30)", n));
+    lua_Integer n = (lua_Integer)gkL_checklen(L, 1, 1, GK_MAX_LIST, "the path list");
     for (lua_Integer i = 1; i <= n; i++) {
       if (lua_geti(L, 1, i) != LUA_TSTRING)
         return luaL_argerror(L, 1, lua_pushfstring(L, "entry %I is a %s, not a path", i, luaL_typename(L, -1)));
@@ -246,7 +241,7 @@ static int f_extract(lua_State *L) {
   } else {
     return luaL_typeerror(L, 1, "folder, path or array of paths");
   }
-  size_t n = (size_t)luaL_len(L, 3);
+  size_t n = lua_rawlen(L, 3);
   const char **paths = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);  /* index 4 */
   for (size_t i = 0; i < n; i++) {
     lua_geti(L, 3, (lua_Integer)i + 1);
