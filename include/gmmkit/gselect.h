@@ -56,6 +56,14 @@ gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *mode
                                  const gk_gmm_data *tests, size_t nt, size_t search, size_t top, double *out,
                                  double *evals, gk_error *err);
 
+/* The UBM scored over each frame's selected components: idx (N x C, as
+ * gk_selector_select), post (may be NULL: N x C, each frame's posteriors over its selected
+ * components, which sum to 1), *total the sum over frames of log sum_t w N(x) over them
+ * (GK_ENUMERIC when not finite, as gk_gmm_score), *evals (may be NULL) as
+ * gk_selector_select. */
+gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const gk_gmm_data *x, size_t search,
+                                 size_t top, size_t *idx, double *post, double *total, double *evals, gk_error *err);
+
 #ifdef __cplusplus
 }
 #endif

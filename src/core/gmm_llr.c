@@ -319,3 +319,48 @@ gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *mode
   }
   return st;
 }
+
+/* ---- the UBM alone over the selected components ---------------------------------------------- */
+
+gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const gk_gmm_data *x, size_t search,
+                                 size_t top, size_t *idx, double *post, double *total, double *evals, gk_error *err) {
+  if (gk_selector_components(s) != ubm->k || gk_selector_dim(s) != ubm->d)
+    return gk_fail(err, GK_EINVAL, "the selector was made for %zu components in dimension %zu, the UBM has %zu in %zu",
+                   gk_selector_components(s), gk_selector_dim(s), ubm->k, ubm->d);
+  size_t n = gk_gmm_data_frames(x), d = ubm->d, C = top, nb = (n + LLR_BLOCK - 1) / LLR_BLOCK;
+  double ev = 0.0;
+  gk_status st = gk_selector_select(s, x, search, top, idx, &ev, err);
+  if (st != GK_OK) return st;
+  int nt = gk_threads();
+  prepared pu = {0};
+  double *blk = gk_scratch_alloc(nb ? nb : 1, sizeof(double));
+  double *work = gk_scratch_alloc((size_t)nt * (2 * d + C), sizeof(double));
+  if (!blk || !work || !prepare(&pu, ubm)) st = gk_fail_nomem(err);
+  if (st == GK_OK) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (size_t b = 0; b < nb; b++) {
+      double *w = work + (size_t)omp_get_thread_num() * (2 * d + C), *lp = w + 2 * d, sum = 0.0;
+      size_t f1 = (b + 1) * LLR_BLOCK < n ? (b + 1) * LLR_BLOCK : n;
+      for (size_t f = b * LLR_BLOCK; f < f1; f++) {
+        const size_t *ix = idx + f * C;
+        size_t c = C;
+        while (c > 0 && ix[c - 1] == SIZE_MAX) c--;
+        frame_at(x, f, w);
+        double ll = lse_components(&pu, ix, c, w, lp, w + d);
+        for (size_t t = 0; post && t < C; t++) post[f * C + t] = t < c ? exp(lp[t] - ll) : 0.0;
+        sum += ll;
+      }
+      blk[b] = sum;
+    }
+    double sum = 0.0;
+    for (size_t b = 0; b < nb; b++) sum += blk[b];
+    if (!isfinite(sum))
+      st = gk_fail(err, GK_ENUMERIC, "the log-likelihood is not finite (%g): the model cannot score these frames", sum);
+    if (total) *total = sum;
+    if (evals) *evals = ev;
+  }
+  unprepare(&pu);
+  gk_scratch_free(blk);
+  gk_scratch_free(work);
+  return st;
+}

@@ -524,11 +524,44 @@ static void score_total(lua_State *L, gk_gmm *g, int arg, double *total, size_t 
   *n = gk_gmm_data_frames(&x);
 }
 
+static gk_selector *opt_selector(lua_State *L, int arg);
+static void read_selection(lua_State *L, int arg, const gk_selector *s, size_t *search, size_t *top);
+
+/* The selector options of a UBM method at `arg` (selector, search, top): the selector
+ * or NULL. */
+static gk_selector *read_ubm_selection(lua_State *L, int arg, size_t *search, size_t *top) {
+  gk_selector *sel = opt_selector(L, arg);
+  if (sel) {
+    read_selection(L, arg, sel, search, top);
+  } else if (gkL_optfield(L, arg, "search") != LUA_TNIL) {
+    gkL_opterror(L, arg, "search", "needs the option 'selector'");
+  } else {
+    lua_pop(L, 1);
+  }
+  return sel;
+}
+
+/* g:log_likelihood(X[, {selector=, search=1, top=5}]) */
 static int l_log_likelihood(lua_State *L) {
+  static const char *const keys[] = {"selector", "search", "top", NULL};
   gk_gmm *g = gkL_checkgmm(L, 1);
+  gkL_checkoptions(L, 3, keys);
+  size_t search = 0, top = 0;
+  gk_selector *sel = read_ubm_selection(L, 3, &search, &top);
+  if (!sel && gkL_optfield(L, 3, "top") != LUA_TNIL) gkL_opterror(L, 3, "top", "needs the option 'selector'");
+  lua_settop(L, 3);
   double t;
   size_t n;
-  score_total(L, g, 2, &t, &n);
+  if (!sel) {
+    score_total(L, g, 2, &t, &n);
+  } else {
+    gk_gmm_data x;
+    check_data(L, 2, &x, 1);
+    n = gk_gmm_data_frames(&x);
+    size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * top * sizeof(size_t), 0);
+    gk_error e;
+    if (gk_selector_posteriors(sel, g, &x, search, top, idx, NULL, &t, NULL, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  }
   lua_pushnumber(L, t / (double)n);
   return 1;
 }
@@ -556,10 +589,31 @@ static int information_criterion(lua_State *L, int bic) {
 static int l_bic(lua_State *L) { return information_criterion(L, 1); }
 static int l_aic(lua_State *L) { return information_criterion(L, 0); }
 
+/* g:posteriors(X, {selector=sel, search=, top=}): the selection's components and posteriors. */
+static int selected_posteriors(lua_State *L, gk_gmm *g, gk_selector *sel, size_t search, size_t top) {
+  gk_gmm_data x;
+  check_data(L, 2, &x, 1);
+  size_t n = gk_gmm_data_frames(&x);
+  gk_matrix *val = gkL_newmatrix(L, n, top, GK_FLOAT64);
+  gk_matrix *ix = gkL_newmatrix(L, n, top, GK_FLOAT64);
+  size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * top * sizeof(size_t), 0);
+  gk_error e;
+  double total;
+  if (gk_selector_posteriors(sel, g, &x, search, top, idx, val->data, &total, NULL, clear_err(&e)) != GK_OK)
+    gkL_raise(L, &e);
+  double *o = ix->data;
+  for (size_t i = 0; i < n * top; i++) o[i] = idx[i] == SIZE_MAX ? 0.0 : (double)(idx[i] + 1);
+  lua_pop(L, 1);
+  return 2;
+}
+
 static int l_posteriors(lua_State *L) {
-  static const char *const keys[] = {"top", NULL};
+  static const char *const keys[] = {"top", "selector", "search", NULL};
   gk_gmm *g = gkL_checkgmm(L, 1);
   gkL_checkoptions(L, 3, keys);
+  size_t search = 0, stop = 0;
+  gk_selector *sel = read_ubm_selection(L, 3, &search, &stop);
+  if (sel) return selected_posteriors(L, g, sel, search, stop);
   lua_Integer top = gkL_optinteger(L, 3, "top", 0, 1, (lua_Integer)g->k);
   gk_gmm_data x;
   check_data(L, 2, &x, 1);
@@ -1275,8 +1329,10 @@ static const gkL_Reg gmm_methods[] = {
    "g:copy() -> Gmm\n"
    "A deep copy of the model."},
   {"log_likelihood", l_log_likelihood,
-   "g:log_likelihood(X) -> number\n"
-   "Mean natural-log density per frame of X (a Matrix, a list of matrices or a table of rows)."},
+   "g:log_likelihood(X[, {selector=, search=1, top=5}]) -> number\n"
+   "Mean natural-log density per frame of X (a Matrix, a list of matrices or a table of rows). "
+   "With selector = sel (gk.gmm.selector of this model): the density summed over each frame's top "
+   "components among the members of its `search` best clusters."},
   {"score_samples", l_score_samples,
    "g:score_samples(X) -> Matrix\n"
    "log p(x_i) for every frame, as an N x 1 float64 matrix."},
@@ -1284,7 +1340,9 @@ static const gkL_Reg gmm_methods[] = {
    "g:posteriors(X[, {top=C}]) -> Matrix | Matrix, Matrix\n"
    "Component posteriors P(k | x_i) as an N x K float64 matrix. With top=C: the C largest "
    "posteriors of each frame in decreasing order (N x C, exact posteriors under the whole "
-   "mixture, not renormalised) and their 1-based component indices (N x C)."},
+   "mixture, not renormalised) and their 1-based component indices (N x C). With selector = sel "
+   "(and search=, top=): each frame's top components among the members of its best clusters, and "
+   "the posteriors over those components (they sum to 1), as Gaussian selection scores."},
   {"predict", l_predict,
    "g:predict(X) -> {k1, k2, ...}\n"
    "The most probable component (1-based) of every frame."},

@@ -103,6 +103,29 @@ describe("gk.gmm.selector", function()
     assert.is_true(rel(gk.gmm.llr(m, ubm, X, {selector = sel, search = M, top = 4}), want) < 1e-12)
   end)
 
+  it("log_likelihood and posteriors over every cluster's members are the exhaustive ones", function()
+    local sel = gk.gmm.selector_from(ubm, ubm)
+    local M = sel.clusters
+    -- the exhaustive pass forms its densities in float32 (blocked SGEMM), the selected one in double
+    assert.is_true(rel(ubm:log_likelihood(X, {selector = sel, search = M, top = 16}), ubm:log_likelihood(X)) < 1e-6)
+    local p, ix = ubm:posteriors(X, {selector = sel, search = M, top = 16})
+    local full = ubm:posteriors(X)
+    for i = 1, X:rows(), 37 do
+      local sum = 0
+      for t = 1, 16 do
+        sum = sum + p:get(i, t)
+        assert.is_true(math.abs(p:get(i, t) - full:get(i, ix:get(i, t))) < 1e-4)
+      end
+      assert.is_true(math.abs(sum - 1) < 1e-12)
+    end
+    -- fewer components: the selected density is below the whole one, posteriors still sum to 1
+    local small = gk.gmm.selector(ubm, {clusters = 4})
+    assert.is_true(ubm:log_likelihood(X, {selector = small, top = 2}) <= ubm:log_likelihood(X) + 1e-12)
+    local q = ubm:posteriors(X, {selector = small, top = 2})
+    assert.is_true(math.abs(q:get(1, 1) + q:get(1, 2) - 1) < 1e-12 or q:get(1, 2) == 0)
+    assert.error_matches(function() ubm:log_likelihood(X, {top = 2}) end, "option 'top' needs the option 'selector'")
+  end)
+
   it("evaluates the clusters and the members of the searched ones, and partitions the components", function()
     local sel, info = gk.gmm.selector(ubm, {clusters = 4})
     assert.are.equal("runnalls", info.method)
