@@ -671,20 +671,34 @@ static int l_sample(lua_State *L) {
 
 /* ---- statistics, M-step, MAP ------------------------------------------------------------------ */
 
+/* The E-step of g over x into *stats: all components, or each frame's selected ones. */
+static gk_status accumulate_with(gk_gmm *g, gk_gmm_data *x, gk_selector *sel, size_t search, size_t top,
+                                 gk_gmm_stats **stats, gk_allocator *a, gk_error *e) {
+  return sel ? gk_selector_accumulate(sel, g, x, search, top, stats, a, e) : gk_gmm_accumulate(g, x, stats, a, e);
+}
+
+static const char *const selection_keys[] = {"selector", "search", "top", NULL};
+
+/* g:accumulate(X[, stats[, {selector=, search=, top=}]]) */
 static int l_accumulate(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
   gk_gmm_stats *into = lua_isnoneornil(L, 3) ? NULL : check_stats(L, 3);
+  gkL_checkoptions(L, 4, selection_keys);
+  size_t search = 0, top = 0;
+  gk_selector *sel = read_ubm_selection(L, 4, &search, &top);
+  if (!sel && gkL_optfield(L, 4, "top") != LUA_TNIL) gkL_opterror(L, 4, "top", "needs the option 'selector'");
+  lua_settop(L, 4);
   gk_gmm_data x;
   check_data(L, 2, &x, 1);
   gk_error e;
   gk_allocator a = gkL_allocator(L);
   if (into) {
-    if (gk_gmm_accumulate(g, &x, &into, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+    if (accumulate_with(g, &x, sel, search, top, &into, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
     lua_pushvalue(L, 3);
     return 1;
   }
   gk_gmm_stats **box = push_stats_box(L);
-  if (gk_gmm_accumulate(g, &x, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  if (accumulate_with(g, &x, sel, search, top, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   return 1;
 }
 
@@ -723,19 +737,24 @@ static int l_update(lua_State *L) {
 }
 
 static int l_map_adapt(lua_State *L) {
-  static const char *const keys[] = {"relevance", "means", "weights", "variances", NULL};
+  static const char *const keys[] = {"relevance", "means", "weights", "variances", "selector", "search", "top",
+                                     NULL};
   gk_gmm *ubm = gkL_checkgmm(L, 1);
   gkL_checkoptions(L, 3, keys);
   double r = gkL_optnumber(L, 3, "relevance", 16.0, 1e-300, HUGE_VAL);
   int means = gkL_optboolean(L, 3, "means", 1);
   int weights = gkL_optboolean(L, 3, "weights", 0);
   int variances = gkL_optboolean(L, 3, "variances", 0);
+  size_t search = 0, top = 0;
+  gk_selector *sel = read_ubm_selection(L, 3, &search, &top);
+  if (!sel && gkL_optfield(L, 3, "top") != LUA_TNIL) gkL_opterror(L, 3, "top", "needs the option 'selector'");
+  lua_settop(L, 3);
   gk_gmm_data x;
   check_data(L, 2, &x, 1);
   gk_error e;
   gk_gmm_stats **sbox = push_stats_box(L);
   gk_allocator a = gkL_allocator(L);
-  if (gk_gmm_accumulate(ubm, &x, sbox, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  if (accumulate_with(ubm, &x, sel, search, top, sbox, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   gk_gmm **box = gkL_newgmm(L);
   if (gk_gmm_map(ubm, *sbox, r, means, weights, variances, box, &a, &e) != GK_OK) gkL_raise(L, &e);
   return 1;
@@ -1356,20 +1375,22 @@ static const gkL_Reg gmm_methods[] = {
    "g:aic(X) -> number\n"
    "Akaike information criterion -2 log L + 2 p."},
   {"accumulate", l_accumulate,
-   "g:accumulate(X[, stats]) -> Stats\n"
+   "g:accumulate(X[, stats[, {selector=, search=1, top=5}]]) -> Stats\n"
    "E-step: the sufficient statistics of X under the model (occupancies, first and second "
    "order sums, log-likelihood sum and frame count, float64), added into `stats` when given. "
    "Merge statistics from several processes with stats:merge and finish the iteration with "
-   "g:update(stats)."},
+   "g:update(stats). With selector = sel: each frame's responsibilities spread over its selected "
+   "components only (Kaldi's gselect), one thread."},
   {"update", l_update,
    "g:update(stats[, {var_floor=0, var_floor_relative=1e-3, reg=1e-6, min_weight=1e-5, "
    "min_weight_action=\"resplit\"}]) -> Gmm, events\n"
    "M-step: the maximum-likelihood model for the statistics, with the same floors and "
    "handling of dying components as gk.gmm.train; `events` counts components re-split or removed."},
   {"map_adapt", l_map_adapt,
-   "g:map_adapt(X[, {relevance=16, means=true, weights=false, variances=false}]) -> Gmm\n"
+   "g:map_adapt(X[, {relevance=16, means=true, weights=false, variances=false, selector=, search=, top=}]) -> Gmm\n"
    "Reynolds-style MAP adaptation of this UBM to the frames X (Reynolds, Quatieri and Dunn "
-   "2000): each component moves toward the data by alpha_k = n_k / (n_k + relevance)."},
+   "2000): each component moves toward the data by alpha_k = n_k / (n_k + relevance). With "
+   "selector = sel its statistics come from each frame's selected components (g:accumulate)."},
   {"save", l_save,
    "g:save(path)\n"
    "Writes the model to a native binary file (magic, version, checksum), atomically: a "

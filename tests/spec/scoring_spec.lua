@@ -2,6 +2,8 @@
 -- on many tests) equal the per-pair gk.gmm.llr calls they replace.
 local gk = require "gmmkit"
 
+local function helper_diff(a, b) return require("spec_helper").max_abs_diff(a, b) end
+
 local function rel(a, b)
   return math.abs(a - b) / math.max(1, math.abs(b))
 end
@@ -124,6 +126,26 @@ describe("gk.gmm.selector", function()
     local q = ubm:posteriors(X, {selector = small, top = 2})
     assert.is_true(math.abs(q:get(1, 1) + q:get(1, 2) - 1) < 1e-12 or q:get(1, 2) == 0)
     assert.error_matches(function() ubm:log_likelihood(X, {top = 2}) end, "option 'top' needs the option 'selector'")
+  end)
+
+  it("statistics and MAP adaptation over every cluster's members are the exhaustive ones", function()
+    local sel = gk.gmm.selector_from(ubm, ubm)
+    local M = sel.clusters
+    local a = ubm:accumulate(X)
+    local b = ubm:accumulate(X, nil, {selector = sel, search = M, top = 16})
+    assert.is_true(math.abs(a.frames - b.frames) == 0)
+    assert.is_true(rel(a.loglik, b.loglik) < 1e-6)
+    assert.is_true(helper_diff(a:zero(), b:zero()) < 1e-3)
+    assert.is_true(helper_diff(a:first(), b:first()) < 1e-2)
+    local ma = ubm:map_adapt(X, {relevance = 4})
+    local mb = ubm:map_adapt(X, {relevance = 4, selector = sel, search = M, top = 16})
+    assert.is_true(helper_diff(ma:means(), mb:means()) < 1e-5)
+    -- selection: the occupancies still sum to the frames
+    local small = gk.gmm.selector(ubm, {clusters = 4})
+    local c = ubm:accumulate(X, nil, {selector = small, top = 2})
+    local z, sum = c:zero(), 0
+    for k = 1, z:rows() do sum = sum + z:get(k, 1) end
+    assert.is_true(math.abs(sum - X:rows()) < 1e-9)
   end)
 
   it("evaluates the clusters and the members of the searched ones, and partitions the components", function()
