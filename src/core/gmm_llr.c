@@ -4,7 +4,10 @@
  * frame, found by the blocked E-step of gk_gmm_top_posteriors) is made once and reused for
  * every model, where per-pair gk_gmm_llr calls would repeat it for each model. With a
  * selector (gmmkit/gselect.h) the components of each frame come from the members of its
- * best clusters instead of all K (gk_selector_llr_matrix).
+ * best clusters instead of all K (gk_selector_llr_matrix), and the UBM's own density,
+ * posteriors and E-step statistics over those components are here too
+ * (gk_selector_posteriors, gk_selector_accumulate): everything that scores single
+ * components of a model, frame by frame, in double.
  */
 #include <stdint.h>
 #include <math.h>
