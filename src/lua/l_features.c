@@ -192,292 +192,408 @@ static int preset_rate(const char *preset) {
   return 0;
 }
 
-static int f_extract(lua_State *L) {
+/* Stack slots of an extraction call, filled by its steps in this order. */
+enum {
+  EX_OPTS = 2,      /* the options table */
+  EX_LIST = 3,      /* the files to read, a list of strings */
+  EX_PATHS = 4,     /* the same as a C array (userdata) pointing into EX_LIST */
+  EX_PROGRESS = 5,  /* the value of option progress */
+  EX_MFCC = 6,      /* the extractor (gmmkit.Mfcc) */
+  EX_CHUNK = 7,     /* the results of the chunk being converted (gmmkit.ExtractChunk) */
+  EX_MATRICES = 8,  /* the result's matrices, */
+  EX_READ = 9,      /* the paths of the files read, */
+  EX_FAILED = 10    /* and the files skipped ({path=, error=}) */
+};
+
+/* What an extraction call carries from one step to the next. */
+typedef struct extraction {
+  const char **paths;         /* the n files (EX_PATHS) */
+  size_t n;
+  gk_extract_opts eo;         /* what is done to each file */
+  gk_mfcc_opts mo;            /* the extractor's options */
+  int rate;                   /* the extraction's sample rate (Hz) */
+  int strict, stack;          /* options strict and stack */
+  int show_tty, call_fn;      /* progress: a line on stderr, or the function at EX_PROGRESS */
+  size_t dims;                /* feature columns */
+  double t_start, audio;      /* when the reading began; seconds of audio read */
+  double total_rows;          /* frames read */
+  lua_Integer nok, nfail, nresampled;  /* files read, skipped, resampled */
+} extraction;
+
+/* Refuses unknown options: the MFCC options and the extraction options are accepted. */
+static void check_extract_keys(lua_State *L) {
   static const char *const ex_keys[] = {"rate", "channel", "quality", "deltas", "cmvn", "warp", "vad",
                                         "strict", "stack", "progress", "recursive", NULL};
-  /* Accepted keys: the MFCC options and the extraction options. */
   const char *keys[64];
   size_t nk = 0;
   for (size_t i = 0; gkL_mfcc_keys[i]; i++) keys[nk++] = gkL_mfcc_keys[i];
   for (size_t i = 0; ex_keys[i]; i++) keys[nk++] = ex_keys[i];
   keys[nk] = NULL;
-  gkL_checkoptions(L, 2, keys);
-  lua_settop(L, 2);
+  gkL_checkoptions(L, EX_OPTS, keys);
+  lua_settop(L, EX_OPTS);
+}
 
-  /* The list of files: a folder, one file, or an array of paths (at index 3). A path that
-   * does not exist, or a folder without audio, is the caller's mistake: it raises. */
+/* The audio files of folder p into the list at EX_LIST; a folder without any raises. */
+static void list_folder(lua_State *L, const char *p) {
+  int recursive = gkL_optboolean(L, EX_OPTS, "recursive", 1);
+  char **paths;
+  size_t n;
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_audio_list(p, recursive, &paths, &n, &err) != GK_OK) gkL_raise(L, &err);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, paths[i]);
+    lua_rawseti(L, EX_LIST, (lua_Integer)i + 1);
+  }
+  gk_audio_list_free(paths, n);
+  if (n == 0)
+    luaL_error(L, "gk.features.extract: %s: no audio file in this folder%s (names ending in .wav, "
+               ".flac, .ogg, ... are read)", p, recursive ? " or its sub-folders" : "");
+}
+
+/* The list of files (EX_LIST, and as C strings at EX_PATHS): a folder, one file, or an
+ * array of paths. A path that does not exist, or a folder without audio, is the caller's
+ * mistake: it raises. */
+static void collect_paths(lua_State *L, extraction *x) {
   if (lua_type(L, 1) == LUA_TSTRING) {
     const char *p = gkL_checkpath(L, 1);
     struct stat sb;
-    if (stat(p, &sb) != 0)
-      return luaL_error(L, "gk.features.extract: %s: no such file or folder (check the path)", p);
+    if (stat(p, &sb) != 0) luaL_error(L, "gk.features.extract: %s: no such file or folder (check the path)", p);
     lua_newtable(L);
     if (S_ISDIR(sb.st_mode)) {
-      char **paths;
-      size_t n;
-      gk_error err;
-      gk_error_clear(&err);
-      if (gk_audio_list(p, gkL_optboolean(L, 2, "recursive", 1), &paths, &n, &err) != GK_OK) gkL_raise(L, &err);
-      for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, paths[i]);
-        lua_rawseti(L, 3, (lua_Integer)i + 1);
-      }
-      gk_audio_list_free(paths, n);
-      if (n == 0)
-        return luaL_error(L, "gk.features.extract: %s: no audio file in this folder%s (names ending in .wav, "
-                          ".flac, .ogg, ... are read)", p, gkL_optboolean(L, 2, "recursive", 1) ? " or its sub-folders" : "");
+      list_folder(L, p);
     } else {
       lua_pushvalue(L, 1);
-      lua_rawseti(L, 3, 1);
+      lua_rawseti(L, EX_LIST, 1);
     }
   } else if (lua_istable(L, 1)) {
     lua_newtable(L);
     lua_Integer n = (lua_Integer)gkL_checklen(L, 1, 1, GK_MAX_LIST, "the path list");
     for (lua_Integer i = 1; i <= n; i++) {
       if (lua_geti(L, 1, i) != LUA_TSTRING)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "entry %I is a %s, not a path", i, luaL_typename(L, -1)));
-      lua_rawseti(L, 3, i);
+        luaL_argerror(L, 1, lua_pushfstring(L, "entry %I is a %s, not a path", i, luaL_typename(L, -1)));
+      lua_rawseti(L, EX_LIST, i);
     }
   } else {
-    return luaL_typeerror(L, 1, "folder, path or array of paths");
+    luaL_typeerror(L, 1, "folder, path or array of paths");
   }
-  size_t n = lua_rawlen(L, 3);
-  const char **paths = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);  /* index 4 */
+  size_t n = lua_rawlen(L, EX_LIST);
+  const char **paths = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);  /* EX_PATHS */
   for (size_t i = 0; i < n; i++) {
-    lua_geti(L, 3, (lua_Integer)i + 1);
-    paths[i] = lua_tostring(L, -1);  /* kept alive by the table at 3 */
+    lua_geti(L, EX_LIST, (lua_Integer)i + 1);
+    paths[i] = lua_tostring(L, -1);  /* kept alive by the list at EX_LIST */
     lua_pop(L, 1);
   }
+  x->paths = paths;
+  x->n = n;
+}
 
-  /* Options. */
-  gk_extract_opts eo;
-  gk_extract_opts_default(&eo);
-  eo.audio.channel = (int)gkL_optinteger(L, 2, "channel", 0, 0, GK_AUDIO_MAX_CHANNELS) - 1;
-  eo.audio.quality = (gk_resample_quality)gkL_optenum(L, 2, "quality", gk_resample_quality_names, GK_RESAMPLE_MEDIUM);
-  int strict = gkL_optboolean(L, 2, "strict", 0);
-  int stack = gkL_optboolean(L, 2, "stack", 0);
-  /* The rate of the extraction: rate= (or sample_frequency) when given, else the preset's
-   * when it fixes one, else the most common rate among the files' headers. Every file at
-   * another rate is resampled to it: one odd file never decides for the folder, nor fails. */
-  int rate = (int)gkL_optinteger(L, 2, "rate", 0, 0, GK_AUDIO_MAX_RATE);
-  if (gkL_optfield(L, 2, "sample_frequency") != LUA_TNIL) {
-    double sf = gkL_optnumber(L, 2, "sample_frequency", 16000, 1, GK_AUDIO_MAX_RATE);
-    if (sf != floor(sf)) gkL_opterror(L, 2, "sample_frequency", "must be a whole number of Hz for extract, got %f", sf);
+/* The rate of the extraction: rate= (or sample_frequency) when given, else the preset's
+ * when it fixes one, else the most common rate among the files' headers. Every file at
+ * another rate is resampled to it: one odd file never decides for the folder, nor fails. */
+static void read_rate(lua_State *L, extraction *x) {
+  int rate = (int)gkL_optinteger(L, EX_OPTS, "rate", 0, 0, GK_AUDIO_MAX_RATE);
+  if (gkL_optfield(L, EX_OPTS, "sample_frequency") != LUA_TNIL) {
+    double sf = gkL_optnumber(L, EX_OPTS, "sample_frequency", 16000, 1, GK_AUDIO_MAX_RATE);
+    if (sf != floor(sf))
+      gkL_opterror(L, EX_OPTS, "sample_frequency", "must be a whole number of Hz for extract, got %f", sf);
     if (rate > 0 && sf != rate)
-      gkL_opterror(L, 2, "rate", "%d Hz differs from option 'sample_frequency' %d Hz (give one of them)", rate, (int)sf);
+      gkL_opterror(L, EX_OPTS, "rate", "%d Hz differs from option 'sample_frequency' %d Hz (give one of them)",
+                   rate, (int)sf);
     rate = (int)sf;
   }
   lua_pop(L, 1);
-  if (rate == 0) rate = preset_rate(gkL_optstring(L, 2, "preset", NULL));
+  if (rate == 0) rate = preset_rate(gkL_optstring(L, EX_OPTS, "preset", NULL));
   if (rate == 0) {
     gk_error err;
     gk_error_clear(&err);
-    if (gk_features_common_rate(paths, n, &rate, &err) != GK_OK) gkL_raise(L, &err);
+    if (gk_features_common_rate(x->paths, x->n, &rate, &err) != GK_OK) gkL_raise(L, &err);
   }
-  eo.audio.rate = rate;
-  gk_mfcc_opts mo;
-  gkL_mfcc_options(L, 2, &mo, rate);
-  if (rate > 0) mo.sample_frequency = rate;  /* a preset that fixes it agrees (preset_rate) */
-  int sub;
-  if ((sub = subopt(L, 2, "deltas")) != 0) {
+  x->rate = rate;
+  x->eo.audio.rate = rate;
+}
+
+/* Option deltas: an order, {order=, window=} or true. Without it, a preset's deltas
+ * (paper) are taken after normalisation of the static features, not by the extractor. */
+static void read_deltas(lua_State *L, extraction *x) {
+  gk_extract_opts *eo = &x->eo;
+  int sub = subopt(L, EX_OPTS, "deltas");
+  if (sub != 0) {
     static const char *const dk[] = {"order", "window", NULL};
     if (lua_type(L, sub) == LUA_TNUMBER) {
-      eo.delta_order = int_subopt(L, sub, "deltas", "order", 0, 8);
+      eo->delta_order = int_subopt(L, sub, "deltas", "order", 0, 8);
     } else if (lua_istable(L, sub)) {
       gkL_checkoptions(L, sub, dk);
-      eo.delta_order = (int)gkL_optinteger(L, sub, "order", 2, 0, 8);
-      eo.delta_window = (int)gkL_optinteger(L, sub, "window", 2, 1, 1000);
+      eo->delta_order = (int)gkL_optinteger(L, sub, "order", 2, 0, 8);
+      eo->delta_window = (int)gkL_optinteger(L, sub, "window", 2, 1, 1000);
     } else {
-      eo.delta_order = 2;
+      eo->delta_order = 2;
     }
-    if (eo.delta_order < 0 || eo.delta_order > 8) gkL_opterror(L, 2, "deltas", "order must be in [0, 8]");
+    if (eo->delta_order < 0 || eo->delta_order > 8) gkL_opterror(L, EX_OPTS, "deltas", "order must be in [0, 8]");
     lua_pop(L, 1);
-  } else if (mo.delta_order > 0) {
-    /* A preset's deltas (paper) are taken after normalisation of the static features. */
-    eo.delta_order = mo.delta_order;
-    eo.delta_window = mo.delta_window;
+  } else if (x->mo.delta_order > 0) {
+    eo->delta_order = x->mo.delta_order;
+    eo->delta_window = x->mo.delta_window;
   }
-  mo.delta_order = 0;
-  if ((sub = subopt(L, 2, "cmvn")) != 0) {
+  x->mo.delta_order = 0;
+}
+
+/* Options cmvn (true, a window or cmvn options) and warp (true or a window), exclusive. */
+static void read_norm(lua_State *L, gk_extract_opts *eo) {
+  int sub;
+  if ((sub = subopt(L, EX_OPTS, "cmvn")) != 0) {
     static const char *const ck[] = {"window", "center", "min_window", "norm_vars", NULL};
-    eo.norm = GK_NORM_CMVN;
-    if (lua_type(L, sub) == LUA_TNUMBER) eo.cmvn.window = int_subopt(L, sub, "cmvn", "window", 0, 1 << 30);
+    eo->norm = GK_NORM_CMVN;
+    if (lua_type(L, sub) == LUA_TNUMBER) eo->cmvn.window = int_subopt(L, sub, "cmvn", "window", 0, 1 << 30);
     else if (lua_istable(L, sub)) {
       gkL_checkoptions(L, sub, ck);
-      read_cmvn(L, sub, &eo.cmvn);
+      read_cmvn(L, sub, &eo->cmvn);
     }
-    if (eo.cmvn.window < 0) gkL_opterror(L, 2, "cmvn", "window must be >= 0");
+    if (eo->cmvn.window < 0) gkL_opterror(L, EX_OPTS, "cmvn", "window must be >= 0");
     lua_pop(L, 1);
   }
-  if ((sub = subopt(L, 2, "warp")) != 0) {
-    if (eo.norm != GK_NORM_NONE) gkL_opterror(L, 2, "warp", "and option 'cmvn' exclude each other");
-    eo.norm = GK_NORM_WARP;
-    if (lua_type(L, sub) == LUA_TNUMBER) eo.warp_window = int_subopt(L, sub, "warp", "window", 1, 1 << 30);
+  if ((sub = subopt(L, EX_OPTS, "warp")) != 0) {
+    if (eo->norm != GK_NORM_NONE) gkL_opterror(L, EX_OPTS, "warp", "and option 'cmvn' exclude each other");
+    eo->norm = GK_NORM_WARP;
+    if (lua_type(L, sub) == LUA_TNUMBER) eo->warp_window = int_subopt(L, sub, "warp", "window", 1, 1 << 30);
     else if (lua_istable(L, sub)) {
       static const char *const wk[] = {"window", NULL};
       gkL_checkoptions(L, sub, wk);
-      eo.warp_window = (int)gkL_optinteger(L, sub, "window", 301, 1, 1 << 30);
+      eo->warp_window = (int)gkL_optinteger(L, sub, "window", 301, 1, 1 << 30);
     }
-    if (eo.warp_window < 1) gkL_opterror(L, 2, "warp", "window must be >= 1");
+    if (eo->warp_window < 1) gkL_opterror(L, EX_OPTS, "warp", "window must be >= 1");
     lua_pop(L, 1);
   }
-  if ((sub = subopt(L, 2, "vad")) != 0) {
-    eo.vad = 1;
-    if (lua_istable(L, sub)) {
-      gkL_checkoptions(L, sub, vad_keys);
-      read_vad(L, sub, &eo.vad_opts);
-    } else if (lua_type(L, sub) != LUA_TBOOLEAN) {
-      gkL_opterror(L, 2, "vad", "must be true or a table of compute-vad options");
-    }
-    if (eo.vad_opts.proportion_threshold <= 0 || eo.vad_opts.proportion_threshold >= 1)
-      gkL_opterror(L, 2, "vad", "proportion_threshold must be in (0, 1)");
-    lua_pop(L, 1);
-  }
-  /* Progress: a function, or a line on stderr when it is a terminal (progress=false: none). */
-  int ptype = gkL_optfield(L, 2, "progress");  /* index 5 */
-  if (ptype != LUA_TNIL && ptype != LUA_TBOOLEAN && ptype != LUA_TFUNCTION)
-    gkL_opterror(L, 2, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
-  int show_tty = (ptype == LUA_TNIL || (ptype == LUA_TBOOLEAN && lua_toboolean(L, 5))) && isatty(2);
-  int call_fn = ptype == LUA_TFUNCTION;
+}
 
-  gk_mfcc **box = lua_newuserdatauv(L, sizeof(gk_mfcc *), 0);  /* index 6: the extractor */
+/* Option vad: true or a table of compute-vad options. */
+static void read_vad_option(lua_State *L, gk_extract_opts *eo) {
+  int sub = subopt(L, EX_OPTS, "vad");
+  if (sub == 0) return;
+  eo->vad = 1;
+  if (lua_istable(L, sub)) {
+    gkL_checkoptions(L, sub, vad_keys);
+    read_vad(L, sub, &eo->vad_opts);
+  } else if (lua_type(L, sub) != LUA_TBOOLEAN) {
+    gkL_opterror(L, EX_OPTS, "vad", "must be true or a table of compute-vad options");
+  }
+  if (eo->vad_opts.proportion_threshold <= 0 || eo->vad_opts.proportion_threshold >= 1)
+    gkL_opterror(L, EX_OPTS, "vad", "proportion_threshold must be in (0, 1)");
+  lua_pop(L, 1);
+}
+
+/* Option progress, left at EX_PROGRESS: a function, or a line on stderr when it is a
+ * terminal (progress=false: none). */
+static void read_progress(lua_State *L, extraction *x) {
+  int ptype = gkL_optfield(L, EX_OPTS, "progress");
+  if (ptype != LUA_TNIL && ptype != LUA_TBOOLEAN && ptype != LUA_TFUNCTION)
+    gkL_opterror(L, EX_OPTS, "progress", "must be a boolean or a function, got %s", luaL_typename(L, -1));
+  x->show_tty = (ptype == LUA_TNIL || (ptype == LUA_TBOOLEAN && lua_toboolean(L, EX_PROGRESS))) && isatty(2);
+  x->call_fn = ptype == LUA_TFUNCTION;
+}
+
+/* Every option but the file list's recursive, in the order they are checked. */
+static void read_extract_opts(lua_State *L, extraction *x) {
+  gk_extract_opts *eo = &x->eo;
+  gk_extract_opts_default(eo);
+  eo->audio.channel = (int)gkL_optinteger(L, EX_OPTS, "channel", 0, 0, GK_AUDIO_MAX_CHANNELS) - 1;
+  eo->audio.quality = (gk_resample_quality)gkL_optenum(L, EX_OPTS, "quality", gk_resample_quality_names,
+                                                        GK_RESAMPLE_MEDIUM);
+  x->strict = gkL_optboolean(L, EX_OPTS, "strict", 0);
+  x->stack = gkL_optboolean(L, EX_OPTS, "stack", 0);
+  read_rate(L, x);
+  gkL_mfcc_options(L, EX_OPTS, &x->mo, x->rate);
+  if (x->rate > 0) x->mo.sample_frequency = x->rate;  /* a preset that fixes it agrees (preset_rate) */
+  read_deltas(L, x);
+  read_norm(L, eo);
+  read_vad_option(L, eo);
+  read_progress(L, x);
+}
+
+/* The extractor at EX_MFCC; fixes the feature columns. */
+static gk_mfcc *open_extractor(lua_State *L, extraction *x) {
+  gk_mfcc **box = lua_newuserdatauv(L, sizeof(gk_mfcc *), 0);  /* EX_MFCC */
   *box = NULL;
   luaL_setmetatable(L, GKL_MFCC);
   gk_error err;
   gk_error_clear(&err);
-  if (gk_mfcc_create(box, &mo, &err) != GK_OK) gkL_raise(L, &err);
+  if (gk_mfcc_create(box, &x->mo, &err) != GK_OK) gkL_raise(L, &err);
   gk_mfcc *ex = *box;
-  if (eo.vad && eo.vad_opts.column >= gk_mfcc_dims(ex))
-    gkL_opterror(L, 2, "vad", "column %d is beyond the %d feature columns", (int)eo.vad_opts.column + 1,
+  if (x->eo.vad && x->eo.vad_opts.column >= gk_mfcc_dims(ex))
+    gkL_opterror(L, EX_OPTS, "vad", "column %d is beyond the %d feature columns", (int)x->eo.vad_opts.column + 1,
                  (int)gk_mfcc_dims(ex));
-  size_t dims = gk_features_extract_dims(ex, &eo);
+  x->dims = gk_features_extract_dims(ex, &x->eo);
+  return ex;
+}
 
+/* The chunk at EX_CHUNK (its results not yet allocated) and the result lists at
+ * EX_MATRICES, EX_READ and EX_FAILED. */
+static chunk *new_chunk(lua_State *L) {
   if (luaL_newmetatable(L, "gmmkit.ExtractChunk")) {
     lua_pushcfunction(L, chunk_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  chunk *ck = lua_newuserdatauv(L, sizeof *ck, 0);  /* index 7 */
+  chunk *ck = lua_newuserdatauv(L, sizeof *ck, 0);  /* EX_CHUNK */
   ck->r = NULL;
   ck->n = 0;
   luaL_setmetatable(L, "gmmkit.ExtractChunk");
+  lua_newtable(L);  /* EX_MATRICES */
+  lua_newtable(L);  /* EX_READ */
+  lua_newtable(L);  /* EX_FAILED */
+  return ck;
+}
 
-  lua_newtable(L);  /* 8: matrices */
-  lua_newtable(L);  /* 9: paths */
-  lua_newtable(L);  /* 10: failed */
-  /* Files go in chunks (one parallel region each, results converted and progress shown in
-   * between); chunks grow to about half a second of work, so that the barrier at the end
-   * of each costs little even when other processes hold the cores. */
+/* Converts the results of the m files from paths[i0] into matrices (EX_MATRICES, their
+ * paths at EX_READ) and entries of EX_FAILED, then releases them. A failed file raises
+ * with strict=true, and always when memory ran out. */
+static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t m) {
+  for (size_t k = 0; k < m; k++) {
+    gk_extract_result *r = &ck->r[k];
+    if (r->error.status != GK_OK) {
+      if (x->strict || r->error.status == GK_ENOMEM) {
+        gk_error e = r->error;
+        if (x->show_tty) fputc('\n', stderr);
+        gkL_raise(L, &e);
+      }
+      lua_createtable(L, 0, 2);
+      lua_pushstring(L, x->paths[i0 + k]);
+      lua_setfield(L, -2, "path");
+      lua_pushstring(L, r->error.message);
+      lua_setfield(L, -2, "error");
+      lua_rawseti(L, EX_FAILED, ++x->nfail);
+      continue;
+    }
+    gk_matrix *mm = gkL_newmatrix(L, r->features.rows, x->dims, GK_FLOAT32);
+    if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * x->dims * sizeof(float));
+    gk_matrix_release(&r->features, NULL);
+    lua_rawseti(L, EX_MATRICES, ++x->nok);
+    lua_pushstring(L, x->paths[i0 + k]);
+    lua_rawseti(L, EX_READ, x->nok);
+    x->audio += r->seconds;
+    x->total_rows += (double)mm->rows;
+    if (x->rate > 0 && r->source_rate > 0 && r->source_rate != x->rate) x->nresampled++;
+  }
+  for (size_t k = 0; k < m; k++) gk_matrix_release(&ck->r[k].features, NULL);
+}
+
+/* Progress after `done` files: the function at EX_PROGRESS called with (done, total,
+ * audio seconds, elapsed), or a line on stderr. */
+static void show_progress(lua_State *L, const extraction *x, size_t done) {
+  double el = gk_seconds() - x->t_start;
+  size_t n = x->n;
+  if (x->call_fn) {
+    lua_pushvalue(L, EX_PROGRESS);
+    lua_pushinteger(L, (lua_Integer)done);
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_pushnumber(L, x->audio);
+    lua_pushnumber(L, el);
+    lua_call(L, 4, 0);
+  } else if (x->show_tty) {
+    double left = done ? el * (double)(n - done) / (double)done : 0;
+    /* Counts what succeeded and what failed, never only what was attempted. */
+    fprintf(stderr, "\rextract: %zu/%zu files read, %lld ok, %lld failed, %.0f s of audio, %.0fx real time, "
+            "%d:%02d left   ", done, n, (long long)x->nok, (long long)x->nfail, x->audio,
+            el > 0 ? x->audio / el : 0.0, (int)(left / 60), (int)fmod(left, 60));
+    if (done == n) {
+      fputc('\n', stderr);
+      if (x->nfail > 0) {
+        lua_geti(L, EX_FAILED, 1);
+        lua_getfield(L, -1, "error");
+        fprintf(stderr, "extract: %lld of %zu files skipped (listed in the result's `failed`), the first: %s\n",
+                (long long)x->nfail, n, lua_tostring(L, -1));
+        lua_pop(L, 2);
+      }
+    }
+    fflush(stderr);
+  }
+}
+
+/* Files go in chunks (one parallel region each, results converted and progress shown in
+ * between); chunks grow to about half a second of work, so that the barrier at the end
+ * of each costs little even when other processes hold the cores. */
+static void run_chunks(lua_State *L, extraction *x, gk_mfcc *ex, chunk *ck) {
   size_t block = (size_t)gk_threads() * 8, cap = 4096;
   if (block < 16) block = 16;
   ck->r = calloc(cap, sizeof(gk_extract_result));
-  if (!ck->r) return luaL_error(L, "not enough memory");
-  double t_start = gk_seconds(), audio = 0, total_rows = 0;
-  lua_Integer nok = 0, nfail = 0, nresampled = 0;
-  for (size_t i0 = 0, m = 0; i0 < n; i0 += m) {
-    m = n - i0 < block ? n - i0 : block;
+  if (!ck->r) luaL_error(L, "not enough memory");
+  x->t_start = gk_seconds();
+  for (size_t i0 = 0, m = 0; i0 < x->n; i0 += m) {
+    m = x->n - i0 < block ? x->n - i0 : block;
     ck->n = m;
+    gk_error err;
+    gk_error_clear(&err);
     double t_chunk = gk_seconds();
-    gk_status st = gk_features_extract(ex, paths + i0, m, &eo, ck->r, &err);
+    gk_status st = gk_features_extract(ex, x->paths + i0, m, &x->eo, ck->r, &err);
     t_chunk = gk_seconds() - t_chunk;
     double want = t_chunk > 0 ? 0.5 * (double)m / t_chunk : (double)cap;
     block = want < 16 ? 16 : want > (double)cap ? cap : (size_t)want;
     if (st == GK_EINTR) {
       /* No file is at fault: say how far it got. */
-      if (show_tty) fputc('\n', stderr);
-      return luaL_error(L, "gk.features.extract: interrupted (%I of %I files done)", nok + nfail, (lua_Integer)n);
+      if (x->show_tty) fputc('\n', stderr);
+      luaL_error(L, "gk.features.extract: interrupted (%I of %I files done)", x->nok + x->nfail, (lua_Integer)x->n);
     }
-    for (size_t k = 0; k < m; k++) {
-      gk_extract_result *r = &ck->r[k];
-      if (r->error.status != GK_OK) {
-        if (strict || r->error.status == GK_ENOMEM) {
-          gk_error e = r->error;
-          if (show_tty) fputc('\n', stderr);
-          return gkL_raise(L, &e);
-        }
-        lua_createtable(L, 0, 2);
-        lua_pushstring(L, paths[i0 + k]);
-        lua_setfield(L, -2, "path");
-        lua_pushstring(L, r->error.message);
-        lua_setfield(L, -2, "error");
-        lua_rawseti(L, 10, ++nfail);
-        continue;
-      }
-      gk_matrix *mm = gkL_newmatrix(L, r->features.rows, dims, GK_FLOAT32);
-      if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * dims * sizeof(float));
-      gk_matrix_release(&r->features, NULL);
-      lua_rawseti(L, 8, ++nok);
-      lua_pushstring(L, paths[i0 + k]);
-      lua_rawseti(L, 9, nok);
-      audio += r->seconds;
-      total_rows += (double)mm->rows;
-      if (rate > 0 && r->source_rate > 0 && r->source_rate != rate) nresampled++;
-    }
-    for (size_t k = 0; k < m; k++) gk_matrix_release(&ck->r[k].features, NULL);
-    double el = gk_seconds() - t_start;
-    size_t done = i0 + m;
-    if (call_fn) {
-      lua_pushvalue(L, 5);
-      lua_pushinteger(L, (lua_Integer)done);
-      lua_pushinteger(L, (lua_Integer)n);
-      lua_pushnumber(L, audio);
-      lua_pushnumber(L, el);
-      lua_call(L, 4, 0);
-    } else if (show_tty) {
-      double left = done ? el * (double)(n - done) / (double)done : 0;
-      /* Counts what succeeded and what failed, never only what was attempted. */
-      fprintf(stderr, "\rextract: %zu/%zu files read, %lld ok, %lld failed, %.0f s of audio, %.0fx real time, "
-              "%d:%02d left   ", done, n, (long long)nok, (long long)nfail, audio, el > 0 ? audio / el : 0.0,
-              (int)(left / 60), (int)fmod(left, 60));
-      if (done == n) {
-        fputc('\n', stderr);
-        if (nfail > 0) {
-          lua_geti(L, 10, 1);
-          lua_getfield(L, -1, "error");
-          fprintf(stderr, "extract: %lld of %zu files skipped (listed in the result's `failed`), the first: %s\n",
-                  (long long)nfail, n, lua_tostring(L, -1));
-          lua_pop(L, 2);
-        }
-      }
-      fflush(stderr);
-    }
+    keep_chunk(L, x, ck, i0, m);
+    show_progress(L, x, i0 + m);
   }
+}
+
+/* The result table, on top of the stack. */
+static void push_result(lua_State *L, const extraction *x) {
   lua_createtable(L, 0, 8);
-  lua_pushvalue(L, 8);
+  lua_pushvalue(L, EX_MATRICES);
   lua_setfield(L, -2, "matrices");
-  lua_pushvalue(L, 9);
+  lua_pushvalue(L, EX_READ);
   lua_setfield(L, -2, "paths");
-  lua_pushvalue(L, 10);
+  lua_pushvalue(L, EX_FAILED);
   lua_setfield(L, -2, "failed");
-  lua_pushnumber(L, audio);
+  lua_pushnumber(L, x->audio);
   lua_setfield(L, -2, "seconds");
-  lua_pushnumber(L, gk_seconds() - t_start);
+  lua_pushnumber(L, gk_seconds() - x->t_start);
   lua_setfield(L, -2, "elapsed");
-  lua_pushinteger(L, (lua_Integer)total_rows);
+  lua_pushinteger(L, (lua_Integer)x->total_rows);
   lua_setfield(L, -2, "frames");
-  lua_pushinteger(L, nresampled);
+  lua_pushinteger(L, x->nresampled);
   lua_setfield(L, -2, "resampled");
-  lua_pushinteger(L, rate);
+  lua_pushinteger(L, x->rate);
   lua_setfield(L, -2, "rate");
-  if (stack) {
-    int res = lua_gettop(L);
-    gk_matrix *all = gkL_newmatrix(L, (size_t)total_rows, dims, GK_FLOAT32);
-    lua_createtable(L, (int)nok + 1, 0);
-    size_t row = 0;
-    for (lua_Integer i = 1; i <= nok; i++) {
-      lua_geti(L, 8, i);
-      gk_matrix *mm = gkL_checkmatrix(L, -1);
-      if (mm->rows) memcpy((float *)all->data + row * dims, mm->data, mm->rows * dims * sizeof(float));
-      lua_pop(L, 1);
-      lua_pushinteger(L, (lua_Integer)row + 1);
-      lua_rawseti(L, -2, i);
-      row += mm->rows;
-    }
+}
+
+/* stack=true: the matrices one below the other in the result's `stacked`, and `offsets`,
+ * the 1-based first row of each file and one past the end. */
+static void push_stacked(lua_State *L, const extraction *x) {
+  int res = lua_gettop(L);
+  gk_matrix *all = gkL_newmatrix(L, (size_t)x->total_rows, x->dims, GK_FLOAT32);
+  lua_createtable(L, (int)x->nok + 1, 0);
+  size_t row = 0;
+  for (lua_Integer i = 1; i <= x->nok; i++) {
+    lua_geti(L, EX_MATRICES, i);
+    gk_matrix *mm = gkL_checkmatrix(L, -1);
+    if (mm->rows) memcpy((float *)all->data + row * x->dims, mm->data, mm->rows * x->dims * sizeof(float));
+    lua_pop(L, 1);
     lua_pushinteger(L, (lua_Integer)row + 1);
-    lua_rawseti(L, -2, nok + 1);
-    lua_setfield(L, res, "offsets");
-    lua_setfield(L, res, "stacked");
+    lua_rawseti(L, -2, i);
+    row += mm->rows;
   }
+  lua_pushinteger(L, (lua_Integer)row + 1);
+  lua_rawseti(L, -2, x->nok + 1);
+  lua_setfield(L, res, "offsets");
+  lua_setfield(L, res, "stacked");
+}
+
+/* gk.features.extract: the steps in order, each leaving its values in the stack slots
+ * EX_* for the next. */
+static int f_extract(lua_State *L) {
+  extraction x;
+  memset(&x, 0, sizeof x);
+  check_extract_keys(L);
+  collect_paths(L, &x);
+  read_extract_opts(L, &x);
+  gk_mfcc *ex = open_extractor(L, &x);
+  chunk *ck = new_chunk(L);
+  run_chunks(L, &x, ex, ck);
+  push_result(L, &x);
+  if (x.stack) push_stacked(L, &x);
   return 1;
 }
 
