@@ -77,7 +77,7 @@ core.setdoc(M.train,
   "gk.gmm.train(X, {components=1, covariance_type=\"diag\", init=\"kmeans++\", max_iter=100, " ..
   "tol=1e-3, seed=0, var_floor=0, var_floor_relative=1e-3, min_weight=1e-5, " ..
   "min_weight_action=\"resplit\", reg=1e-6, subsample=1, threads=, progress=, checkpoint=, " ..
-  "resume=false, init_frames=, comm=}) -> Gmm, info\n" ..
+  "resume=false, init_frames=, comm=, gselect=}) -> Gmm, info\n" ..
   "Trains a GMM by EM on X (a Matrix or a list of matrices, one per file, never stacked). " ..
   "init: \"kmeans++\", \"kmeans\", \"random\", \"split\" (binary splitting from one component, " ..
   "4 EM iterations per stage, as UBM recipes) or a Gmm to start from. tol: stop when the mean " ..
@@ -99,6 +99,8 @@ core.setdoc(M.train,
   "answer decides. info: iterations, converged, history (mean log-likelihood per iteration, " ..
   "before its M-step), component_events, resumed, seconds, frames (of all ranks), ranks, " ..
   "comm_seconds (this rank's seconds in the reductions, waiting for slower ranks included). " ..
+  "gselect = {top=, search=, clusters=, method=, refresh=}: Gaussian selection in the E-step (see " ..
+  "help(gk.gmm.trainer)). " ..
   "The loop is written in Lua over gk.gmm.trainer, for experiments that want it in their hands.")
 
 return M

@@ -1047,6 +1047,14 @@ typedef struct trainer_box {
   int resumed, converged;
   lua_Integer max_iter;
   double tol;
+  /* Gaussian selection in the E-step (option gselect), once the model has its final K: the
+   * selector is a reduction of the current model to `clusters` by `method`, made again
+   * every `refresh` iterations (and at once after a resume). */
+  int gselect;
+  size_t gs_top, gs_search, gs_clusters, gs_refresh;
+  gk_simplify_method gs_method;
+  gk_selector *sel;
+  size_t sel_made;      /* the iteration the selector was made at */
 } trainer_box;
 
 static int trainer_release(lua_State *L) {
@@ -1055,7 +1063,33 @@ static int trainer_release(lua_State *L) {
     gk_gmm_trainer_free(b->t);
     b->t = NULL;
   }
+  if (b->sel) {
+    gk_selector_free(b->sel);
+    b->sel = NULL;
+  }
   return 0;
+}
+
+/* opts.gselect: {top=5, search=2, clusters=min(64, K/2), method="runnalls", refresh=1}. */
+static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
+  static const char *const keys[] = {"top", "search", "clusters", "method", "refresh", NULL};
+  int t = gkL_optfield(L, arg, "gselect");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE) gkL_opterror(L, arg, "gselect", "must be a table {top=, search=, clusters=, method=, refresh=}");
+  if (k < 2) gkL_opterror(L, arg, "gselect", "needs at least 2 components");
+  int g = lua_gettop(L);
+  gkL_checkoptions(L, g, keys);
+  b->gselect = 1;
+  b->gs_clusters = (size_t)gkL_optinteger(L, g, "clusters", (lua_Integer)(k / 2 < 64 ? k / 2 : 64), 1,
+                                          (lua_Integer)k - 1);
+  b->gs_top = (size_t)gkL_optinteger(L, g, "top", (lua_Integer)(k < 5 ? k : 5), 1, (lua_Integer)(k < 64 ? k : 64));
+  b->gs_search = (size_t)gkL_optinteger(L, g, "search", b->gs_clusters < 2 ? 1 : 2, 1, (lua_Integer)b->gs_clusters);
+  b->gs_method = (gk_simplify_method)gkL_optenum(L, g, "method", gk_simplify_method_names, GK_SIMPLIFY_RUNNALLS);
+  b->gs_refresh = (size_t)gkL_optinteger(L, g, "refresh", 1, 1, LUA_MAXINTEGER);
+  lua_settop(L, g - 1);
 }
 
 static trainer_box *check_trainer(lua_State *L, int idx) {
@@ -1118,7 +1152,7 @@ static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, train
   static const char *const keys[] = {
     "components", "covariance_type", "init", "max_iter", "tol", "seed", "var_floor",
     "var_floor_relative", "min_weight", "min_weight_action", "reg", "subsample", "threads",
-    "progress", "checkpoint", "resume", "init_frames", "comm", NULL};
+    "progress", "checkpoint", "resume", "init_frames", "comm", "gselect", NULL};
   gkL_checkoptions(L, arg, keys);
   gk_gmm_train_opts_default(o);
   o->components = (size_t)gkL_optinteger(L, arg, "components", 1, 1, GK_MAX_COMPONENTS);
@@ -1141,6 +1175,9 @@ static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, train
   /* Distributed over the MPI ranks: by default whenever there is more than one. */
   b->comm = gkL_comm(L);
   if (!gkL_optboolean(L, arg, "comm", b->comm != NULL)) b->comm = NULL;
+  int progress = lua_gettop(L);
+  read_gselect(L, arg, o->components, b);
+  lua_settop(L, progress);
 }
 
 /* Starts the training of `b` afresh, or from its checkpoint when resuming and there is
@@ -1188,6 +1225,39 @@ static int l_trainer(lua_State *L) {
   return 1;
 }
 
+/* One EM iteration with Gaussian selection: the selector (re)made from the current model
+ * when due, this rank's statistics over each frame's selected components, summed over the
+ * ranks, then the trainer's own update. */
+static gk_status gselect_step(lua_State *L, trainer_box *b, double *ll, double *comm_seconds, gk_error *e) {
+  gk_gmm_trainer *t = b->t;
+  gk_status st = GK_OK;
+  if (!b->sel || t->iteration - b->sel_made >= b->gs_refresh) {
+    gk_simplify_opts so;
+    gk_simplify_opts_default(&so);
+    so.method = b->gs_method;
+    gk_gmm *g = NULL;
+    st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
+    gk_selector *sel = NULL;
+    gk_allocator a = gkL_allocator(L);
+    if (st == GK_OK) st = gk_selector_create(&sel, t->model, g, 1, &a, e);
+    gk_gmm_free(g);
+    if (st != GK_OK) return st;
+    gk_selector_free(b->sel);
+    b->sel = sel;
+    b->sel_made = t->iteration;
+  }
+  gk_gmm_stats *stats = NULL;
+  if (gk_gmm_data_frames(&b->x) > 0)
+    st = gk_selector_accumulate(b->sel, t->model, &b->x, b->gs_search, b->gs_top, &stats, NULL, e);
+  double t0 = gk_seconds();
+  if (st == GK_OK && b->comm)
+    st = gk_gmm_stats_reduce(&stats, t->model->k, t->model->d, t->model->cov, b->comm, NULL, e);
+  *comm_seconds = b->comm ? gk_seconds() - t0 : 0.0;
+  if (st == GK_OK) st = gk_gmm_trainer_advance(t, stats, ll, e);
+  gk_gmm_stats_free(stats);
+  return st;
+}
+
 /* t:step() -> record | nil: nil (and t.converged set when the log-likelihood changed by
  * less than tol) once the loop's settings say training is done. */
 static int trainer_step(lua_State *L) {
@@ -1204,7 +1274,8 @@ static int trainer_step(lua_State *L) {
   double t0 = gk_seconds(), ll, comm_seconds = 0.0;
   gk_error e;
   int previous = threads_begin(b->threads);
-  gk_status st = gk_gmm_trainer_step(t, &b->x, b->comm, &ll, &comm_seconds, clear_err(&e));
+  gk_status st = b->gselect && !t->splitting ? gselect_step(L, b, &ll, &comm_seconds, clear_err(&e))
+                                             : gk_gmm_trainer_step(t, &b->x, b->comm, &ll, &comm_seconds, clear_err(&e));
   threads_end(b->threads, previous);
   /* An interrupt that came after the step's last poll (in its M-step) stops here, in C, as
    * the C loop did: returning would run the caller's Lua loop, where the host's hook would
@@ -1464,7 +1535,11 @@ static const gkL_Reg gmm_funcs[] = {
    "checkpoint = path with resume = true continues from a checkpoint t:save wrote (or starts afresh when "
    "there is none). Five steps from init = g0 with tol = 0 give the model gk.gmm.train(X, {init = g0, "
    "max_iter = 5, tol = 0}) gives. threads applies to the trainer's own calls; the process setting is "
-   "left as it is."},
+   "left as it is. gselect = {top=5, search=2, clusters=min(64, K/2), method='runnalls', refresh=1}: once "
+   "the model has its final K, each iteration's E-step spreads a frame's responsibilities over its top "
+   "components among the members of its `search` best clusters of a reduction of the current model, "
+   "remade every `refresh` iterations (and at once after a resume), as Kaldi's gselect; one thread in "
+   "that E-step."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
    "Reads a model written by g:save (checksum and sizes checked)."},

@@ -141,6 +141,22 @@ describe("gk.gmm.trainer", function()
     assert.error_matches(function() gk.gmm.trainer(X, {tol = -1}) end, "option 'tol' must be >= 0, got %-1")
   end)
 
+  it("with gselect over every component it is exact EM; with fewer it still trains", function()
+    local exact, ie = gk.gmm.train(X, {init = g0, max_iter = 4, tol = 0})
+    -- clusters K - 1 and search over all of them: every component is a candidate, top = K
+    local sel_all, is = gk.gmm.train(X, {init = g0, max_iter = 4, tol = 0,
+                                         gselect = {clusters = 2, search = 2, top = 3}})
+    for i = 1, 4 do assert.is_true(math.abs(ie.history[i] - is.history[i]) < 1e-6, "iteration " .. i) end
+    assert.is_true(helper.max_abs_diff(exact:means(), sel_all:means()) < 1e-4)
+    local _, small = gk.gmm.train(X, {init = g0, max_iter = 4, tol = 0, gselect = {clusters = 2, search = 1, top = 1}})
+    assert.are.equal(4, small.iterations)
+    for i = 1, 4 do assert.is_true(small.history[i] == small.history[i] and small.history[i] > -math.huge) end
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 3}}) end,
+                         "option 'clusters' must be in %[1, 2%]")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {tops = 3}}) end, "did you mean 'top'")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = 3}) end, "option 'gselect' must be a table")
+  end)
+
   it("a progress function that returns false stops the loop", function()
     local calls = 0
     local _, info = gk.gmm.train(X, {components = 2, max_iter = 50, tol = 0,
