@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "mpi_host.h"
 
 #ifdef GK_HAVE_MPI
 #include <mpi.h>

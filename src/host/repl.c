@@ -31,7 +31,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "host.h"
+#include "repl.h"
+#include "run.h"
 
 #define GKH_PROMPT "> "
 #define GKH_PROMPT2 ">> "
