@@ -164,7 +164,7 @@ local function run_gnuplot(script, file, tmp)
     local moved, why = os.rename(part, file)
     if not moved then error(string.format("gk.plot: cannot write the figure %s: %s", file, tostring(why)), 0) end
   else
-    io.write(out)
+    io.write(out, out:find("\n$") and "" or "\n")  -- the dumb terminal ends on a colour reset, not a line end
   end
   return file
 end
@@ -504,6 +504,158 @@ function plot.image(m, opts)
   end)
 end
 
+--- Coefficients of Wichura's algorithm AS 241 (PPND16, Applied Statistics 37(3), 1988),
+-- lowest power first: rational approximations of the normal quantile in the centre
+-- (|p - 0.5| <= 0.425), the near tail (r <= 5) and the far tail, r = sqrt(-log(min(p, 1-p))).
+local AS241 = {
+  a = {3.3871328727963666080, 1.3314166789178437745e2, 1.9715909503065514427e3, 1.3731693765509461125e4,
+       4.5921953931549871457e4, 6.7265770927008700853e4, 3.3430575583588128105e4, 2.5090809287301226727e3},
+  b = {1, 4.2313330701600911252e1, 6.8718700749205790830e2, 5.3941960214247511077e3,
+       2.1213794301586595867e4, 3.9307895800092710610e4, 2.8729085735721942674e4, 5.2264952788528545610e3},
+  c = {1.42343711074968357734, 4.63033784615654529590, 5.76949722146069140550, 3.64784832476320460504,
+       1.27045825245236838258, 2.41780725177450611770e-1, 2.27238449892691845833e-2, 7.74545014278341407640e-4},
+  d = {1, 2.05319162663775882187, 1.67638483018380384940, 6.89767334985100004550e-1,
+       1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4, 1.05075007164441684324e-9},
+  e = {6.65790464350110377720, 5.46378491116411436990, 1.78482653991729133580, 2.96560571828504891230e-1,
+       2.65321895265761230930e-2, 1.24266094738807843860e-3, 2.71155556874348757815e-5, 2.01033439929228813265e-7},
+  f = {1, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+       7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7, 2.04426310338993978564e-15},
+}
+
+local function horner(c, x)
+  local s = 0
+  for i = #c, 1, -1 do s = s * x + c[i] end
+  return s
+end
+
+--- The probit (normal deviate) Phi^-1(p), the scale of both DET axes, by AS 241 (relative
+-- error about 1e-16). p is first clamped to [eps, 1 - eps], eps = 2^-52, as NIST's DETware
+-- (ppndf) does, so that a DET point with a rate of 0 or 1 lies far off the plotted range
+-- (|probit| = 8.13) instead of at infinity.
+local function probit(p)
+  local eps = 2.0 ^ -52
+  p = math.min(math.max(p, eps), 1 - eps)
+  local q = p - 0.5
+  if math.abs(q) <= 0.425 then
+    local r = 0.180625 - q * q
+    return q * horner(AS241.a, r) / horner(AS241.b, r)
+  end
+  local r = math.sqrt(-math.log(q < 0 and p or 1 - p))
+  local v
+  if r <= 5 then
+    r = r - 1.6
+    v = horner(AS241.c, r) / horner(AS241.d, r)
+  else
+    r = r - 5
+    v = horner(AS241.e, r) / horner(AS241.f, r)
+  end
+  return q < 0 and -v or v
+end
+
+-- The probabilities (in %) that NIST's DET plots label, of which those in the range are drawn.
+local det_ticks = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40, 60, 80, 90, 95, 98,
+  99, 99.5, 99.8, 99.9, 99.95, 99.98, 99.99}
+
+local function det_range(v)
+  local want = "{pfa0, pfa1, pmiss0, pmiss1} in percent, with 0 < pfa0 < pfa1 < 100 and 0 < pmiss0 < pmiss1 < 100"
+  if check.range(v) then return want end
+  for i = 1, 4 do
+    local x = rawget(v, i)
+    if not (x > 0 and x < 100) then return want end
+  end
+end
+
+--- The scores of one side (`what`: 'tar' or 'non') of system i: a raw copy of a list of
+-- numbers, or a gmmkit.Matrix left for gk.eval to check; nil and a message if neither.
+local function det_scores(v, what, i)
+  if is_type(v, "gmmkit.Matrix") then return v end
+  if type(v) ~= "table" then
+    return nil, string.format("system %d: '%s' must be a list of scores or a vector gmmkit.Matrix, got %s", i, what,
+      type(v))
+  end
+  local n, list = rawlen(v), {}
+  if n == 0 then return nil, string.format("system %d: '%s' is empty: no scores", i, what) end
+  for j = 1, n do
+    local s = rawget(v, j)
+    if type(s) ~= "number" or s ~= s then
+      return nil, string.format("system %d: %s score %d is %s, not a number", i, what, j, s ~= s and "NaN" or type(s))
+    end
+    list[j] = s
+  end
+  return list
+end
+
+--- DET plot (NIST): one curve per system on normal-deviate axes, each with its EER marked.
+function plot.det(systems, opts)
+  opts = check_options("det", opts, {{"file", check.file}, {"title", check.text}, {"size", check.size},
+    {"range", det_range}, {"rocch", check.bool}}, 2)
+  if type(systems) ~= "table" or rawlen(systems) == 0 then
+    error("bad argument #1 to 'det' (a non-empty list of systems {name=, tar=, non=} expected, got " ..
+      (type(systems) == "table" and "an empty table" or type(systems)) .. ")", 2)
+  end
+  local curves = {}
+  for i, s in ipairs(raw_list(systems)) do
+    if type(s) ~= "table" then
+      error(string.format("bad argument #1 to 'det' (system %d must be a table {name=, tar=, non=}, got %s)", i,
+        type(s)), 2)
+    end
+    local name = rawget(s, "name")
+    if name ~= nil and check.text(name) then
+      error(string.format("bad argument #1 to 'det' (system %d: 'name' must be a string, got %s)", i, type(name)), 2)
+    end
+    local tar, why = det_scores(rawget(s, "tar"), "tar", i)
+    local non, why_non = det_scores(rawget(s, "non"), "non", i)
+    if not tar or not non then error("bad argument #1 to 'det' (" .. (why or why_non) .. ")", 2) end
+    local ok, d = pcall(core.eval.det, tar, non, {rocch = opts.rocch == true})
+    local ok_eer, eer = false, nil
+    if ok then ok_eer, eer = pcall(core.eval.eer, tar, non) end
+    if not ok_eer then  -- a matrix gk.eval refused: its reason, for this system
+      local reason = tostring(ok and eer or d)
+      error(string.format("bad argument #1 to 'det' (system %d: %s)", i, reason:match("%((.*)%)$") or reason), 2)
+    end
+    curves[i] = {name = name ~= nil and tostring(name) or ("system " .. i), det = d, eer = eer}
+  end
+  local range = opts.range or {0.1, 40, 0.1, 40}
+  local function tics(lo, hi)
+    local list = {}
+    for _, t in ipairs(det_ticks) do
+      if t >= lo * (1 - 1e-9) and t <= hi * (1 + 1e-9) then
+        list[#list + 1] = string.format('"%g" %.17g', t, probit(t / 100))
+      end
+    end
+    return "(" .. table.concat(list, ", ") .. ")"
+  end
+  return render(opts.file, function(tmp)
+    local script = {terminal(opts.file, opts.size or {760, 720})}
+    script[#script + 1] = string.format(
+      "set title %s\nset xlabel 'False alarm probability (%%)'\nset ylabel 'Miss probability (%%)'\n" ..
+      "set xrange [%.17g:%.17g]\nset yrange [%.17g:%.17g]\nset size ratio -1\nset xtics %s\nset ytics %s\n" ..
+      "set grid\nset key top right box opaque\n",
+      quote(opts.title or "DET"), probit(range[1] / 100), probit(range[2] / 100), probit(range[3] / 100),
+      probit(range[4] / 100), tics(range[1], range[2]), tics(range[3], range[4]))
+    local plots = {"x with lines dt 2 lc rgb '#a0a0a0' notitle"}  -- Pmiss = Pfa, where the EER lies
+    for i, c in ipairs(curves) do
+      local color = colors[(i - 1) % #colors + 1]
+      local path, f = tmp.data()
+      local rows = {"# pfa pmiss probit(pfa) probit(pmiss)\n"}
+      local pfa, pmiss = c.det.pfa, c.det.pmiss
+      for j = 1, #pfa do
+        rows[#rows + 1] = string.format("%.17g %.17g %.17g %.17g\n", pfa[j], pmiss[j], probit(pfa[j]), probit(pmiss[j]))
+      end
+      f:write(table.concat(rows))
+      f:close()
+      local epath, ef = tmp.data()
+      ef:write(string.format("# eer probit(eer)\n%.17g %.17g\n", c.eer, probit(c.eer)))
+      ef:close()
+      plots[#plots + 1] = string.format("%s using 3:4 with lines lw 2 lc rgb '%s' title %s", quote(path), color,
+        quote(string.format("%s (EER %.2f%%)", c.name, 100 * c.eer)))
+      plots[#plots + 1] = string.format("%s using 2:2 with points pt 7 ps 1.3 lc rgb '%s' notitle", quote(epath), color)
+    end
+    script[#script + 1] = "plot " .. table.concat(plots, ", \\\n  ") .. "\n"
+    return table.concat(script)
+  end)
+end
+
 core.setdoc(plot.mixtures, [[
 gk.plot.mixtures{mixtures = {f, g, ...}, labels =, dims = {1, 2}, points = X, file =, title =, xlabel =, ylabel =, grid = 120, range = {x0, x1, y0, y1}, ellipses = true, contours = true}
 A 2-D slice of one or more mixtures on dimensions `dims`: density contours of each
@@ -527,5 +679,15 @@ The mean log-likelihood per frame at each EM iteration (info from gk.gmm.train).
 core.setdoc(plot.image, [[
 gk.plot.image(m[, {file =, title =, frame_shift =}])
 An image of a frames x dims matrix (MFCC, filterbank), time on the x axis.]])
+core.setdoc(plot.det, [[
+gk.plot.det(systems[, {file =, title =, range = {0.1, 40, 0.1, 40}, rocch = false, size =}])
+A DET plot as in NIST's evaluations: miss probability against false-alarm probability,
+both on normal-deviate (probit) axes labelled in percent, one curve per system of the
+list {{name =, tar =, non =}, ...} (target and non-target scores: Lua arrays or vector
+matrices, as gk.eval takes them), each from gk.eval.det (the step curve; rocch = true
+draws its ROC convex hull) with its EER (gk.eval.eer) marked on the dashed line Pmiss =
+Pfa and given in the legend. range = {pfa0, pfa1, pmiss0, pmiss1} in percent. The
+probit is Wichura's AS 241, rates of 0 and 1 clamped to 2^-52 and 1 - 2^-52 as DETware
+does. `file` ends in .png or .svg; without it the plot is drawn on the terminal.]])
 
 return plot

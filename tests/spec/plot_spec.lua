@@ -246,6 +246,216 @@ describe("gk.plot", function()
     assert.truthy(svg:find(">c1<", 1, true), svg)
   end)
 
+  -- Calls f with the temporary files of gk.plot kept: returns pcall's results and the
+  -- text of each file made through os.tmpname (then removed).
+  local function keeping_data(f)
+    local issued, tmpname, remove = {}, os.tmpname, os.remove
+    os.tmpname = function() local p = tmpname() issued[#issued + 1] = p return p end
+    os.remove = function(p)
+      for _, q in ipairs(issued) do if p == q then return true end end
+      return remove(p)
+    end
+    local res = table.pack(pcall(f))
+    os.tmpname, os.remove = tmpname, remove
+    local texts = {}
+    for _, p in ipairs(issued) do
+      texts[#texts + 1] = read(p)
+      os.remove(p)
+    end
+    return res, texts
+  end
+
+  -- The rows of the DET data files among `texts` (header "# pfa pmiss ..."), in order.
+  local function det_files(texts)
+    local files = {}
+    for _, s in ipairs(texts) do
+      if s:find("^# pfa pmiss probit%(pfa%) probit%(pmiss%)\n") then
+        local rows = {}
+        for line in s:gmatch("[^\n]+") do
+          if not line:find("^#") then
+            local r = {}
+            for v in line:gmatch("%S+") do r[#r + 1] = tonumber(v) end
+            rows[#rows + 1] = r
+          end
+        end
+        files[#files + 1] = rows
+      end
+    end
+    return files
+  end
+
+  -- The standard normal CDF by its Taylor series (Abramowitz & Stegun 26.2.10), an
+  -- independent check of the plot's probit for |x| <= 3.5 (absolute error about 1e-15).
+  local function Phi(x)
+    local term, sum, n = x, x, 0
+    repeat
+      n = n + 1
+      term = -term * x * x / (2 * n)
+      local add = term / (2 * n + 1)
+      sum = sum + add
+    until math.abs(add) < 1e-20
+    return 0.5 + sum / math.sqrt(2 * math.pi)
+  end
+
+  it("writes a DET curve on probit axes: the data of a tiny example, known normal deviates", function()
+    local path = dir .. "/det.svg"
+    -- tar {1, 2}, non {0, 1.5, 3}: the six DET points over all thresholds, worked by hand
+    -- (accept when score >= t): t = 0, 1, 1.5, 2, 3, above all.
+    local res, texts = keeping_data(function()
+      return gk.plot.det({{name = "tiny", tar = {1, 2}, non = {0, 1.5, 3}}}, {file = path, title = "tiny DET"})
+    end)
+    assert.is_true(res[1], tostring(res[2]))
+    assert.are.equal(path, res[2])
+    local files = det_files(texts)
+    assert.are.equal(1, #files)
+    local rows = files[1]
+    local want = {{1, 0}, {2 / 3, 0}, {2 / 3, 0.5}, {1 / 3, 0.5}, {1 / 3, 1}, {0, 1}}
+    assert.are.equal(#want, #rows)
+    local deviate = {[0.5] = 0, [1 / 3] = -0.43072729929545744, [2 / 3] = 0.43072729929545744}
+    local far = 8.125890664701906  -- probit(2^-52): rates of 0 and 1 are clamped, as DETware does
+    deviate[0], deviate[1] = -far, far
+    for i, w in ipairs(want) do
+      assert.is_true(math.abs(rows[i][1] - w[1]) < 1e-15 and math.abs(rows[i][2] - w[2]) < 1e-15, "point " .. i)
+      for k = 1, 2 do
+        local x = deviate[w[k]]
+        assert.is_true(math.abs(rows[i][k + 2] - x) <= 1e-14 * math.max(1, math.abs(x)),
+          string.format("point %d: probit(%.17g) = %.17g, want %.17g", i, w[k], rows[i][k + 2], x))
+      end
+    end
+    local svg = read(path)
+    assert.truthy(svg:find("tiny DET", 1, true))
+    assert.truthy(svg:find("tiny (EER 40.00%)", 1, true), svg)  -- gk.eval.eer: 0.4 on the ROC convex hull
+    assert.truthy(svg:find(">False alarm probability (%)<", 1, true))
+    assert.truthy(svg:find(">Miss probability (%)<", 1, true))
+    for _, tick in ipairs({"0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "40"}) do
+      assert.truthy(svg:find(">" .. tick .. "<", 1, true), "tick " .. tick)
+    end
+    assert.falsy(svg:find(">60<", 1, true))
+  end)
+
+  it("puts probit(0.975) = 1.959963984540054 and the normal deviate of every rate k/1000 on the axes", function()
+    -- one target, 40 and then 1000 non-targets with distinct scores: Pfa runs over k/n
+    local non40, non1000 = {}, {}
+    for k = 1, 40 do non40[k] = k end
+    for k = 1, 1000 do non1000[k] = k end
+    local res, texts = keeping_data(function()
+      return gk.plot.det({{name = "a", tar = {0.5}, non = non40}, {name = "b", tar = {0.5}, non = non1000}},
+        {file = dir .. "/det2.png", range = {0.05, 99.95, 0.1, 40}})
+    end)
+    assert.is_true(res[1], tostring(res[2]))
+    png_size(read(dir .. "/det2.png"))
+    local files = det_files(texts)
+    assert.are.equal(2, #files)
+    local found = false
+    for _, r in ipairs(files[1]) do
+      if r[1] == 0.975 then
+        found = true
+        assert.is_true(math.abs(r[3] - 1.959963984540054) < 1e-15, string.format("%.17g", r[3]))
+      end
+      if r[1] == 0.5 then assert.are.equal(0, r[3]) end
+    end
+    assert.is_true(found)
+    local checked = 0
+    for _, r in ipairs(files[2]) do
+      local p, x = r[1], r[3]
+      if p >= 0.001 and p <= 0.999 then
+        -- the deviate's error, (Phi(x) - p) / phi(x), within 1e-12
+        local phi = math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        assert.is_true(math.abs(Phi(x) - p) / phi < 1e-12, string.format("probit(%.17g) = %.17g", p, x))
+        checked = checked + 1
+      end
+    end
+    assert.are.equal(999, checked)
+  end)
+
+  it("passes no system name, title or file of a DET plot to gnuplot as a command", function()
+    local mark = dir .. "/ran-det"
+    local payloads = {
+      't\nsystem "touch ' .. mark .. '"',
+      't" ; system "touch ' .. mark .. '" ; "',
+      "t' ; system 'touch " .. mark .. "' ; '",
+      't `touch ' .. mark .. '`',
+      't\\\nsystem "touch ' .. mark .. '"',
+      't\r\nsystem "touch ' .. mark .. '"',
+      't @x',
+    }
+    for i, p in ipairs(payloads) do
+      local path = dir .. "/" .. p .. ".svg"
+      os.execute("mkdir -p '" .. path:match("^(.*)/"):gsub("'", "'\\''") .. "'")
+      for name, call in pairs({
+        name = function() gk.plot.det({{name = p, tar = {1, 2}, non = {0, 1.5}}}, {file = dir .. "/inj-det.svg"}) end,
+        title = function() gk.plot.det({{tar = {1, 2}, non = {0, 1.5}}}, {title = p, file = dir .. "/inj-det.svg"}) end,
+        file = function()
+          gk.plot.det({{tar = {1, 2}, non = {0, 1.5}}}, {file = path})
+          assert.truthy(read(path), "no file " .. path)
+        end,
+      }) do
+        os.remove(mark)
+        local ok, err = pcall(call)
+        assert.is_true(ok, tostring(err))
+        assert.is_nil(read(mark), string.format("payload %d through %s ran a command", i, name))
+      end
+      local svg = read(dir .. "/inj-det.svg")
+      assert.truthy(svg, "no figure")
+    end
+  end)
+
+  it("checks the arguments of det, and leaves no temporary file when it fails", function()
+    local ok_sys = {name = "a", tar = {1, 2}, non = {0, 1.5}}
+    local liar = setmetatable({}, {__len = function() return 2 ^ 61 end, __index = function() return 1 end})
+    for _, c in ipairs({
+      {function() gk.plot.det() end, "bad argument #1 to 'det' (a non-empty list of systems {name=, tar=, non=} expected, got nil)"},
+      {function() gk.plot.det({}) end, "expected, got an empty table"},
+      {function() gk.plot.det(liar) end, "expected, got an empty table"},
+      {function() gk.plot.det({5}) end, "bad argument #1 to 'det' (system 1 must be a table {name=, tar=, non=}, got number)"},
+      {function() gk.plot.det({ok_sys, {name = {}, tar = {1}, non = {2}}}) end, "(system 2: 'name' must be a string, got table)"},
+      {function() gk.plot.det({{tar = {1}}}) end, "(system 1: 'non' must be a list of scores or a vector gmmkit.Matrix, got nil)"},
+      {function() gk.plot.det({{tar = {}, non = {1}}}) end, "(system 1: 'tar' is empty: no scores)"},
+      {function() gk.plot.det({{tar = liar, non = {1}}}) end, "(system 1: 'tar' is empty: no scores)"},
+      {function() gk.plot.det({{tar = {1, 0 / 0}, non = {1}}}) end, "(system 1: tar score 2 is NaN, not a number)"},
+      {function() gk.plot.det({{tar = {1}, non = {1, "2"}}}) end, "(system 1: non score 2 is string, not a number)"},
+      {function() gk.plot.det({{tar = gk.matrix.new(2, 2), non = {1}}}) end,
+        "bad argument #1 to 'det' (system 1: tar must be a vector (1 x n or n x 1), got a 2 x 2 matrix)"},
+      {function() gk.plot.det({ok_sys}, {titel = "x"}) end,
+        "bad argument #2 to 'det' (unknown option 'titel' (did you mean 'title'?))"},
+      {function() gk.plot.det({ok_sys}, {file = "det.pdf"}) end, "option 'file' must be a file name ending in .png or .svg"},
+      {function() gk.plot.det({ok_sys}, {range = {0, 40, 0.1, 40}}) end, "option 'range' must be {pfa0, pfa1, pmiss0, pmiss1} in percent"},
+      {function() gk.plot.det({ok_sys}, {range = {1, 100, 0.1, 40}}) end, "option 'range' must be"},
+      {function() gk.plot.det({ok_sys}, {range = {5, 1, 0.1, 40}}) end, "option 'range' must be"},
+      {function() gk.plot.det({ok_sys}, {rocch = "yes"}) end, "option 'rocch' must be a boolean"},
+      {function() gk.plot.det({ok_sys}, 5) end, "bad argument #2 to 'det' (table expected, got number)"},
+    }) do
+      local ok, err = pcall(c[1])
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(c[2], 1, true), tostring(err))
+    end
+    local issued, tmpname = {}, os.tmpname
+    os.tmpname = function() local p = tmpname() issued[#issued + 1] = p return p end
+    local ok, err = pcall(gk.plot.det, {ok_sys}, {file = dir .. "/missing/d.png"})
+    os.tmpname = tmpname
+    assert.is_false(ok)
+    assert.truthy(err:find("cannot write the figure", 1, true), err)
+    assert.is_true(#issued > 0)
+    for _, p in ipairs(issued) do assert.is_nil(read(p), "left " .. p) end
+    local left = h.run("ls '" .. dir .. "'")
+    assert.falsy(left:find("%.part"), left)
+  end)
+
+  it("draws the ROC convex hull with rocch = true, and accepts vector matrices", function()
+    local tar = gk.matrix.from_table({{1, 2, 3, 4}})
+    local res, texts = keeping_data(function()
+      return gk.plot.det({{name = "m", tar = tar, non = {0, 2.5, 1.5, 3.5, -1}}}, {file = dir .. "/hull.svg", rocch = true})
+    end)
+    assert.is_true(res[1], tostring(res[2]))
+    local rows = det_files(texts)[1]
+    local hull = gk.eval.det({1, 2, 3, 4}, {0, 2.5, 1.5, 3.5, -1}, {rocch = true})
+    assert.are.equal(#hull.pfa, #rows)
+    for i, r in ipairs(rows) do
+      assert.are.equal(hull.pfa[i], r[1])
+      assert.are.equal(hull.pmiss[i], r[2])
+    end
+  end)
+
   it("has docs", function()
     for name, f in pairs(gk.plot) do assert.is_string(gk.doc(f), name) end
   end)
