@@ -8,14 +8,10 @@
 local gk = require "gmmkit"
 local ex = gk.experiment
 
-local smoke = ex.smoke()
-local opt = ex.options(arg, {
-  out = os.getenv("GMMKIT_OUT") or "out/canonical_1d",
+local opt = ex.setup(arg, "canonical_1d", {
   targets = {5, 6, 3},
   methods = {"topk", "runnalls", "minise", "gmrc", "gd", "kmeans", "lbfgs", "brute"},
-  plots = not smoke,
 }, "canonical_1d.lua: the literature's 1-D ten-component mixture reduced to 5, 6 and 3")
-ex.mkdir(opt.out)
 
 local w = {0.03, 0.18, 0.12, 0.19, 0.02, 0.16, 0.06, 0.10, 0.08, 0.06}
 local mu = {1.45, 2.20, 0.67, 0.48, 1.49, 0.91, 1.01, 1.42, 2.77, 0.89}
@@ -24,26 +20,18 @@ local means, covs = {}, {}
 for i = 1, #w do means[i], covs[i] = {mu[i]}, {var[i]} end
 local f = gk.gmm.new{weights = w, means = means, covariances = covs, covariance_type = "diag"}
 
--- One row per method, one NISE column per target.
-local rows, columns, headers, reduced = {}, {"method"}, {"method"}, {}
-for i, m in ipairs(opt.methods) do rows[i] = {method = m} end
-for _, k in ipairs(opt.targets) do
-  local col = "K=" .. k
-  columns[#columns + 1], headers[#headers + 1] = col, "NISE, K = " .. k
-  local by = ex.by_method(ex.reduce_all(f, k, opt.methods))
-  for i, m in ipairs(opt.methods) do rows[i][col] = by[m] and by[m].nise end
-  ex.check_best(by, "lbfgs", {"gd", "kmeans", "topk", "runnalls", "minise"})
+-- Brute force is never beaten by more than rounding.
+local function brute_is_best(by, k)
   if by.brute and by.lbfgs then
     assert(by.brute.nise <= by.lbfgs.nise * (1 + 1e-6) + 1e-12,
       string.format("K = %d: lbfgs NISE %.6g beats brute force %.6g", k, by.lbfgs.nise, by.brute.nise))
   end
-  reduced[k] = by
 end
-local tbl = ex.markdown_table(rows, columns, headers)
-print(tbl)
 
-if opt.plots and reduced[5] then
-  -- Densities on a grid, from score_samples (log density per point).
+-- f with its K = 5 reductions: densities on a grid, from score_samples (log density per point).
+local function densities(result)
+  local reduced = result.reduced
+  if not reduced[5] then return end
   local n, lo, hi = 400, -0.2, 3.4
   local grid = gk.matrix.new(n, 1, 0)
   local xs = {}
@@ -67,5 +55,7 @@ if opt.plots and reduced[5] then
     file = opt.out .. "/canonical_k5.png",
     title = "The canonical 1-D mixture reduced to 5 components"}
 end
-ex.write(opt.out .. "/canonical_1d.md", "# The canonical 1-D mixture\n\n" .. tbl .. "\n")
-print("wrote " .. opt.out .. "/canonical_1d.md")
+
+-- Compare: one row per method, one NISE column per target; canonical_1d.md.
+ex.compare(f, opt.targets, opt.methods, {check = brute_is_best, out = opt.out, name = "canonical_1d",
+  title = "The canonical 1-D mixture", plots = opt.plots, figures = densities})

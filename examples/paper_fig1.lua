@@ -7,17 +7,13 @@
 local gk = require "gmmkit"
 local ex = gk.experiment
 
-local smoke = ex.smoke()
-local opt = ex.options(arg, {
-  out = os.getenv("GMMKIT_OUT") or "out/paper_fig1",
+local opt = ex.setup(arg, "paper_fig1", {
   seed = 1,
-  points = smoke and 1500 or 3000,
+  points = ex.smoke() and 1500 or 3000,
   fit = 10,
   target = 5,
   methods = {"gd", "kmeans", "lbfgs", "topk", "runnalls", "minise", "gmrc"},
-  plots = not smoke,
 }, "paper_fig1.lua: 2-D, 10 -> 5 components (the paper's figure 1)")
-ex.mkdir(opt.out)
 
 -- The true mixture: 5 components, means uniform in [0, 10]^2, weights uniform then
 -- normalised, every covariance 0.5 I (equal, diagonal).
@@ -33,6 +29,7 @@ for k = 1, 5 do weights[k] = weights[k] / total end
 local truth = gk.gmm.new{weights = weights, means = means, covariances = covs, covariance_type = "diag"}
 local X = truth:sample(opt.points, {seed = opt.seed})
 
+-- The EM fit, whose log-likelihood never falls.
 local f, em = gk.gmm.train(X, {components = opt.fit, covariance_type = "full", seed = opt.seed, max_iter = 200, tol = 1e-6})
 print(string.format("EM: %d components, %d iterations, mean log-likelihood %.4f", opt.fit, em.iterations,
   em.history[#em.history]))
@@ -41,30 +38,9 @@ for i = 2, #em.history do
     "EM log-likelihood fell at iteration " .. i)
 end
 
-local rows = ex.reduce_all(f, opt.target, opt.methods, {seed = opt.seed})
-local by = ex.by_method(rows)
-for _, r in ipairs(rows) do
-  r.loglik = r.model:log_likelihood(X)
-end
-local tbl = ex.markdown_table(rows, {"method", "nise", "ise", "loglik", "iterations", "seconds"},
-  {"method", "NISE", "ISE", "mean log-lik of the data", "iterations", "seconds"})
-print(tbl)
-
--- The checks that make this example a test: the exact optimiser is never worse than
--- the paper's methods and the greedy baselines.
-ex.check_best(by, "lbfgs", {"gd", "kmeans", "topk", "runnalls", "minise"})
-
-if opt.plots then
-  for _, r in ipairs(rows) do
-    gk.plot.mixtures{mixtures = {f, r.model}, labels = {"f (10)", r.method .. " (5)"}, points = X,
-      file = opt.out .. "/fig1_" .. r.method .. ".png",
-      title = string.format("10 -> 5 by %s: NISE %.3g", r.method, r.nise)}
-  end
-  local runs = {}
-  for _, m in ipairs({"gd", "kmeans", "lbfgs"}) do
-    if by[m] then runs[#runs + 1] = {label = m, info = by[m].info} end
-  end
-  gk.plot.convergence(runs, {file = opt.out .. "/fig1_convergence.png", title = "2-D, 10 -> 5: ISE against time"})
-end
-ex.write(opt.out .. "/fig1.md", "# Figure 1: 2-D, 10 -> 5\n\n" .. tbl .. "\n")
-print("wrote " .. opt.out .. "/fig1.md")
+-- Compare (the check that makes this example a test: the exact optimiser is never worse
+-- than the paper's methods and the greedy baselines): the table, f against each
+-- reduction over the data, the convergence, fig1.md.
+ex.compare(f, opt.target, opt.methods, {data = X, ise = true, seed = opt.seed, out = opt.out, name = "fig1",
+  title = "Figure 1: 2-D, 10 -> 5", plots = opt.plots, mixtures = opt.methods,
+  convergence = "2-D, 10 -> 5: ISE against time"})

@@ -135,6 +135,23 @@ function experiment.options(argv, defaults, usage)
   os.exit(2)
 end
 
+--- mkdir's work; its errors are raised at `level` (counted from this function).
+local function make_folder(path, level)
+  local ok = os.execute("mkdir -p -- " .. shell_quote(path) .. " 2>/dev/null")
+  if not ok then
+    error(string.format("cannot create the output folder %s: choose another (for an example: --out DIR)", path), level)
+  end
+  local probe = string.format("%s/.gmmkit-write-test-%d", path, math.random(1 << 30))
+  local f, why = io.open(probe, "w")
+  if not f then
+    error(string.format("cannot write in the output folder %s (%s): choose another (for an example: --out DIR)",
+      path, tostring(why):gsub("^.*: ", "")), level)
+  end
+  f:close()
+  os.remove(probe)
+  return path
+end
+
 --- Creates a folder (and its parents), checks that a file can be written in it, and
 -- returns its path: an output folder that cannot be written is reported before any
 -- heavy step, not after it.
@@ -142,19 +159,29 @@ function experiment.mkdir(path)
   if type(path) ~= "string" or path == "" or path:find("%z") then
     error("bad argument #1 to 'mkdir' (a folder path expected)", 2)
   end
-  local ok = os.execute("mkdir -p -- " .. shell_quote(path) .. " 2>/dev/null")
-  if not ok then
-    error(string.format("cannot create the output folder %s: choose another (for an example: --out DIR)", path), 2)
+  local made = make_folder(path, 3)  -- not a tail call: the level counts this frame
+  return made
+end
+
+--- Sets an example up: its options parsed from `arg` against `defaults` (as by
+-- options), to which `out` ($GMMKIT_OUT, else out/<name>) and `plots` (off in smoke mode)
+-- are added when they are absent, and the output folder created and checked for writing
+-- (as by mkdir) before any heavy step. Returns the options.
+function experiment.setup(argv, name, defaults, usage)
+  if argv ~= nil and type(argv) ~= "table" then bad("setup", 1, "table (a script's arg) or nil", argv) end
+  if type(name) ~= "string" or not name:match("^[%w_%-]+$") then bad("setup", 2, "example name (letters, digits, _ and -)", name) end
+  if type(defaults) ~= "table" then bad("setup", 3, "table of defaults", defaults) end
+  check_string("setup", 4, usage, true)
+  local d = {}
+  for k, v in next, defaults do d[k] = v end
+  if d.out == nil then d.out = os.getenv("GMMKIT_OUT") or ("out/" .. name) end
+  if d.plots == nil then d.plots = not experiment.smoke() end
+  local opt = experiment.options(argv, d, usage)
+  if type(opt.out) ~= "string" or opt.out == "" or opt.out:find("%z") then
+    error(string.format("bad argument #3 to 'setup' (out must be a folder path, got %s)", got(opt.out)), 2)
   end
-  local probe = string.format("%s/.gmmkit-write-test-%d", path, math.random(1 << 30))
-  local f, why = io.open(probe, "w")
-  if not f then
-    error(string.format("cannot write in the output folder %s (%s): choose another (for an example: --out DIR)",
-      path, tostring(why):gsub("^.*: ", "")), 2)
-  end
-  f:close()
-  os.remove(probe)
-  return path
+  make_folder(opt.out, 3)
+  return opt
 end
 
 --- The checkout's root, from a script path such as arg[0] = "examples/x.lua".
@@ -219,11 +246,6 @@ function experiment.timed(f, ...)
   local r = table.pack(f(...))
   r[r.n + 1] = core.seconds() - t0
   return table.unpack(r, 1, r.n + 1)
-end
-
---- Monotonic wall-clock seconds.
-function experiment.clock()
-  return core.seconds()
 end
 
 --- Reduces `f` to `k` components with each method in `methods`; returns a list of rows
@@ -341,25 +363,127 @@ function experiment.markdown_table(rows, columns, headers)
   return table.concat(out, "\n")
 end
 
---- Writes a text file atomically enough for reports (temporary file, then rename).
+--- Writes a text file by the core's atomic writer (gk.core.write_file: a temporary file
+-- beside it, fsync, rename; a target that is not a regular file is refused). Its errors
+-- name the file and the caller's line.
 function experiment.write(path, text)
   if type(path) ~= "string" or path == "" or path:find("%z") then bad("write", 1, "file path", path) end
   if type(text) ~= "string" and type(text) ~= "number" then bad("write", 2, "string", text) end
-  local tmp = path .. ".tmp"
-  local f, why = io.open(tmp, "w")
-  if not f then error(string.format("cannot write %s: %s", path, tostring(why)), 2) end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then
-    os.remove(tmp)
-    error(string.format("cannot write %s: %s", path, tostring(werr)), 2)
-  end
-  local moved, merr = os.rename(tmp, path)
-  if not moved then
-    os.remove(tmp)
-    error(string.format("cannot write %s: %s", path, tostring(merr)), 2)
-  end
+  core.write_file(path, tostring(text))
   return path
+end
+
+-- The methods every comparison checks lbfgs against: the paper's and the greedy baselines.
+local BASELINES = {"gd", "kmeans", "topk", "runnalls", "minise"}
+local COMPARE_KEYS = {data = true, data_name = true, out = true, name = true, seed = true, title = true, intro = true,
+  ise = true, what = true, mixtures = true, convergence = true, plots = true, figures = true, notes = true, check = true}
+
+local function check_compare(f, k, methods, opts)
+  local mt = getmetatable(f)
+  if type(f) ~= "userdata" or type(mt) ~= "table" or rawget(mt, "__name") ~= "gmmkit.Gmm" then
+    bad("compare", 1, "gmmkit.Gmm", f)
+  end
+  local targets = k
+  if type(k) == "number" then targets = {k}
+  elseif type(k) ~= "table" or rawlen(k) == 0 then bad("compare", 2, "number of components or a list of them", k) end
+  check_list("compare", 2, targets, "number")
+  check_list("compare", 3, methods, "string")
+  local raw = {}  -- read raw: a lying __index cannot lengthen the list
+  for i = 1, rawlen(targets) do raw[i] = rawget(targets, i) end
+  targets = raw
+  if opts ~= nil and type(opts) ~= "table" then bad("compare", 4, "table of options or nil", opts) end
+  opts = opts or {}
+  local names = {}
+  for key in pairs(COMPARE_KEYS) do names[#names + 1] = key end
+  table.sort(names)
+  for key in next, opts do
+    if not COMPARE_KEYS[key] then
+      local s = type(key) == "string" and core.suggest(key, names)
+      error(string.format("bad argument #4 to 'compare' (unknown option '%s'%s)", tostring(key),
+        s and (" (did you mean '" .. s .. "'?)") or ""), 3)
+    end
+  end
+  if opts.out ~= nil and (type(opts.out) ~= "string" or type(opts.name) ~= "string") then
+    error("bad argument #4 to 'compare' (options out and name must be a folder and a file name)", 3)
+  end
+  return targets, opts
+end
+
+--- The table of a comparison: with one target, a row per method (NISE, [ISE,] [the
+-- mean log-likelihood of opts.data,] iterations, seconds); with several, a row per
+-- method and a NISE column per target.
+local function compare_table(single, targets, methods, opts, reduced, rows)
+  if single then
+    local columns, headers = {"method", "nise"}, {"method", "NISE"}
+    if opts.ise then columns[#columns + 1], headers[#headers + 1] = "ise", "ISE" end
+    if opts.data then
+      for _, r in ipairs(rows) do r.loglik = r.model:log_likelihood(opts.data) end
+      columns[#columns + 1], headers[#headers + 1] = "loglik", "mean log-lik of the " .. (opts.data_name or "data")
+    end
+    columns[#columns + 1], headers[#headers + 1] = "iterations", "iterations"
+    columns[#columns + 1], headers[#headers + 1] = "seconds", "seconds"
+    return experiment.markdown_table(rows, columns, headers), rows
+  end
+  local table_rows, columns, headers = {}, {"method"}, {"method"}
+  for i = 1, rawlen(methods) do table_rows[i] = {method = rawget(methods, i)} end
+  for _, K in ipairs(targets) do
+    local col = "K=" .. K
+    columns[#columns + 1], headers[#headers + 1] = col, "NISE, K = " .. K
+    for _, r in ipairs(table_rows) do r[col] = reduced[K][r.method] and reduced[K][r.method].nise end
+  end
+  return experiment.markdown_table(table_rows, columns, headers), table_rows
+end
+
+--- A comparison's figures: f against each method of opts.mixtures, the example's own
+-- (opts.figures), and the convergence of the iterative methods.
+local function compare_figures(f, k, opts, result)
+  local plot = require "gmmkit.plot"
+  local by, stem = result.by, opts.out .. "/" .. opts.name
+  local mixtures = check_list("compare", 4, opts.mixtures, "string", true) or {}
+  for i = 1, rawlen(mixtures) do
+    local m = rawget(mixtures, i)
+    local r = by[m]
+    if r then
+      plot.mixtures{mixtures = {f, r.model}, labels = {string.format("f (%d)", f.components), string.format("%s (%d)", m, k)},
+        points = opts.data, file = stem .. "_" .. m .. ".png",
+        title = string.format("%s%d -> %d by %s: NISE %.3g", opts.what and opts.what .. ", " or "", f.components, k, m, r.nise)}
+    end
+  end
+  if opts.figures then opts.figures(result) end
+  if opts.convergence then
+    local runs = {}
+    for _, m in ipairs({"gd", "kmeans", "lbfgs"}) do
+      if by[m] then runs[#runs + 1] = {label = m, info = by[m].info} end
+    end
+    if #runs > 0 then plot.convergence(runs, {file = stem .. "_convergence.png", title = opts.convergence}) end
+  end
+end
+
+--- Compares the reductions of `f` to `k` components (or to each of a list of targets) by
+-- each method in `methods`; see the doc text below. Returns {rows=, by=, reduced=, table=}.
+function experiment.compare(f, k, methods, opts)
+  local targets
+  targets, opts = check_compare(f, k, methods, opts)
+  local result = {reduced = {}}
+  for _, K in ipairs(targets) do
+    local rows = experiment.reduce_all(f, K, methods, {seed = opts.seed})
+    local by = experiment.by_method(rows)
+    experiment.check_best(by, "lbfgs", BASELINES)
+    if opts.check then opts.check(by, K) end
+    result.reduced[K], result.by, result.rows = by, by, rows
+  end
+  result.table, result.rows = compare_table(type(k) == "number", targets, methods, opts, result.reduced, result.rows)
+  print(result.table)
+  local note = opts.notes and opts.notes(result)
+  if type(note) == "string" and note ~= "" then print(note) end
+  if opts.plots and opts.out then compare_figures(f, targets[1], opts, result) end
+  if opts.out then
+    local path = opts.out .. "/" .. opts.name .. ".md"
+    experiment.write(path, "# " .. (opts.title or opts.name) .. "\n\n" .. (opts.intro and opts.intro .. "\n\n" or "") ..
+      result.table .. "\n" .. (type(note) == "string" and "\n" .. note .. "\n" or ""))
+    print("wrote " .. path)
+  end
+  return result
 end
 
 --- Prints a progress line on stderr.
@@ -432,11 +556,14 @@ for name, text in pairs({
   smoke = "gk.experiment.smoke() -> boolean\nTrue in the tests' reduced-size mode (GMMKIT_SMOKE=1).",
   options = "gk.experiment.options(arg, defaults[, usage]) -> table\nParses --name value options of a script against their defaults (types follow the defaults; lists are comma-separated); --help prints usage and exits 0; a usage error prints one line and the usage and exits 2.",
   mkdir = "gk.experiment.mkdir(path) -> path\nCreates a folder and its parents and checks that it can be written (an error names the folder).",
+  setup = "gk.experiment.setup(arg, name, defaults[, usage]) -> options\nAn example's options as by options(), with out ($GMMKIT_OUT, else out/<name>) and plots (off in smoke mode) added when absent, and the output folder created and checked for writing before any heavy step.",
+  compare = "gk.experiment.compare(f, k, methods[, {data=, data_name='data', out=, name=, seed=, title=, intro=, ise=false, what=, mixtures=, convergence=, plots=false, figures=, notes=, check=}]) -> {rows=, by=, reduced=, table=}\n" ..
+    "Reduces f to k components (or to each of a list of targets) by every method, checks that lbfgs is no worse than gd, kmeans, topk, runnalls and minise (and calls check(by, k)), and prints the Markdown table: a row per method with NISE, ISE (ise=true), the mean log-likelihood of the matrix `data` and iterations and seconds; with a list of targets, a NISE column per target. " ..
+    "notes(result) may return text, printed and written under the table. With out and name: the figures when plots is true (f against each method of `mixtures`, titled `what`, in <name>_<method>.png; figures(result); the convergence of gd, kmeans and lbfgs titled `convergence` in <name>_convergence.png) and <out>/<name>.md (heading `title`, then `intro`).",
   timed = "gk.experiment.timed(f, ...) -> results..., seconds\nCalls f and appends the wall-clock seconds it took.",
-  clock = "gk.experiment.clock() -> seconds\nMonotonic wall-clock time.",
   reduce_all = "gk.experiment.reduce_all(f, k, methods[, opts]) -> rows\nReduces f to k components with every method; each row has method, model, info, nise, ise, seconds, iterations (or error).",
   markdown_table = "gk.experiment.markdown_table(rows, columns[, headers]) -> string\nA Markdown table of the given columns of rows.",
-  write = "gk.experiment.write(path, text) -> path\nWrites a text file through a temporary and a rename.",
+  write = "gk.experiment.write(path, text) -> path\nWrites a text file atomically by gk.core.write_file (temporary file, fsync, rename; only a regular file is replaced).",
   speech_folder = "gk.experiment.speech_folder(given, out[, script[, takes]]) -> folder, description\nThe speech folder of an example: `given`, or $GMMKIT_DATA/fsdd/recordings, or an espeak-ng corpus made in out/espeak-corpus.",
   fsdd_name = "gk.experiment.fsdd_name(path) -> speaker, digit, index\nThe parts of a Free Spoken Digit Dataset file name, or nil.",
   spread = "gk.experiment.spread(list, n) -> list\nAt most n items spread evenly over the list.",

@@ -93,6 +93,27 @@ static int c_suggest(lua_State *L) {
   return 1;
 }
 
+/* write_file(path, text): the text through the core's atomic writer, so that a report
+ * is written as models are (temporary file beside it, fsync, rename; non-regular
+ * targets refused). */
+static int c_write_file(lua_State *L) {
+  const char *path = gkL_checkpath(L, 1);
+  size_t n;
+  const char *text = luaL_checklstring(L, 2, &n);
+  gk_atomic_file af;
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_atomic_open(&af, path, &err) != GK_OK) return gkL_raise(L, &err);
+  if (n > 0 && fwrite(text, 1, n, af.fp) != n) {
+    gk_fail(&err, GK_EIO, "%s: write failed: %s", path, strerror(errno));
+    gk_atomic_abort(&af);
+    return gkL_raise(L, &err);
+  }
+  if (gk_atomic_commit(&af, &err) != GK_OK) return gkL_raise(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int c_seconds(lua_State *L) {
   lua_pushnumber(L, gk_seconds());
   return 1;
@@ -119,6 +140,9 @@ static const gkL_Reg core_funcs[] = {
    "that implement a gk function in Lua."},
   {"suggest", c_suggest,
    "gk.suggest(word, names) -> string | nil\nThe name in `names` closest to `word` (edit distance <= 2), for messages."},
+  {"write_file", c_write_file,
+   "gk.core.write_file(path, text) -> path\nWrites a text file atomically (a temporary file beside it, fsync, "
+   "rename), as models are written; a target that is not a regular file is refused."},
   {"seconds", c_seconds, "gk.seconds() -> number\nMonotonic wall-clock seconds (for timings)."},
   {"interrupted", c_interrupted, "gk.interrupted() -> boolean\nWhether Ctrl-C was pressed during the current operation."},
   {NULL, NULL, NULL}};
