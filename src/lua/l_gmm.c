@@ -8,8 +8,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include "gkl.h"
