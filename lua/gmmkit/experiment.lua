@@ -396,11 +396,14 @@ local function check_compare(f, k, methods, opts)
   local names = {}
   for key in pairs(COMPARE_KEYS) do names[#names + 1] = key end
   table.sort(names)
-  for key in next, opts do
+  for key in next, opts do  -- the rules and words of the C bindings' option tables
+    if type(key) ~= "string" then
+      error(string.format("bad argument #4 to 'compare' (option names must be strings, got a %s key)", type(key)), 3)
+    end
     if not COMPARE_KEYS[key] then
-      local s = type(key) == "string" and core.suggest(key, names)
-      error(string.format("bad argument #4 to 'compare' (unknown option '%s'%s)", tostring(key),
-        s and (" (did you mean '" .. s .. "'?)") or ""), 3)
+      local s = core.suggest(key, names)
+      error(string.format("bad argument #4 to 'compare' (unknown option '%s' (%s))", key,
+        s and ("did you mean '" .. s .. "'?") or ("valid options: " .. table.concat(names, ", "))), 3)
     end
   end
   if opts.out ~= nil and (type(opts.out) ~= "string" or type(opts.name) ~= "string") then
