@@ -630,9 +630,10 @@ function plot.det(systems, opts)
     script[#script + 1] = string.format(
       "set title %s\nset xlabel 'False alarm probability (%%)'\nset ylabel 'Miss probability (%%)'\n" ..
       "set xrange [%.17g:%.17g]\nset yrange [%.17g:%.17g]\nset size ratio -1\nset xtics %s\nset ytics %s\n" ..
-      "set grid\nset key top right box opaque\n",
+      -- the legend below the axes (inside it would hide some curve), in a margin made for it
+      "set grid\nset key below Left reverse\nset bmargin %d\n",
       quote(opts.title or "DET"), probit(range[1] / 100), probit(range[2] / 100), probit(range[3] / 100),
-      probit(range[4] / 100), tics(range[1], range[2]), tics(range[3], range[4]))
+      probit(range[4] / 100), tics(range[1], range[2]), tics(range[3], range[4]), math.min(#curves, 30) + 5)
     local plots = {"x with lines dt 2 lc rgb '#a0a0a0' notitle"}  -- Pmiss = Pfa, where the EER lies
     for i, c in ipairs(curves) do
       local color = colors[(i - 1) % #colors + 1]
