@@ -69,10 +69,11 @@ local function describe_value(v)
   return type(v)
 end
 
---- Checks the options table (argument `argn` of `fname`): unknown names are refused with a
--- suggestion, and each known one is checked by its checker in `keys` ({name, checker}
--- pairs). Returns a raw copy (lists among the values copied raw too), the only table read
--- afterwards.
+--- Checks the options table (argument `argn` of `fname`) by the rules and in the words of
+-- the C bindings (gkL_checkoptions): option names are strings, and an unknown one is
+-- refused with a suggestion or else the list of valid names; each known one is checked by
+-- its checker in `keys` ({name, checker} pairs). Returns a raw copy (lists among the
+-- values copied raw too), the only table read afterwards.
 local function check_options(fname, opts, keys, argn)
   argn = argn or 1
   if opts == nil then return {} end
@@ -88,11 +89,15 @@ local function check_options(fname, opts, keys, argn)
     names[#names + 1] = k[1]
   end
   for k, v in next, opts do
+    if type(k) ~= "string" then
+      error(string.format("bad argument #%d to '%s' (option names must be strings, got a %s key)", argn, fname,
+        type(k)), 3)
+    end
     local checker = known[k]
     if not checker then
-      local s = type(k) == "string" and core.suggest(k, names)
-      error(string.format("bad argument #%d to '%s' (unknown option '%s'%s)", argn, fname, tostring(k),
-        s and (" (did you mean '" .. s .. "'?)") or ""), 3)
+      local s = core.suggest(k, names)
+      error(string.format("bad argument #%d to '%s' (unknown option '%s' (%s))", argn, fname, k,
+        s and ("did you mean '" .. s .. "'?") or ("valid options: " .. table.concat(names, ", "))), 3)
     end
     local want = checker(v)
     if want then
@@ -185,7 +190,12 @@ local function render(file, build)
   end
   local ok, err = pcall(function() return run_gnuplot(build(tmp), file, tmp) end)
   for _, p in ipairs(files) do os.remove(p) end
-  if not ok then error(err, 0) end
+  if not ok then
+    -- Raised once, at the caller of gk.plot (each public function tail-calls render): a
+    -- position the error already has (a gmmkit error names the caller's line itself) is
+    -- taken off first, so that it is never doubled.
+    error((tostring(err):gsub("^[^%s:][^:\n]*:%d+: ", "", 1)), 2)
+  end
   return file
 end
 

@@ -80,6 +80,21 @@ describe("gk.plot", function()
       "bad argument #1 to 'mixtures' (option 'dims' {1, 3} does not fit mixture 1 of dimension 2)")
   end)
 
+  it("words option errors as the C bindings do", function()
+    assert.has_error(function() gk.plot.em({history = {1}}, {zzz = 1}) end,
+      "bad argument #2 to 'em' (unknown option 'zzz' (valid options: file, title, label, size))")
+    assert.has_error(function() gk.plot.curves{series = {}, [1] = true} end,
+      "bad argument #1 to 'curves' (option names must be strings, got a number key)")
+  end)
+
+  it("gives an error raised while drawing one position, the caller's", function()
+    local ok, err = pcall(function() gk.plot.mixtures{mixtures = {mixture()}, contours = false, ellipses = false} end)
+    assert.is_false(ok)
+    local _, positions = err:gsub("plot_spec%.lua:%d+: ", "")
+    assert.are.equal(1, positions, err)
+    assert.truthy(err:find("^[^\n]*plot_spec%.lua:%d+: bad argument #1 to 'mixtures' %(nothing to draw"), err)
+  end)
+
   it("names the Debian package when gnuplot is missing", function()
     local out, ok = h.run(string.format(
       "PATH=/nonexistent LUA_PATH_5_4='%s' LUA_CPATH_5_4='%s' /usr/bin/lua5.4 -e 'local gk = require \"gmmkit\"; gk.plot.curves{series = {{x = {1}, y = {1}}}}'",
