@@ -403,7 +403,7 @@ local x = inner(nil)
         "help(gk.audio.signal({0, 0}, 8000))\nhelp(gk.matrix.new(1, 1))\n")
       assert.are.equal(0, code, err)
       assert.truthy(out:find("Methods:\n", 1, true), out)
-      for _, sig in ipairs({"  g:log_likelihood(X) -> number", "  g:map_adapt(X[", "  g:save(path)",
+      for _, sig in ipairs({"  g:log_likelihood(X[, {selector=, search=1, top=5}]) -> number", "  g:map_adapt(X[", "  g:save(path)",
         "  s:duration() -> seconds", "  s:slice(", "  m:rows("}) do
         assert.truthy(out:find(sig, 1, true), sig .. " missing:\n" .. out)
       end
