@@ -187,6 +187,8 @@ local OVERRIDE = {
   ["gk.plot.mixtures"] = {function(c) return {mixtures = {c.new.g()}, file = c.dir .. "/out/m.png", grid = 20} end},
   ["gk.plot.em"] = {nil, function(c) return {file = c.dir .. "/out/e.png"} end},
   ["gk.plot.image"] = {nil, function(c) return {file = c.dir .. "/out/i.png"} end},
+  ["gk.plot.det"] = {function() return {{name = "a", tar = {1, 2}, non = {0, 1.5}}} end,
+                     function(c) return {file = c.dir .. "/out/d.png"} end},
   ["gk.plot.convergence"] = {function(c) return {{label = "a", info = {history = {{seconds = 0.1, ise = 1, nise = 0.5}}}}} end,
                              function(c) return {file = c.dir .. "/out/c.png"} end},
   ["gk.experiment.write"] = {function(c) return c.dir .. "/out/w.txt" end, function() return "text" end},
