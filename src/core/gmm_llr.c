@@ -83,17 +83,34 @@ static void frame_llr(const prepared *pm, size_t nm, const prepared *pu, const s
   for (size_t m = 0; m < nm; m++) out[m] += lse_components(&pm[m], ix, C, x, lp, tmp) - ubm_ll;
 }
 
-/* The frame at index f of the data (after the stride), as doubles. */
-static void frame_at(const gk_gmm_data *x, size_t f, double *out) {
-  size_t s = x->stride > 1 ? x->stride : 1;
-  for (size_t p = 0; p < x->nparts; p++) {
-    const gk_matrix *m = &x->parts[p];
-    size_t n = m->rows == 0 ? 0 : (m->rows - 1) / s + 1;
-    if (f < n) {
-      for (size_t j = 0; j < m->cols; j++) out[j] = gk_matrix_get(m, f * s, j);
-      return;
-    }
+/* A position in the frames of a data set (after the stride): found once per block, then
+ * advanced frame by frame, so that reading a block costs its frames, not a walk over the
+ * matrices for each of them (a training set holds thousands). */
+typedef struct cursor {
+  const gk_gmm_data *x;
+  size_t part, row, stride;
+} cursor;
+
+static cursor cursor_at(const gk_gmm_data *x, size_t f) {
+  cursor c = {x, 0, 0, x->stride > 1 ? x->stride : 1};
+  for (; c.part < x->nparts; c.part++) {
+    const gk_matrix *m = &x->parts[c.part];
+    size_t n = m->rows == 0 ? 0 : (m->rows - 1) / c.stride + 1;
+    if (f < n) break;
     f -= n;
+  }
+  c.row = f * c.stride;
+  return c;
+}
+
+/* The frame at the cursor, as doubles, and the cursor moved to the next one. */
+static void cursor_next(cursor *c, double *out) {
+  const gk_matrix *m = &c->x->parts[c->part];
+  for (size_t j = 0; j < m->cols; j++) out[j] = gk_matrix_get(m, c->row, j);
+  c->row += c->stride;
+  while (c->part < c->x->nparts && c->row >= c->x->parts[c->part].rows) {
+    c->part++;
+    c->row = 0;
   }
 }
 
@@ -157,24 +174,22 @@ static gk_status group_top(group *g, const gk_gmm *ubm, gk_matrix *parts, double
 }
 
 /* Sums of the top-C ratios of the group's tests: sums[t * nm + m]. */
-static void group_llr(const group *g, const prepared *pm, size_t nm, const prepared *pu, double *blk, double *work,
-                      int nthreads, double *sums) {
+static void group_llr(const group *g, const prepared *pm, size_t nm, const prepared *pu, double *blk, size_t *owner,
+                      double *work, int nthreads, double *sums) {
   size_t d = pu->g->d, C = g->C, nb = 0;
-  for (size_t t = 0; t < g->nt; t++) nb += (g->frame0[t + 1] - g->frame0[t] + LLR_BLOCK - 1) / LLR_BLOCK;
+  for (size_t t = 0; t < g->nt; t++)  /* owner[b]: the test of block b */
+    for (size_t q = (g->frame0[t + 1] - g->frame0[t] + LLR_BLOCK - 1) / LLR_BLOCK; q > 0; q--) owner[nb++] = t;
   memset(blk, 0, nb * nm * sizeof(double));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
   for (size_t b = 0; b < nb; b++) {
-    size_t t = 0, first = 0;  /* the test of block b and its first block */
-    for (;; t++) {
-      size_t n = (g->frame0[t + 1] - g->frame0[t] + LLR_BLOCK - 1) / LLR_BLOCK;
-      if (b < first + n) break;
-      first += n;
-    }
+    size_t t = owner[b], first = b;  /* the test of block b and its first block */
+    while (first > 0 && owner[first - 1] == t) first--;
     double *w = work + (size_t)omp_get_thread_num() * (2 * d + C);
     size_t n = g->frame0[t + 1] - g->frame0[t], f0 = (b - first) * LLR_BLOCK;
     size_t f1 = f0 + LLR_BLOCK < n ? f0 + LLR_BLOCK : n;
+    cursor cur = cursor_at(&g->tests[t], f0);
     for (size_t f = f0; f < f1; f++) {
-      frame_at(&g->tests[t], f, w);
+      cursor_next(&cur, w);
       frame_llr(pm, nm, pu, g->ix + (g->frame0[t] + f) * C, C, w, w + 2 * d, w + d, blk + b * nm);
     }
   }
@@ -216,11 +231,13 @@ static gk_status tests_llr_top(group *g0, const gk_gmm *const *models, size_t nm
     g.ix = gk_scratch_alloc(frames ? frames * C : 1, sizeof(size_t));
     double *val = gk_scratch_alloc(frames ? frames * C : 1, sizeof(double));
     double *blk = gk_scratch_alloc(blocks * nm + 1, sizeof(double));
-    st = g.ix && val && blk ? group_top(&g, ubm, parts, val, err) : gk_fail_nomem(err);
-    if (st == GK_OK) group_llr(&g, pm, nm, &pu, blk, work, nthreads, sums + t0 * nm);
+    size_t *owner = gk_scratch_alloc(blocks + 1, sizeof(size_t));
+    st = g.ix && val && blk && owner ? group_top(&g, ubm, parts, val, err) : gk_fail_nomem(err);
+    if (st == GK_OK) group_llr(&g, pm, nm, &pu, blk, owner, work, nthreads, sums + t0 * nm);
     gk_scratch_free(g.ix);
     gk_scratch_free(val);
     gk_scratch_free(blk);
+    gk_scratch_free(owner);
     t0 = t1;
   }
   unprepare(&pu);
@@ -268,6 +285,14 @@ static void means_out(const gk_gmm_data *tests, size_t nt, size_t nm, const doub
   }
 }
 
+/* Whether selector s was made for the UBM's shape (else GK_EINVAL saying so). */
+static int selector_fits(const gk_selector *s, const gk_gmm *ubm, gk_error *err) {
+  if (gk_selector_components(s) == ubm->k && gk_selector_dim(s) == ubm->d) return 1;
+  gk_fail(err, GK_EINVAL, "the selector was made for %zu components in dimension %zu, the UBM has %zu in %zu",
+          gk_selector_components(s), gk_selector_dim(s), ubm->k, ubm->d);
+  return 0;
+}
+
 /* Both entries: the scores of every model on every test into out, the components of each
  * frame from g's selector when it has one, else its top C (all when top is 0). */
 static gk_status run_matrix(group *g, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
@@ -307,9 +332,7 @@ gk_status gk_gmm_llr_matrix(const gk_gmm *const *models, size_t nm, const gk_gmm
 gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *models, size_t nm, const gk_gmm *ubm,
                                  const gk_gmm_data *tests, size_t nt, size_t search, size_t top, double *out,
                                  double *evals, gk_error *err) {
-  if (gk_selector_components(s) != ubm->k || gk_selector_dim(s) != ubm->d)
-    return gk_fail(err, GK_EINVAL, "the selector was made for %zu components in dimension %zu, the UBM has %zu in %zu",
-                   gk_selector_components(s), gk_selector_dim(s), ubm->k, ubm->d);
+  if (!selector_fits(s, ubm, err)) return err ? err->status : GK_EINVAL;
   if (top < 1) return gk_fail(err, GK_EINVAL, "top = 0: selection needs top >= 1");
   group g = {0};
   g.sel = s;
@@ -327,9 +350,7 @@ gk_status gk_selector_llr_matrix(const gk_selector *s, const gk_gmm *const *mode
 
 gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const gk_gmm_data *x, size_t search,
                                  size_t top, size_t *idx, double *post, double *total, double *evals, gk_error *err) {
-  if (gk_selector_components(s) != ubm->k || gk_selector_dim(s) != ubm->d)
-    return gk_fail(err, GK_EINVAL, "the selector was made for %zu components in dimension %zu, the UBM has %zu in %zu",
-                   gk_selector_components(s), gk_selector_dim(s), ubm->k, ubm->d);
+  if (!selector_fits(s, ubm, err)) return err ? err->status : GK_EINVAL;
   size_t n = gk_gmm_data_frames(x), d = ubm->d, C = top, nb = (n + LLR_BLOCK - 1) / LLR_BLOCK;
   double ev = 0.0;
   gk_status st = gk_selector_select(s, x, search, top, idx, &ev, err);
@@ -344,11 +365,12 @@ gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const 
     for (size_t b = 0; b < nb; b++) {
       double *w = work + (size_t)omp_get_thread_num() * (2 * d + C), *lp = w + 2 * d, sum = 0.0;
       size_t f1 = (b + 1) * LLR_BLOCK < n ? (b + 1) * LLR_BLOCK : n;
+      cursor cur = cursor_at(x, b * LLR_BLOCK);
       for (size_t f = b * LLR_BLOCK; f < f1; f++) {
         const size_t *ix = idx + f * C;
         size_t c = C;
         while (c > 0 && ix[c - 1] == SIZE_MAX) c--;
-        frame_at(x, f, w);
+        cursor_next(&cur, w);
         double ll = lse_components(&pu, ix, c, w, lp, w + d);
         for (size_t t = 0; post && t < C; t++) post[f * C + t] = t < c ? exp(lp[t] - ll) : 0.0;
         sum += ll;
@@ -405,18 +427,20 @@ gk_status gk_selector_accumulate(const gk_selector *s, const gk_gmm *g, const gk
   if (st == GK_OK) st = gk_gmm_stats_create(&acc, g->k, d, g->cov, NULL, err);
   if (st == GK_OK) {
     /* Moments about the model's means (full) or its overall mean (diagonal), as the E-step. */
-    for (size_t k = 0; k < g->k; k++)
+    if (g->cov == GK_COV_FULL) {
+      memcpy(acc->shift, g->means, g->k * d * sizeof(double));
+    } else {
       for (size_t j = 0; j < d; j++) {
         double m = 0.0;
-        if (g->cov == GK_COV_FULL) m = g->means[k * d + j];
-        else
-          for (size_t q = 0; q < g->k; q++) m += g->weights[q] * g->means[q * d + j];
-        acc->shift[k * d + j] = m;
+        for (size_t q = 0; q < g->k; q++) m += g->weights[q] * g->means[q * d + j];
+        for (size_t k = 0; k < g->k; k++) acc->shift[k * d + j] = m;
       }
+    }
+    cursor cur = cursor_at(x, 0);
     for (size_t f = 0; f < n; f++) {
       size_t c = C;
       while (c > 0 && idx[f * C + c - 1] == SIZE_MAX) c--;
-      frame_at(x, f, xy);
+      cursor_next(&cur, xy);
       add_frame(acc, idx + f * C, post + f * C, c, xy, xy + d);
     }
     acc->frames = (double)n;
