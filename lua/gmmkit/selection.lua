@@ -7,6 +7,16 @@ local M = {}
 
 local OWN = {clusters = true, overlap = true}
 
+-- An error of a call made for gk.gmm.selector's caller, without this file's position and
+-- naming gk.gmm.selector (raised again at the caller's line: level 3, past the C entry).
+-- Both calls take the options as argument 3, which is the caller's argument 2.
+local function as_selector(err)
+  local msg = tostring(err):gsub("^[^\n]-:%d+: ", "", 1)
+  return (msg:gsub("^bad argument #(%d+) to '[^']*'", function(n)
+    return "bad argument #" .. (n == "3" and "2" or n) .. " to 'selector'"
+  end, 1))
+end
+
 function M.selector(ubm, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #2 to 'selector' (table expected, got " .. type(opts) .. ")", 3)
@@ -27,9 +37,9 @@ function M.selector(ubm, opts)
     if not OWN[key] then ropts[key] = v end
   end
   local rok, g, info = pcall(core.simplify.reduce, ubm, clusters, ropts)
-  if not rok then error((tostring(g):gsub("^[^\n]-:%d+: ", "", 1):gsub("to '[^']*'", "to 'selector'", 1)), 3) end
+  if not rok then error(as_selector(g), 3) end
   local sok, sel = pcall(core.gmm.selector_from, ubm, g, {overlap = opts.overlap})
-  if not sok then error((tostring(sel):gsub("^[^\n]-:%d+: ", "", 1):gsub("to '[^']*'", "to 'selector'", 1)), 3) end
+  if not sok then error(as_selector(sel), 3) end
   return sel, info
 end
 

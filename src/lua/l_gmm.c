@@ -525,16 +525,25 @@ static void score_total(lua_State *L, gk_gmm *g, int arg, double *total, size_t 
 static gk_selector *opt_selector(lua_State *L, int arg);
 static void read_selection(lua_State *L, int arg, const gk_selector *s, size_t *search, size_t *top);
 
-/* The selector options of a UBM method at `arg` (selector, search, top): the selector
- * or NULL. */
-static gk_selector *read_ubm_selection(lua_State *L, int arg, size_t *search, size_t *top) {
+/* The selection options of a scoring method at `arg` (selector, search, top): the
+ * selector or NULL. With a selector, search and top are read for it; without one, search
+ * is an error and top is read in [top_lo, top_hi] (default 0), or is an error as well when
+ * top_hi < 0 (methods whose top only means "of the selection"). */
+static gk_selector *read_ubm_selection(lua_State *L, int arg, size_t *search, size_t *top, lua_Integer top_lo,
+                                       lua_Integer top_hi) {
   gk_selector *sel = opt_selector(L, arg);
+  *search = *top = 0;
   if (sel) {
     read_selection(L, arg, sel, search, top);
-  } else if (gkL_optfield(L, arg, "search") != LUA_TNIL) {
-    gkL_opterror(L, arg, "search", "needs the option 'selector'");
-  } else {
+    return sel;
+  }
+  if (gkL_optfield(L, arg, "search") != LUA_TNIL) gkL_opterror(L, arg, "search", "needs the option 'selector'");
+  lua_pop(L, 1);
+  if (top_hi < 0) {
+    if (gkL_optfield(L, arg, "top") != LUA_TNIL) gkL_opterror(L, arg, "top", "needs the option 'selector'");
     lua_pop(L, 1);
+  } else {
+    *top = (size_t)gkL_optinteger(L, arg, "top", 0, top_lo, top_hi);
   }
   return sel;
 }
@@ -544,10 +553,8 @@ static int l_log_likelihood(lua_State *L) {
   static const char *const keys[] = {"selector", "search", "top", NULL};
   gk_gmm *g = gkL_checkgmm(L, 1);
   gkL_checkoptions(L, 3, keys);
-  size_t search = 0, top = 0;
-  gk_selector *sel = read_ubm_selection(L, 3, &search, &top);
-  if (!sel && gkL_optfield(L, 3, "top") != LUA_TNIL) gkL_opterror(L, 3, "top", "needs the option 'selector'");
-  lua_settop(L, 3);
+  size_t search, top;
+  gk_selector *sel = read_ubm_selection(L, 3, &search, &top, 0, -1);
   double t;
   size_t n;
   if (!sel) {
@@ -609,10 +616,9 @@ static int l_posteriors(lua_State *L) {
   static const char *const keys[] = {"top", "selector", "search", NULL};
   gk_gmm *g = gkL_checkgmm(L, 1);
   gkL_checkoptions(L, 3, keys);
-  size_t search = 0, stop = 0;
-  gk_selector *sel = read_ubm_selection(L, 3, &search, &stop);
-  if (sel) return selected_posteriors(L, g, sel, search, stop);
-  lua_Integer top = gkL_optinteger(L, 3, "top", 0, 1, (lua_Integer)g->k);
+  size_t search, top;
+  gk_selector *sel = read_ubm_selection(L, 3, &search, &top, 1, (lua_Integer)g->k);
+  if (sel) return selected_posteriors(L, g, sel, search, top);
   gk_gmm_data x;
   check_data(L, 2, &x, 1);
   gk_error e;
@@ -682,10 +688,8 @@ static int l_accumulate(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
   gk_gmm_stats *into = lua_isnoneornil(L, 3) ? NULL : check_stats(L, 3);
   gkL_checkoptions(L, 4, selection_keys);
-  size_t search = 0, top = 0;
-  gk_selector *sel = read_ubm_selection(L, 4, &search, &top);
-  if (!sel && gkL_optfield(L, 4, "top") != LUA_TNIL) gkL_opterror(L, 4, "top", "needs the option 'selector'");
-  lua_settop(L, 4);
+  size_t search, top;
+  gk_selector *sel = read_ubm_selection(L, 4, &search, &top, 0, -1);
   gk_gmm_data x;
   check_data(L, 2, &x, 1);
   gk_error e;
@@ -743,10 +747,8 @@ static int l_map_adapt(lua_State *L) {
   int means = gkL_optboolean(L, 3, "means", 1);
   int weights = gkL_optboolean(L, 3, "weights", 0);
   int variances = gkL_optboolean(L, 3, "variances", 0);
-  size_t search = 0, top = 0;
-  gk_selector *sel = read_ubm_selection(L, 3, &search, &top);
-  if (!sel && gkL_optfield(L, 3, "top") != LUA_TNIL) gkL_opterror(L, 3, "top", "needs the option 'selector'");
-  lua_settop(L, 3);
+  size_t search, top;
+  gk_selector *sel = read_ubm_selection(L, 3, &search, &top, 0, -1);
   gk_gmm_data x;
   check_data(L, 2, &x, 1);
   gk_error e;
@@ -963,12 +965,8 @@ static int l_llr(lua_State *L) {
   static const char *const keys[] = {"top", "selector", "search", NULL};
   gk_gmm *model = gkL_checkgmm(L, 1), *ubm = gkL_checkgmm(L, 2);
   gkL_checkoptions(L, 4, keys);
-  gk_selector *sel = opt_selector(L, 4);
-  size_t search = 0, top;
-  if (sel) read_selection(L, 4, sel, &search, &top);
-  else if (gkL_optfield(L, 4, "search") != LUA_TNIL) gkL_opterror(L, 4, "search", "needs the option 'selector'");
-  lua_settop(L, 4);
-  if (!sel) top = (size_t)gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
+  size_t search, top;
+  gk_selector *sel = read_ubm_selection(L, 4, &search, &top, 0, (lua_Integer)ubm->k);
   gk_gmm_data x;
   check_data(L, 3, &x, 1);
   gk_error e;
@@ -988,12 +986,9 @@ static int l_llr_matrix(lua_State *L) {
   gk_gmm *ubm = gkL_checkgmm(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   gkL_checkoptions(L, 4, keys);
-  gk_selector *sel = opt_selector(L, 4);
-  size_t search = 0, stop = 0;
-  if (sel) read_selection(L, 4, sel, &search, &stop);
-  else if (gkL_optfield(L, 4, "search") != LUA_TNIL) gkL_opterror(L, 4, "search", "needs the option 'selector'");
-  lua_settop(L, 4);
-  lua_Integer top = sel ? (lua_Integer)stop : gkL_optinteger(L, 4, "top", 0, 0, (lua_Integer)ubm->k);
+  size_t search, stop;
+  gk_selector *sel = read_ubm_selection(L, 4, &search, &stop, 0, (lua_Integer)ubm->k);
+  lua_Integer top = (lua_Integer)stop;
   size_t nm = gkL_checklen(L, 1, 1, GK_MAX_LIST, "the model list");
   size_t nt = gkL_checklen(L, 3, 3, GK_MAX_LIST, "the test list");
   if (nm == 0) luaL_argerror(L, 1, "no models");
