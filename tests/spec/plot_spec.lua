@@ -1,5 +1,19 @@
 -- gk.plot: files that are real images, text output, and clear errors.
 local gk = require "gmmkit"
+
+-- Strings that would run `touch mark` if they reached gnuplot unescaped: a new line, a
+-- closed double or single quote, a backquote, a continued line, a CR LF.
+local function injections(mark)
+  return {
+    't\nsystem "touch ' .. mark .. '"',
+    't" ; system "touch ' .. mark .. '" ; "',
+    "t' ; system 'touch " .. mark .. "' ; '",
+    't `touch ' .. mark .. '`',
+    't\\\nsystem "touch ' .. mark .. '"',
+    't\r\nsystem "touch ' .. mark .. '"',
+  }
+end
+
 local h = require "spec_helper"
 
 local function read(path)
@@ -117,14 +131,7 @@ describe("gk.plot", function()
 
   it("passes no label, name or file to gnuplot as a command", function()
     local mark = dir .. "/ran"
-    local payloads = {
-      't\nsystem "touch ' .. mark .. '"',
-      't" ; system "touch ' .. mark .. '" ; "',
-      "t' ; system 'touch " .. mark .. "' ; '",
-      't `touch ' .. mark .. '`',
-      't\\\nsystem "touch ' .. mark .. '"',
-      't\r\nsystem "touch ' .. mark .. '"',
-    }
+    local payloads = injections(mark)
     local xy = {x = {1, 2}, y = {2, 1}}
     for i, p in ipairs(payloads) do
       local channels = {
@@ -385,15 +392,8 @@ describe("gk.plot", function()
 
   it("passes no system name, title or file of a DET plot to gnuplot as a command", function()
     local mark = dir .. "/ran-det"
-    local payloads = {
-      't\nsystem "touch ' .. mark .. '"',
-      't" ; system "touch ' .. mark .. '" ; "',
-      "t' ; system 'touch " .. mark .. "' ; '",
-      't `touch ' .. mark .. '`',
-      't\\\nsystem "touch ' .. mark .. '"',
-      't\r\nsystem "touch ' .. mark .. '"',
-      't @x',
-    }
+    local payloads = injections(mark)
+    payloads[#payloads + 1] = 't @x'
     for i, p in ipairs(payloads) do
       local path = dir .. "/" .. p .. ".svg"
       os.execute("mkdir -p '" .. path:match("^(.*)/"):gsub("'", "'\\''") .. "'")
