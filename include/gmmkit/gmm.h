@@ -17,7 +17,7 @@
  *
  * Where it is defined: gmm.c the model itself (create, prepare, component densities);
  * gmm_estep.c scoring, posteriors, LLR, the E-step and its statistics (gk_gmm_data_*,
- * gk_gmm_stats_create/free/clone/merge, gk_gmm_accumulate); gmm_train.c the M-step, MAP,
+ * gk_gmm_stats_create/free/clone/merge, gk_gmm_accumulate[_selected]); gmm_train.c the M-step, MAP,
  * sampling and training (gk_gmm_update, gk_gmm_map, gk_gmm_train_*, gk_gmm_trainer_*);
  * gmm_io.c the files (native and Kaldi); comm.c the reduction over ranks (gmmkit/comm.h).
  */
@@ -110,7 +110,8 @@ gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll,
  * whose density underflows to 0 under every component is GK_ENUMERIC, never NaN. */
 gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err);
 /* The C largest posteriors per frame, in decreasing order: `idx` (N x C, 0-based component
- * indices) and `val` (N x C, the exact posteriors under the whole mixture). 1 <= C <= K.
+ * indices) and `val` (N x C, the exact posteriors under the whole mixture; may be NULL
+ * when only the indices are wanted). 1 <= C <= K.
  * GK_ENUMERIC as gk_gmm_posteriors. */
 gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
                                 size_t *idx, double *val, gk_error *err);
@@ -169,6 +170,15 @@ gk_status gk_gmm_stats_merge(gk_gmm_stats *dst, const gk_gmm_stats *src, gk_erro
  * statistics are left untouched. */
 gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats **stats,
                             const gk_allocator *a, gk_error *err);
+/* The E-step over chosen components: as gk_gmm_accumulate, with each frame's
+ * responsibilities spread over its own list of components only, idx (N x c, 0-based, in
+ * frame order; SIZE_MAX ends a frame's list early, after at least one), as Kaldi's
+ * gselect: the lists come from gk_gmm_top_posteriors or a selector (gmmkit/gselect.h),
+ * made once and reused while the model moves. A frame costs c component evaluations
+ * instead of K. Blocked, parallel and deterministic as gk_gmm_accumulate; stats->loglik
+ * is the sum over frames of log sum_t w N over the frame's components. */
+gk_status gk_gmm_accumulate_selected(const gk_gmm *g, const gk_gmm_data *x, const size_t *idx, size_t c,
+                                     gk_gmm_stats **stats, const gk_allocator *a, gk_error *err);
 
 /* What becomes of a component whose weight falls under min_weight (or whose statistics
  * are empty). */

@@ -66,8 +66,8 @@ gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const 
 
 /* The E-step with Gaussian selection: adds to *stats (created from `a` when NULL) the
  * statistics of x with each frame's responsibilities spread over its selected components
- * only (gk_selector_posteriors), as Kaldi's gselect does for UBM training and i-vector
- * statistics. One thread, frames in order. */
+ * only (gk_selector_select, then gk_gmm_accumulate_selected), as Kaldi's gselect does for
+ * UBM training and i-vector statistics. */
 gk_status gk_selector_accumulate(const gk_selector *s, const gk_gmm *g, const gk_gmm_data *x, size_t search,
                                  size_t top, gk_gmm_stats **stats, const gk_allocator *a, gk_error *err);
 

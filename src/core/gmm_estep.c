@@ -16,7 +16,7 @@
  * from the float32 posteriors. Full: moments about each component's own mean (no
  * cancellation), float32 SYRK per block, added into float64 accumulators.
  *
- * Determinism: blocks are grouped into chunks of CHUNK blocks; a wave of up to `slots`
+ * Determinism: blocks are grouped into chunks (chunk_blocks); a wave of up to `slots`
  * chunks runs in parallel, each chunk into its own accumulator, and the accumulators are
  * added in chunk order. Neither the grouping nor the order depends on the thread count.
  */
@@ -35,7 +35,9 @@
 #include "gmmkit/parallel.h"
 
 #define BLOCK 512            /* frames per block */
-#define CHUNK 4              /* blocks per chunk (one accumulator) */
+#define CHUNK 4              /* blocks per chunk (one accumulator), at least */
+#define CHUNK_MAX 64         /* blocks per chunk at most */
+#define SEL_CHUNK 128        /* blocks per chunk of statistics over selected components */
 #define MAX_SLOTS 16         /* chunks per wave */
 #define SLOT_BUDGET (256u << 20)  /* bytes of chunk accumulators at most (when possible) */
 #define FULL_ROWS 128        /* full covariances: rows per grouped GEMM */
@@ -144,64 +146,85 @@ static void load_block(const gk_gmm_data *x, const block *b, const double *s, si
 #define GK_VECTOR_KERNEL
 #endif
 
+/* The bit pattern of MIN_POSTERIOR: for non-negative floats the order of the patterns
+ * is the order of the values, so "e >= MIN_POSTERIOR" is an integer compare. */
+static uint32_t min_posterior_bits(void) {
+  float t = MIN_POSTERIOR;
+  uint32_t b;
+  memcpy(&b, &t, sizeof b);
+  return b;
+}
+
+/* exp(x) for x <= 0 in float to about 2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2 / 2,
+ * a degree-6 polynomial, 2^n from the exponent bits), as a bit pattern; exactly 0 below
+ * -87, where expf would underflow, so that components far from a frame drop out
+ * exactly. "x < -87" is an unsigned compare of the bit patterns (x <= 0) and the floor a
+ * truncation after an offset: no float compare, so loops over it vectorise under the
+ * default (trapping) math model. */
+static inline uint32_t exp_bits(float x) {
+  uint32_t xb;
+  memcpy(&xb, &x, sizeof xb);
+  uint32_t under = (xb > 0xC2AE0000u) & (xb >> 31);  /* x < -87 (or -inf) */
+  uint32_t cb = xb ^ ((xb ^ 0xC2AE0000u) & (0u - under));  /* under ? -87 : x */
+  float xc;
+  memcpy(&xc, &cb, sizeof xc);
+  int ni = (int)(xc * 1.44269504088896341f + 128.5f) - 128;  /* floor(x log2 e + 1/2) */
+  float fn = (float)ni;
+  float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  uint32_t eb = (uint32_t)(ni + 127) << 23;
+  float scale;
+  memcpy(&scale, &eb, sizeof scale);
+  float y = p * scale;
+  uint32_t yb;
+  memcpy(&yb, &y, sizeof yb);
+  return yb & (under - 1u);  /* under ? 0 : y */
+}
+
+/* Replaces the k values of l by e_c = exp(l_c - m) (m their maximum, exp_bits). Returns
+ * their sum (in double) and adds the number of e_c >= MIN_POSTERIOR to *relevant, in the
+ * same pass: the row is read once. */
+GK_VECTOR_KERNEL
+static double exp_row(float *l, size_t k, float m, size_t *relevant) {
+  uint32_t tb = min_posterior_bits();
+  double s = 0.0;
+  size_t cnt = 0;
+#pragma omp simd reduction(+ : s, cnt)
+  for (size_t c = 0; c < k; c++) {
+    uint32_t yb = exp_bits(l[c] - m);
+    float y;
+    memcpy(&y, &yb, sizeof y);
+    l[c] = y;
+    s += (double)y;
+    cnt += yb >= tb;
+  }
+  *relevant += cnt;
+  return s;
+}
+
 /* For each of the n rows of ll (k values of log(w_k N_k(x_i)) each): replaces them by
  * e_ik = exp(ll_ik - max_k ll_ik), stores log p(x_i) = max + log sum_k e_ik in lp[i] and
- * the sum in sums[i] (posteriors are e_ik / sums[i]). */
+ * the sum in sums[i] (posteriors are e_ik / sums[i]). Returns the number of e_ik >=
+ * MIN_POSTERIOR in the block. */
 GK_VECTOR_KERNEL
-static void block_lse(float *ll, size_t n, size_t k, double *lp, double *sums) {
+static size_t block_lse(float *ll, size_t n, size_t k, double *lp, double *sums) {
+  size_t relevant = 0;
   for (size_t i = 0; i < n; i++) {
     float *l = ll + i * k;
     float m = -INFINITY;
 #pragma omp simd reduction(max : m)
     for (size_t c = 0; c < k; c++) m = l[c] > m ? l[c] : m;
-    /* exp(l - m) in float to about 2 ulp (Cephes expf: x = n ln2 + r, |r| <= ln2 / 2,
-     * a degree-6 polynomial, 2^n from the exponent bits); exactly 0 below -87, where
-     * expf would underflow, so that components far from a frame drop out exactly.
-     * x = l - m <= 0, so "x < -87" is an unsigned compare of the bit patterns, and the
-     * floor is a truncation after an offset: no float compare, so the loop vectorises
-     * under the default (trapping) math model. */
-#pragma omp simd
-    for (size_t c = 0; c < k; c++) {
-      float x = l[c] - m;
-      uint32_t xb;
-      memcpy(&xb, &x, sizeof xb);
-      uint32_t under = (xb > 0xC2AE0000u) & (xb >> 31);  /* x < -87 (or -inf) */
-      uint32_t cb = xb ^ ((xb ^ 0xC2AE0000u) & (0u - under));  /* under ? -87 : x */
-      float xc;
-      memcpy(&xc, &cb, sizeof xc);
-      int ni = (int)(xc * 1.44269504088896341f + 128.5f) - 128;  /* floor(x log2 e + 1/2) */
-      float fn = (float)ni;
-      float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
-      float p = 1.9875691500e-4f;
-      p = p * r + 1.3981999507e-3f;
-      p = p * r + 8.3334519073e-3f;
-      p = p * r + 4.1665795894e-2f;
-      p = p * r + 1.6666665459e-1f;
-      p = p * r + 5.0000001201e-1f;
-      p = p * (r * r) + r + 1.0f;
-      uint32_t eb = (uint32_t)(ni + 127) << 23;
-      float scale;
-      memcpy(&scale, &eb, sizeof scale);
-      float y = p * scale;
-      uint32_t yb;
-      memcpy(&yb, &y, sizeof yb);
-      yb &= under - 1u;  /* under ? 0 : y */
-      memcpy(&l[c], &yb, sizeof yb);
-    }
-    /* Four partial sums in double: accurate, and short dependency chains. */
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    size_t c = 0;
-    for (; c + 4 <= k; c += 4) {
-      s0 += (double)l[c];
-      s1 += (double)l[c + 1];
-      s2 += (double)l[c + 2];
-      s3 += (double)l[c + 3];
-    }
-    for (; c < k; c++) s0 += (double)l[c];
-    double s = (s0 + s1) + (s2 + s3);
+    double s = exp_row(l, k, m, &relevant);
     sums[i] = s;
     lp[i] = (double)m + log(s);
   }
+  return relevant;
 }
 
 /* ---- the kernel: model tables and per-thread workspace ------------------------------ */
@@ -211,6 +234,7 @@ typedef struct kern {
   size_t k, d;
   double *shift;  /* d: frames are taken about this point */
   float *W;       /* diag: 2d x k; full: d x (k d), the k blocks L_k^-T side by side */
+  float *Wt;      /* diag, selected components only (M_SEL): k x 2d, W transposed */
   float *mu;      /* full: k x d, mu_k - shift (float) */
   float *bz;      /* full: k x d, (mu_k - shift)' L_k^-T: z = x' L^-T - bz */
   float *cst;     /* k: log w_k - (d log 2 pi + log|S_k| [+ diag: sum (mu - s)^2 / v]) / 2 */
@@ -219,6 +243,7 @@ typedef struct kern {
 static void kern_free(kern *q) {
   gk_scratch_free(q->shift);
   gk_scratch_free(q->W);
+  gk_scratch_free(q->Wt);
   gk_scratch_free(q->mu);
   gk_scratch_free(q->bz);
   gk_scratch_free(q->cst);
@@ -356,38 +381,36 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
 
 /* The bit pattern of MIN_POSTERIOR: for the non-negative floats e_ik, e >= MIN_POSTERIOR
  * is an unsigned compare of the bits (no float compare, so the loops vectorise). */
-static uint32_t min_posterior_bits(void) {
-  float t = MIN_POSTERIOR;
-  uint32_t b;
-  memcpy(&b, &t, sizeof b);
-  return b;
-}
-
-/* Number of the n values e >= MIN_POSTERIOR. */
-GK_VECTOR_KERNEL
-static size_t count_relevant(const float *e, size_t n) {
-  uint32_t tb = min_posterior_bits();
-  size_t cnt = 0;
-#pragma omp simd reduction(+ : cnt)
-  for (size_t i = 0; i < n; i++) {
-    uint32_t b;
-    memcpy(&b, &e[i], sizeof b);
-    cnt += b >= tb;
-  }
-  return cnt;
-}
-
-/* Indices of the k values e >= MIN_POSTERIOR into idx (branch-free), their count. */
-static size_t compact_relevant(const float *e, size_t k, uint32_t *idx) {
-  uint32_t tb = min_posterior_bits();
-  size_t cnt = 0;
-  for (size_t c = 0; c < k; c++) {
+/* Appends to idx[cnt..] the indices c0 <= c < c1 of the values e >= MIN_POSTERIOR
+ * (branch-free); returns the new count. */
+static size_t compact_run(const float *e, size_t c0, size_t c1, uint32_t tb, uint32_t *idx, size_t cnt) {
+  for (size_t c = c0; c < c1; c++) {
     uint32_t b;
     memcpy(&b, &e[c], sizeof b);
     idx[cnt] = (uint32_t)c;
     cnt += b >= tb;
   }
   return cnt;
+}
+
+/* Indices of the k values e >= MIN_POSTERIOR into idx, their count. A UBM frame has a
+ * few such values among thousands: runs of 8 are tested at once (a vector compare) and
+ * only runs holding one are compacted. */
+GK_VECTOR_KERNEL
+static size_t compact_relevant(const float *e, size_t k, uint32_t *idx) {
+  uint32_t tb = min_posterior_bits();
+  size_t cnt = 0, c0 = 0;
+  for (; c0 + 8 <= k; c0 += 8) {
+    uint32_t any = 0;
+#pragma omp simd reduction(| : any)
+    for (size_t c = c0; c < c0 + 8; c++) {
+      uint32_t b;
+      memcpy(&b, &e[c], sizeof b);
+      any |= b >= tb;
+    }
+    if (any) cnt = compact_run(e, c0, c0 + 8, tb, idx, cnt);
+  }
+  return compact_run(e, c0, k, tb, idx, cnt);
 }
 
 /* rd = e * inv where e >= MIN_POSTERIOR, else 0 (one row of posteriors, double). */
@@ -468,12 +491,11 @@ static void block_loglik(const kern *q, ws *w, size_t n) {
         a[d + j] = v;
       }
     }
+    /* The constants go in first and the GEMM adds to them (beta = 1): one pass over the
+     * block's n x k values fewer than zeroing (beta = 0) and adding them after. */
+    for (size_t i = 0; i < n; i++) memcpy(w->ll + i * k, q->cst, k * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)(2 * d), 1.0f,
-                w->xs, (int)(2 * d), q->W, (int)k, 0.0f, w->ll, (int)k);
-    for (size_t i = 0; i < n; i++) {
-      float *l = w->ll + i * k;
-      for (size_t c = 0; c < k; c++) l[c] += q->cst[c];
-    }
+                w->xs, (int)(2 * d), q->W, (int)k, 1.0f, w->ll, (int)k);
     return;
   }
   /* Full: z = L_c^-1 (x - mu_c) = L_c^-1 x - L_c^-1 mu_c for a group of components at
@@ -496,7 +518,17 @@ static void block_loglik(const kern *q, ws *w, size_t n) {
 
 /* ---- the driver: blocks, chunks, waves ------------------------------------------------ */
 
-typedef enum mode { M_SCORE, M_POST, M_TOP, M_ACC, M_LLR } mode;
+typedef enum mode {
+  M_SCORE,  /* log p(x_i) */
+  M_POST,   /* all posteriors */
+  M_TOP,    /* the top-C posteriors */
+  M_ACC,    /* statistics */
+  M_LLR,    /* log-likelihood ratios */
+  M_SEL     /* statistics over each frame's selected components only */
+} mode;
+
+/* Whether the mode adds statistics into chunk accumulators. */
+static int stats_mode(mode m) { return m == M_ACC || m == M_SEL; }
 
 /* A chunk accumulator (M_ACC). diag: fs = (2d + 1) x k ([first; second; zero], dense
  * blocks) and sp = k x (2d + 1) (the same, component-major, sparse blocks); full: f = k x d,
@@ -512,10 +544,11 @@ typedef struct job {
   const kern *q;
   const gk_gmm *model;   /* M_LLR: the adapted model */
   const kern *qm;        /* M_LLR without top: the model's kernel */
-  size_t top;            /* M_TOP: C; M_LLR: top (0: all) */
+  size_t top;            /* M_TOP, M_SEL: C; M_LLR: top (0: all) */
   double *frame_ll;      /* M_SCORE (may be NULL) */
   double *post;          /* M_POST */
   size_t *idx;           /* M_TOP */
+  const size_t *sel;     /* M_SEL: N x top selected components (SIZE_MAX ends a list) */
   double *val;           /* M_TOP */
   double *blk_sum;       /* per block: sum of log p (M_SCORE, M_LLR) */
 } job;
@@ -576,7 +609,7 @@ static double top_block(const job *jb, const block *b, ws *w) {
     size_t f = b->offset + i;
     for (size_t t = 0; t < C; t++) {
       jb->idx[f * C + t] = w->ix[t];
-      jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
+      if (jb->val) jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
     }
     blk += lp;  /* the frame's log-likelihood, checked as gk_gmm_score checks it */
   }
@@ -588,8 +621,9 @@ static double top_block(const job *jb, const block *b, ws *w) {
  * Posteriors under MIN_POSTERIOR contribute nothing, and in well-separated mixtures (UBMs
  * on speech) most are: then the others are added one by one into a component-major
  * accumulator; otherwise one GEMM adds all into a dimension-major one. The choice depends
- * on the data only, never on the threads. w->sums holds 1 / sum_c of each frame. */
-static void acc_diag(const kern *q, ws *w, acc *a, size_t n) {
+ * on the data only (`relevant`, counted by block_lse), never on the threads. w->sums
+ * holds 1 / sum_c of each frame. */
+static void acc_diag(const kern *q, ws *w, acc *a, size_t n, size_t relevant) {
   size_t k = q->k, d = q->d, m2 = 2 * d + 1;
   for (size_t i = 0; i < n; i++) {
     const double *x = w->xd + i * d;
@@ -600,7 +634,7 @@ static void acc_diag(const kern *q, ws *w, acc *a, size_t n) {
     }
     ad[2 * d] = 1.0;
   }
-  if (count_relevant(w->ll, n * k) * 4 < n * k) {
+  if (relevant * 4 < n * k) {
     for (size_t i = 0; i < n; i++) {
       const float *l = w->ll + i * k;
       const double *ad = w->ad + i * m2;
@@ -638,18 +672,98 @@ static void acc_full(const kern *q, ws *w, acc *a, size_t n) {
   }
 }
 
+/* Log-densities log(w_c N(x | mu_c, S_c)) of the c components ix[] at frame x (about
+ * the shift, double) into l: diag, a dot product of [x^2, x] with each component's row of
+ * Wt; full, z = x' L^-T - bz by one GEMV with the component's block of W. */
+GK_VECTOR_KERNEL
+static void sel_loglik(const kern *q, const double *x, const size_t *ix, size_t c, ws *w, float *l) {
+  size_t d = q->d, k = q->k;
+  float *xs = w->xs, *z = w->Z;
+  if (q->g->cov == GK_COV_DIAG) {
+    for (size_t j = 0; j < d; j++) {
+      float v = (float)x[j];
+      xs[j] = v * v;
+      xs[d + j] = v;
+    }
+    for (size_t t = 0; t < c; t++) {
+      const float *r = q->Wt + ix[t] * 2 * d;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (size_t j = 0; j < 2 * d; j++) s += xs[j] * r[j];
+      l[t] = q->cst[ix[t]] + s;
+    }
+    return;
+  }
+  for (size_t j = 0; j < d; j++) xs[j] = (float)x[j];
+  for (size_t t = 0; t < c; t++) {
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)d, (int)d, 1.0f, q->W + ix[t] * d, (int)(k * d), xs, 1, 0.0f, z, 1);
+    group_maha(z, 1, 1, d, q->bz + ix[t] * d, q->cst + ix[t], l + t, 1);
+  }
+}
+
+/* Adds a frame's statistics for component c with responsibility r: full covariances,
+ * moments about the component's shift (mu_c as acc_full takes it), in double. */
+static void sel_full_stats(const kern *q, const double *x, size_t c, double r, acc *a, double *y) {
+  size_t d = q->d;
+  for (size_t j = 0; j < d; j++) {
+    y[j] = x[j] - (double)q->mu[c * d + j];
+    a->f[c * d + j] += r * y[j];
+  }
+  double *S = a->S + c * d * d;
+  for (size_t p = 0; p < d; p++)
+    for (size_t t = 0; t <= p; t++) S[p * d + t] += r * y[p] * y[t];
+  a->zero[c] += r;
+}
+
+/* M_SEL: each frame scored under its selected components only (jb->sel, C a frame), its
+ * responsibilities spread over them, and the statistics of those at or above
+ * MIN_POSTERIOR added (diag: into the component-major accumulator, as acc_diag's sparse
+ * path). Returns the block's sum of log sum_t w N over the selected components. */
+static double sel_block(const job *jb, const block *b, ws *w, acc *a) {
+  const kern *q = jb->q;
+  size_t d = q->d, C = jb->top, m2 = 2 * d + 1;
+  int diag = q->g->cov == GK_COV_DIAG;
+  double blk = 0.0, *ad = diag ? w->ad : w->aux;  /* diag [x, x^2, 1]; full scratch */
+  float *l = w->ll;
+  for (size_t i = 0; i < b->count; i++) {
+    const size_t *ix = jb->sel + (b->offset + i) * C;
+    const double *x = w->xd + i * d;
+    size_t c = C, relevant = 0;
+    while (c > 1 && ix[c - 1] == SIZE_MAX) c--;
+    sel_loglik(q, x, ix, c, w, l);
+    float m = l[0];
+    for (size_t t = 1; t < c; t++) m = l[t] > m ? l[t] : m;
+    double sum = exp_row(l, c, m, &relevant), inv = 1.0 / sum;
+    blk += (double)m + log(sum);
+    if (diag) {
+      for (size_t j = 0; j < d; j++) {
+        ad[j] = x[j];
+        ad[d + j] = x[j] * x[j];
+      }
+      ad[2 * d] = 1.0;
+    }
+    for (size_t t = 0; t < c; t++) {
+      if (!(l[t] >= MIN_POSTERIOR)) continue;
+      if (diag) sparse_axpy((double)l[t] * inv, ad, a->sp + ix[t] * m2, m2);
+      else sel_full_stats(q, x, ix[t], (double)l[t] * inv, a, ad);
+    }
+  }
+  return blk;
+}
+
 /* One block of the job: the component log-likelihoods, then what the mode asks of them.
  * Returns the block's sum of log p(x_i) (M_LLR with top: of the log-likelihood ratios). */
 static double process_block(const job *jb, const block *b, ws *w, acc *a) {
   const kern *q = jb->q;
   size_t k = q->k, n = b->count;
   load_block(jb->x, b, q->shift, q->d, w->xd);
+  if (jb->md == M_SEL) return sel_block(jb, b, w, a);
   block_loglik(q, w, n);
   if (jb->md == M_TOP || (jb->md == M_LLR && jb->top > 0)) return top_block(jb, b, w);
 
   double blk = 0.0;
   int diag = q->g->cov == GK_COV_DIAG;
-  block_lse(w->ll, n, k, w->lp, w->sums);
+  size_t relevant = block_lse(w->ll, n, k, w->lp, w->sums);
   for (size_t i = 0; i < n; i++) {
     float *l = w->ll + i * k;
     double sum = w->sums[i], lp = w->lp[i];
@@ -667,7 +781,7 @@ static double process_block(const job *jb, const block *b, ws *w, acc *a) {
     }
   }
   if (jb->md != M_ACC) return blk;
-  if (diag) acc_diag(q, w, a, n);
+  if (diag) acc_diag(q, w, a, n, relevant);
   else acc_full(q, w, a, n);
   return blk;
 }
@@ -707,13 +821,26 @@ static size_t slot_count(size_t slot_doubles, size_t nchunks) {
   return slots;
 }
 
-/* The chunks of CHUNK blocks, `slots` at a time over nt threads (workspaces wss): each
+/* Blocks per chunk. Statistics zero and add one accumulator per chunk (about 4 K D
+ * doubles, diag): with chunks of CHUNK blocks at K = 2048 that was a quarter of an EM
+ * iteration (memset, first-touch page faults, the ordered sums). The chunk grows with K
+ * so that this stays a few percent of the chunk's E-step (which also grows with K);
+ * it depends on K alone, never on the threads. */
+static size_t chunk_blocks(const job *jb) {
+  if (!stats_mode(jb->md)) return CHUNK;
+  /* A frame costs C components, not K: the accumulator would cost more than the frames. */
+  if (jb->md == M_SEL) return SEL_CHUNK;
+  size_t c = CHUNK * (jb->q->k / 256);
+  return c < CHUNK ? CHUNK : c > CHUNK_MAX ? CHUNK_MAX : c;
+}
+
+/* The chunks of chunk_blocks blocks, `slots` at a time over nt threads (workspaces wss): each
  * block's sum into blk_sum, and with slot_mem (M_ACC) each chunk's statistics in its own
  * slot, added into `total` in chunk order, so that the result does not depend on the
  * threads. 1 when interrupted (total then holds the finished rounds only). */
 static int run_chunks(const job *jb, const block *blocks, size_t nb, size_t slots, size_t slot_doubles,
                       double *slot_mem, ws *wss, int nt, double *blk_sum, double *total) {
-  size_t k = jb->q->k, d = jb->q->d, nchunks = (nb + CHUNK - 1) / CHUNK;
+  size_t k = jb->q->k, d = jb->q->d, cb = chunk_blocks(jb), nchunks = (nb + cb - 1) / cb;
   gk_cov_type cov = jb->q->g->cov;
   int stop = 0;
   for (size_t c0 = 0; c0 < nchunks && !stop; c0 += slots) {
@@ -725,7 +852,7 @@ static int run_chunks(const job *jb, const block *blocks, size_t nb, size_t slot
       acc a;
       memset(&a, 0, sizeof a);
       if (slot_mem) a = acc_view(slot_mem + j * slot_doubles, k, d, cov);
-      size_t b0 = (c0 + j) * CHUNK, b1 = b0 + CHUNK < nb ? b0 + CHUNK : nb;
+      size_t b0 = (c0 + j) * cb, b1 = b0 + cb < nb ? b0 + cb : nb;
       for (size_t bi = b0; bi < b1; bi++) {
         int halt;
 #pragma omp atomic read
@@ -760,21 +887,21 @@ static gk_status run_job(job *jb, double *total, double *sum, gk_error *err) {
   size_t nb = 0;
   gk_status st = make_blocks(jb->x, &blocks, &nb, err);
   if (st != GK_OK) return st;
-  size_t nchunks = (nb + CHUNK - 1) / CHUNK;
+  size_t cb = chunk_blocks(jb), nchunks = (nb + cb - 1) / cb;
 
-  size_t slot_doubles = jb->md == M_ACC ? acc_doubles(k, d, cov) : 0;
+  size_t slot_doubles = stats_mode(jb->md) ? acc_doubles(k, d, cov) : 0;
   size_t slots = slot_count(slot_doubles, nchunks);
   int nt = gk_threads();
   if ((size_t)nt > slots) nt = (int)slots;
   if (nt < 1) nt = 1;
 
   double *blk_sum = gk_scratch_alloc(nb ? nb : 1, sizeof(double));
-  double *slot_mem = jb->md == M_ACC ? gk_scratch_alloc(slots * slot_doubles, sizeof(double)) : NULL;
+  double *slot_mem = stats_mode(jb->md) ? gk_scratch_alloc(slots * slot_doubles, sizeof(double)) : NULL;
   ws *wss = gk_scratch_alloc((size_t)nt, sizeof(ws));
-  int ok = blk_sum && wss && (jb->md != M_ACC || slot_mem);
+  int ok = blk_sum && wss && (!stats_mode(jb->md) || slot_mem);
   int made = 0;
   for (; ok && made < nt; made++)
-    if (!ws_init(&wss[made], k, d, cov, jb->md == M_ACC)) ok = 0;
+    if (!ws_init(&wss[made], k, d, cov, stats_mode(jb->md))) ok = 0;
   if (!ok) {
     for (int t = 0; t < made - 1; t++) ws_free(&wss[t]);
     gk_scratch_free(blocks);
@@ -1020,12 +1147,47 @@ gk_status gk_gmm_stats_merge(gk_gmm_stats *dst, const gk_gmm_stats *src, gk_erro
   return GK_OK;
 }
 
-gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats **stats,
-                            const gk_allocator *a, gk_error *err) {
-  if (*stats && ((*stats)->k != g->k || (*stats)->d != g->d || (*stats)->cov != g->cov))
-    return gk_fail(err, GK_EINVAL, "statistics of %zu %s components in dimension %zu do not fit a "
-                   "model of %zu %s components in dimension %zu", (*stats)->k,
-                   gk_cov_type_name((*stats)->cov), (*stats)->d, g->k, gk_cov_type_name(g->cov), g->d);
+/* GK_OK when *stats (may be NULL) are statistics of g's shape. */
+static gk_status stats_fit(const gk_gmm *g, const gk_gmm_stats *st, gk_error *err) {
+  if (!st || (st->k == g->k && st->d == g->d && st->cov == g->cov)) return GK_OK;
+  return gk_fail(err, GK_EINVAL, "statistics of %zu %s components in dimension %zu do not fit a "
+                 "model of %zu %s components in dimension %zu", st->k, gk_cov_type_name(st->cov), st->d, g->k,
+                 gk_cov_type_name(g->cov), g->d);
+}
+
+/* GK_OK when idx (frames x c) holds for every frame a list of component indices < K,
+ * perhaps ended early by SIZE_MAX, with at least one. */
+static gk_status check_selection(const gk_gmm *g, const gk_gmm_data *x, const size_t *idx, size_t c, gk_error *err) {
+  if (c < 1 || c > g->k) return gk_fail(err, GK_EINVAL, "%zu components a frame: expected 1 to %zu", c, g->k);
+  size_t n = gk_gmm_data_frames(x);
+  for (size_t f = 0; f < n; f++) {
+    const size_t *ix = idx + f * c;
+    int ended = 0;
+    for (size_t t = 0; t < c; t++) {
+      if (ix[t] == SIZE_MAX && t > 0) ended = 1;
+      else if (ended || ix[t] >= g->k)
+        return gk_fail(err, GK_EINVAL, "frame %zu, selected component %zu: %s (expected 0 to %zu, or SIZE_MAX "
+                       "ending the list after the first)", f + 1, t + 1, ended ? "follows the end" : "out of range",
+                       g->k - 1);
+    }
+  }
+  return GK_OK;
+}
+
+/* The diagonal kernel's table by component (Wt, k x 2d), for scoring single components. */
+static gk_status kern_rows(kern *q, gk_error *err) {
+  size_t k = q->k, d2 = 2 * q->d;
+  q->Wt = gk_scratch_alloc(k * d2, sizeof(float));
+  if (!q->Wt) return gk_fail_nomem(err);
+  for (size_t j = 0; j < d2; j++)
+    for (size_t c = 0; c < k; c++) q->Wt[c * d2 + j] = q->W[j * k + c];
+  return GK_OK;
+}
+
+/* Runs the statistics job *jb (mode M_ACC or M_SEL, its own fields set) over x under g
+ * and adds the result to *stats (created from `a` when NULL). */
+static gk_status accumulate_job(const gk_gmm *g, const gk_gmm_data *x, job *jbp, gk_gmm_stats **stats,
+                                const gk_allocator *a, gk_error *err) {
   kern q;
   gk_status st = begin(g, x, 0, &q, err);
   if (st != GK_OK) return st;
@@ -1039,12 +1201,11 @@ gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats 
   memset(total, 0, nd * sizeof(double));
   st = gk_gmm_stats_create(&s, k, d, g->cov, *stats ? stats_allocator(*stats) : a, err);
   if (st == GK_OK) {
-    job jb;
-    memset(&jb, 0, sizeof jb);
-    jb.md = M_ACC;
+    job jb = *jbp;
     jb.x = x;
     jb.q = &q;
-    st = run_job(&jb, total, &s->loglik, err);
+    if (jb.md == M_SEL && g->cov == GK_COV_DIAG) st = kern_rows(&q, err);
+    if (st == GK_OK) st = run_job(&jb, total, &s->loglik, err);
     if (st == GK_OK) st = after_sum(g, x, s->loglik, err);
   }
   if (st == GK_OK) {
@@ -1084,4 +1245,27 @@ gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats 
   gk_scratch_free(total);
   kern_free(&q);
   return st;
+}
+
+gk_status gk_gmm_accumulate(const gk_gmm *g, const gk_gmm_data *x, gk_gmm_stats **stats,
+                            const gk_allocator *a, gk_error *err) {
+  gk_status st = stats_fit(g, *stats, err);
+  if (st != GK_OK) return st;
+  job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.md = M_ACC;
+  return accumulate_job(g, x, &jb, stats, a, err);
+}
+
+gk_status gk_gmm_accumulate_selected(const gk_gmm *g, const gk_gmm_data *x, const size_t *idx, size_t c,
+                                     gk_gmm_stats **stats, const gk_allocator *a, gk_error *err) {
+  gk_status st = stats_fit(g, *stats, err);
+  if (st == GK_OK) st = check_selection(g, x, idx, c, err);
+  if (st != GK_OK) return st;
+  job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.md = M_SEL;
+  jb.sel = idx;
+  jb.top = c;
+  return accumulate_job(g, x, &jb, stats, a, err);
 }

@@ -390,67 +390,14 @@ gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const 
   return st;
 }
 
-/* Adds frame x's statistics with responsibilities post[0..c) of components ix[0..c). */
-static void add_frame(gk_gmm_stats *st, const size_t *ix, const double *post, size_t c, const double *x, double *y) {
-  size_t d = st->d;
-  for (size_t t = 0; t < c; t++) {
-    size_t k = ix[t];
-    double r = post[t];
-    if (r == 0.0) continue;
-    st->zero[k] += r;
-    for (size_t j = 0; j < d; j++) {
-      y[j] = x[j] - st->shift[k * d + j];
-      st->first[k * d + j] += r * y[j];
-    }
-    if (st->cov == GK_COV_DIAG) {
-      for (size_t j = 0; j < d; j++) st->second[k * d + j] += r * y[j] * y[j];
-    } else {
-      double *S = st->second + k * d * d;
-      for (size_t a = 0; a < d; a++)
-        for (size_t b = 0; b < d; b++) S[a * d + b] += r * y[a] * y[b];
-    }
-  }
-}
-
 gk_status gk_selector_accumulate(const gk_selector *s, const gk_gmm *g, const gk_gmm_data *x, size_t search,
                                  size_t top, gk_gmm_stats **stats, const gk_allocator *a, gk_error *err) {
-  if (*stats && ((*stats)->k != g->k || (*stats)->d != g->d || (*stats)->cov != g->cov))
-    return gk_fail(err, GK_EINVAL, "statistics of %zu %s components in dimension %zu do not fit this model",
-                   (*stats)->k, gk_cov_type_name((*stats)->cov), (*stats)->d);
-  size_t n = gk_gmm_data_frames(x), d = g->d, C = top;
-  size_t *idx = gk_scratch_alloc(n ? n * C : 1, sizeof(size_t));
-  double *post = gk_scratch_alloc(n ? n * C : 1, sizeof(double)), *xy = gk_scratch_alloc(2 * d, sizeof(double));
-  gk_gmm_stats *acc = NULL;
-  double total = 0.0;
-  gk_status st = idx && post && xy ? GK_OK : gk_fail_nomem(err);
-  if (st == GK_OK) st = gk_selector_posteriors(s, g, x, search, top, idx, post, &total, NULL, err);
-  if (st == GK_OK) st = gk_gmm_stats_create(&acc, g->k, d, g->cov, NULL, err);
-  if (st == GK_OK) {
-    /* Moments about the model's means (full) or its overall mean (diagonal), as the E-step. */
-    if (g->cov == GK_COV_FULL) {
-      memcpy(acc->shift, g->means, g->k * d * sizeof(double));
-    } else {
-      for (size_t j = 0; j < d; j++) {
-        double m = 0.0;
-        for (size_t q = 0; q < g->k; q++) m += g->weights[q] * g->means[q * d + j];
-        for (size_t k = 0; k < g->k; k++) acc->shift[k * d + j] = m;
-      }
-    }
-    cursor cur = cursor_at(x, 0);
-    for (size_t f = 0; f < n; f++) {
-      size_t c = C;
-      while (c > 0 && idx[f * C + c - 1] == SIZE_MAX) c--;
-      cursor_next(&cur, xy);
-      add_frame(acc, idx + f * C, post + f * C, c, xy, xy + d);
-    }
-    acc->frames = (double)n;
-    acc->loglik = total;
-    if (*stats) st = gk_gmm_stats_merge(*stats, acc, err);
-    else st = gk_gmm_stats_clone(acc, stats, a, err);
-  }
-  gk_gmm_stats_free(acc);
+  if (!selector_fits(s, g, err)) return err ? err->status : GK_EINVAL;
+  size_t n = gk_gmm_data_frames(x);
+  size_t *idx = gk_scratch_alloc(n ? n * top : 1, sizeof(size_t));
+  if (!idx) return gk_fail_nomem(err);
+  gk_status st = gk_selector_select(s, x, search, top, idx, NULL, err);
+  if (st == GK_OK) st = gk_gmm_accumulate_selected(g, x, idx, top, stats, a, err);
   gk_scratch_free(idx);
-  gk_scratch_free(post);
-  gk_scratch_free(xy);
   return st;
 }

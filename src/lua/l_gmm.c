@@ -1040,14 +1040,16 @@ typedef struct trainer_box {
   int resumed, converged;
   lua_Integer max_iter;
   double tol;
-  /* Gaussian selection in the E-step (option gselect), once the model has its final K: the
-   * selector is a reduction of the current model to `clusters` by `method`, made again
-   * every `refresh` iterations (and at once after a resume). */
+  /* Gaussian selection in the E-step (option gselect), once the model has its final K:
+   * each frame's `top` components, chosen among all K (clusters = 0) or by a selector
+   * made from a reduction of the current model to `clusters` by `method`, are chosen
+   * again every `refresh` iterations (and at once after a resume); the iterations in
+   * between score each frame under its chosen components only. */
   int gselect;
   size_t gs_top, gs_search, gs_clusters, gs_refresh;
   gk_simplify_method gs_method;
-  gk_selector *sel;
-  size_t sel_made;      /* the iteration the selector was made at */
+  size_t *gs_idx;       /* frames x gs_top: the chosen components (NULL until chosen) */
+  size_t gs_made;       /* the iteration they were chosen at */
 } trainer_box;
 
 static int trainer_release(lua_State *L) {
@@ -1056,14 +1058,12 @@ static int trainer_release(lua_State *L) {
     gk_gmm_trainer_free(b->t);
     b->t = NULL;
   }
-  if (b->sel) {
-    gk_selector_free(b->sel);
-    b->sel = NULL;
-  }
+  gk_scratch_free(b->gs_idx);
+  b->gs_idx = NULL;
   return 0;
 }
 
-/* opts.gselect: {top=5, search=2, clusters=min(64, K/2), method="runnalls", refresh=1}. */
+/* opts.gselect: {top=5, clusters=0 (all K), search=2, method="runnalls", refresh=1}. */
 static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
   static const char *const keys[] = {"top", "search", "clusters", "method", "refresh", NULL};
   int t = gkL_optfield(L, arg, "gselect");
@@ -1076,10 +1076,11 @@ static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
   int g = lua_gettop(L);
   gkL_checkoptions(L, g, keys);
   b->gselect = 1;
-  b->gs_clusters = (size_t)gkL_optinteger(L, g, "clusters", (lua_Integer)(k / 2 < 64 ? k / 2 : 64), 1,
+  b->gs_clusters = (size_t)gkL_optinteger(L, g, "clusters", 0, 0,
                                           (lua_Integer)k - 1);
-  b->gs_top = (size_t)gkL_optinteger(L, g, "top", (lua_Integer)(k < 5 ? k : 5), 1, (lua_Integer)(k < 64 ? k : 64));
-  b->gs_search = (size_t)gkL_optinteger(L, g, "search", b->gs_clusters < 2 ? 1 : 2, 1, (lua_Integer)b->gs_clusters);
+  b->gs_top = (size_t)gkL_optinteger(L, g, "top", (lua_Integer)(k < 5 ? k : 5), 1, (lua_Integer)k);
+  b->gs_search = (size_t)gkL_optinteger(L, g, "search", b->gs_clusters < 2 ? 1 : 2, 1,
+                                        (lua_Integer)(b->gs_clusters ? b->gs_clusters : 1));
   b->gs_method = (gk_simplify_method)gkL_optenum(L, g, "method", gk_simplify_method_names, GK_SIMPLIFY_RUNNALLS);
   b->gs_refresh = (size_t)gkL_optinteger(L, g, "refresh", 1, 1, LUA_MAXINTEGER);
   lua_settop(L, g - 1);
@@ -1218,30 +1219,42 @@ static int l_trainer(lua_State *L) {
   return 1;
 }
 
-/* One EM iteration with Gaussian selection: the selector (re)made from the current model
- * when due, this rank's statistics over each frame's selected components, summed over the
- * ranks, then the trainer's own update. */
+/* Each frame's gs_top components under the current model, into b->gs_idx: the best of
+ * all K (as Kaldi's gmm-gselect), or the best among the members of its `search` best
+ * clusters of a selector made from a reduction of the model. */
+static gk_status gselect_choose(lua_State *L, trainer_box *b, gk_error *e) {
+  gk_gmm_trainer *t = b->t;
+  size_t n = gk_gmm_data_frames(&b->x);
+  if (!b->gs_idx && !(b->gs_idx = gk_scratch_alloc(n * b->gs_top, sizeof(size_t)))) return gk_fail_nomem(e);
+  if (b->gs_clusters == 0) return gk_gmm_top_posteriors(t->model, &b->x, b->gs_top, b->gs_idx, NULL, e);
+  gk_simplify_opts so;
+  gk_simplify_opts_default(&so);
+  so.method = b->gs_method;
+  gk_gmm *g = NULL;
+  gk_selector *sel = NULL;
+  gk_allocator a = gkL_allocator(L);
+  gk_status st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
+  if (st == GK_OK) st = gk_selector_create(&sel, t->model, g, 1, &a, e);
+  if (st == GK_OK) st = gk_selector_select(sel, &b->x, b->gs_search, b->gs_top, b->gs_idx, NULL, e);
+  gk_selector_free(sel);
+  gk_gmm_free(g);
+  return st;
+}
+
+/* One EM iteration with Gaussian selection: the components of each frame chosen again
+ * when due, this rank's statistics over them, summed over the ranks, then the trainer's
+ * own update. */
 static gk_status gselect_step(lua_State *L, trainer_box *b, double *ll, double *comm_seconds, gk_error *e) {
   gk_gmm_trainer *t = b->t;
   gk_status st = GK_OK;
-  if (!b->sel || t->iteration - b->sel_made >= b->gs_refresh) {
-    gk_simplify_opts so;
-    gk_simplify_opts_default(&so);
-    so.method = b->gs_method;
-    gk_gmm *g = NULL;
-    st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
-    gk_selector *sel = NULL;
-    gk_allocator a = gkL_allocator(L);
-    if (st == GK_OK) st = gk_selector_create(&sel, t->model, g, 1, &a, e);
-    gk_gmm_free(g);
+  int frames = gk_gmm_data_frames(&b->x) > 0;
+  if (frames && (!b->gs_idx || t->iteration - b->gs_made >= b->gs_refresh)) {
+    st = gselect_choose(L, b, e);
     if (st != GK_OK) return st;
-    gk_selector_free(b->sel);
-    b->sel = sel;
-    b->sel_made = t->iteration;
+    b->gs_made = t->iteration;
   }
   gk_gmm_stats *stats = NULL;
-  if (gk_gmm_data_frames(&b->x) > 0)
-    st = gk_selector_accumulate(b->sel, t->model, &b->x, b->gs_search, b->gs_top, &stats, NULL, e);
+  if (frames) st = gk_gmm_accumulate_selected(t->model, &b->x, b->gs_idx, b->gs_top, &stats, NULL, e);
   double t0 = gk_seconds();
   if (st == GK_OK && b->comm)
     st = gk_gmm_stats_reduce(&stats, t->model->k, t->model->d, t->model->cov, b->comm, NULL, e);
@@ -1444,7 +1457,7 @@ static const gkL_Reg gmm_methods[] = {
    "order sums, log-likelihood sum and frame count, float64), added into `stats` when given. "
    "Merge statistics from several processes with stats:merge and finish the iteration with "
    "g:update(stats). With selector = sel: each frame's responsibilities spread over its selected "
-   "components only (Kaldi's gselect), one thread."},
+   "components only (Kaldi's gselect)."},
   {"update", l_update,
    "g:update(stats[, {var_floor=0, var_floor_relative=1e-3, reg=1e-6, min_weight=1e-5, "
    "min_weight_action=\"resplit\"}]) -> Gmm, events\n"
@@ -1528,11 +1541,14 @@ static const gkL_Reg gmm_funcs[] = {
    "checkpoint = path with resume = true continues from a checkpoint t:save wrote (or starts afresh when "
    "there is none). Five steps from init = g0 with tol = 0 give the model gk.gmm.train(X, {init = g0, "
    "max_iter = 5, tol = 0}) gives. threads applies to the trainer's own calls; the process setting is "
-   "left as it is. gselect = {top=5, search=2, clusters=min(64, K/2), method='runnalls', refresh=1}: once "
-   "the model has its final K, each iteration's E-step spreads a frame's responsibilities over its top "
-   "components among the members of its `search` best clusters of a reduction of the current model, "
-   "remade every `refresh` iterations (and at once after a resume), as Kaldi's gselect; one thread in "
-   "that E-step."},
+   "left as it is. gselect = {top=5, clusters=0, search=2, method='runnalls', refresh=1}: once the "
+   "model has its final K, each iteration's E-step spreads a frame's responsibilities over its `top` "
+   "chosen components only, as Kaldi's gselect. They are chosen every `refresh` iterations (and at once "
+   "after a resume) under the current model: the best `top` of all K (clusters = 0, Kaldi's "
+   "gmm-gselect: a full E-step), or the best among the members of the frame's `search` best clusters "
+   "of a reduction of the model to `clusters` components by `method` (gk.gmm.selector); the iterations "
+   "in between score each frame under its chosen components alone (top instead of K Gaussians a "
+   "frame). The lists take frames x top x 8 bytes."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
    "Reads a model written by g:save (checksum and sizes checked)."},

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L  /* mkstemp, truncate */
 #include <unistd.h>
 #include "gk_test.h"
+#include "gmmkit/random.h"
 #include "gmmkit/gmmkit.h"
 
 /* prepare: diagonal standard deviations and log-determinants; full Cholesky factors. */
@@ -251,11 +252,142 @@ static void test_component_logpdf(void) {
   gk_gmm_free(g);
 }
 
+
+/* log(w N(x | mu, S)) in double from the covariance itself: diag, the product of the
+ * 1-D densities; full (d = 3 here), the inverse by cofactors and the determinant. */
+static double ref_logpdf(const gk_gmm *g, size_t c, const double *x) {
+  size_t d = g->d;
+  const double *mu = g->means + c * d;
+  double lw = log(g->weights[c]);
+  if (g->cov == GK_COV_DIAG) {
+    double s = lw;
+    for (size_t j = 0; j < d; j++) {
+      double v = g->covs[c * d + j], z = x[j] - mu[j];
+      s += -0.5 * (log(2 * M_PI * v) + z * z / v);
+    }
+    return s;
+  }
+  const double *S = g->covs + c * 9;
+  double cof[9] = {S[4] * S[8] - S[5] * S[7], S[5] * S[6] - S[3] * S[8], S[3] * S[7] - S[4] * S[6],
+                   S[2] * S[7] - S[1] * S[8], S[0] * S[8] - S[2] * S[6], S[1] * S[6] - S[0] * S[7],
+                   S[1] * S[5] - S[2] * S[4], S[2] * S[3] - S[0] * S[5], S[0] * S[4] - S[1] * S[3]};
+  double det = S[0] * cof[0] + S[1] * cof[1] + S[2] * cof[2], q = 0.0;
+  for (int a = 0; a < 3; a++)
+    for (int b = 0; b < 3; b++) q += (x[a] - mu[a]) * cof[a * 3 + b] / det * (x[b] - mu[b]);
+  return lw - 0.5 * (3 * log(2 * M_PI) + log(det) + q);
+}
+
+/* A random model of k components in dimension 3 (full: S = A A' + I/2). */
+static gk_gmm *random_model(gk_cov_type cov, size_t k, gk_rng *r, gk_error *err) {
+  gk_gmm *g = NULL;
+  if (gk_gmm_create(&g, k, 3, cov, NULL, err) != GK_OK) return NULL;
+  for (size_t c = 0; c < k; c++) {
+    g->weights[c] = (1.0 + (double)c) / ((double)k * (double)(k + 1) / 2.0);
+    for (size_t j = 0; j < 3; j++) g->means[c * 3 + j] = 2.0 * gk_rng_normal(r);
+    if (cov == GK_COV_DIAG) {
+      for (size_t j = 0; j < 3; j++) g->covs[c * 3 + j] = 0.5 + gk_rng_uniform(r);
+      continue;
+    }
+    double A[9];
+    for (int i = 0; i < 9; i++) A[i] = gk_rng_normal(r);
+    for (int a = 0; a < 3; a++)
+      for (int b = 0; b < 3; b++)
+        g->covs[c * 9 + a * 3 + b] = A[a * 3] * A[b * 3] + A[a * 3 + 1] * A[b * 3 + 1] + A[a * 3 + 2] * A[b * 3 + 2] +
+                                     (a == b ? 0.5 : 0.0);
+  }
+  if (gk_gmm_prepare(g, err) != GK_OK) {
+    gk_gmm_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* Statistics over each frame's own components (gk_gmm_accumulate_selected) against the
+ * same sums made here in double: posteriors over the listed components, occupancy, mean
+ * and (co)variance about the mean of each component, and the log-likelihood. Lists of
+ * 1 to 3 distinct components, some ended early by SIZE_MAX; 1300 frames (several blocks). */
+static void check_selected(gk_cov_type cov) {
+  gk_error err_, *err = &err_;
+  gk_error_clear(err);
+  enum { N = 1300, K = 7, C = 3, D = 3 };
+  gk_rng r;
+  gk_rng_seed(&r, 11, cov);
+  gk_gmm *g = random_model(cov, K, &r, err);
+  float *xs = malloc(sizeof(float) * N * D);
+  size_t *idx = malloc(sizeof(size_t) * N * C);
+  double *zr = calloc(K, sizeof(double)), *f1 = calloc(K * D, sizeof(double)), *f2 = calloc(K * D * D, sizeof(double));
+  if (!g || !xs || !idx || !zr || !f1 || !f2) {
+    GK_CHECK(0);
+    goto done;
+  }
+  double ll = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    size_t c0 = gk_rng_below(&r, K), n = 1 + gk_rng_below(&r, C);
+    double x[D], lp[C], m = -INFINITY, s = 0.0;
+    for (size_t j = 0; j < D; j++) {
+      xs[i * D + j] = (float)(g->means[c0 * D + j] + gk_rng_normal(&r));
+      x[j] = xs[i * D + j];
+    }
+    for (size_t t = 0; t < C; t++) idx[i * C + t] = t < n ? (c0 + 2 * t) % K : SIZE_MAX;
+    for (size_t t = 0; t < n; t++) {
+      lp[t] = ref_logpdf(g, idx[i * C + t], x);
+      m = fmax(m, lp[t]);
+    }
+    for (size_t t = 0; t < n; t++) s += exp(lp[t] - m);
+    ll += m + log(s);
+    for (size_t t = 0; t < n; t++) {
+      size_t c = idx[i * C + t];
+      double p = exp(lp[t] - m) / s;
+      zr[c] += p;
+      for (size_t a = 0; a < D; a++) {
+        f1[c * D + a] += p * x[a];
+        for (size_t b = 0; b < D; b++) f2[(c * D + a) * D + b] += p * x[a] * x[b];
+      }
+    }
+  }
+  gk_matrix mx = gk_matrix_view(N, D, GK_FLOAT32, xs);
+  gk_gmm_data data = {&mx, 1, 1};
+  gk_gmm_stats *st = NULL;
+  GK_CHECK_OK(gk_gmm_accumulate_selected(g, &data, idx, C, &st, NULL, err), err);
+  if (!st) goto done;
+  GK_CHECK_REL(st->loglik, ll, 1e-6);
+  for (size_t c = 0; c < K; c++) {
+    GK_CHECK_REL(st->zero[c], zr[c], 1e-5);
+    for (size_t a = 0; a < D; a++) {
+      double mean = f1[c * D + a] / zr[c], got = st->shift[c * D + a] + st->first[c * D + a] / st->zero[c];
+      GK_CHECK_NEAR(got, mean, 1e-5);
+      size_t sa = cov == GK_COV_DIAG ? c * D + a : (c * D + a) * D + a;
+      double ra = st->first[c * D + a] / st->zero[c];
+      double var = f2[(c * D + a) * D + a] / zr[c] - mean * mean;
+      GK_CHECK_NEAR(st->second[sa] / st->zero[c] - ra * ra, var, 1e-4);
+    }
+  }
+  /* A list index out of range is refused, naming the frame. */
+  idx[5 * C + 1] = K;
+  gk_gmm_stats *bad = NULL;
+  GK_CHECK(gk_gmm_accumulate_selected(g, &data, idx, C, &bad, NULL, err) == GK_EINVAL);
+  GK_CHECK(strstr(err->message, "frame 6") != NULL);
+  gk_gmm_stats_free(st);
+done:
+  gk_gmm_free(g);
+  free(xs);
+  free(idx);
+  free(zr);
+  free(f1);
+  free(f2);
+}
+
+static void test_accumulate_selected(void) {
+  check_selected(GK_COV_DIAG);
+  check_selected(GK_COV_FULL);
+}
+
 int main(void) {
   GK_RUN(test_component_logpdf);
   GK_RUN(test_prepare);
   GK_RUN(test_mml_example);
   GK_RUN(test_stats_merge_shift);
   GK_RUN(test_files);
+  GK_RUN(test_accumulate_selected);
   return GK_TEST_SUMMARY();
 }

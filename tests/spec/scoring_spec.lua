@@ -140,12 +140,13 @@ describe("gk.gmm.selector", function()
     local ma = ubm:map_adapt(X, {relevance = 4})
     local mb = ubm:map_adapt(X, {relevance = 4, selector = sel, search = M, top = 16})
     assert.is_true(helper_diff(ma:means(), mb:means()) < 1e-5)
-    -- selection: the occupancies still sum to the frames
+    -- selection: the occupancies still sum to the frames (to the float32 rounding of the
+    -- E-step's posteriors, and less those under 2^-30 of a frame's largest, which it drops)
     local small = gk.gmm.selector(ubm, {clusters = 4})
     local c = ubm:accumulate(X, nil, {selector = small, top = 2})
     local z, sum = c:zero(), 0
     for k = 1, z:rows() do sum = sum + z:get(k, 1) end
-    assert.is_true(math.abs(sum - X:rows()) < 1e-9)
+    assert.is_true(math.abs(sum - X:rows()) < 1e-6 * X:rows())
   end)
 
   it("evaluates the clusters and the members of the searched ones, and partitions the components", function()

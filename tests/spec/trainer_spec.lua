@@ -152,9 +152,24 @@ describe("gk.gmm.trainer", function()
     assert.are.equal(4, small.iterations)
     for i = 1, 4 do assert.is_true(small.history[i] == small.history[i] and small.history[i] > -math.huge) end
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 3}}) end,
-                         "option 'clusters' must be in %[1, 2%]")
+                         "option 'clusters' must be in %[0, 2%]")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {tops = 3}}) end, "did you mean 'top'")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = 3}) end, "option 'gselect' must be a table")
+  end)
+
+  it("with gselect over all K (clusters = 0) chosen once and reused, top = K is exact EM; the lists are kept between refreshes", function()
+    local _, ie = gk.gmm.train(X, {init = g0, max_iter = 5, tol = 0})
+    local _, is = gk.gmm.train(X, {init = g0, max_iter = 5, tol = 0, gselect = {clusters = 0, top = 3, refresh = 100}})
+    for i = 1, 5 do assert.is_true(math.abs(ie.history[i] - is.history[i]) < 1e-6, "iteration " .. i) end
+    -- top = 1: chosen every iteration, or once from g0; the first iteration is the same
+    local _, every = gk.gmm.train(X, {init = g0, max_iter = 4, tol = 0, gselect = {clusters = 0, top = 1}})
+    local _, once = gk.gmm.train(X, {init = g0, max_iter = 4, tol = 0, gselect = {clusters = 0, top = 1, refresh = 100}})
+    assert.are.equal(every.history[1], once.history[1])
+    local moved = false
+    for i = 2, 4 do moved = moved or every.history[i] ~= once.history[i] end
+    assert.is_true(moved, "the lists chosen from g0 were not kept")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 0, top = 4}}) end,
+                         "option 'top' must be in %[1, 3%]")
   end)
 
   it("a progress function that returns false stops the loop", function()
