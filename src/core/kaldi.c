@@ -71,7 +71,8 @@ static gk_status ks_close(kstream *s, int check, gk_error *err) {
   if (s->fp && s->src == GK_KALDI_SRC_FILE) fclose(s->fp);
   if (s->fp && s->src == GK_KALDI_SRC_PIPE) {
     int ws = pclose(s->fp);
-    int bad = ws == -1 || (WIFEXITED(ws) && WEXITSTATUS(ws) != 0) ||
+    /* 128 + SIGPIPE: the shell's report of a command that lost its reader. */
+    int bad = ws == -1 || (WIFEXITED(ws) && WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != 128 + SIGPIPE) ||
               (WIFSIGNALED(ws) && WTERMSIG(ws) != SIGPIPE);
     if (check && bad)
       st = gk_fail(err, GK_EIO, "command '%s' failed (%s %d)", s->name,
