@@ -33,6 +33,8 @@ void gk_free(const gk_allocator *a, void *p, size_t size);
 /* Scratch memory inside one call: malloc with overflow-checked count, and free. */
 void *gk_scratch_alloc(size_t n, size_t size);
 void gk_scratch_free(void *p);
+/* A malloc'ed copy of the string s (free with gk_scratch_free), or NULL. */
+char *gk_strdup(const char *s);
 
 /* Overflow-checked product: 1 and *out = a * b, or 0 when it would overflow. */
 int gk_mul_size(size_t a, size_t b, size_t *out);

@@ -28,6 +28,7 @@
 #include "gmmkit/kaldi.h"
 #include "gmmkit/simplify.h"
 #include "gmmkit/gselect.h"
+#include "gmmkit/source.h"
 #include "gmmkit/eval.h"
 
 #ifdef __cplusplus

@@ -63,3 +63,10 @@ void *gk_scratch_alloc(size_t n, size_t size) {
 }
 
 void gk_scratch_free(void *p) { free(p); }
+
+char *gk_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = gk_scratch_alloc(n, 1);
+  if (p) memcpy(p, s, n);
+  return p;
+}

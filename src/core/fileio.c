@@ -15,13 +15,6 @@
 #include "gmmkit/alloc.h"
 #include "gmmkit/fileio.h"
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p) memcpy(p, s, n);
-  return p;
-}
-
 /* What a file of mode `m` is, for messages ("a FIFO"). */
 static const char *kind_of(mode_t m) {
   if (S_ISDIR(m)) return "a directory";
@@ -139,7 +132,7 @@ gk_status gk_atomic_open(gk_atomic_file *af, const char *path, gk_error *err) {
   if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
     return gk_fail(err, GK_EIO, "%s: is %s, not a regular file: refusing to replace it (save to another path)",
                    path, kind_of(st.st_mode));
-  af->path = dup_str(path);
+  af->path = gk_strdup(path);
   af->tmp_path = malloc(n + sizeof suffix);
   if (!af->path || !af->tmp_path) {
     release(af);
@@ -180,7 +173,7 @@ static void sync_parent(const char *path) {
   char *dir;
   int fd;
   if (!slash) {
-    dir = dup_str(".");
+    dir = gk_strdup(".");
   } else {
     size_t n = (size_t)(slash - path);
     dir = malloc(n + 2);

@@ -34,15 +34,8 @@ typedef struct kstream {
   long long size;    /* size of a regular file, -1 when unknown */
 } kstream;
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p) memcpy(p, s, n);
-  return p;
-}
-
 static gk_status ks_open(kstream *s, gk_kaldi_src src, const char *target, gk_error *err) {
-  s->name = dup_str(target);
+  s->name = gk_strdup(target);
   if (!s->name) return gk_fail_nomem(err);
   s->src = src;
   s->pos = 0;
@@ -241,7 +234,7 @@ static gk_status parse_rspec(const char *spec, char *copy, int *scp, gk_kaldi_sr
 gk_status gk_kaldi_reader_open(gk_kaldi_reader **out, const char *rspecifier, gk_error *err) {
   *out = NULL;
   if (!rspecifier) return gk_fail(err, GK_EINVAL, "no rspecifier");
-  char *copy = dup_str(rspecifier);
+  char *copy = gk_strdup(rspecifier);
   if (!copy) return gk_fail_nomem(err);
   int scp = 0;
   gk_kaldi_src src = GK_KALDI_SRC_FILE;

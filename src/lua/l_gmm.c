@@ -12,6 +12,7 @@
 
 #include "gkl.h"
 #include "gmmkit/gselect.h"
+#include "gmmkit/source.h"
 #include "l_mpi.h"
 
 /* luaL_error with the C library's printf (size_t formats), position information included. */
@@ -1050,6 +1051,13 @@ typedef struct trainer_box {
   gk_simplify_method gs_method;
   size_t *gs_idx;       /* frames x gs_top: the chosen components (NULL until chosen) */
   size_t gs_made;       /* the iteration they were chosen at */
+  gk_selector *sel;     /* the selector of a step that chooses (NULL otherwise) */
+  /* Data read from disk (X a Kaldi rspecifier or a list of files): each iteration reads
+   * the source in chunks; x is then a sample of it (the initial model's data). */
+  gk_source *src;
+  size_t stride;        /* subsample, applied to each chunk */
+  size_t frames;        /* this rank's frames (after the stride) */
+  gk_matrix sample;     /* the sample x describes (malloc'ed) */
 } trainer_box;
 
 static int trainer_release(lua_State *L) {
@@ -1060,6 +1068,11 @@ static int trainer_release(lua_State *L) {
   }
   gk_scratch_free(b->gs_idx);
   b->gs_idx = NULL;
+  gk_selector_free(b->sel);
+  b->sel = NULL;
+  gk_source_close(b->src);
+  b->src = NULL;
+  gk_matrix_release(&b->sample, NULL);
   return 0;
 }
 
@@ -1135,7 +1148,7 @@ static void read_init(lua_State *L, int arg, gk_gmm_train_opts *o) {
 
 /* What gk.gmm.trainer reads besides the core's options. */
 typedef struct trainer_settings {
-  size_t stride;
+  size_t stride, chunk_frames;
   const char *checkpoint;
   int resume, threads;
 } trainer_settings;
@@ -1146,7 +1159,7 @@ static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, train
   static const char *const keys[] = {
     "components", "covariance_type", "init", "max_iter", "tol", "seed", "var_floor",
     "var_floor_relative", "min_weight", "min_weight_action", "reg", "subsample", "threads",
-    "progress", "checkpoint", "resume", "init_frames", "comm", "gselect", NULL};
+    "progress", "checkpoint", "resume", "init_frames", "comm", "gselect", "chunk_frames", NULL};
   gkL_checkoptions(L, arg, keys);
   gk_gmm_train_opts_default(o);
   o->components = (size_t)gkL_optinteger(L, arg, "components", 1, 1, GK_MAX_COMPONENTS);
@@ -1158,6 +1171,7 @@ static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, train
   o->update = read_update_opts(L, arg);
   o->init_frames = (size_t)gkL_optinteger(L, arg, "init_frames", 0, 0, LUA_MAXINTEGER);
   s->stride = (size_t)gkL_optinteger(L, arg, "subsample", 1, 1, LUA_MAXINTEGER);
+  s->chunk_frames = (size_t)gkL_optinteger(L, arg, "chunk_frames", 262144, 1, (lua_Integer)GK_MAX_ELEMENTS);
   s->threads = gkL_optthreads(L, arg, "threads");
   int t = gkL_optfield(L, arg, "progress");
   if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TFUNCTION)
@@ -1180,6 +1194,7 @@ static void trainer_start(lua_State *L, trainer_box *b, const gk_gmm_train_opts 
   gk_allocator a = gkL_allocator(L);
   gk_error e;
   if (gk_gmm_train_fingerprint(&b->x, o, b->comm, &b->fp, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  if (b->src) b->fp = (b->fp ^ (uint64_t)b->frames) * 0x100000001b3ull;  /* the sample's digest and the count */
   int resumed = s->resume && (gk_comm_rank(b->comm) != 0 || access(s->checkpoint, F_OK) == 0);
   if (s->resume && gk_comm_bcast(b->comm, &resumed, sizeof resumed, 0, &e) != GK_OK) gkL_raise(L, &e);
   int previous = threads_begin(b->threads);
@@ -1192,6 +1207,85 @@ static void trainer_start(lua_State *L, trainer_box *b, const gk_gmm_train_opts 
 
 static void trainer_ensure_class(lua_State *L);
 
+/* The trainer's userdata for `proto`, its class set, the data's anchor and descriptors
+ * (the values at anchor and anchor + 1; none: 0) and the progress value kept. */
+static trainer_box *new_trainer(lua_State *L, const trainer_box *proto, const trainer_settings *s, int anchor,
+                                int progress) {
+  trainer_box *b = lua_newuserdatauv(L, sizeof *b, 3);
+  *b = *proto;
+  b->t = NULL;
+  b->threads = s->threads;
+  trainer_ensure_class(L);
+  luaL_setmetatable(L, GKL_TRAINER);
+  for (int i = 0; anchor && i < 2; i++) {
+    lua_pushvalue(L, anchor + i);
+    lua_setiuservalue(L, -2, i + 1);
+  }
+  lua_pushvalue(L, progress);
+  lua_setiuservalue(L, -2, 3);
+  return b;
+}
+
+/* Whether the data at idx is on disk: a string (a Kaldi rspecifier) or a list whose first
+ * item is a string (feature files). */
+static int is_source(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) return 1;
+  if (!lua_istable(L, idx) || gkL_testmatrix(L, idx)) return 0;
+  int t = lua_geti(L, idx, 1);
+  lua_pop(L, 1);
+  return t == LUA_TSTRING;
+}
+
+/* The file names of the list at idx, in a userdata pushed on the stack (the strings stay
+ * in the list). */
+static const char **check_paths(lua_State *L, int idx, size_t *n) {
+  *n = gkL_checklen(L, idx, idx, GK_MAX_LIST, "the list of files");
+  const char **p = lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *p, 0);
+  for (size_t i = 0; i < *n; i++) {
+    size_t len = 0;
+    int string = lua_geti(L, idx, (lua_Integer)i + 1) == LUA_TSTRING;  /* a number is not a name */
+    p[i] = string ? lua_tolstring(L, -1, &len) : NULL;
+    if (!string || strlen(p[i]) != len)
+      luaL_argerror(L, idx, lua_pushfstring(L, "item %d of the list of files is a %s, not a file name", (int)i + 1,
+                                            string ? "string with a NUL byte" : luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  return p;
+}
+
+/* gk.gmm.trainer on data read from disk: the source opened (this rank's share of its
+ * entries), one pass that counts the frames and keeps a sample for the initial model
+ * (init_frames of them, 500000 by default, as Kaldi's train_diag_ubm.sh), then the start. */
+static int trainer_from_source(lua_State *L, const gk_gmm_train_opts *o, const trainer_box *proto,
+                               const trainer_settings *s, int progress) {
+  size_t n = 0;
+  const char *spec = lua_type(L, 1) == LUA_TSTRING ? gkL_checkpath(L, 1) : NULL;
+  const char **paths = spec ? NULL : check_paths(L, 1, &n);
+  trainer_box *b = new_trainer(L, proto, s, 0, progress);
+  gk_source_opts so;
+  gk_source_opts_default(&so);
+  so.chunk_frames = s->chunk_frames;
+  so.share = (size_t)gk_comm_rank(b->comm);
+  so.shares = (size_t)gk_comm_size(b->comm);
+  gk_error e;
+  clear_err(&e);
+  gk_status st = spec ? gk_source_open_table(&b->src, spec, &so, &e) : gk_source_open_files(&b->src, paths, n, &so, &e);
+  b->stride = s->stride;
+  if (st == GK_OK)
+    st = gk_source_sample(b->src, s->stride, o->init_frames ? o->init_frames : 500000, &b->sample, &b->frames,
+                          NULL, &e);
+  b->x.parts = &b->sample;
+  b->x.nparts = 1;
+  b->x.stride = 1;
+  if (st == GK_OK) st = gk_gmm_train_check(&b->x, o, b->comm, NULL, &e);
+  if (st != GK_OK) gkL_raise(L, &e);
+  trainer_start(L, b, o, s);
+  /* The sample made the initial model and the fingerprint; the iterations read the source. */
+  gk_matrix_release(&b->sample, NULL);
+  b->x.nparts = 0;
+  return 1;
+}
+
 /* gk.gmm.trainer(X, opts) */
 static int l_trainer(lua_State *L) {
   lua_settop(L, 2);
@@ -1200,61 +1294,87 @@ static int l_trainer(lua_State *L) {
   trainer_box proto = {0};
   read_trainer_opts(L, 2, &o, &proto, &s);
   int progress = lua_gettop(L);
+  if (is_source(L, 1)) return trainer_from_source(L, &o, &proto, &s, progress);
+  if (lua_istable(L, 2) && lua_getfield(L, 2, "chunk_frames") != LUA_TNIL)
+    gkL_opterror(L, 2, "chunk_frames", "is for data read from files (a Kaldi rspecifier or a list of files)");
+  lua_settop(L, progress);
   check_data_list(L, 1, &proto.x, s.stride, proto.comm != NULL);  /* pushes the anchor and the descriptors */
   gk_error e;
   if (gk_gmm_train_check(&proto.x, &o, proto.comm, NULL, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
-  trainer_box *b = lua_newuserdatauv(L, sizeof *b, 3);
-  *b = proto;
-  b->t = NULL;
-  b->threads = s.threads;
-  trainer_ensure_class(L);
-  luaL_setmetatable(L, GKL_TRAINER);
-  lua_pushvalue(L, -3);
-  lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, -2);
-  lua_setiuservalue(L, -2, 2);
-  lua_pushvalue(L, progress);
-  lua_setiuservalue(L, -2, 3);
+  trainer_box *b = new_trainer(L, &proto, &s, progress + 1, progress);
   trainer_start(L, b, &o, &s);
   return 1;
 }
 
-/* Each frame's gs_top components under the current model, into b->gs_idx: the best of
- * all K (as Kaldi's gmm-gselect), or the best among the members of its `search` best
- * clusters of a selector made from a reduction of the model. */
-static gk_status gselect_choose(lua_State *L, trainer_box *b, gk_error *e) {
+/* Before a step that chooses each frame's components: the lists' memory, and for
+ * clusters > 0 the selector made from a reduction of the current model (b->sel, freed
+ * after the step). */
+static gk_status choose_begin(lua_State *L, trainer_box *b, gk_error *e) {
   gk_gmm_trainer *t = b->t;
-  size_t n = gk_gmm_data_frames(&b->x);
-  if (!b->gs_idx && !(b->gs_idx = gk_scratch_alloc(n * b->gs_top, sizeof(size_t)))) return gk_fail_nomem(e);
-  if (b->gs_clusters == 0) return gk_gmm_top_posteriors(t->model, &b->x, b->gs_top, b->gs_idx, NULL, e);
+  size_t n = b->src ? b->frames : gk_gmm_data_frames(&b->x);
+  if (!b->gs_idx && !(b->gs_idx = gk_scratch_alloc(n ? n * b->gs_top : 1, sizeof(size_t)))) return gk_fail_nomem(e);
+  if (b->gs_clusters == 0) return GK_OK;
   gk_simplify_opts so;
   gk_simplify_opts_default(&so);
   so.method = b->gs_method;
   gk_gmm *g = NULL;
-  gk_selector *sel = NULL;
   gk_allocator a = gkL_allocator(L);
   gk_status st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
-  if (st == GK_OK) st = gk_selector_create(&sel, t->model, g, 1, &a, e);
-  if (st == GK_OK) st = gk_selector_select(sel, &b->x, b->gs_search, b->gs_top, b->gs_idx, NULL, e);
-  gk_selector_free(sel);
+  if (st == GK_OK) st = gk_selector_create(&b->sel, t->model, g, 1, &a, e);
   gk_gmm_free(g);
   return st;
 }
 
-/* One EM iteration with Gaussian selection: the components of each frame chosen again
- * when due, this rank's statistics over them, summed over the ranks, then the trainer's
- * own update. */
-static gk_status gselect_step(lua_State *L, trainer_box *b, double *ll, double *comm_seconds, gk_error *e) {
-  gk_gmm_trainer *t = b->t;
+/* The E-step over x (this rank's frames in memory, or a chunk of the source that starts at
+ * frame `offset`): all components, or each frame's chosen ones, chosen now when `choose`
+ * (the best of all K as Kaldi's gmm-gselect, or by the selector). */
+static gk_status estep_part(trainer_box *b, const gk_gmm_data *x, size_t offset, int choose, gk_gmm_stats **s,
+                            gk_error *e) {
+  gk_gmm *g = b->t->model;
+  if (!b->gselect || b->t->splitting) return gk_gmm_accumulate(g, x, s, NULL, e);
+  size_t *idx = b->gs_idx + offset * b->gs_top;
   gk_status st = GK_OK;
-  int frames = gk_gmm_data_frames(&b->x) > 0;
-  if (frames && (!b->gs_idx || t->iteration - b->gs_made >= b->gs_refresh)) {
-    st = gselect_choose(L, b, e);
-    if (st != GK_OK) return st;
-    b->gs_made = t->iteration;
+  if (choose)
+    st = b->sel ? gk_selector_select(b->sel, x, b->gs_search, b->gs_top, idx, NULL, e)
+                : gk_gmm_top_posteriors(g, x, b->gs_top, idx, NULL, e);
+  if (st == GK_OK) st = gk_gmm_accumulate_selected(g, x, idx, b->gs_top, s, NULL, e);
+  return st;
+}
+
+/* The E-step over all this rank's frames: in memory, or the source read chunk by chunk
+ * (the next chunk read while this one is scored). */
+static gk_status estep(trainer_box *b, int choose, gk_gmm_stats **s, gk_error *e) {
+  if (!b->src) return gk_gmm_data_frames(&b->x) > 0 ? estep_part(b, &b->x, 0, choose, s, e) : GK_OK;
+  gk_status st = gk_source_rewind(b->src, e);
+  size_t offset = 0;
+  for (int done = 0; st == GK_OK;) {
+    gk_gmm_data chunk;
+    st = gk_source_next(b->src, &chunk, &done, e);
+    if (st != GK_OK || done) break;
+    chunk.stride = b->stride;
+    size_t n = gk_gmm_data_frames(&chunk);
+    if (offset + n > b->frames) break;
+    st = estep_part(b, &chunk, offset, choose, s, e);
+    offset += n;
   }
+  if (st == GK_OK && offset != b->frames)
+    st = gk_fail(e, GK_EIO, "the data changed during training: this pass read %s%zu frames, the first %zu",
+                 offset > b->frames ? "more than " : "", offset, b->frames);
+  return st;
+}
+
+/* One EM iteration done here rather than by gk_gmm_trainer_step (data on disk, or
+ * Gaussian selection): the components of each frame chosen again when due, this rank's
+ * statistics, summed over the ranks, then the trainer's own update. */
+static gk_status own_step(lua_State *L, trainer_box *b, double *ll, double *comm_seconds, gk_error *e) {
+  gk_gmm_trainer *t = b->t;
+  int choose = b->gselect && !t->splitting && (!b->gs_idx || t->iteration - b->gs_made >= b->gs_refresh);
+  gk_status st = choose ? choose_begin(L, b, e) : GK_OK;
   gk_gmm_stats *stats = NULL;
-  if (frames) st = gk_gmm_accumulate_selected(t->model, &b->x, b->gs_idx, b->gs_top, &stats, NULL, e);
+  if (st == GK_OK) st = estep(b, choose, &stats, e);
+  gk_selector_free(b->sel);
+  b->sel = NULL;
+  if (st == GK_OK && choose) b->gs_made = t->iteration;
   double t0 = gk_seconds();
   if (st == GK_OK && b->comm)
     st = gk_gmm_stats_reduce(&stats, t->model->k, t->model->d, t->model->cov, b->comm, NULL, e);
@@ -1280,8 +1400,9 @@ static int trainer_step(lua_State *L) {
   double t0 = gk_seconds(), ll, comm_seconds = 0.0;
   gk_error e;
   int previous = threads_begin(b->threads);
-  gk_status st = b->gselect && !t->splitting ? gselect_step(L, b, &ll, &comm_seconds, clear_err(&e))
-                                             : gk_gmm_trainer_step(t, &b->x, b->comm, &ll, &comm_seconds, clear_err(&e));
+  gk_status st = (b->gselect && !t->splitting) || b->src
+                    ? own_step(L, b, &ll, &comm_seconds, clear_err(&e))
+                    : gk_gmm_trainer_step(t, &b->x, b->comm, &ll, &comm_seconds, clear_err(&e));
   threads_end(b->threads, previous);
   /* An interrupt that came after the step's last poll (in its M-step) stops here, in C, as
    * the C loop did: returning would run the caller's Lua loop, where the host's hook would

@@ -1,0 +1,114 @@
+-- Training streamed from disk: gk.gmm.train and gk.gmm.trainer on a Kaldi rspecifier or a
+-- list of feature files read chunk by chunk every iteration must give the model that
+-- training on the same matrices in memory gives (the same frames in the same order; only
+-- the grouping of the statistics' sums differs), with subsample, Gaussian selection and a
+-- resumed checkpoint too; the distributed case is in mpi_spec.lua.
+local gk = require "gmmkit"
+local helper = require "spec_helper"
+
+local function rel_diff(a, b)
+  local d = helper.max_abs_diff(a:means(), b:means())
+  local s = 0
+  for i = 1, a.components do
+    for j = 1, a.dim do s = math.max(s, math.abs(a:means():get(i, j))) end
+  end
+  d = d / s
+  local wa, wb = a:weights(), b:weights()
+  for i = 1, #wa do d = math.max(d, math.abs(wa[i] - wb[i]) / wa[i]) end
+  return d
+end
+
+-- 23 "utterances" of 40 to 300 frames of three clusters in 4-D.
+local function data()
+  local parts = {}
+  for p = 1, 23 do
+    local n = 40 + (p * 37) % 260
+    local m = gk.matrix.random(n, 4, {seed = p, dtype = "float32"})
+    for i = 1, n do
+      local c = (i * 7 + p) % 3
+      for j = 1, 4 do m:set(i, j, m:get(i, j) + 3 * c * (j % 2 == 1 and 1 or -0.5)) end
+    end
+    parts[p] = m
+  end
+  return parts
+end
+
+describe("training streamed from disk", function()
+  local X, g0, dir, paths, scp, ark
+  setup(function()
+    X = data()
+    g0 = gk.gmm.train(X, {components = 6, max_iter = 1, seed = 5})
+    dir = helper.tmpdir()
+    paths = {}
+    for i, m in ipairs(X) do
+      paths[i] = string.format("%s/u%02d.npy", dir, i)
+      m:save(paths[i])
+    end
+    scp = "scp:" .. dir .. "/feats.scp"
+    ark = "ark:" .. dir .. "/feats.ark"
+    local w = gk.kaldi.writer("ark,scp:" .. dir .. "/feats.ark," .. dir .. "/feats.scp")
+    for i, m in ipairs(X) do w:write(string.format("utt%02d", i), m) end
+    w:close()
+  end)
+  teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+
+  local function train(data, opts)
+    local o = {init = g0, max_iter = 5, tol = 0}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return gk.gmm.train(data, o)
+  end
+
+  it("from .npy files, an scp and an archive, in chunks of any size, gives the in-memory model", function()
+    local ref, ri = train(X)
+    for _, case in ipairs({{paths, 1}, {paths, 500}, {scp, 3000}, {ark, 100000}, {"ark:cat " .. dir .. "/feats.ark |", 700}}) do
+      local g, info = train(case[1], {chunk_frames = case[2]})
+      local name = (type(case[1]) == "string" and case[1] or "files") .. " in chunks of " .. case[2]
+      assert.is_true(rel_diff(ref, g) < 1e-10, name .. ": " .. rel_diff(ref, g))
+      assert.are.equal(ri.frames, info.frames)
+      for i = 1, 5 do assert.is_true(math.abs(ri.history[i] - info.history[i]) < 1e-10, name) end
+    end
+  end)
+
+  it("with subsample, Gaussian selection kept between refreshes, and binary splitting", function()
+    local ref = train(X, {subsample = 3})
+    assert.is_true(rel_diff(ref, train(scp, {subsample = 3, chunk_frames = 1000})) < 1e-10)
+    ref = train(X, {gselect = {top = 2, refresh = 2}})
+    assert.is_true(rel_diff(ref, train(paths, {gselect = {top = 2, refresh = 2}, chunk_frames = 800})) < 1e-10)
+    -- the initial model from the sample: every frame when init_frames holds them all
+    local opts = {components = 4, init = "split", max_iter = 3, tol = 0, seed = 2, init_frames = 100000}
+    ref = gk.gmm.train(X, opts)
+    assert.is_true(rel_diff(ref, gk.gmm.train(scp, opts)) < 1e-10)
+    opts.init = "kmeans++"
+    ref = gk.gmm.train(X, opts)
+    opts.chunk_frames = 900
+    assert.is_true(rel_diff(ref, gk.gmm.train(paths, opts)) < 1e-10)
+  end)
+
+  it("resumes from a checkpoint, and refuses one of other data", function()
+    local ck = dir .. "/ck.gmmt"
+    local ref = train(scp, {max_iter = 5})
+    train(scp, {max_iter = 2, checkpoint = ck})
+    local g, info = train(scp, {max_iter = 5, checkpoint = ck, resume = true})
+    assert.is_true(info.resumed)
+    assert.is_true(rel_diff(ref, g) < 1e-12)
+    local fewer = {}
+    for i = 1, 20 do fewer[i] = paths[i] end
+    assert.error_matches(function() train(fewer, {max_iter = 5, checkpoint = ck, resume = true}) end, "ck.gmmt")
+  end)
+
+  it("names what is wrong", function()
+    assert.error_matches(function() train({paths[1], dir .. "/missing.npy"}) end, "missing.npy")
+    assert.error_matches(function() train({paths[1], 3}) end, "item 2 of the list of files is a number")
+    assert.error_matches(function() train("scp:" .. dir .. "/nothing.scp") end, "nothing.scp")
+    assert.error_matches(function() train("feats.ark") end, "feats.ark")
+    assert.error_matches(function() train(X, {chunk_frames = 10}) end, "option 'chunk_frames' is for data read from files")
+    assert.error_matches(function() train(paths, {chunk_frames = 0}) end, "chunk_frames")
+    -- the data changes between passes
+    local f = dir .. "/grow.scp"
+    os.execute(string.format("head -n 3 '%s/feats.scp' > '%s'", dir, f))
+    local t = gk.gmm.trainer("scp:" .. f, {init = g0, tol = 0})
+    assert(t:step())
+    os.execute(string.format("head -n 4 '%s/feats.scp' > '%s'", dir, f))
+    assert.error_matches(function() t:step() end, "the data changed during training")
+  end)
+end)
