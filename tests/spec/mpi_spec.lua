@@ -462,3 +462,36 @@ end
     assert.is_true(d <= 1e-12, string.format("relative difference %.3g", d))
   end)
 end)
+
+dmpi("distributed EM streamed from an scp under mpirun", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() if dir then os.execute("rm -rf " .. q(dir)) end end)
+
+  it("2 ranks, each reading its share of the scp lines, train the model of one process on the shares", function()
+    local files = corpus(gk, 13)
+    local w = gk.kaldi.writer("ark,scp:" .. dir .. "/f.ark," .. dir .. "/f.scp")
+    for i, m in ipairs(files) do w:write(string.format("u%02d", i), m) end
+    w:close()
+    local g0 = gk.gmm.train(files, {components = 4, max_iter = 1, seed = 2})
+    g0:save(dir .. "/g0.gmm")
+    write(dir .. "/stream.lua", [[
+local gk = require "gmmkit"
+local g = gk.gmm.train("scp:" .. arg[1] .. "/f.scp", {init = gk.gmm.load(arg[1] .. "/g0.gmm"), max_iter = 6,
+  tol = 0, chunk_frames = 500})
+g:save(arg[1] .. "/s." .. gk.mpi.rank())
+]])
+    local out, ok = mpi(2, dir .. "/stream.lua", {dir})
+    assert.is_true(ok, out)
+    -- rank r reads lines r, r + 2, ...: one process on rank 0's lines, then rank 1's
+    local shares = {}
+    for r = 0, 1 do
+      for i = r + 1, #files, 2 do shares[#shares + 1] = files[i] end
+    end
+    local ref = gk.gmm.train(shares, {init = g0, max_iter = 6, tol = 0})
+    local d = model_diff(ref, gk.gmm.load(dir .. "/s.0"))
+    io.stderr:write(string.format("mpi_spec: streamed scp, 2 ranks: relative difference %.2g to one process\n", d))
+    assert.is_true(d <= 1e-12, string.format("relative difference %.3g", d))
+    assert.is_true(same_bits(gk.gmm.load(dir .. "/s.0"), gk.gmm.load(dir .. "/s.1")), "rank 1 holds another model")
+  end)
+end)
