@@ -79,6 +79,12 @@ gk_status gk_gmm_prepare(gk_gmm *g, gk_error *err);
 /* log(w_c N(x | mu_c, S_c)) of component c of a prepared model, in double, from its
  * Cholesky factor (-inf where w_c = 0). tmp: D doubles of scratch (full covariance). */
 double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, double *tmp);
+/* log(w_j N(mu_i; mu_j, S_i + S_j)): the overlap of component i of f with component j of g
+ * (the mass of g's component j at f's component i's mean, widened by both covariances; the
+ * integral of their product), from the Cholesky factor of S_i + S_j (diagonal, full or
+ * mixed; -inf where w_j = 0 or the sum is not positive definite). Only weights, means and
+ * covariances are read. work: D x D + D doubles of scratch. */
+double gk_gmm_log_overlap(const gk_gmm *f, size_t i, const gk_gmm *g, size_t j, double *work);
 
 /* ==== Data ===========================================================================
  * The frames a model is scored on or trained from: a list of matrices (one per file,
