@@ -294,11 +294,14 @@ gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, doubl
 
 /* ==== Files ==========================================================================
  * Native format (little-endian): magic "GMMKIT\0" + kind byte ('M' model, 'S' statistics,
- * 'C' training checkpoint), u32 version, u32 covariance type, u64 K, u64 D, u64 payload
+ * 'C' training checkpoint, 'G' Gaussian selector: gmmkit/gselect.h), u32 version, u32 covariance type, u64 K, u64 D, u64 payload
  * bytes, u64 FNV-1a-64 checksum of the payload, then the payload (float64 arrays). Sizes
  * are checked against gmmkit/limits.h and the file size before any allocation; writes
  * are atomic (gmmkit/fileio.h). */
 gk_status gk_gmm_save(const gk_gmm *g, const char *path, gk_error *err);
+/* A 64-bit digest (FNV-1a) of K, D, the covariance type and the parameters as a model file
+ * stores them: equal for bit-identical models. A selector file records its UBM's. */
+uint64_t gk_gmm_fingerprint(const gk_gmm *g);
 gk_status gk_gmm_load(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err);
 gk_status gk_gmm_stats_save(const gk_gmm_stats *s, const char *path, gk_error *err);
 gk_status gk_gmm_stats_load(const char *path, gk_gmm_stats **out, const gk_allocator *a, gk_error *err);
