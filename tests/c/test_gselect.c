@@ -24,6 +24,16 @@ static gk_gmm *make_ubm(gk_error *err) {
   return f;
 }
 
+/* Runnalls' reduction of f to k clusters (NULL on failure, counted as a failed check). */
+static gk_gmm *clusters_of(const gk_gmm *f, size_t k, gk_error *err) {
+  gk_simplify_opts o;
+  gk_simplify_opts_default(&o);
+  o.method = GK_SIMPLIFY_RUNNALLS;
+  gk_gmm *g = NULL;
+  GK_CHECK_OK(gk_simplify_reduce(f, k, &o, &g, NULL, NULL, err), err);
+  return g;
+}
+
 /* The member lists of s (counts per cluster, members concatenated); the total. */
 static size_t lists_of(const gk_selector *s, size_t *count, size_t *members) {
   size_t q = 0;
@@ -36,12 +46,9 @@ static size_t lists_of(const gk_selector *s, size_t *count, size_t *members) {
 
 static void test_members_equal_create(void) {
   gk_error err;
-  gk_gmm *f = make_ubm(&err), *g = NULL;
+  gk_gmm *f = make_ubm(&err);
   if (!f) { GK_CHECK(0); return; }
-  gk_simplify_opts o;
-  gk_simplify_opts_default(&o);
-  o.method = GK_SIMPLIFY_RUNNALLS;
-  GK_CHECK_OK(gk_simplify_reduce(f, M, &o, &g, NULL, NULL, &err), &err);
+  gk_gmm *g = clusters_of(f, M, &err);
   float x[N * D];
   for (size_t i = 0; i < N * D; i++) x[i] = (float)(i % D == 0 ? (double)(i % 97) * 0.25 : 0.01 * (double)(i % 13));
   gk_matrix xm = gk_matrix_view(N, D, GK_FLOAT32, x);
@@ -75,12 +82,9 @@ static void test_members_equal_create(void) {
 /* Lists that break the rules: GK_EFORMAT with a message, nothing made. */
 static void test_members_refused(void) {
   gk_error err;
-  gk_gmm *f = make_ubm(&err), *g = NULL;
+  gk_gmm *f = make_ubm(&err);
   if (!f) { GK_CHECK(0); return; }
-  gk_simplify_opts o;
-  gk_simplify_opts_default(&o);
-  o.method = GK_SIMPLIFY_RUNNALLS;
-  GK_CHECK_OK(gk_simplify_reduce(f, 2, &o, &g, NULL, NULL, &err), &err);
+  gk_gmm *g = clusters_of(f, 2, &err);
   if (!g) { gk_gmm_free(f); return; }
   /* a valid pair of lists: 0..5 and 6..11 */
   size_t count[2] = {6, 6}, members[K];
