@@ -173,6 +173,24 @@ static void push_info(lua_State *L, const gk_simplify_info *in, int history) {
   lua_setfield(L, -2, "assignment");
 }
 
+static int info_release(lua_State *L) {
+  gk_simplify_info_free(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* A zeroed gk_simplify_info owned by a userdata on the stack: its arrays are freed by the
+ * collector when building the info table raises (out of memory). */
+static gk_simplify_info *push_info_box(lua_State *L) {
+  gk_simplify_info *in = lua_newuserdatauv(L, sizeof *in, 0);
+  memset(in, 0, sizeof *in);
+  if (luaL_newmetatable(L, "gmmkit.SimplifyInfo")) {
+    lua_pushcfunction(L, info_release);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return in;
+}
+
 static int l_reduce(lua_State *L) {
   gk_gmm *f = gkL_checkgmm(L, 1);
   lua_Integer k = luaL_checkinteger(L, 2);
@@ -211,12 +229,13 @@ static int l_reduce(lua_State *L) {
 
   gk_gmm **box = gkL_newgmm(L);
   gk_allocator a = gkL_allocator(L);
-  gk_simplify_info in;
+  gk_simplify_info *in = push_info_box(L);
   gk_error err;
   gk_error_clear(&err);
-  if (gk_simplify_reduce(f, (size_t)k, &o, box, &in, &a, &err) != GK_OK) gkL_raise(L, &err);
-  push_info(L, &in, o.history);
-  gk_simplify_info_free(&in);
+  if (gk_simplify_reduce(f, (size_t)k, &o, box, in, &a, &err) != GK_OK) gkL_raise(L, &err);
+  push_info(L, in, o.history);
+  gk_simplify_info_free(in);
+  lua_remove(L, -2);  /* the box */
   return 2;
 }
 
