@@ -79,6 +79,12 @@ gk_status gk_gmm_prepare(gk_gmm *g, gk_error *err);
 /* log(w_c N(x | mu_c, S_c)) of component c of a prepared model, in double, from its
  * Cholesky factor (-inf where w_c = 0). tmp: D doubles of scratch (full covariance). */
 double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, double *tmp);
+/* log(w_j N(mu_i; mu_j, S_i + S_j)): the overlap of component i of f with component j of g
+ * (the mass of g's component j at f's component i's mean, widened by both covariances; the
+ * integral of their product), from the Cholesky factor of S_i + S_j (diagonal, full or
+ * mixed; -inf where w_j = 0 or the sum is not positive definite). Only weights, means and
+ * covariances are read. work: D x D + D doubles of scratch. */
+double gk_gmm_log_overlap(const gk_gmm *f, size_t i, const gk_gmm *g, size_t j, double *work);
 
 /* ==== Data ===========================================================================
  * The frames a model is scored on or trained from: a list of matrices (one per file,
@@ -298,11 +304,14 @@ gk_status gk_gmm_trainer_advance(gk_gmm_trainer *t, const gk_gmm_stats *s, doubl
 
 /* ==== Files ==========================================================================
  * Native format (little-endian): magic "GMMKIT\0" + kind byte ('M' model, 'S' statistics,
- * 'C' training checkpoint), u32 version, u32 covariance type, u64 K, u64 D, u64 payload
+ * 'C' training checkpoint, 'G' Gaussian selector: gmmkit/gselect.h), u32 version, u32 covariance type, u64 K, u64 D, u64 payload
  * bytes, u64 FNV-1a-64 checksum of the payload, then the payload (float64 arrays). Sizes
  * are checked against gmmkit/limits.h and the file size before any allocation; writes
  * are atomic (gmmkit/fileio.h). */
 gk_status gk_gmm_save(const gk_gmm *g, const char *path, gk_error *err);
+/* A 64-bit digest (FNV-1a) of K, D, the covariance type and the parameters as a model file
+ * stores them: equal for bit-identical models. A selector file records its UBM's. */
+uint64_t gk_gmm_fingerprint(const gk_gmm *g);
 gk_status gk_gmm_load(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err);
 gk_status gk_gmm_stats_save(const gk_gmm_stats *s, const char *path, gk_error *err);
 gk_status gk_gmm_stats_load(const char *path, gk_gmm_stats **out, const gk_allocator *a, gk_error *err);

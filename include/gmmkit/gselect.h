@@ -30,13 +30,35 @@ typedef struct gk_selector gk_selector;
  * UBM component in its `overlap` (1 <= overlap <= M) best clusters. */
 gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
                              const gk_allocator *a, gk_error *err);
+/* A selector for UBM `f` from clusters `g` with given members: cluster j (0-based) holds
+ * count[j] UBM components, listed in increasing order in `members` after those of the
+ * clusters before it (sum of count = f->k * overlap; every component in exactly `overlap`
+ * clusters). Clusters with no member are dropped, as gk_selector_create does. GK_EFORMAT
+ * (naming the cluster or component) when the lists break these rules. The loader's
+ * constructor; count and members stay the caller's. */
+gk_status gk_selector_create_members(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                     const size_t *count, const size_t *members, const gk_allocator *a,
+                                     gk_error *err);
 void gk_selector_free(gk_selector *s);
+
+/* Writes the selector to `path` atomically in gmmkit's native format (gmm.h: magic, version,
+ * checksum): the clusters' mixture, the overlap, K and D of the UBM, each cluster's members
+ * and the UBM's fingerprint (gk_gmm_fingerprint). The UBM itself is not stored. */
+gk_status gk_selector_save(const gk_selector *s, const char *path, gk_error *err);
+/* Reads a selector saved by gk_selector_save for `ubm`, which must be the UBM it was built
+ * for (same K, D and fingerprint; else GK_EINVAL naming both). Every count is checked
+ * against gmmkit/limits.h and the file's size before allocating, every member index
+ * against K; errors name the file. The result selects exactly as the saved selector did. */
+gk_status gk_selector_load(const char *path, const gk_gmm *ubm, gk_selector **out, const gk_allocator *a,
+                           gk_error *err);
 
 /* Shape: K UBM components, M clusters, dimension D, overlap. */
 size_t gk_selector_components(const gk_selector *s);
 size_t gk_selector_clusters(const gk_selector *s);
 size_t gk_selector_dim(const gk_selector *s);
 size_t gk_selector_overlap(const gk_selector *s);
+/* gk_gmm_fingerprint of the UBM the selector was built for. */
+uint64_t gk_selector_fingerprint(const gk_selector *s);
 /* The reduced mixture (owned by the selector). */
 const gk_gmm *gk_selector_mixture(const gk_selector *s);
 /* The members of cluster j (0-based): *n indices into the UBM's components. */

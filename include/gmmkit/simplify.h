@@ -117,6 +117,8 @@ typedef struct gk_simplify_info {
   int init;                /* lbfgs: the gk_simplify_method of the initialisation that won,
                             * -1 when it started from options.start */
   double init_nise;        /* lbfgs: its NISE (before L-BFGS) */
+  size_t *assignment;      /* Kf: the component of g (0-based) each component of f belongs to */
+  size_t n_assignment;     /* Kf */
 } gk_simplify_info;
 
 /* Sets the defaults listed in gk_simplify_opts. */
@@ -131,7 +133,17 @@ const char *gk_simplify_method_name(gk_simplify_method m);
 /* Reduces the prepared model `f` to `k` components (1 <= k < f->k) with opt->method (opt
  * NULL: defaults). On success *out is a new prepared model from `a` (NULL: malloc) that the
  * caller frees with gk_gmm_free, and `info` (may be NULL) is filled; on failure *out is NULL
- * and info holds nothing to free. GK_EINTR when interrupted. */
+ * and info holds nothing to free. GK_EINTR when interrupted.
+ *
+ * info->assignment partitions f's components among g's:
+ *   runnalls, minise, gmrc  the method's own partition (each component of g is the
+ *             moment-matched merge of its block: its weight is the sum of its members');
+ *   kmeans    its assignment step (eq. 12, least pairwise chi-squared distance) on the result;
+ *   topk      a kept component to itself; a dropped one (topk merges nothing), as the rest:
+ *   lbfgs, gd, brute  the component j of g of largest overlap w_j N(mu_i; mu_j, S_i + S_j)
+ *             (gk_gmm_log_overlap; ties: the lower j). brute's partition is refined by
+ *             lbfgs, so the result is not the merge of its blocks.
+ * With dead = GK_DEAD_DROP a component of f whose component of g was dropped goes by overlap. */
 gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_opts *opt,
                              gk_gmm **out, gk_simplify_info *info, const gk_allocator *a,
                              gk_error *err);

@@ -50,6 +50,7 @@ core.setdoc(M.selector,
   "clusters of largest overlap w_j N(mu_i; mu_j, S_i + S_j). sel:select(X, {search=, top=}) gives each " ..
   "frame's best UBM components among the members of its best clusters; gk.gmm.llr and llr_matrix take " ..
   "{selector = sel, search = M, top = C}. Cost per frame: clusters + members of the searched clusters " ..
-  "Gaussians instead of K.")
+  "Gaussians instead of K. sel:save(path) writes it; gk.gmm.load_selector(path, ubm) reads it back for " ..
+  "the same UBM.")
 
 return M

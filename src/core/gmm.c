@@ -114,6 +114,40 @@ double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, doubl
   return lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q);
 }
 
+/* log w_j N(mu_i; mu_j, S_i + S_j) (gmm.h). */
+double gk_gmm_log_overlap(const gk_gmm *f, size_t i, const gk_gmm *g, size_t j, double *work) {
+  size_t d = f->d;
+  const double *a = f->means + i * d, *b = g->means + j * d;
+  double lw = g->weights[j] > 0.0 ? log(g->weights[j]) : -INFINITY;
+  if (f->cov == GK_COV_DIAG && g->cov == GK_COV_DIAG) {
+    double q = 0.0, ld = 0.0;
+    for (size_t t = 0; t < d; t++) {
+      double v = f->covs[i * d + t] + g->covs[j * d + t], z = a[t] - b[t];
+      q += z * z / v;
+      ld += log(v);
+    }
+    return lw - 0.5 * ((double)d * GK_LOG_2PI + ld + q);
+  }
+  /* Full: S = S_i + S_j (a diagonal one read as a diagonal matrix), by Cholesky. */
+  double *S = work, *z = work + d * d;
+  for (size_t r = 0; r < d; r++)
+    for (size_t c = 0; c < d; c++) {
+      double si = f->cov == GK_COV_DIAG ? (r == c ? f->covs[i * d + r] : 0.0) : f->covs[(i * d + r) * d + c];
+      double sj = g->cov == GK_COV_DIAG ? (r == c ? g->covs[j * d + r] : 0.0) : g->covs[(j * d + r) * d + c];
+      S[r * d + c] = si + sj;
+    }
+  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, S, (lapack_int)d) != 0) return -INFINITY;
+  double q = 0.0, ld = 0.0;
+  for (size_t r = 0; r < d; r++) {
+    double t = a[r] - b[r];
+    for (size_t c = 0; c < r; c++) t -= S[r * d + c] * z[c];
+    z[r] = t / S[r * d + r];
+    q += z[r] * z[r];
+    ld += 2.0 * log(S[r * d + r]);
+  }
+  return lw - 0.5 * ((double)d * GK_LOG_2PI + ld + q);
+}
+
 gk_status gk_gmm_prepare(gk_gmm *g, gk_error *err) {
   size_t k = g->k, d = g->d;
   double wsum = 0.0;

@@ -12,6 +12,7 @@
 #include <lapacke.h>
 
 #include "gmmkit/fileio.h"
+#include "gmmkit/gselect.h"
 #include "gmmkit/limits.h"
 
 #define HEADER_BYTES 48
@@ -47,15 +48,17 @@ static double get_f64(const unsigned char *p) {
   return x;
 }
 
-/* FNV-1a, 64 bits, over the payload. */
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
+/* FNV-1a, 64 bits, continued from h over n more bytes. */
+static uint64_t fnv1a_more(uint64_t h, const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     h ^= p[i];
     h *= 0x100000001b3ull;
   }
   return h;
 }
+
+/* FNV-1a, 64 bits, over the payload. */
+static uint64_t fnv1a(const unsigned char *p, size_t n) { return fnv1a_more(0xcbf29ce484222325ull, p, n); }
 
 /* A cursor over a payload buffer. */
 typedef struct cur {
@@ -114,7 +117,14 @@ static const char *other_format(const unsigned char *h) {
 }
 
 static const char *kind_name(char kind) {
-  return kind == 'M' ? "a gmmkit model" : kind == 'S' ? "gmmkit statistics" : "a gmmkit training checkpoint";
+  return kind == 'M' ? "a gmmkit model" : kind == 'S' ? "gmmkit statistics" : kind == 'G' ? "a gmmkit Gaussian selector"
+                                                                                          : "a gmmkit training checkpoint";
+}
+
+/* The Lua function that reads a kind of file. */
+static const char *reader_of(char kind) {
+  return kind == 'M' ? "gk.gmm.load" : kind == 'S' ? "gk.gmm.load_stats" : kind == 'G' ? "gk.gmm.load_selector"
+                                                                                        : "gk.gmm.train or gk.gmm.trainer with checkpoint and resume";
 }
 
 /* Reads and checks a file: header fields, sizes against the limits and the file size
@@ -134,12 +144,9 @@ static gk_status read_file(const char *path, char kind, gk_cov_type *cov, size_t
     goto fail;
   }
   if (h[7] != (unsigned char)kind) {
-    static const char *const reader[] = {"gk.gmm.load", "gk.gmm.load_stats",
-                                         "gk.gmm.train or gk.gmm.trainer with checkpoint and resume"};
-    int known = h[7] == 'M' || h[7] == 'S' || h[7] == 'C';
+    int known = h[7] == 'M' || h[7] == 'S' || h[7] == 'C' || h[7] == 'G';
     st = gk_fail(err, GK_EFORMAT, "this file holds %s, not %s%s%s", known ? kind_name((char)h[7]) : "something unknown",
-                 kind_name(kind), known ? "; read it with " : "",
-                 known ? reader[h[7] == 'M' ? 0 : h[7] == 'S' ? 1 : 2] : "");
+                 kind_name(kind), known ? "; read it with " : "", known ? reader_of((char)h[7]) : "");
     goto fail;
   }
   uint32_t ver = get_u32(h + 8), ct = get_u32(h + 12);
@@ -808,4 +815,121 @@ done:
   }
   *out = g;
   return GK_OK;
+}
+
+/* ---- Gaussian selectors (gmmkit/gselect.h) ------------------------------------------------
+ * Kind 'G'; the header's K and D are the UBM's, its covariance type the clusters'. Payload:
+ * u64 UBM fingerprint, u64 clusters M, u64 overlap, the clusters' mixture (as a model),
+ * u64 member count of each cluster (M), then the members (u64, K x overlap in all). */
+
+#define SEL_FIXED (8 * 3)
+
+uint64_t gk_gmm_fingerprint(const gk_gmm *g) {
+  /* K, D and the covariance type, then the parameters as a model file stores them */
+  unsigned char b[8];
+  uint64_t h = 0xcbf29ce484222325ull;
+  uint64_t head[3] = {g->k, g->d, (uint64_t)g->cov};
+  for (int i = 0; i < 3; i++) {
+    put_u64(b, head[i]);
+    h = fnv1a_more(h, b, 8);
+  }
+  const double *arr[3] = {g->weights, g->means, g->covs};
+  size_t len[3] = {g->k, g->k * g->d, g->k * gk_gmm_cov_size(g->cov, g->d)};
+  for (int a = 0; a < 3; a++)
+    for (size_t i = 0; i < len[a]; i++) {
+      put_f64(b, arr[a][i]);
+      h = fnv1a_more(h, b, 8);
+    }
+  return h;
+}
+
+gk_status gk_selector_save(const gk_selector *s, const char *path, gk_error *err) {
+  const gk_gmm *g = gk_selector_mixture(s);
+  size_t k = gk_selector_components(s), m = gk_selector_clusters(s), o = gk_selector_overlap(s);
+  size_t n = SEL_FIXED + model_bytes(m, g->d, g->cov) + 8 * m + 8 * k * o;
+  cur c = {gk_scratch_alloc(n, 1), 0};
+  if (!c.p) return gk_fail_nomem(err);
+  w_u64(&c, gk_selector_fingerprint(s));
+  w_u64(&c, m);
+  w_u64(&c, o);
+  write_model(&c, g);
+  for (size_t j = 0; j < m; j++) {
+    size_t nj;
+    gk_selector_members(s, j, &nj);
+    w_u64(&c, nj);
+  }
+  for (size_t j = 0; j < m; j++) {
+    size_t nj;
+    const size_t *mem = gk_selector_members(s, j, &nj);
+    for (size_t t = 0; t < nj; t++) w_u64(&c, mem[t]);
+  }
+  gk_status st = write_file(path, 'G', g->cov, k, g->d, c.p, n, err);
+  gk_scratch_free(c.p);
+  return st;
+}
+
+/* The fixed fields of a selector file checked against the limits, the payload's size and
+ * the UBM it is loaded for (before anything is allocated for them). */
+static gk_status sel_check(const char *path, const gk_gmm *ubm, size_t k, size_t d, gk_cov_type cov, size_t n,
+                           uint64_t fp, uint64_t m, uint64_t o, gk_error *err) {
+  if (m == 0 || m > GK_MAX_COMPONENTS || o == 0 || o > m)
+    return gk_fail(err, GK_ELIMIT, "%s: %llu clusters with overlap %llu: outside the limits (1..%u clusters, overlap "
+                   "1..clusters)", path, (unsigned long long)m, (unsigned long long)o, GK_MAX_COMPONENTS);
+  if (n != SEL_FIXED + model_bytes(m, d, cov) + 8 * m + 8 * k * o)
+    return gk_fail(err, GK_EFORMAT, "%s: payload of %zu bytes does not fit %llu clusters over %zu components in "
+                   "dimension %zu with overlap %llu", path, n, (unsigned long long)m, k, d, (unsigned long long)o);
+  uint64_t mine = gk_gmm_fingerprint(ubm);
+  if (ubm->k != k || ubm->d != d || mine != fp)
+    return gk_fail(err, GK_EINVAL, "%s was built for a UBM of %zu components in dimension %zu (fingerprint %016llx), "
+                   "not this one of %zu components in dimension %zu (fingerprint %016llx)", path, k, d,
+                   (unsigned long long)fp, ubm->k, ubm->d, (unsigned long long)mine);
+  return GK_OK;
+}
+
+gk_status gk_selector_load(const char *path, const gk_gmm *ubm, gk_selector **out, const gk_allocator *a,
+                           gk_error *err) {
+  gk_cov_type cov;
+  size_t k, d, n;
+  unsigned char *p;
+  *out = NULL;
+  gk_status st = read_file(path, 'G', &cov, &k, &d, &p, &n, err);
+  if (st != GK_OK) return st;
+  cur c = {p, 0};
+  uint64_t fp = 0, m = 0, o = 0;
+  if (n >= SEL_FIXED) {
+    fp = r_u64(&c);
+    m = r_u64(&c);
+    o = r_u64(&c);
+  }
+  if (n < SEL_FIXED) st = gk_fail(err, GK_EFORMAT, "%s: selector payload too short (%zu bytes)", path, n);
+  else st = sel_check(path, ubm, k, d, cov, n, fp, m, o, err);
+  gk_gmm *g = NULL;
+  size_t *count = NULL, *members = NULL;
+  if (st == GK_OK && (st = read_model(&c, m, d, cov, NULL, &g, err)) != GK_OK) gk_error_prefix(err, path);
+  if (st == GK_OK) {
+    count = gk_scratch_alloc(m, sizeof(size_t));
+    members = gk_scratch_alloc(k * o, sizeof(size_t));
+    if (!count || !members) st = gk_fail_nomem(err);
+  }
+  if (st == GK_OK) {
+    for (size_t j = 0; st == GK_OK && j < m; j++) {
+      uint64_t v = r_u64(&c);
+      if (v > k)
+        st = gk_fail(err, GK_EFORMAT, "%s: cluster %zu has %llu members, more than the %zu components", path, j + 1,
+                     (unsigned long long)v, k);
+      count[j] = (size_t)v;
+    }
+    for (size_t q = 0; st == GK_OK && q < k * o; q++) {
+      uint64_t v = r_u64(&c);
+      members[q] = v > k ? k : (size_t)v;  /* the constructor names an index >= K */
+    }
+  }
+  if (st == GK_OK) {
+    if ((st = gk_selector_create_members(out, ubm, g, o, count, members, a, err)) != GK_OK) gk_error_prefix(err, path);
+  }
+  gk_gmm_free(g);
+  gk_scratch_free(count);
+  gk_scratch_free(members);
+  gk_scratch_free(p);
+  return st;
 }

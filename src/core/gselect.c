@@ -36,40 +36,6 @@ struct gk_selector {
 enum { GROUP_ROWS = 256 };     /* frames per SGEMM */
 enum { SELECT_WORK = 8192 };   /* (frame, searched cluster) pairs per thread at least */
 
-/* log w_j N(mu_i; mu_j, S_i + S_j): the overlap of UBM component i with cluster j. */
-static double overlap_score(const gk_gmm *f, size_t i, const gk_gmm *g, size_t j, double *work) {
-  size_t d = f->d;
-  const double *a = f->means + i * d, *b = g->means + j * d;
-  double lw = g->weights[j] > 0.0 ? log(g->weights[j]) : -INFINITY;
-  if (f->cov == GK_COV_DIAG && g->cov == GK_COV_DIAG) {
-    double q = 0.0, ld = 0.0;
-    for (size_t t = 0; t < d; t++) {
-      double v = f->covs[i * d + t] + g->covs[j * d + t], z = a[t] - b[t];
-      q += z * z / v;
-      ld += log(v);
-    }
-    return lw - 0.5 * ((double)d * GK_LOG_2PI + ld + q);
-  }
-  /* Full: S = S_i + S_j (a diagonal one read as a diagonal matrix), by Cholesky. */
-  double *S = work, *z = work + d * d;
-  for (size_t r = 0; r < d; r++)
-    for (size_t c = 0; c < d; c++) {
-      double si = f->cov == GK_COV_DIAG ? (r == c ? f->covs[i * d + r] : 0.0) : f->covs[(i * d + r) * d + c];
-      double sj = g->cov == GK_COV_DIAG ? (r == c ? g->covs[j * d + r] : 0.0) : g->covs[(j * d + r) * d + c];
-      S[r * d + c] = si + sj;
-    }
-  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, S, (lapack_int)d) != 0) return -INFINITY;
-  double q = 0.0, ld = 0.0;
-  for (size_t r = 0; r < d; r++) {
-    double t = a[r] - b[r];
-    for (size_t c = 0; c < r; c++) t -= S[r * d + c] * z[c];
-    z[r] = t / S[r * d + r];
-    q += z[r] * z[r];
-    ld += 2.0 * log(S[r * d + r]);
-  }
-  return lw - 0.5 * ((double)d * GK_LOG_2PI + ld + q);
-}
-
 /* Indices of the n largest of v[0..m) in decreasing order (ties: lower index first). */
 static void best_n(const double *v, size_t m, size_t n, size_t *ix) {
   size_t have = 0;
@@ -97,7 +63,7 @@ static gk_status assign(gk_selector *s, const gk_gmm *f, const gk_gmm *g, gk_err
   }
   memset(s->start, 0, (m + 1) * sizeof(size_t));
   for (size_t i = 0; i < k; i++) {
-    for (size_t j = 0; j < m; j++) sc[j] = overlap_score(f, i, g, j, work);
+    for (size_t j = 0; j < m; j++) sc[j] = gk_gmm_log_overlap(f, i, g, j, work);
     best_n(sc, m, o, of + i * o);
     for (size_t t = 0; t < o; t++) s->start[of[i * o + t] + 1]++;
   }
@@ -186,13 +152,10 @@ void gk_selector_free(gk_selector *s) {
   gk_free(ap, s, sizeof *s);
 }
 
-gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
-                             const gk_allocator *a, gk_error *err) {
-  *out = NULL;
-  if (f->d != g->d)
-    return gk_fail(err, GK_EINVAL, "the clusters have dimension %zu, the UBM %zu", g->d, f->d);
-  if (overlap < 1 || overlap > g->k)
-    return gk_fail(err, GK_EINVAL, "overlap = %zu must be between 1 and the %zu clusters", overlap, g->k);
+/* A selector with its arrays allocated (members not yet filled): the steps common to both
+ * constructors' start. */
+static gk_status selector_new(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                              const gk_allocator *a, gk_error *err) {
   gk_selector *s = gk_calloc(a, 1, sizeof *s);
   if (!s) return gk_fail_nomem(err);
   s->alloc = a ? *a : (gk_allocator){0};
@@ -211,8 +174,18 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
     s->shift = gk_calloc(a, s->d, sizeof(double));
     if (!s->start || !s->member || !s->A || !s->cst || !s->shift) st = gk_fail_nomem(err);
   }
-  if (st == GK_OK) st = assign(s, f, g, err);
-  if (st == GK_OK) st = drop_empty(s, a, err);
+  if (st != GK_OK) {
+    gk_selector_free(s);
+    return st;
+  }
+  *out = s;
+  return GK_OK;
+}
+
+/* The steps common to both constructors' end, once the members are filled: empty
+ * clusters dropped, the members' rows made. Frees s on failure. */
+static gk_status selector_finish(gk_selector *s, gk_selector **out, const gk_allocator *a, gk_error *err) {
+  gk_status st = drop_empty(s, a, err);
   if (st != GK_OK) {
     gk_selector_free(s);
     return st;
@@ -221,6 +194,78 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
   *out = s;
   return GK_OK;
 }
+
+static gk_status check_shapes(const gk_gmm *f, const gk_gmm *g, size_t overlap, gk_error *err) {
+  if (f->d != g->d)
+    return gk_fail(err, GK_EINVAL, "the clusters have dimension %zu, the UBM %zu", g->d, f->d);
+  if (overlap < 1 || overlap > g->k)
+    return gk_fail(err, GK_EINVAL, "overlap = %zu must be between 1 and the %zu clusters", overlap, g->k);
+  return GK_OK;
+}
+
+gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                             const gk_allocator *a, gk_error *err) {
+  *out = NULL;
+  gk_status st = check_shapes(f, g, overlap, err);
+  if (st != GK_OK) return st;
+  gk_selector *s;
+  if ((st = selector_new(&s, f, g, overlap, a, err)) != GK_OK) return st;
+  if ((st = assign(s, f, g, err)) != GK_OK) {
+    gk_selector_free(s);
+    return st;
+  }
+  return selector_finish(s, out, a, err);
+}
+
+/* The member lists of gk_selector_create_members: each cluster's strictly increasing,
+ * inside 0..K-1, and every component in exactly `overlap` of them. */
+static gk_status check_members(size_t k, size_t m, size_t overlap, const size_t *count, const size_t *members,
+                               gk_error *err) {
+  size_t total = 0;
+  for (size_t j = 0; j < m; j++) {
+    if (count[j] > k)
+      return gk_fail(err, GK_EFORMAT, "cluster %zu has %zu members, more than the %zu components", j + 1, count[j], k);
+    total += count[j];
+  }
+  if (total != k * overlap)
+    return gk_fail(err, GK_EFORMAT, "the clusters have %zu members in all, not %zu components x overlap %zu", total,
+                   k, overlap);
+  size_t *seen = gk_scratch_alloc(k, sizeof(size_t));
+  if (!seen) return gk_fail_nomem(err);
+  memset(seen, 0, k * sizeof(size_t));
+  gk_status st = GK_OK;
+  for (size_t j = 0, q = 0; st == GK_OK && j < m; j++)
+    for (size_t t = 0; st == GK_OK && t < count[j]; t++, q++) {
+      size_t i = members[q];
+      if (i >= k)
+        st = gk_fail(err, GK_EFORMAT, "cluster %zu has a member index >= the %zu components", j + 1, k);
+      else if (t > 0 && i <= members[q - 1])
+        st = gk_fail(err, GK_EFORMAT, "the members of cluster %zu are not in increasing order", j + 1);
+      else
+        seen[i]++;
+    }
+  for (size_t i = 0; st == GK_OK && i < k; i++)
+    if (seen[i] != overlap)
+      st = gk_fail(err, GK_EFORMAT, "component %zu is in %zu clusters, not overlap = %zu", i + 1, seen[i], overlap);
+  gk_scratch_free(seen);
+  return st;
+}
+
+gk_status gk_selector_create_members(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                     const size_t *count, const size_t *members, const gk_allocator *a,
+                                     gk_error *err) {
+  *out = NULL;
+  gk_status st = check_shapes(f, g, overlap, err);
+  if (st == GK_OK) st = check_members(f->k, g->k, overlap, count, members, err);
+  if (st != GK_OK) return st;
+  gk_selector *s;
+  if ((st = selector_new(&s, f, g, overlap, a, err)) != GK_OK) return st;
+  for (size_t j = 0; j < s->m; j++) s->start[j + 1] = s->start[j] + count[j];
+  memcpy(s->member, members, f->k * overlap * sizeof(size_t));
+  return selector_finish(s, out, a, err);
+}
+
+uint64_t gk_selector_fingerprint(const gk_selector *s) { return gk_gmm_fingerprint(s->f); }
 
 size_t gk_selector_components(const gk_selector *s) { return s->k; }
 size_t gk_selector_clusters(const gk_selector *s) { return s->m; }

@@ -41,6 +41,7 @@ void gk_simplify_info_free(gk_simplify_info *info) {
   free(info->history);
   free(info->changes);
   free(info->dead);
+  free(info->assignment);
   memset(info, 0, sizeof *info);
 }
 
@@ -104,7 +105,7 @@ static double working_nise(gks_run *r, gks_mix *g, double *F) {
 static gk_status make_init(gks_run *r, gk_simplify_method m, const gks_mix *f, gks_mix *g,
                            gk_error *err) {
   switch (m) {
-    case GK_SIMPLIFY_TOPK: return gks_topk(f, g, err);
+    case GK_SIMPLIFY_TOPK: return gks_topk(f, g, NULL, err);
     case GK_SIMPLIFY_RUNNALLS: return gks_runnalls(f, g, NULL, r->p->threads, err);
     default: return gks_minise(f, g, r->p->shift, NULL, r->p->threads, err);
   }
@@ -315,22 +316,22 @@ static gk_status run_method(gks_run *r, const gks_mix *fw, gks_mix *g, const gks
   gk_status s = GK_OK;
   int it = 0, conv = 1;
   switch (o->method) {
-    case GK_SIMPLIFY_TOPK: s = gks_topk(fw, g, err); break;
-    case GK_SIMPLIFY_RUNNALLS: s = gks_runnalls(fw, g, NULL, p->threads, err); break;
-    case GK_SIMPLIFY_MINISE: s = gks_minise(fw, g, p->shift, NULL, p->threads, err); break;
+    case GK_SIMPLIFY_TOPK: s = gks_topk(fw, g, in->assignment, err); break;
+    case GK_SIMPLIFY_RUNNALLS: s = gks_runnalls(fw, g, in->assignment, p->threads, err); break;
+    case GK_SIMPLIFY_MINISE: s = gks_minise(fw, g, p->shift, in->assignment, p->threads, err); break;
     case GK_SIMPLIFY_GMRC: s = gks_gmrc(fw, g, o->max_iter, p->threads, in, err); break;
     case GK_SIMPLIFY_BRUTE: s = run_brute(r, fw, g, in, err); break;
     case GK_SIMPLIFY_LBFGS: s = run_lbfgs(r, fw, g, in, err); break;
     case GK_SIMPLIFY_GD:
       if (o->start) gks_mix_copy(g, st);
-      if (o->start || (s = gks_topk(fw, g, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
+      if (o->start || (s = gks_topk(fw, g, NULL, err)) == GK_OK) {  /* paper sec. 4: the Kg heaviest */
         s = gks_gd(r, g, &it, &conv, err);
         in->iterations = it; in->converged = conv;
       }
       break;
     case GK_SIMPLIFY_KMEANS:
       if (o->start) gks_mix_copy(g, st);
-      if (o->start || (s = gks_topk(fw, g, err)) == GK_OK) {
+      if (o->start || (s = gks_topk(fw, g, NULL, err)) == GK_OK) {
         s = gks_kmeans(r, g, &it, &conv, err);
         in->iterations = it; in->converged = conv;
       }
@@ -341,6 +342,37 @@ static gk_status run_method(gks_run *r, const gks_mix *fw, gks_mix *g, const gks
                      o->method == GK_SIMPLIFY_MINISE))
     in->converged = 1;
   return s;
+}
+
+/* The assignment to g's components once the dead ones (weight 0) are dropped: the others
+ * renumbered, the members of a dropped one left to overlap_assign (SIZE_MAX). */
+static void drop_from_assignment(size_t *lab, size_t n, const gks_mix *g) {
+  for (size_t i = 0; i < n; i++) {
+    size_t j = lab[i];
+    if (j == SIZE_MAX) continue;
+    if (!(g->w[j] > 0.0)) { lab[i] = SIZE_MAX; continue; }
+    size_t q = 0;
+    for (size_t t = 0; t < j; t++) q += g->w[t] > 0.0;
+    lab[i] = q;
+  }
+}
+
+/* The components of f that the method left unassigned (SIZE_MAX) go to the component j
+ * of g of largest overlap log w_j N(mu_i; mu_j, S_i + S_j) (ties: the lower j). */
+static gk_status overlap_assign(const gk_gmm *f, const gk_gmm *g, size_t *lab, gk_error *err) {
+  double *work = NULL;
+  for (size_t i = 0; i < f->k; i++) {
+    if (lab[i] != SIZE_MAX) continue;
+    if (!work && !(work = gk_scratch_alloc(f->d * f->d + f->d, sizeof(double)))) return gk_fail_nomem(err);
+    double best = -INFINITY;
+    lab[i] = 0;
+    for (size_t j = 0; j < g->k; j++) {
+      double v = gk_gmm_log_overlap(f, i, g, j, work);
+      if (v > best) { best = v; lab[i] = j; }
+    }
+  }
+  gk_scratch_free(work);
+  return GK_OK;
 }
 
 /* The final figures of g (ISE, NISE, the merges' one history record); components at
@@ -369,6 +401,7 @@ static gk_status final_figures(gks_run *r, gks_mix *g, gk_simplify_info *in, gk_
     q++;
   }
   if (q == 0) return gk_fail(err, GK_ENUMERIC, "reduce: every component reached weight zero");
+  drop_from_assignment(in->assignment, in->n_assignment, g);
   g->k = q;
   return GK_OK;
 }
@@ -398,6 +431,9 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_opts *
   gk_simplify_info in;
   memset(&in, 0, sizeof in);
   in.method = o.method;
+  in.n_assignment = f->k;
+  if (!(in.assignment = gk_scratch_alloc(f->k, sizeof(size_t)))) return gk_fail_nomem(err);
+  for (size_t i = 0; i < f->k; i++) in.assignment[i] = SIZE_MAX;
   gks_white wt = {0};
   gks_mix fw = {0}, g = {0}, st = {0};
   gks_problem p;
@@ -411,6 +447,11 @@ gk_status gk_simplify_reduce(const gk_gmm *f, size_t k, const gk_simplify_opts *
   if ((s = run_method(&r, &fw, &g, &st, &in, err)) != GK_OK) goto done;
   if ((s = final_figures(&r, &g, &in, err)) != GK_OK) goto done;
   if ((s = gks_white_undo(&wt, &g, gcov, out, a, err)) != GK_OK) goto done;
+  if ((s = overlap_assign(f, *out, in.assignment, err)) != GK_OK) {
+    gk_gmm_free(*out);
+    *out = NULL;
+    goto done;
+  }
   in.evaluations = r.evals;
   in.seconds = gk_seconds() - t0;
 done:

@@ -76,7 +76,7 @@ gk_status gk_simplify_merge(const gk_gmm *g, const size_t *idx, size_t n, gk_cov
 
 /* ---- topk -------------------------------------------------------------------------------- */
 
-gk_status gks_topk(const gks_mix *f, gks_mix *g, gk_error *err) {
+gk_status gks_topk(const gks_mix *f, gks_mix *g, size_t *assign, gk_error *err) {
   size_t kf = f->k, k = g->k, d = f->d;
   size_t *ord = gk_scratch_alloc(kf, sizeof(size_t));
   if (!ord) return gk_fail_nomem(err);
@@ -95,6 +95,10 @@ gk_status gks_topk(const gks_mix *f, gks_mix *g, gk_error *err) {
     size_t i = ord[t];
     gks_merge(f, &i, 1, g->full, &g->w[t], g->mu + t * d, g->cov + t * gks_cov_len(g));
     g->w[t] = W > 0.0 ? f->w[i] / W : 1.0 / (double)k;
+  }
+  if (assign) {
+    for (size_t i = 0; i < kf; i++) assign[i] = SIZE_MAX;
+    for (size_t t = 0; t < k; t++) assign[ord[t]] = t;
   }
   gk_scratch_free(ord);
   return GK_OK;
@@ -388,6 +392,8 @@ gk_status gks_gmrc(const gks_mix *f, gks_mix *g, int max_iter, int threads,
   }
   gks_mix_copy(g, &c);
   if (info) {
+    /* every centroid is the moment-matched merge of its block: lab is g's partition */
+    if (info->assignment) memcpy(info->assignment, lab, K * sizeof(size_t));
     info->iterations = it;
     info->converged = conv;
     info->changes = changes;

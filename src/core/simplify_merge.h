@@ -12,7 +12,10 @@ void gks_merge(const gks_mix *m, const size_t *idx, size_t n, int full, double *
                double *mu, double *cov);
 /* Baselines on working mixtures: g (k components, allocated by the caller) from f. For
  * partitions, assign[Kf] (may be NULL) receives the component of g of each one of f. */
-gk_status gks_topk(const gks_mix *f, gks_mix *g, gk_error *err);
+/* topk: assign[i] = t for the kept component i (the t-th heaviest), SIZE_MAX for the rest
+ * (they are dropped, not merged). gmrc: info->assignment (when not NULL) receives its final
+ * partition. */
+gk_status gks_topk(const gks_mix *f, gks_mix *g, size_t *assign, gk_error *err);
 gk_status gks_runnalls(const gks_mix *f, gks_mix *g, size_t *assign, int threads,
                        gk_error *err);
 gk_status gks_minise(const gks_mix *f, gks_mix *g, double shift, size_t *assign, int threads,

@@ -807,6 +807,10 @@ gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_erro
   }
   if (it > R) it = R;
   gks_mix_copy(g, &best);
+  if (r->info && r->info->assignment) {  /* the partition of the result: one more assignment step */
+    for (size_t j = 0; j < k; j++) ldg[j] = gks_logdet(g, j, &p->work[0]);
+    kmeans_assign(p, g, ldg, r->info->assignment);
+  }
   *iters = it;
   *converged = conv;
   if (r->info) {

@@ -33,6 +33,8 @@ gk_status gks_mark_dead(gks_run *r, size_t j, gk_error *err);
 gk_status gks_lbfgs(gks_run *r, gks_mix *g, int max_iter, int *iters, int *converged,
                     double *start_nise, gk_error *err);
 gk_status gks_gd(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
+/* kmeans: r->info->assignment (when not NULL) receives the assignment step (eq. 12) applied
+ * to the returned g. */
 gk_status gks_kmeans(gks_run *r, gks_mix *g, int *iters, int *converged, gk_error *err);
 /* Exact minimiser of F over the weights of g on the simplex (means, covariances fixed). */
 gk_status gks_qp_weights(gks_problem *p, gks_mix *g, gk_error *err);

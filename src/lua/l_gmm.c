@@ -873,6 +873,29 @@ static int selector_select(lua_State *L) {
   return 2;
 }
 
+/* sel:save(path) */
+static int selector_save(lua_State *L) {
+  gk_selector *s = check_selector(L, 1);
+  const char *path = gkL_checkpath(L, 2);
+  gk_error e;
+  if (gk_selector_save(s, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 0;
+}
+
+/* gk.gmm.load_selector(path, ubm) */
+static int l_load_selector(lua_State *L) {
+  const char *path = gkL_checkpath(L, 1);
+  gk_gmm *ubm = gkL_checkgmm(L, 2);
+  gk_selector **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  selector_ensure_class(L);
+  luaL_setmetatable(L, GKL_SELECTOR);
+  gk_allocator a = gkL_allocator(L);
+  gk_error e;
+  if (gk_selector_load(path, ubm, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  return 1;
+}
+
 static int selector_mixture(lua_State *L) {
   push_clone(L, gk_selector_mixture(check_selector(L, 1)));
   return 1;
@@ -930,6 +953,11 @@ static const gkL_Reg selector_methods[] = {
    "For each frame of X: its `top` best UBM components (1-based, best first; 0 where the searched "
    "clusters hold fewer) among the members of its `search` best clusters, and the mean number of "
    "Gaussians evaluated per frame (clusters plus members; exhaustive scoring evaluates all K)."},
+  {"save", selector_save,
+   "sel:save(path)\n"
+   "Writes the selector atomically in gmmkit's model file format (magic, version, checksum): the "
+   "clusters' mixture, the overlap, each cluster's members and a fingerprint of the UBM, not the UBM "
+   "itself. gk.gmm.load_selector(path, ubm) reads it back for that UBM."},
   {"mixture", selector_mixture, "sel:mixture() -> Gmm\nA copy of the reduced mixture whose components are the clusters."},
   {"members", selector_members, "sel:members(j) -> {k1, k2, ...}\nThe UBM components of cluster j (1-based)."},
   {"close", selector_release, "sel:close()\nFrees the selector now (idempotent)."},
@@ -1676,6 +1704,12 @@ static const gkL_Reg gmm_funcs[] = {
   {"load_kaldi", l_load_kaldi,
    "gk.gmm.load_kaldi(path) -> Gmm\n"
    "Reads a Kaldi text GMM (<DiagGMM> or <FullGMM>, gmm-global-copy --binary=false)."},
+  {"load_selector", l_load_selector,
+   "gk.gmm.load_selector(path, ubm) -> Selector\n"
+   "Reads a selector written by sel:save (checksum, sizes and every member checked) for `ubm`, "
+   "which must be the UBM it was built for: another one (by its components, dimension and a "
+   "fingerprint of its parameters) is an error naming both. The selector selects exactly as the "
+   "saved one did."},
   {"load_stats", l_load_stats,
    "gk.gmm.load_stats(path) -> Stats\n"
    "Reads statistics written by stats:save."},

@@ -165,6 +165,30 @@ static void push_info(lua_State *L, const gk_simplify_info *in, int history) {
   }
   lua_setfield(L, -2, "dead");
   set_int(L, "reseeded", in->reseeded);
+  lua_createtable(L, (int)in->n_assignment, 0);
+  for (size_t i = 0; i < in->n_assignment; i++) {
+    lua_pushinteger(L, (lua_Integer)in->assignment[i] + 1);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "assignment");
+}
+
+static int info_release(lua_State *L) {
+  gk_simplify_info_free(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* A zeroed gk_simplify_info owned by a userdata on the stack: its arrays are freed by the
+ * collector when building the info table raises (out of memory). */
+static gk_simplify_info *push_info_box(lua_State *L) {
+  gk_simplify_info *in = lua_newuserdatauv(L, sizeof *in, 0);
+  memset(in, 0, sizeof *in);
+  if (luaL_newmetatable(L, "gmmkit.SimplifyInfo")) {
+    lua_pushcfunction(L, info_release);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return in;
 }
 
 static int l_reduce(lua_State *L) {
@@ -205,12 +229,13 @@ static int l_reduce(lua_State *L) {
 
   gk_gmm **box = gkL_newgmm(L);
   gk_allocator a = gkL_allocator(L);
-  gk_simplify_info in;
+  gk_simplify_info *in = push_info_box(L);
   gk_error err;
   gk_error_clear(&err);
-  if (gk_simplify_reduce(f, (size_t)k, &o, box, &in, &a, &err) != GK_OK) gkL_raise(L, &err);
-  push_info(L, &in, o.history);
-  gk_simplify_info_free(&in);
+  if (gk_simplify_reduce(f, (size_t)k, &o, box, in, &a, &err) != GK_OK) gkL_raise(L, &err);
+  push_info(L, in, o.history);
+  gk_simplify_info_free(in);
+  lua_remove(L, -2);  /* the box */
   return 2;
 }
 
@@ -252,7 +277,12 @@ static const gkL_Reg simplify_funcs[] = {
    "from), dead ('keep', 'drop', 'reseed': what happens to a "
    "component whose weight reaches 0). info: method, ise, nise, iterations, seconds, converged, "
    "evaluations, dead (1-based), reseeded; lbfgs: init, init_nise; kmeans: changes (assignment "
-   "changes per round), oscillating, period. For a UBM meant for scoring use method = 'runnalls' (or "
+   "changes per round), oscillating, period; assignment: for each component of f (1-based), the "
+   "component of g it belongs to: runnalls, minise, gmrc their own partition (each component of g is "
+   "the merge of its members: its weight is their weights' sum); kmeans its assignment step (least "
+   "pairwise chi-squared distance) on the result; topk a kept component to itself, a dropped one "
+   "(topk merges nothing) as lbfgs, gd and brute assign every component: to the component j of g of "
+   "largest overlap w_j N(mu_i; mu_j, S_i + S_j) (log domain; ties: the lower j). For a UBM meant for scoring use method = 'runnalls' (or "
    "'gmrc'): on 38-D speech UBMs the ISE-optimal default keeps the least held-out likelihood and "
    "verification accuracy (README, speech results); the ISE is the paper's criterion.\n"
    "Example: local g = gk.simplify.reduce(ubm, 64, {method = 'runnalls'})"},

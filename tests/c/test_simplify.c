@@ -370,8 +370,27 @@ static void test_merge_moments(void) {
     gk_simplify_opts_default(&o);
     o.method = ms[t];
     o.whiten = 0;  /* whitening back and forth would add its own rounding */
-    GK_CHECK_OK(gk_simplify_reduce(f, 3, &o, &g, NULL, NULL, &err), &err);
-    if (g) check_same_moments(f, g, 1);
+    gk_simplify_info in;
+    GK_CHECK_OK(gk_simplify_reduce(f, 3, &o, &g, &in, NULL, &err), &err);
+    if (!g) continue;
+    check_same_moments(f, g, 1);
+    /* info.assignment is the partition: each block merged again is its component of g */
+    GK_CHECK(in.n_assignment == f->k);
+    for (size_t j = 0; j < 3; j++) {
+      size_t idx[9], n = 0;
+      for (size_t i = 0; i < f->k; i++) {
+        GK_CHECK(in.assignment[i] < 3);
+        if (in.assignment[i] == j) idx[n++] = i;
+      }
+      double w, mu[4], S[16];
+      GK_CHECK(n > 0);
+      if (n == 0) continue;
+      GK_CHECK_OK(gk_simplify_merge(f, idx, n, GK_COV_FULL, &w, mu, S, &err), &err);
+      GK_CHECK_REL(w, g->weights[j], 1e-12);
+      for (size_t a = 0; a < 4; a++) GK_CHECK_NEAR(mu[a], g->means[j * 4 + a], 1e-10);
+      for (size_t a = 0; a < 16; a++) GK_CHECK_NEAR(S[a], g->covs[j * 16 + a], 1e-10);
+    }
+    gk_simplify_info_free(&in);
     gk_gmm_free(g);
     g = NULL;
   }

@@ -13,6 +13,7 @@
 #include <sndfile.h>
 
 #include "gmmkit/gmmkit.h"
+#include "fuzz_ubm.h"
 
 static const char *root;
 
@@ -127,6 +128,29 @@ static void model_seeds(void) {
   write_bytes("kaldi", "full_old_1x2.txt", old, strlen(old));
 }
 
+/* Selectors for fuzz_ubm.h's UBM: Runnalls' clusters, overlap 1 and 2, diagonal and full. */
+static void selector_seeds(void) {
+  gk_error err;
+  gk_gmm *f = fuzz_selector_ubm();
+  if (!f) die("selector UBM", NULL);
+  static const struct { const char *name; size_t clusters, overlap; int cov; } kinds[] = {
+      {"diag_3_o1.gks", 3, 1, GK_COV_DIAG}, {"diag_3_o2.gks", 3, 2, GK_COV_DIAG}, {"full_2_o1.gks", 2, 1, GK_COV_FULL}};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    gk_simplify_opts o;
+    gk_simplify_opts_default(&o);
+    o.method = GK_SIMPLIFY_RUNNALLS;
+    o.cov_type = kinds[i].cov;
+    gk_gmm *g;
+    gk_selector *s;
+    if (gk_simplify_reduce(f, kinds[i].clusters, &o, &g, NULL, NULL, &err) != GK_OK) die("reduce", &err);
+    if (gk_selector_create(&s, f, g, kinds[i].overlap, NULL, &err) != GK_OK) die("selector", &err);
+    if (gk_selector_save(s, seed_path("selector", kinds[i].name), &err) != GK_OK) die("selector", &err);
+    gk_selector_free(s);
+    gk_gmm_free(g);
+  }
+  gk_gmm_free(f);
+}
+
 static void audio_seeds(void) {
   gk_error err;
   float x[240];
@@ -201,6 +225,7 @@ int main(int argc, char **argv) {
   npy_seeds();
   htk_seeds();
   model_seeds();
+  selector_seeds();
   audio_seeds();
   kaldi_table_seeds();
   return 0;

@@ -38,6 +38,7 @@ describe("allocation failures", function()
     {"gmm_train_full_checkpoint", "gk.gmm.train (full, split, checkpointed)"},
     {"gmm_files", "g:save, g:save_kaldi, stats:save and their loaders"},
     {"simplify", "gk.simplify.reduce (lbfgs from runnalls)"},
+    {"selector_files", "gk.gmm.selector, sel:save and gk.gmm.load_selector"},
   }
   local total = 0
   for _, c in ipairs(cases) do

@@ -147,6 +147,21 @@ function cases.simplify()
   return f, function(r) return #r:weights() == 2 and near(gk.simplify.ise(g, r), gk.simplify.ise(g, ref), 1e-9) end
 end
 
+function cases.selector_files()
+  local g = gk.gmm.train(X(200, 2), {components = 6, max_iter = 3, seed = 2})
+  local function f()
+    local sel = gk.gmm.selector(g, {clusters = 3, overlap = 2})
+    sel:save(dir .. "/g.gks")
+    return {sel, gk.gmm.load_selector(dir .. "/g.gks", g)}
+  end
+  return f, function(r)
+    for j = 1, r[1].clusters do
+      if table.concat(r[1]:members(j), ",") ~= table.concat(r[2]:members(j), ",") then return false end
+    end
+    return r[1].clusters == r[2].clusters
+  end
+end
+
 local make = assert(cases[case], "unknown case " .. tostring(case))
 local f, check = make()
 assert(check(f()), case .. ": the reference call does not check")

@@ -73,6 +73,7 @@ function M.make_files(gk, dir)
   g:save(dir .. "/g.gmm")
   g:save_kaldi(dir .. "/g.txt")
   g:accumulate(X):save(dir .. "/g.stats")
+  gk.gmm.selector_from(g, g):save(dir .. "/g.gks")
   gk.features.write_htk(dir .. "/x.htk", X, {kind = "USER"})
   local kw = gk.kaldi.writer("ark,scp:" .. dir .. "/x.ark," .. dir .. "/x.scp", {compress = true})
   kw:write("utt1", X)
@@ -175,6 +176,7 @@ local OVERRIDE = {
   ["gk.gmm.load"] = {function(c) return c.dir .. "/g.gmm" end},
   ["gk.gmm.load_kaldi"] = {function(c) return c.dir .. "/g.txt" end},
   ["gk.gmm.load_stats"] = {function(c) return c.dir .. "/g.stats" end},
+  ["gk.gmm.load_selector"] = {function(c) return c.dir .. "/g.gks" end},
   ["gk.features.read_htk"] = {function(c) return c.dir .. "/x.htk" end},
   ["gk.audio.load"] = {function(c) return c.dir .. "/wavs/a.wav" end},
   ["gk.audio.info"] = {function(c) return c.dir .. "/wavs/a.wav" end},

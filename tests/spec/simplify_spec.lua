@@ -311,3 +311,159 @@ describe("gk.simplify bad input", function()
     assert.truthy(gk.helptext(gk.simplify.reduce):find("method", 1, true))
   end)
 end)
+
+-- info.assignment against references written here: the merged weights (a partition's
+-- blocks), and the overlap w_j N(mu_i; mu_j, S_i + S_j) from the closed-form Gaussian
+-- density (diagonal: a product over dimensions; full 2-D: the 2 x 2 inverse and determinant).
+describe("gk.simplify.reduce info.assignment", function()
+  local LOG2PI = math.log(2 * math.pi)
+
+  -- Plain Lua parameters: w[i], mu[i][t], S[i] (a list of variances or a 2 x 2 table).
+  local function params(m)
+    local w, mu, c = m:weights(), m:means(), m:covariances()
+    local P = {w = w, mu = {}, S = {}, full = m.covariance_type == "full", d = m.dim}
+    for i = 1, #w do
+      P.mu[i] = {}
+      for t = 1, m.dim do P.mu[i][t] = mu:get(i, t) end
+      if P.full then
+        P.S[i] = {{c[i]:get(1, 1), c[i]:get(1, 2)}, {c[i]:get(2, 1), c[i]:get(2, 2)}}
+      else
+        P.S[i] = {}
+        for t = 1, m.dim do P.S[i][t] = c:get(i, t) end
+      end
+    end
+    return P
+  end
+
+  -- log w_j N(a; b, S_a + S_b) in closed form.
+  local function log_overlap(F, i, G, j)
+    local d, lw = F.d, math.log(G.w[j])
+    if not F.full then
+      local s = 0
+      for t = 1, d do
+        local v, z = F.S[i][t] + G.S[j][t], F.mu[i][t] - G.mu[j][t]
+        s = s - 0.5 * (LOG2PI + math.log(v) + z * z / v)
+      end
+      return lw + s
+    end
+    local A, B = F.S[i], G.S[j]
+    local a, b, c, e = A[1][1] + B[1][1], A[1][2] + B[1][2], A[2][1] + B[2][1], A[2][2] + B[2][2]
+    local det = a * e - b * c
+    local x, y = F.mu[i][1] - G.mu[j][1], F.mu[i][2] - G.mu[j][2]
+    local q = (e * x * x - (b + c) * x * y + a * y * y) / det
+    return lw - 0.5 * (2 * LOG2PI + math.log(det) + q)
+  end
+
+  local function random_diag(k, d, seed)
+    local r = lcg(seed)
+    local w, m, c, sw = {}, {}, {}, 0
+    for i = 1, k do
+      w[i] = 0.1 + r(); sw = sw + w[i]
+      m[i], c[i] = {}, {}
+      for t = 1, d do m[i][t] = 6 * r() - 3; c[i][t] = 0.2 + r() end
+    end
+    for i = 1, k do w[i] = w[i] / sw end
+    return gk.gmm.new{weights = w, means = m, covariances = c, covariance_type = "diag"}
+  end
+
+  local models = {diag = random_diag(12, 3, 7), full = random_full(11, 5)}
+
+  local function check_valid(a, f, g)
+    assert.are.equal(f.components, #a)
+    for i = 1, #a do
+      assert.are.equal("integer", math.type(a[i]))
+      assert.is_true(a[i] >= 1 and a[i] <= g.components, "assignment " .. tostring(a[i]))
+    end
+  end
+
+  -- The j of largest closed-form overlap, and the margin to the second (to skip near ties).
+  local function best_overlap(F, i, G)
+    local best, second, arg = -math.huge, -math.huge, 0
+    for j = 1, #G.w do
+      local v = log_overlap(F, i, G, j)
+      if v > best then best, second, arg = v, best, j elseif v > second then second = v end
+    end
+    return arg, best - second
+  end
+
+  for cov, f in pairs(models) do
+    local F = params(f)
+
+    for _, method in ipairs{"runnalls", "gmrc", "minise"} do
+      it(method .. " returns its partition: each weight of g is the sum of its members' (" .. cov .. ")", function()
+        local g, info = gk.simplify.reduce(f, 4, {method = method})
+        check_valid(info.assignment, f, g)
+        local sum, n = {0, 0, 0, 0}, {0, 0, 0, 0}
+        for i, j in ipairs(info.assignment) do sum[j] = sum[j] + F.w[i]; n[j] = n[j] + 1 end
+        local gw = g:weights()
+        for j = 1, 4 do
+          assert.is_true(n[j] >= 1)
+          assert.is_true(math.abs(sum[j] - gw[j]) < 1e-12, method .. ": " .. sum[j] .. " vs " .. gw[j])
+        end
+      end)
+    end
+
+    for _, method in ipairs{"lbfgs", "gd", "brute"} do
+      it(method .. " assigns each component to the one of largest overlap (" .. cov .. ")", function()
+        local g, info = gk.simplify.reduce(f, 4, {method = method, max_iter = 50})
+        check_valid(info.assignment, f, g)
+        local G, checked = params(g), 0
+        for i = 1, f.components do
+          local j, margin = best_overlap(F, i, G)
+          if margin > 1e-9 then
+            assert.are.equal(j, info.assignment[i], method .. " component " .. i)
+            checked = checked + 1
+          end
+        end
+        assert.is_true(checked >= f.components - 1)
+      end)
+    end
+
+    it("topk keeps the K heaviest as themselves and assigns the rest by overlap (" .. cov .. ")", function()
+      local g, info = gk.simplify.reduce(f, 4, {method = "topk"})
+      check_valid(info.assignment, f, g)
+      local G = params(g)
+      local order = {}
+      for i = 1, #F.w do order[i] = i end
+      table.sort(order, function(a, b) return F.w[a] > F.w[b] end)
+      local kept = {}
+      for t = 1, 4 do kept[order[t]] = true end
+      for i = 1, f.components do
+        local j = info.assignment[i]
+        if kept[i] then
+          -- the same mean, up to the round trip through whitened coordinates
+          for t = 1, F.d do assert.is_true(math.abs(F.mu[i][t] - G.mu[j][t]) < 1e-12) end
+        else
+          local b, margin = best_overlap(F, i, G)
+          if margin > 1e-9 then assert.are.equal(b, j) end
+        end
+      end
+    end)
+
+    it("kmeans assigns by its least chi-squared distance w_j^2 z_jj - 2 w_j v_i z_ij (" .. cov .. ")", function()
+      local g, info = gk.simplify.reduce(f, 4, {method = "kmeans", max_iter = 20})
+      check_valid(info.assignment, f, g)
+      local G = params(g)
+      for i = 1, f.components do
+        local best, second, arg = math.huge, math.huge, 0
+        for j = 1, 4 do
+          -- z_jj = N(mu_j; mu_j, 2 S_j): the overlap of component j with itself, weight 1
+          local Gj = {w = {1}, mu = {G.mu[j]}, S = {G.S[j]}, full = G.full, d = G.d}
+          local zjj = math.exp(log_overlap(Gj, 1, Gj, 1))
+          local zij = math.exp(log_overlap(F, i, G, j) - math.log(G.w[j]))
+          local D = G.w[j] ^ 2 * zjj - 2 * G.w[j] * F.w[i] * zij
+          if D < best then best, second, arg = D, best, j elseif D < second then second = D end
+        end
+        if second - best > 1e-9 * math.abs(best) then assert.are.equal(arg, info.assignment[i]) end
+      end
+    end)
+  end
+
+  it("drops a dead component from the assignment (dead = 'drop')", function()
+    local f = models.diag
+    for _, method in ipairs{"gd", "kmeans"} do
+      local g, info = gk.simplify.reduce(f, 6, {method = method, dead = "drop", max_iter = 30})
+      check_valid(info.assignment, f, g)
+    end
+  end)
+end)
