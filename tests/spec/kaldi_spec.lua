@@ -247,6 +247,15 @@ describe("gk.kaldi", function()
                       "for k, m in gk.kaldi.read(\"ark:-\") do io.write(k, \" \", m:cols(), \";\") end'")
     assert.matches("10033o1_20120208_180820_00672_00732 58;", out, 1, true)
     assert.error_matches(function() gk.kaldi.read_all("ark:exit 3 |") end, "command 'exit 3' failed %(exit status 3%)")
+    -- a script-file entry without offset: a file holding one value (no key)
+    spit(tmp .. "/one.mat", slurp(data .. "feats.ark"):sub(#key + 2, 14874))
+    spit(tmp .. "/o.scp", "only " .. tmp .. "/one.mat\n")
+    r = gk.kaldi.read_all("scp:" .. tmp .. "/o.scp")
+    assert.are.equal(0, H.max_abs_diff(r.matrices[1], bin.matrices[1]))
+    -- a writer to standard output gives the file writer's bytes
+    local so = H.run(H.host .. " -e 'local gk = require\"gmmkit\" local w = gk.kaldi.writer(\"ark:-\") " ..
+                     "for k, m in gk.kaldi.read(\"ark:" .. data .. "conf.ark\") do w:write_vector(k, m) end w:close()'")
+    assert.is_true(so == slurp(data .. "conf.ark"))
   end)
 
   it("closes the reader when a loop is left early", function()
