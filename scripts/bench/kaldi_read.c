@@ -79,14 +79,18 @@ int main(int argc, char **argv) {
     if (gk_kaldi_writer_write(wc, key, &m, &err) != GK_OK) die(&err);
   }
   if (gk_kaldi_writer_close(wf, &err) != GK_OK || gk_kaldi_writer_close(wc, &err) != GK_OK) die(&err);
-  /* memcpy of the same bytes in the same chunks, into fresh buffers. */
+  /* memcpy of the same bytes in the same chunks, from one array of all the frames (so that
+   * the source streams from memory as a page-cache read does) into fresh buffers. */
   size_t chunk = per * dim * 4;
+  char *all = malloc(n * chunk);
+  if (!all) return 1;
+  memset(all, 1, n * chunk);
   double ms[5];
   for (int k = 0; k < 5; k++) {
     double t0 = now();
     for (size_t u = 0; u < n; u++) {
       float *d = malloc(chunk);
-      memcpy(d, x, chunk);
+      memcpy(d, all + u * chunk, chunk);
       __asm__ volatile("" : : "r"(d) : "memory");
       free(d);
     }
@@ -98,9 +102,10 @@ int main(int argc, char **argv) {
          n, (double)(frames * dim * 4) / 1e6);
   printf("  CM (copy-feats --compress=true) %8.0f MB/s of decoded float32\n", rcm);
   printf("  FM (plain float)                %8.0f MB/s\n", rfm);
-  printf("  memcpy (same chunks)            %8.0f MB/s\n", (double)(n * chunk) / ms[2] / 1e6);
+  printf("  memcpy (same bytes and chunks)  %8.0f MB/s\n", (double)(n * chunk) / ms[2] / 1e6);
   remove(fm + 4);
   remove(cm + 4);
   free(x);
+  free(all);
   return 0;
 }

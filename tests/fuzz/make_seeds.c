@@ -112,6 +112,8 @@ static void model_seeds(void) {
     if (gk_gmm_save(t->model, seed_path("model", name), &err) != GK_OK) die("model", &err);
     snprintf(name, sizeof name, "%s_2x2.txt", tag);
     if (gk_gmm_save_kaldi(t->model, seed_path("kaldi", name), &err) != GK_OK) die("kaldi", &err);
+    snprintf(name, sizeof name, "%s_2x2.bin", tag);
+    if (gk_gmm_save_kaldi_binary(t->model, seed_path("kaldi", name), &err) != GK_OK) die("kaldi", &err);
     snprintf(name, sizeof name, "%s_2x2.ckpt", tag);
     if (gk_gmm_trainer_save(t, 0x0123456789abcdefull, seed_path("checkpoint", name), &err) != GK_OK)
       die("checkpoint", &err);

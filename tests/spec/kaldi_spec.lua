@@ -247,6 +247,15 @@ describe("gk.kaldi", function()
                       "for k, m in gk.kaldi.read(\"ark:-\") do io.write(k, \" \", m:cols(), \";\") end'")
     assert.matches("10033o1_20120208_180820_00672_00732 58;", out, 1, true)
     assert.error_matches(function() gk.kaldi.read_all("ark:exit 3 |") end, "command 'exit 3' failed %(exit status 3%)")
+    -- a script-file entry without offset: a file holding one value (no key)
+    spit(tmp .. "/one.mat", slurp(data .. "feats.ark"):sub(#key + 2, 14874))
+    spit(tmp .. "/o.scp", "only " .. tmp .. "/one.mat\n")
+    r = gk.kaldi.read_all("scp:" .. tmp .. "/o.scp")
+    assert.are.equal(0, H.max_abs_diff(r.matrices[1], bin.matrices[1]))
+    -- a writer to standard output gives the file writer's bytes
+    local so = H.run(H.host .. " -e 'local gk = require\"gmmkit\" local w = gk.kaldi.writer(\"ark:-\") " ..
+                     "for k, m in gk.kaldi.read(\"ark:" .. data .. "conf.ark\") do w:write_vector(k, m) end w:close()'")
+    assert.is_true(so == slurp(data .. "conf.ark"))
   end)
 
   it("closes the reader when a loop is left early", function()
@@ -330,5 +339,54 @@ describe("gk.kaldi", function()
     assert.is_nil(io.open(tmp .. "/gc.ark"))
     local names = H.run("ls -A '" .. tmp .. "'")
     assert.are.equal("keep.ark\n", names)  -- no temporary left behind
+  end)
+  it("reads binary Kaldi GMMs assembled as DiagGmm/FullGmm::Write writes them, and writes them", function()
+    local function tok(t) return t .. " " end
+    local function i32(n) return string.pack("<bi4", 4, n) end
+    local function fv(v) return "FV " .. i32(#v) .. string.pack("<" .. string.rep("f", #v), table.unpack(v)) end
+    local function fm(r, c, v) return "FM " .. i32(r) .. i32(c) .. string.pack("<" .. string.rep("f", #v), table.unpack(v)) end
+    local function dv(v) return "DV " .. i32(#v) .. string.pack("<" .. string.rep("d", #v), table.unpack(v)) end
+    local function dm(r, c, v) return "DM " .. i32(r) .. i32(c) .. string.pack("<" .. string.rep("d", #v), table.unpack(v)) end
+    local function dp(n, v) return "DP " .. i32(n) .. string.pack("<" .. string.rep("d", #v), table.unpack(v)) end
+    -- diagonal: means (1, 2), (-1, 0.5); variances (1, 4), (0.5, 2); float values (exact)
+    spit(tmp .. "/d.bin", "\0B" .. tok("<DiagGMM>") .. tok("<GCONSTS>") .. fv({0, 0}) .. tok("<WEIGHTS>") ..
+         fv({0.25, 0.75}) .. tok("<MEANS_INVVARS>") .. fm(2, 2, {1, 0.5, -2, 0.25}) .. tok("<INV_VARS>") ..
+         fm(2, 2, {1, 0.25, 2, 0.5}) .. tok("</DiagGMM>"))
+    local g = gk.gmm.load_kaldi(tmp .. "/d.bin")
+    assert.are.equal("diag", g.covariance_type)
+    assert.are.same({0.25, 0.75}, g:weights())
+    assert.are.equal(0, H.max_abs_diff(g:means(), gk.matrix.from_table({{1, 2}, {-1, 0.5}})))
+    assert.are.equal(0, H.max_abs_diff(g:covariances(), gk.matrix.from_table({{1, 4}, {0.5, 2}})))
+    -- full, in doubles: P = [[2, 1], [1, 1]] packed (2; 1 1), P mu = (2, 1): mu = (1, 0), S = [[1, -1], [-1, 2]]
+    spit(tmp .. "/f.bin", "\0B" .. tok("<FullGMM>") .. tok("<WEIGHTS>") .. dv({1}) .. tok("<MEANS_INVCOVARS>") ..
+         dm(1, 2, {2, 1}) .. tok("<INV_COVARS>") .. dp(2, {2, 1, 1}) .. tok("</FullGMM>"))
+    local f = gk.gmm.load_kaldi(tmp .. "/f.bin")
+    assert.are.equal("full", f.covariance_type)
+    assert.near(1, f:means():get(1, 1), 1e-12)
+    assert.near(0, f:means():get(1, 2), 1e-12)
+    assert.near(-1, f:covariances()[1]:get(1, 2), 1e-12)
+    assert.near(2, f:covariances()[1]:get(2, 2), 1e-12)
+    -- written: the same layout, in floats, from the Kaldi-written text models of tests/data/em
+    for _, case in ipairs{"diag", "full"} do
+      local t = gk.gmm.load_kaldi(H.source_dir .. "/tests/data/em/kaldi_" .. case .. ".txt")
+      t:save_kaldi(tmp .. "/w.bin", {binary = true})
+      local b = slurp(tmp .. "/w.bin")
+      local head = case == "diag" and "\0B<DiagGMM> <GCONSTS> FV " or "\0B<FullGMM> <GCONSTS> FV "
+      assert.are.equal(head, b:sub(1, #head))
+      local k = select(2, string.unpack("<bi4", b, #head + 1))
+      assert.are.equal(3, k)
+      local p = #head + 6 + 4 * k
+      assert.are.equal("<WEIGHTS> FV ", b:sub(p, p + 12))
+      local w1 = string.unpack("<f", b, p + 18)
+      assert.near(t:weights()[1], w1, 1e-7)
+      assert.are.equal(case == "diag" and "</DiagGMM> " or "</FullGMM> ", b:sub(-11))
+      local back = gk.gmm.load_kaldi(tmp .. "/w.bin")
+      assert.is_true(max_rel(back:means(), t:means()) < 1e-5)
+      assert.are.equal(#t:weights(), #back:weights())
+    end
+    spit(tmp .. "/cut.bin", slurp(tmp .. "/d.bin"):sub(1, 60))
+    assert.error_matches(function() gk.gmm.load_kaldi(tmp .. "/cut.bin") end,
+      "cut%.bin: a binary Kaldi file, at byte %d+: truncated")
+    assert.error_matches(function() g:save_kaldi(tmp .. "/x.bin", {binray = true}) end, "did you mean 'binary'")
   end)
 end)
