@@ -50,12 +50,12 @@ gk_status gk_source_open_files(gk_source **out, const char *const *paths, size_t
 gk_status gk_source_next(gk_source *s, gk_gmm_data *chunk, int *done, gk_error *err);
 /* Starts a new pass from the first entry. */
 gk_status gk_source_rewind(gk_source *s, gk_error *err);
-/* One pass (from the start) that counts the frames, every `stride`-th of each matrix as
- * gk_gmm_data's stride takes them, into *total, and keeps a sample of at most max_frames
- * of them in *out (float32, allocated from `a`): the frames whose index in that count is
- * a multiple of the smallest power of two that leaves no more than max_frames, the same
- * frames whatever the chunk size. The initial model of a streamed training is made from
- * it. */
+/* Counts the frames of a pass, every `stride`-th of each matrix as gk_gmm_data's stride
+ * takes them, into *total (from the headers alone: a table's values are skipped), then
+ * reads a pass keeping an evenly spread sample of at most max_frames of them in *out
+ * (float32, allocated from `a`): the frames whose index in that count is a multiple of
+ * ceil(total / max_frames), the same whatever the chunk size. The initial model of a
+ * streamed training is made from it. */
 gk_status gk_source_sample(gk_source *s, size_t stride, size_t max_frames, gk_matrix *out, size_t *total,
                            const gk_allocator *a, gk_error *err);
 /* Stops any reading, frees everything; NULL is a no-op. */

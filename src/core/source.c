@@ -261,69 +261,95 @@ gk_status gk_source_rewind(gk_source *s, gk_error *err) {
   return GK_OK;
 }
 
-/* The sample of gk_source_sample while it is made: rows frames of d values kept, those
- * whose index is a multiple of step, in a buffer of 2 max rows. */
-typedef struct sample {
-  float *rows;
-  size_t n, d, max, step, seen;
-} sample;
-
-/* Keeps every other kept frame (the multiples of 2 step) and doubles step. */
-static void sample_halve(sample *sm) {
-  size_t n = 0;
-  for (size_t i = 0; i < sm->n; i += 2, n++) memmove(sm->rows + n * sm->d, sm->rows + i * sm->d, sm->d * sizeof(float));
-  sm->n = n;
-  sm->step *= 2;
+/* Rows of one entry without reading its values: the .npy or HTK header, or the table's
+ * next header (the value skipped). *done at the end of the entries. */
+static gk_status next_rows(gk_source *s, size_t *rows, int *done, gk_error *err) {
+  gk_status st = GK_OK;
+  if (s->spec) {
+    if (!s->reader) st = gk_kaldi_reader_open(&s->reader, s->spec, err);
+    for (*done = 0; st == GK_OK;) {
+      const char *key;
+      size_t cols;
+      gk_dtype dt;
+      st = gk_kaldi_reader_next_header(s->reader, &key, rows, &cols, &dt, done, err);
+      if (st != GK_OK || *done || s->entry++ % s->o.shares == s->o.share) return st;
+    }
+    return st;
+  }
+  while (s->entry < s->npaths && s->entry % s->o.shares != s->o.share) s->entry++;
+  *done = s->entry >= s->npaths;
+  if (*done) return GK_OK;
+  const char *p = s->paths[s->entry++];
+  if (!has_suffix(p, ".npy")) {
+    gk_htk_header h;
+    st = gk_htk_read_header(p, &h, err);
+    *rows = h.frames;
+    return st;
+  }
+  FILE *f = gk_open_regular(p, NULL, err);
+  if (!f) return err ? err->status : GK_EIO;
+  gk_npy_header h;
+  st = gk_npy_read_header(f, &h, err);
+  fclose(f);
+  if (st != GK_OK) gk_error_prefix(err, p);
+  *rows = h.rows;
+  return st;
 }
 
-/* Offers the chunk's frames (every stride-th of each matrix) to the sample. */
-static gk_status sample_chunk(sample *sm, const gk_gmm_data *x, gk_error *err) {
+/* The frames of a pass, every stride-th of each entry, from the headers alone. */
+static gk_status count_frames(gk_source *s, size_t stride, size_t *total, gk_error *err) {
+  gk_status st = gk_source_rewind(s, err);
+  *total = 0;
+  for (int done = 0; st == GK_OK;) {
+    size_t rows = 0;
+    st = next_rows(s, &rows, &done, err);
+    if (st != GK_OK || done) break;
+    *total += rows ? (rows - 1) / stride + 1 : 0;
+  }
+  gk_source_rewind(s, NULL);
+  return st;
+}
+
+/* Copies into out (rows of d floats, at most max) the frames of x (every stride-th of each
+ * matrix) whose index in the pass's count (*seen, advanced) is a multiple of step. */
+static gk_status sample_chunk(const gk_gmm_data *x, size_t step, size_t max, gk_matrix *out, size_t *seen,
+                              size_t *n, gk_error *err) {
   for (size_t p = 0; p < x->nparts; p++) {
     const gk_matrix *m = &x->parts[p];
     if (m->rows == 0) continue;
-    if (m->cols != sm->d)
+    if (m->cols != out->cols)
       return gk_fail(err, GK_EINVAL, "the matrices have %zu and %zu columns: every frame must have the same "
-                     "dimension", sm->d, m->cols);
-    for (size_t r = 0; r < m->rows; r += x->stride, sm->seen++) {
-      if (sm->seen % sm->step) continue;
-      for (size_t j = 0; j < sm->d; j++) sm->rows[sm->n * sm->d + j] = (float)gk_matrix_get(m, r, j);
-      if (++sm->n == 2 * sm->max) sample_halve(sm);
+                     "dimension", out->cols, m->cols);
+    for (size_t r = 0; r < m->rows; r += x->stride, (*seen)++) {
+      if (*seen % step || *n >= max) continue;
+      float *o = (float *)out->data + (*n)++ * out->cols;
+      for (size_t j = 0; j < out->cols; j++) o[j] = (float)gk_matrix_get(m, r, j);
     }
   }
   return GK_OK;
-}
-
-/* The first chunk's dimension and the sample's buffer for it. */
-static gk_status sample_begin(sample *sm, const gk_gmm_data *x, gk_error *err) {
-  sm->d = x->parts[0].cols;
-  for (size_t p = 1; sm->d == 0 && p < x->nparts; p++) sm->d = x->parts[p].cols;
-  size_t bytes;
-  if (sm->d == 0 || !gk_mul_size(2 * sm->max, sm->d * sizeof(float), &bytes))
-    return gk_fail(err, GK_EINVAL, "a sample of %zu frames of %zu values cannot be held", sm->max, sm->d);
-  sm->rows = gk_scratch_alloc(2 * sm->max * sm->d, sizeof(float));
-  return sm->rows ? GK_OK : gk_fail_nomem(err);
 }
 
 gk_status gk_source_sample(gk_source *s, size_t stride, size_t max_frames, gk_matrix *out, size_t *total,
                            const gk_allocator *a, gk_error *err) {
   memset(out, 0, sizeof *out);
   if (stride < 1 || max_frames < 1) return gk_fail(err, GK_EINVAL, "stride and sample size must be at least 1");
-  sample sm = {NULL, 0, 0, max_frames, 1, 0};
-  gk_status st = gk_source_rewind(s, err);
+  size_t count = 0, seen = 0, n = 0;
+  gk_status st = count_frames(s, stride, &count, err);
+  if (st == GK_OK && count == 0) st = gk_fail(err, GK_EINVAL, "no data: the source holds no frames");
+  if (st != GK_OK) return st;
+  size_t step = (count + max_frames - 1) / max_frames, keep = (count - 1) / step + 1;
   for (int done = 0; st == GK_OK;) {
     gk_gmm_data x;
     st = gk_source_next(s, &x, &done, err);
     if (st != GK_OK || done) break;
     x.stride = stride;
-    if (!sm.rows) st = sample_begin(&sm, &x, err);
-    if (st == GK_OK) st = sample_chunk(&sm, &x, err);
+    if (!out->data && (st = gk_matrix_alloc(out, keep, x.parts[0].cols, GK_FLOAT32, a, err)) != GK_OK) break;
+    st = sample_chunk(&x, step, keep, out, &seen, &n, err);
   }
-  if (st == GK_OK && sm.n > max_frames) sample_halve(&sm);
-  if (st == GK_OK && sm.seen == 0) st = gk_fail(err, GK_EINVAL, "no data: the source holds no frames");
-  if (st == GK_OK) st = gk_matrix_alloc(out, sm.n, sm.d, GK_FLOAT32, a, err);
-  if (st == GK_OK) memcpy(out->data, sm.rows, sm.n * sm.d * sizeof(float));
-  if (st == GK_OK) *total = sm.seen;
-  gk_scratch_free(sm.rows);
+  if (st == GK_OK && (seen != count || n != keep))
+    st = gk_fail(err, GK_EIO, "the data changed while it was read: %zu frames, %zu by the headers", seen, count);
+  if (st != GK_OK) gk_matrix_release(out, a);
+  else *total = count;
   gk_source_rewind(s, NULL);
   return st;
 }
