@@ -515,11 +515,106 @@ static const gkL_Reg stats_meta[] = {
 
 /* ---- scoring ------------------------------------------------------------------------------ */
 
+static int source_gc(lua_State *L) {
+  gk_source **box = lua_touserdata(L, 1);
+  gk_source_close(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* ---- data on disk: a Kaldi rspecifier or a list of feature files, read chunk by chunk ---- */
+
+/* Whether the data at idx is on disk: a string (a Kaldi rspecifier) or a list whose first
+ * item is a string (feature files). */
+static int is_source(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) return 1;
+  if (!lua_istable(L, idx) || gkL_testmatrix(L, idx)) return 0;
+  int t = lua_geti(L, idx, 1);
+  lua_pop(L, 1);
+  return t == LUA_TSTRING;
+}
+
+/* The file names of the list at idx, in a userdata pushed on the stack (the strings stay
+ * in the list). */
+static const char **check_paths(lua_State *L, int idx, size_t *n) {
+  *n = gkL_checklen(L, idx, idx, GK_MAX_LIST, "the list of files");
+  const char **p = lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *p, 0);
+  for (size_t i = 0; i < *n; i++) {
+    size_t len = 0;
+    int string = lua_geti(L, idx, (lua_Integer)i + 1) == LUA_TSTRING;  /* a number is not a name */
+    p[i] = string ? lua_tolstring(L, -1, &len) : NULL;
+    if (!string || strlen(p[i]) != len)
+      luaL_argerror(L, idx, lua_pushfstring(L, "item %d of the list of files is a %s, not a file name", (int)i + 1,
+                                            string ? "string with a NUL byte" : luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  return p;
+}
+
+/* The source of the data at idx (is_source) in a userdata pushed on the stack, which
+ * closes it when collected (a raise in the loop over its chunks leaks nothing). */
+static gk_source *push_source(lua_State *L, int idx, const gk_source_opts *so) {
+  size_t n = 0;
+  const char *spec = lua_type(L, idx) == LUA_TSTRING ? gkL_checkpath(L, idx) : NULL;
+  const char **paths = spec ? NULL : check_paths(L, idx, &n);
+  gk_source **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  if (luaL_newmetatable(L, "gmmkit.Source")) {
+    lua_pushcfunction(L, source_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  gk_error e;
+  clear_err(&e);
+  gk_status st = spec ? gk_source_open_table(box, spec, so, &e) : gk_source_open_files(box, paths, n, so, &e);
+  if (st != GK_OK) gkL_raise(L, &e);
+  return *box;
+}
+
+/* Calls fn(ctx, chunk) for every chunk of a pass over s; the first failure ends it. */
+static gk_status each_chunk(gk_source *s, gk_status (*fn)(void *ctx, const gk_gmm_data *x, gk_error *e), void *ctx,
+                            gk_error *e) {
+  gk_status st = gk_source_rewind(s, e);
+  for (int done = 0; st == GK_OK;) {
+    gk_gmm_data chunk;
+    st = gk_source_next(s, &chunk, &done, e);
+    if (st != GK_OK || done) break;
+    st = fn(ctx, &chunk, e);
+  }
+  return st;
+}
+
+/* What a scoring pass over chunks adds up. */
+typedef struct score_sum {
+  const gk_gmm *g;
+  double total;
+  size_t n;
+} score_sum;
+
+static gk_status score_chunk(void *ctx, const gk_gmm_data *x, gk_error *e) {
+  score_sum *c = ctx;
+  double t;
+  gk_status st = gk_gmm_score(c->g, x, NULL, &t, e);
+  c->total += t;
+  c->n += gk_gmm_data_frames(x);
+  return st;
+}
+
 static void score_total(lua_State *L, gk_gmm *g, int arg, double *total, size_t *n) {
+  gk_error e;
+  clear_err(&e);
+  if (is_source(L, arg)) {
+    score_sum c = {g, 0.0, 0};
+    if (each_chunk(push_source(L, arg, NULL), score_chunk, &c, &e) != GK_OK) gkL_raise(L, &e);
+    if (c.n == 0) luaL_argerror(L, arg, "no data: the source holds no frames");
+    *total = c.total;
+    *n = c.n;
+    lua_pop(L, 1);
+    return;
+  }
   gk_gmm_data x;
   check_data(L, arg, &x, 1);
-  gk_error e;
-  if (gk_gmm_score(g, &x, NULL, total, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  if (gk_gmm_score(g, &x, NULL, total, &e) != GK_OK) gkL_raise(L, &e);
   *n = gk_gmm_data_frames(&x);
 }
 
@@ -550,6 +645,28 @@ static gk_selector *read_ubm_selection(lua_State *L, int arg, size_t *search, si
 }
 
 /* g:log_likelihood(X[, {selector=, search=1, top=5}]) */
+/* A scoring pass over chunks with a selector. */
+typedef struct selected_sum {
+  const gk_gmm *g;
+  const gk_selector *sel;
+  size_t search, top;
+  double total;
+  size_t n;
+} selected_sum;
+
+static gk_status selected_chunk(void *ctx, const gk_gmm_data *x, gk_error *e) {
+  selected_sum *c = ctx;
+  size_t n = gk_gmm_data_frames(x);
+  size_t *idx = gk_scratch_alloc(n ? n * c->top : 1, sizeof(size_t));
+  double t = 0.0;
+  gk_status st = idx ? gk_selector_posteriors(c->sel, c->g, x, c->search, c->top, idx, NULL, &t, NULL, e)
+                     : gk_fail_nomem(e);
+  gk_scratch_free(idx);
+  c->total += t;
+  c->n += n;
+  return st;
+}
+
 static int l_log_likelihood(lua_State *L) {
   static const char *const keys[] = {"selector", "search", "top", NULL};
   gk_gmm *g = gkL_checkgmm(L, 1);
@@ -560,6 +677,12 @@ static int l_log_likelihood(lua_State *L) {
   size_t n;
   if (!sel) {
     score_total(L, g, 2, &t, &n);
+  } else if (is_source(L, 2)) {
+    selected_sum c = {g, sel, search, top, 0.0, 0};
+    gk_error e;
+    if (each_chunk(push_source(L, 2, NULL), selected_chunk, &c, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+    t = c.total;
+    n = c.n;
   } else {
     gk_gmm_data x;
     check_data(L, 2, &x, 1);
@@ -684,24 +807,39 @@ static gk_status accumulate_with(gk_gmm *g, gk_gmm_data *x, gk_selector *sel, si
 
 static const char *const selection_keys[] = {"selector", "search", "top", NULL};
 
-/* g:accumulate(X[, stats[, {selector=, search=, top=}]]) */
+/* An accumulation over chunks: accumulate_with's arguments. */
+typedef struct acc_pass {
+  gk_gmm *g;
+  gk_selector *sel;
+  size_t search, top;
+  gk_gmm_stats **stats;
+  gk_allocator *a;
+} acc_pass;
+
+static gk_status acc_chunk(void *ctx, const gk_gmm_data *x, gk_error *e) {
+  acc_pass *c = ctx;
+  return accumulate_with(c->g, (gk_gmm_data *)x, c->sel, c->search, c->top, c->stats, c->a, e);
+}
+
+/* g:accumulate(X[, stats[, {selector=, search=, top=}]]): X matrices, or on disk. */
 static int l_accumulate(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
   gk_gmm_stats *into = lua_isnoneornil(L, 3) ? NULL : check_stats(L, 3);
   gkL_checkoptions(L, 4, selection_keys);
   size_t search, top;
   gk_selector *sel = read_ubm_selection(L, 4, &search, &top, 0, -1);
+  gk_source *src = is_source(L, 2) ? push_source(L, 2, NULL) : NULL;
   gk_gmm_data x;
-  check_data(L, 2, &x, 1);
+  if (!src) check_data(L, 2, &x, 1);
   gk_error e;
+  clear_err(&e);
   gk_allocator a = gkL_allocator(L);
-  if (into) {
-    if (accumulate_with(g, &x, sel, search, top, &into, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
-    lua_pushvalue(L, 3);
-    return 1;
-  }
-  gk_gmm_stats **box = push_stats_box(L);
-  if (accumulate_with(g, &x, sel, search, top, box, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  gk_gmm_stats **target = into ? &into : push_stats_box(L);
+  acc_pass c = {g, sel, search, top, target, &a};
+  gk_status st = src ? each_chunk(src, acc_chunk, &c, &e) : accumulate_with(g, &x, sel, search, top, target, &a, &e);
+  if (st == GK_OK && !*target) st = gk_fail(&e, GK_EINVAL, "no data: the source holds no frames");
+  if (st != GK_OK) gkL_raise(L, &e);
+  if (into) lua_pushvalue(L, 3);
   return 1;
 }
 
@@ -1259,54 +1397,25 @@ static trainer_box *new_trainer(lua_State *L, const trainer_box *proto, const tr
   return b;
 }
 
-/* Whether the data at idx is on disk: a string (a Kaldi rspecifier) or a list whose first
- * item is a string (feature files). */
-static int is_source(lua_State *L, int idx) {
-  if (lua_type(L, idx) == LUA_TSTRING) return 1;
-  if (!lua_istable(L, idx) || gkL_testmatrix(L, idx)) return 0;
-  int t = lua_geti(L, idx, 1);
-  lua_pop(L, 1);
-  return t == LUA_TSTRING;
-}
-
-/* The file names of the list at idx, in a userdata pushed on the stack (the strings stay
- * in the list). */
-static const char **check_paths(lua_State *L, int idx, size_t *n) {
-  *n = gkL_checklen(L, idx, idx, GK_MAX_LIST, "the list of files");
-  const char **p = lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *p, 0);
-  for (size_t i = 0; i < *n; i++) {
-    size_t len = 0;
-    int string = lua_geti(L, idx, (lua_Integer)i + 1) == LUA_TSTRING;  /* a number is not a name */
-    p[i] = string ? lua_tolstring(L, -1, &len) : NULL;
-    if (!string || strlen(p[i]) != len)
-      luaL_argerror(L, idx, lua_pushfstring(L, "item %d of the list of files is a %s, not a file name", (int)i + 1,
-                                            string ? "string with a NUL byte" : luaL_typename(L, -1)));
-    lua_pop(L, 1);
-  }
-  return p;
-}
-
 /* gk.gmm.trainer on data read from disk: the source opened (this rank's share of its
  * entries), one pass that counts the frames and keeps a sample for the initial model
  * (init_frames of them, 500000 by default, as Kaldi's train_diag_ubm.sh), then the start. */
 static int trainer_from_source(lua_State *L, const gk_gmm_train_opts *o, const trainer_box *proto,
                                const trainer_settings *s, int progress) {
-  size_t n = 0;
-  const char *spec = lua_type(L, 1) == LUA_TSTRING ? gkL_checkpath(L, 1) : NULL;
-  const char **paths = spec ? NULL : check_paths(L, 1, &n);
-  trainer_box *b = new_trainer(L, proto, s, 0, progress);
   gk_source_opts so;
   gk_source_opts_default(&so);
   so.chunk_frames = s->chunk_frames;
-  so.share = (size_t)gk_comm_rank(b->comm);
-  so.shares = (size_t)gk_comm_size(b->comm);
+  so.share = (size_t)gk_comm_rank(proto->comm);
+  so.shares = (size_t)gk_comm_size(proto->comm);
+  gk_source *src = push_source(L, 1, &so);
+  trainer_box *b = new_trainer(L, proto, s, 0, progress);
+  b->src = src;
+  *(gk_source **)lua_touserdata(L, -2) = NULL;  /* the trainer owns the source from here */
+  b->stride = s->stride;
   gk_error e;
   clear_err(&e);
-  gk_status st = spec ? gk_source_open_table(&b->src, spec, &so, &e) : gk_source_open_files(&b->src, paths, n, &so, &e);
-  b->stride = s->stride;
-  if (st == GK_OK)
-    st = gk_source_sample(b->src, s->stride, o->init_frames ? o->init_frames : 500000, &b->sample, &b->frames,
-                          NULL, &e);
+  gk_status st = gk_source_sample(b->src, s->stride, o->init_frames ? o->init_frames : 500000, &b->sample,
+                                  &b->frames, NULL, &e);
   b->x.parts = &b->sample;
   b->x.nparts = 1;
   b->x.stride = 1;
@@ -1580,7 +1689,8 @@ static const gkL_Reg gmm_methods[] = {
    "A deep copy of the model."},
   {"log_likelihood", l_log_likelihood,
    "g:log_likelihood(X[, {selector=, search=1, top=5}]) -> number\n"
-   "Mean natural-log density per frame of X (a Matrix, a list of matrices or a table of rows). "
+   "Mean natural-log density per frame of X (a Matrix, a list of matrices or a table of rows; or "
+   "data on disk, read in chunks: a Kaldi rspecifier or a list of .npy/HTK files). "
    "With selector = sel (gk.gmm.selector of this model): the density summed over each frame's top "
    "components among the members of its `search` best clusters."},
   {"score_samples", l_score_samples,
@@ -1608,7 +1718,8 @@ static const gkL_Reg gmm_methods[] = {
   {"accumulate", l_accumulate,
    "g:accumulate(X[, stats[, {selector=, search=1, top=5}]]) -> Stats\n"
    "E-step: the sufficient statistics of X under the model (occupancies, first and second "
-   "order sums, log-likelihood sum and frame count, float64), added into `stats` when given. "
+   "order sums, log-likelihood sum and frame count, float64), added into `stats` when given. X may "
+   "be data on disk, read in chunks: a Kaldi rspecifier (\"scp:feats.scp\") or a list of .npy/HTK files. "
    "Merge statistics from several processes with stats:merge and finish the iteration with "
    "g:update(stats). With selector = sel: each frame's responsibilities spread over its selected "
    "components only (Kaldi's gselect)."},
@@ -1692,6 +1803,11 @@ static const gkL_Reg gmm_funcs[] = {
    "gk.gmm.trainer(X[, opts]) -> Trainer\n"
    "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "
    "(its options, the same checks and messages), then t:step() per iteration, t:model(), t:save(path). "
+   "X may be data on disk: a Kaldi rspecifier (\"scp:feats.scp\", \"ark:cmd |\") or a list of .npy/HTK "
+   "files, read every iteration in chunks of chunk_frames=262144 frames or more (whole matrices; the "
+   "next chunk read while this one is scored), giving the model training on the same matrices in "
+   "memory gives; the initial model is made from an evenly spread sample of init_frames (default "
+   "500000) frames, and under MPI each rank reads every size-th entry from its rank on. "
    "max_iter and tol decide when t:step() returns nil; progress is kept for the loop (t.progress). "
    "checkpoint = path with resume = true continues from a checkpoint t:save wrote (or starts afresh when "
    "there is none). Five steps from init = g0 with tol = 0 give the model gk.gmm.train(X, {init = g0, "
