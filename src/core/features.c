@@ -317,23 +317,14 @@ size_t gk_features_extract_dims(const gk_mfcc *ex, const gk_extract_opts *o) {
   return gk_mfcc_dims(ex) * (size_t)(1 + o->delta_order);
 }
 
-gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
-                                   const gk_extract_opts *o, gk_extract_result *r) {
+/* The features of the signal `sig` (released here) into r->features. Errors are
+ * recorded in r->error without a prefix. */
+static gk_status features_of_signal(const gk_mfcc *ex, gk_signal sig, const gk_extract_opts *o,
+                                    gk_extract_result *r) {
   gk_error *err = &r->error;
-  gk_error_clear(err);
-  r->features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
-  r->seconds = 0;
-  r->source_rate = 0;
-  gk_signal sig = {0};
+  gk_status st = GK_OK;
   gk_matrix a = {0}, b = {0};
   unsigned char *mask = NULL;
-  /* The header first, for the file's own rate (the caller counts resampled files); a
-   * file whose header cannot be read fails in gk_audio_load with the same reason. */
-  gk_audio_info info;
-  if (gk_audio_info_file(path, &info, err) == GK_OK) r->source_rate = info.rate;
-  gk_error_clear(err);
-  gk_status st = gk_audio_load(path, &o->audio, &sig, NULL, err);
-  if (st != GK_OK) return st;
   r->seconds = sig.rate > 0 ? (double)sig.n / sig.rate : 0;
   size_t frames = gk_mfcc_num_frames(ex, sig.n), sd = gk_mfcc_dims(ex);
   size_t dims = gk_features_extract_dims(ex, o);
@@ -384,9 +375,6 @@ gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
   r->features = a;
   a = (gk_matrix){0};
 done:
-  /* An interruption is no fault of the file: its message names none. */
-  if (st == GK_EINTR) gk_fail(err, GK_EINTR, "interrupted");
-  else if (st != GK_OK) gk_error_prefix(err, path);
   free(mask);
   /* `a` may have been shrunk by VAD only on success, so its recorded size is intact here. */
   gk_matrix_release(&a, NULL);
@@ -395,9 +383,40 @@ done:
   return st;
 }
 
-gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_t n,
-                              const gk_extract_opts *o, gk_extract_result *results,
-                              gk_error *err) {
+/* One source; errors of the analysis (the loader's name their file or command) are
+ * prefixed with `prefix` when it is not NULL. */
+static gk_status extract_one(const gk_mfcc *ex, const gk_audio_source *src, const char *prefix,
+                             const gk_extract_opts *o, gk_extract_result *r) {
+  gk_error *err = &r->error;
+  gk_error_clear(err);
+  r->features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
+  r->seconds = 0;
+  r->source_rate = 0;
+  gk_signal sig = {0};
+  /* The recording's own rate is reported (the caller counts resampled files). */
+  gk_status st = gk_audio_load_source(src, &o->audio, &sig, &r->source_rate, NULL, err);
+  if (st == GK_OK && (st = features_of_signal(ex, sig, o, r)) != GK_OK) {
+    /* An interruption is no fault of the file: its message names none. */
+    if (st == GK_EINTR) gk_fail(err, GK_EINTR, "interrupted");
+    else if (prefix) gk_error_prefix(err, prefix);
+  }
+  return st;
+}
+
+gk_status gk_features_extract_source(const gk_mfcc *ex, const gk_audio_source *src,
+                                     const gk_extract_opts *o, gk_extract_result *r) {
+  return extract_one(ex, src, src ? src->name : NULL, o, r);
+}
+
+gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
+                                   const gk_extract_opts *o, gk_extract_result *r) {
+  gk_audio_source src = {path, NULL, 0, 0, -1, NULL};
+  return extract_one(ex, &src, path, o, r);
+}
+
+/* paths[i] or srcs[i] (whichever is given) in parallel, results in order. */
+static gk_status extract_many(const gk_mfcc *ex, const char *const *paths, const gk_audio_source *srcs, size_t n,
+                              const gk_extract_opts *o, gk_extract_result *results, gk_error *err) {
   int stopped = 0;
   long long i;
   for (size_t k = 0; k < n; k++) {
@@ -413,10 +432,23 @@ gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_
       stopped = 1;
       continue;
     }
-    if (gk_features_extract_file(ex, paths[i], o, &results[i]) == GK_EINTR) stopped = 1;
+    gk_status st = srcs ? gk_features_extract_source(ex, &srcs[i], o, &results[i])
+                        : gk_features_extract_file(ex, paths[i], o, &results[i]);
+    if (st == GK_EINTR) stopped = 1;
   }
   if (stopped) return gk_fail(err, GK_EINTR, "feature extraction interrupted");
   return GK_OK;
+}
+
+gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_t n,
+                              const gk_extract_opts *o, gk_extract_result *results,
+                              gk_error *err) {
+  return extract_many(ex, paths, NULL, n, o, results, err);
+}
+
+gk_status gk_features_extract_sources(const gk_mfcc *ex, const gk_audio_source *srcs, size_t n,
+                                      const gk_extract_opts *o, gk_extract_result *results, gk_error *err) {
+  return extract_many(ex, NULL, srcs, n, o, results, err);
 }
 
 gk_status gk_features_common_rate(const char *const *paths, size_t n, int *rate, gk_error *err) {

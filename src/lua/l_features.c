@@ -202,13 +202,16 @@ enum {
   EX_CHUNK = 7,     /* the results of the chunk being converted (gmmkit.ExtractChunk) */
   EX_MATRICES = 8,  /* the result's matrices, */
   EX_READ = 9,      /* the paths of the files read, */
-  EX_FAILED = 10    /* and the files skipped ({path=, error=}) */
+  EX_FAILED = 10,   /* the files skipped ({path=, error=}), */
+  EX_KEYS = 11      /* and the keys (utterance ids) of the matrices, from a data directory */
 };
 
 /* What an extraction call carries from one step to the next. */
 typedef struct extraction {
-  const char **paths;         /* the n files (EX_PATHS) */
+  const char **paths;         /* the n files (EX_PATHS); for a data directory its wav.scp entries */
   size_t n;
+  const gk_audio_source *srcs; /* a data directory's utterances (EX_PATHS), or NULL */
+  const char **keys;          /* their ids (EX_PATHS), or NULL */
   gk_extract_opts eo;         /* what is done to each file */
   gk_mfcc_opts mo;            /* the extractor's options */
   int rate;                   /* the extraction's sample rate (Hz) */
@@ -251,10 +254,115 @@ static void list_folder(lua_State *L, const char *p) {
                ".flac, .ogg, ... are read)", p, recursive ? " or its sub-folders" : "");
 }
 
-/* The list of files (EX_LIST, and as C strings at EX_PATHS): a folder, one file, or an
- * array of paths. A path that does not exist, or a folder without audio, is the caller's
- * mistake: it raises. */
+/* Field `key` of the table at `idx` without metamethods (a data directory is a plain table). */
+static int rawfield(lua_State *L, int idx, const char *key) {
+  lua_pushstring(L, key);
+  return lua_rawget(L, idx < 0 ? idx - 1 : idx);
+}
+
+/* Raises the error of a data directory table that gk.kaldi.data_dir did not make. */
+static int dd_error(lua_State *L, const char *fmt, const char *what) {
+  return luaL_argerror(L, 1, lua_pushfstring(L, fmt, what));
+}
+
+/* Keeps the string on top of the stack alive (in EX_LIST, past the entries) and pops it. */
+static const char *anchor(lua_State *L, size_t *nanchor) {
+  const char *s = lua_tostring(L, -1);
+  lua_rawseti(L, EX_LIST, (lua_Integer)++*nanchor);
+  return s;
+}
+
+/* The segment of utterance `utt` (the table segs[utt]) into `src`; *rec: its recording. */
+static void dd_segment(lua_State *L, int segs, const char *utt, gk_audio_source *src, const char **rec,
+                       size_t *nanchor) {
+  if (rawfield(L, segs, utt) != LUA_TTABLE) dd_error(L, "data directory: utterance '%s' has no segment", utt);
+  int seg = lua_gettop(L);
+  if (rawfield(L, seg, "recording") != LUA_TSTRING) dd_error(L, "data directory: the segment of '%s' has no recording", utt);
+  *rec = anchor(L, nanchor);
+  if (rawfield(L, seg, "start") != LUA_TNUMBER || rawfield(L, seg, "stop") != LUA_TNUMBER)
+    dd_error(L, "data directory: the segment of '%s' has no numbers start and stop", utt);
+  src->start = lua_tonumber(L, -2);
+  src->stop = lua_tonumber(L, -1);
+  src->cut = 1;
+  if (!(src->start >= 0 && src->start < 1e9) || !(src->stop == -1 || (src->stop > src->start && src->stop < 1e9)))
+    dd_error(L, "data directory: the segment of '%s' has times out of order or out of range", utt);
+  lua_settop(L, seg - 1);
+}
+
+/* Utterance i (1-based) of the list at `utts`, with the tables wav and segments (0 when
+ * absent): its source, its wav.scp entry (EX_LIST[i] and paths), its key. */
+static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, extraction *x,
+                      gk_audio_source *src, size_t *nanchor) {
+  int top = lua_gettop(L);
+  if (lua_rawgeti(L, utts, i) != LUA_TSTRING)
+    luaL_argerror(L, 1, lua_pushfstring(L, "data directory: utterance %I is a %s, not a string", i, luaL_typename(L, -1)));
+  const char *utt = lua_tostring(L, -1);
+  x->keys[i - 1] = anchor(L, nanchor);
+  lua_pushfstring(L, "utterance '%s'", utt);
+  src->name = anchor(L, nanchor);
+  src->cut = 0;
+  src->start = 0;
+  src->stop = -1;
+  const char *rec = utt;
+  if (segs) dd_segment(L, segs, utt, src, &rec, nanchor);
+  if (rawfield(L, wav, rec) != LUA_TSTRING) dd_error(L, "data directory: recording '%s' has no wav.scp entry", rec);
+  size_t len;
+  const char *entry = lua_tolstring(L, -1, &len);
+  x->paths[i - 1] = entry;
+  lua_rawseti(L, EX_LIST, i);
+  while (len > 0 && (entry[len - 1] == ' ' || entry[len - 1] == '\t')) len--;
+  src->path = src->command = NULL;
+  if (len > 0 && entry[len - 1] == '|') {
+    lua_pushlstring(L, entry, len - 1);  /* Kaldi's rxfilename "command |": the command */
+    src->command = anchor(L, nanchor);
+  } else {
+    src->path = entry;
+  }
+  lua_settop(L, top);
+}
+
+/* A data directory (gk.kaldi.data_dir's table at 1): its utterances as sources, their
+ * wav.scp entries as EX_LIST and paths, their ids as keys. Every string the C arrays
+ * point to is kept in EX_LIST (a progress function may change the table at 1). */
+static void collect_data_dir(lua_State *L, extraction *x) {
+  if (rawfield(L, 1, "utterances") != LUA_TTABLE) dd_error(L, "data directory: no list of utterances%s", "");
+  size_t n = gkL_checklen(L, -1, 1, GK_MAX_LIST, "the data directory's utterances");
+  if (n == 0) dd_error(L, "data directory: no utterances%s", "");
+  lua_newtable(L);
+  char *block = lua_newuserdatauv(L, n * (2 * sizeof(char *) + sizeof(gk_audio_source)), 0);
+  lua_rotate(L, EX_LIST, -1);  /* EX_LIST, EX_PATHS, then the utterances */
+  int utts = EX_PATHS + 1;
+  x->srcs = (const gk_audio_source *)block;
+  x->paths = (const char **)(block + n * sizeof(gk_audio_source));
+  x->keys = x->paths + n;
+  x->n = n;
+  int wav = rawfield(L, 1, "wav") == LUA_TTABLE ? lua_gettop(L) : 0;
+  if (!wav) dd_error(L, "data directory: no table wav%s", "");
+  int t = rawfield(L, 1, "segments");
+  if (t != LUA_TNIL && t != LUA_TTABLE) dd_error(L, "data directory: segments is not a table%s", "");
+  int segs = t == LUA_TTABLE ? lua_gettop(L) : 0;
+  size_t nanchor = n;
+  for (size_t i = 1; i <= n; i++)
+    dd_source(L, (lua_Integer)i, utts, wav, segs, x, (gk_audio_source *)&x->srcs[i - 1], &nanchor);
+  lua_settop(L, EX_PATHS);
+}
+
+/* Whether the argument is a data directory (a table with a field utterances). */
+static int is_data_dir(lua_State *L) {
+  if (!lua_istable(L, 1)) return 0;
+  int t = rawfield(L, 1, "utterances");
+  lua_pop(L, 1);
+  return t != LUA_TNIL;
+}
+
+/* The list of files (EX_LIST, and as C strings at EX_PATHS): a folder, one file, an
+ * array of paths, or a data directory. A path that does not exist, or a folder without
+ * audio, is the caller's mistake: it raises. */
 static void collect_paths(lua_State *L, extraction *x) {
+  if (is_data_dir(L)) {
+    collect_data_dir(L, x);
+    return;
+  }
   if (lua_type(L, 1) == LUA_TSTRING) {
     const char *p = gkL_checkpath(L, 1);
     struct stat sb;
@@ -308,6 +416,10 @@ static void read_rate(lua_State *L, extraction *x) {
     gk_error err;
     gk_error_clear(&err);
     if (gk_features_common_rate(x->paths, x->n, &rate, &err) != GK_OK) gkL_raise(L, &err);
+    /* A data directory's entries that are commands have no header to read without running them. */
+    if (rate == 0 && x->srcs)
+      gkL_opterror(L, EX_OPTS, "rate", "is needed: no wav.scp entry of the data directory is an audio file whose "
+                   "header can be read (commands are not run for it): give rate= or a preset that fixes it");
   }
   x->rate = rate;
   x->eo.audio.rate = rate;
@@ -441,6 +553,7 @@ static chunk *new_chunk(lua_State *L) {
   lua_newtable(L);  /* EX_MATRICES */
   lua_newtable(L);  /* EX_READ */
   lua_newtable(L);  /* EX_FAILED */
+  lua_newtable(L);  /* EX_KEYS */
   return ck;
 }
 
@@ -456,9 +569,13 @@ static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t
         if (x->show_tty) fputc('\n', stderr);
         gkL_raise(L, &e);
       }
-      lua_createtable(L, 0, 2);
+      lua_createtable(L, 0, 3);
       lua_pushstring(L, x->paths[i0 + k]);
       lua_setfield(L, -2, "path");
+      if (x->keys) {
+        lua_pushstring(L, x->keys[i0 + k]);
+        lua_setfield(L, -2, "key");
+      }
       lua_pushstring(L, r->error.message);
       lua_setfield(L, -2, "error");
       lua_rawseti(L, EX_FAILED, ++x->nfail);
@@ -470,6 +587,10 @@ static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t
     lua_rawseti(L, EX_MATRICES, ++x->nok);
     lua_pushstring(L, x->paths[i0 + k]);
     lua_rawseti(L, EX_READ, x->nok);
+    if (x->keys) {
+      lua_pushstring(L, x->keys[i0 + k]);
+      lua_rawseti(L, EX_KEYS, x->nok);
+    }
     x->audio += r->seconds;
     x->total_rows += (double)mm->rows;
     if (x->rate > 0 && r->source_rate > 0 && r->source_rate != x->rate) x->nresampled++;
@@ -524,7 +645,8 @@ static void run_chunks(lua_State *L, extraction *x, gk_mfcc *ex, chunk *ck) {
     gk_error err;
     gk_error_clear(&err);
     double t_chunk = gk_seconds();
-    gk_status st = gk_features_extract(ex, x->paths + i0, m, &x->eo, ck->r, &err);
+    gk_status st = x->srcs ? gk_features_extract_sources(ex, x->srcs + i0, m, &x->eo, ck->r, &err)
+                           : gk_features_extract(ex, x->paths + i0, m, &x->eo, ck->r, &err);
     t_chunk = gk_seconds() - t_chunk;
     double want = t_chunk > 0 ? 0.5 * (double)m / t_chunk : (double)cap;
     block = want < 16 ? 16 : want > (double)cap ? cap : (size_t)want;
@@ -557,6 +679,10 @@ static void push_result(lua_State *L, const extraction *x) {
   lua_setfield(L, -2, "resampled");
   lua_pushinteger(L, x->rate);
   lua_setfield(L, -2, "rate");
+  if (x->keys) {
+    lua_pushvalue(L, EX_KEYS);
+    lua_setfield(L, -2, "keys");
+  }
 }
 
 /* stack=true: the matrices one below the other in the result's `stacked`, and `offsets`,
@@ -615,8 +741,14 @@ static const gkL_Reg funcs[] = {
    "each value mapped to the standard normal quantile of its rank in a sliding window."},
   {"extract", f_extract,
    "gk.features.extract(files_or_folder, opts) -> {matrices=, paths=, failed=, seconds=, frames=, "
-   "rate=, resampled=[, stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, "
-   "gk.set_threads): each file is loaded (channel=, quality=) at the extraction's rate: rate= (or "
+   "rate=, resampled=[, keys=, stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, "
+   "gk.set_threads). The files: a folder, a path, an array of paths, or a Kaldi data directory read by "
+   "gk.kaldi.data_dir: then each utterance is extracted (keys: the utterance ids of the matrices, in "
+   "order; paths: their wav.scp entries; failed entries have key=), from its wav.scp file or command "
+   "('cmd |': run by /bin/sh, its whole output read as the audio; a failing exit status fails the "
+   "utterance, naming it and the command), cut to its segment as Kaldi's extract-segments does (from "
+   "floor(start * rate) to floor(stop * rate) samples at the recording's rate, stop -1 the end; 0.5 s "
+   "past the end truncated, more or a segment of 0.1 s or less fails). Each file is loaded (channel=, quality=) at the extraction's rate: rate= (or "
    "sample_frequency) when given, else the preset's (paper and sre8k 8000 Hz, sre16k 16000 Hz), "
    "else the most common rate among the files; a file at another rate is resampled (counted in "
    "`resampled`), never failed. A path that does not exist or a folder without audio raises. Each "

@@ -166,3 +166,117 @@ describe("gk.kaldi.data_dir", function()
     assert.is_truthy(err:find("kaldi_datadir_spec.lua:%d+:"), err)
   end)
 end)
+
+describe("gk.features.extract over a data directory", function()
+  local function same_matrix(a, b)
+    assert.equal(a:rows(), b:rows())
+    assert.equal(a:cols(), b:cols())
+    assert.equal(0, helper.max_abs_diff(a, b))
+  end
+
+  it("equals extraction from the same files by path, keyed by utterance, pipes included", function()
+    local d = make_dir()
+    local dd = gk.kaldi.data_dir(d)
+    local opts = {preset = "paper", progress = false}
+    local r = gk.features.extract(dd, opts)
+    assert.same({"spka-a1", "spka-a2", "spkb-b1"}, r.keys)
+    assert.same({d .. "/wav/a1.wav", "cat " .. q(d .. "/wav/a2.wav") .. " |", d .. "/wav/b1.wav"}, r.paths)
+    assert.equal(8000, r.rate)
+    local byp = gk.features.extract({d .. "/wav/a1.wav", d .. "/wav/a2.wav", d .. "/wav/b1.wav"}, opts)
+    for i = 1, 3 do same_matrix(byp.matrices[i], r.matrices[i]) end
+    assert.same({}, r.failed)
+  end)
+
+  it("resamples a pipe's output like a file's", function()
+    local d = make_dir()
+    local dd = gk.kaldi.data_dir(d)
+    local r = gk.features.extract(dd, {rate = 16000, progress = false})
+    local byp = gk.features.extract({d .. "/wav/a2.wav"}, {rate = 16000, progress = false})
+    assert.equal(3, r.resampled)
+    assert.equal(byp.matrices[1]:rows(), r.matrices[2]:rows())
+    -- A whole signal resampled at once and in blocks differ in the last bits only.
+    assert.is_true(helper.max_abs_diff(byp.matrices[1], r.matrices[2]) < 1e-3)
+  end)
+
+  it("names the utterance and the command that failed", function()
+    local d = make_dir()
+    write(d .. "/wav.scp", "spka-a1 " .. d .. "/wav/a1.wav\nspka-a2 sh -c 'exit 3' |\nspkb-b1 " .. d .. "/wav/nope.wav\n")
+    local dd = gk.kaldi.data_dir(d)
+    local r = gk.features.extract(dd, {preset = "paper", progress = false})
+    assert.same({"spka-a1"}, r.keys)
+    assert.equal(2, #r.failed)
+    assert.equal("spka-a2", r.failed[1].key)
+    assert.equal("sh -c 'exit 3' |", r.failed[1].path)
+    assert.equal("utterance 'spka-a2': the command 'sh -c 'exit 3' ' failed with exit status 3 (run it in a shell to see why)",
+                 r.failed[1].error)
+    assert.equal("spkb-b1", r.failed[2].key)
+    assert.is_truthy(r.failed[2].error:find("utterance 'spkb-b1': " .. d .. "/wav/nope.wav: cannot open", 1, true))
+    local ok, err = pcall(gk.features.extract, dd, {preset = "paper", progress = false, strict = true})
+    assert.is_false(ok)
+    assert.is_truthy(err:find("utterance 'spka-a2': the command", 1, true), err)
+    write(d .. "/wav.scp", "spka-a1 " .. d .. "/wav/a1.wav\nspka-a2 cat /dev/null |\nspkb-b1 no-such-command-here |\n")
+    r = gk.features.extract(gk.kaldi.data_dir(d), {preset = "paper", progress = false})
+    assert.is_truthy(r.failed[1].error:find("utterance 'spka-a2': the output of 'cat /dev/null ': empty", 1, true),
+                     r.failed[1].error)
+    assert.is_truthy(r.failed[2].error:find("exit status 127 (command not found?)", 1, true), r.failed[2].error)
+  end)
+
+  it("needs a rate when every entry is a command", function()
+    local d = make_dir()
+    write(d .. "/wav.scp", "spka-a1 cat " .. q(d .. "/wav/a1.wav") .. " |\nspka-a2 cat " .. q(d .. "/wav/a2.wav") ..
+          " |\nspkb-b1 cat " .. q(d .. "/wav/b1.wav") .. " |\n")
+    local dd = gk.kaldi.data_dir(d)
+    local ok, err = pcall(gk.features.extract, dd, {progress = false})
+    assert.is_false(ok)
+    assert.is_truthy(err:find("option 'rate' is needed", 1, true), err)
+    assert.equal(3, #gk.features.extract(dd, {rate = 8000, progress = false}).matrices)
+  end)
+
+  it("cuts segments as Kaldi's extract-segments does (samples from floor(start * rate) to floor(stop * rate))", function()
+    local d = make_dir()
+    local rec = d .. "/wav/rec.wav"
+    gk.audio.save(rec, tone(8000, 8000, 440))
+    write(d .. "/wav.scp", "r1 " .. rec .. "\nr2 cat " .. q(rec) .. " |\n")
+    write(d .. "/segments", "spka-a1 r1 0.1003 0.4567\nspka-a2 r2 0.25 -1\nspkb-b1 r1 0.5 1.3\n")
+    local dd = gk.kaldi.data_dir(d)
+    local r = gk.features.extract(dd, {progress = false})
+    assert.same({}, r.failed)
+    -- The reference: the whole recording, the samples picked by index arithmetic.
+    local x = gk.audio.load(rec):samples()
+    local n = x:rows()
+    local function cut(t0, t1)
+      local a = math.floor(t0 * 8000)
+      local b = t1 < 0 and n or math.min(n, math.floor(t1 * 8000))
+      local t = {}
+      for i = a + 1, b do t[#t + 1] = x:get(i, 1) end
+      return gk.mfcc.compute(gk.audio.signal(t, 8000), {sample_frequency = 8000})
+    end
+    same_matrix(cut(0.1003, 0.4567), r.matrices[1])
+    same_matrix(cut(0.25, -1), r.matrices[2])
+    same_matrix(cut(0.5, 1.3), r.matrices[3])  -- 0.3 s past the end: truncated, as Kaldi does
+    assert.is_true(math.abs(r.seconds - ((3653 - 802) + (8000 - 2000) + (8000 - 4000)) / 8000) < 1e-9)
+  end)
+
+  it("refuses segments out of the recording", function()
+    local d = make_dir()
+    local rec = d .. "/wav/rec.wav"
+    gk.audio.save(rec, tone(8000, 8000, 440))
+    write(d .. "/wav.scp", "r1 " .. rec .. "\n")
+    write(d .. "/segments", "spka-a1 r1 0 0.05\nspka-a2 r1 1.2 1.5\nspkb-b1 r1 0.5 1.6\n")
+    local r = gk.features.extract(gk.kaldi.data_dir(d), {progress = false})
+    assert.equal(3, #r.failed)
+    assert.is_truthy(r.failed[1].error:find("utterance 'spka-a1': the segment [0.000, 0.050] s is 0.1 s or shorter", 1, true))
+    assert.is_truthy(r.failed[2].error:find("starts at 1.200 s, not before the end of the recording (1.000 s)", 1, true))
+    assert.is_truthy(r.failed[3].error:find("ends at 1.600 s, 0.5 s or more after the end", 1, true))
+  end)
+
+  it("refuses a table that is not a data directory", function()
+    assert.has_error(function() gk.features.extract({utterances = {"u"}}, {rate = 8000}) end)
+    assert.has_error(function() gk.features.extract({utterances = {"u"}, wav = {}}, {rate = 8000}) end,
+                     "bad argument #1 to 'extract' (data directory: recording 'u' has no wav.scp entry)")
+    assert.has_error(function()
+      gk.features.extract({utterances = {"u"}, wav = {r = "x.wav"}, segments = {u = {recording = "r", start = 2, stop = 1}}},
+                          {rate = 8000})
+    end)
+  end)
+end)
