@@ -25,6 +25,7 @@
 #include "gmmkit/mfcc.h"
 #include "gmmkit/features.h"
 #include "gmmkit/htk.h"
+#include "gmmkit/kaldi.h"
 #include "gmmkit/simplify.h"
 #include "gmmkit/gselect.h"
 #include "gmmkit/eval.h"
