@@ -12,6 +12,7 @@
 
 #include "gmmkit/features.h"
 #include "gmmkit/htk.h"
+#include "l_extract_output.h"
 #include "l_mfcc.h"
 
 /* A float32 view of the matrix at idx (converted copy pushed and left in place if needed). */
@@ -195,15 +196,17 @@ static int preset_rate(const char *preset) {
 /* Stack slots of an extraction call, filled by its steps in this order. */
 enum {
   EX_OPTS = 2,      /* the options table */
-  EX_LIST = 3,      /* the files to read, a list of strings */
-  EX_PATHS = 4,     /* the same as a C array (userdata) pointing into EX_LIST */
-  EX_PROGRESS = 5,  /* the value of option progress */
-  EX_MFCC = 6,      /* the extractor (gmmkit.Mfcc) */
-  EX_CHUNK = 7,     /* the results of the chunk being converted (gmmkit.ExtractChunk) */
-  EX_MATRICES = 8,  /* the result's matrices, */
-  EX_READ = 9,      /* the paths of the files read, */
-  EX_FAILED = 10,   /* the files skipped ({path=, error=}), */
-  EX_KEYS = 11      /* and the keys (utterance ids) of the matrices, from a data directory */
+  EX_OUTPUT = 3,    /* option output's writer (l_extract_output.h), or nil */
+  EX_SKIP = 4,      /* the keys its script file already lists (a set), or nil */
+  EX_LIST = 5,      /* the files to read, a list of strings */
+  EX_PATHS = 6,     /* the same as a C array (userdata) pointing into EX_LIST */
+  EX_PROGRESS = 7,  /* the value of option progress */
+  EX_MFCC = 8,      /* the extractor (gmmkit.Mfcc) */
+  EX_CHUNK = 9,     /* the results of the chunk being converted (gmmkit.ExtractChunk) */
+  EX_MATRICES = 10, /* the result's matrices, */
+  EX_READ = 11,     /* the paths of the files read, */
+  EX_FAILED = 12,   /* the files skipped ({path=, error=}), */
+  EX_KEYS = 13      /* and the keys (utterance ids) of the matrices, from a data directory */
 };
 
 /* What an extraction call carries from one step to the next. */
@@ -217,6 +220,9 @@ typedef struct extraction {
   int rate;                   /* the extraction's sample rate (Hz) */
   int strict, stack;          /* options strict and stack */
   int show_tty, call_fn;      /* progress: a line on stderr, or the function at EX_PROGRESS */
+  gkL_output *out;            /* option output (EX_OUTPUT), or NULL: matrices returned */
+  int compress;               /* option compress: Kaldi's compression in the archive */
+  lua_Integer nskipped;       /* utterances skipped: the output's script file lists them */
   size_t dims;                /* feature columns */
   double t_start, audio;      /* when the reading began; seconds of audio read */
   double total_rows;          /* frames read */
@@ -226,7 +232,7 @@ typedef struct extraction {
 /* Refuses unknown options: the MFCC options and the extraction options are accepted. */
 static void check_extract_keys(lua_State *L) {
   static const char *const ex_keys[] = {"rate", "channel", "quality", "deltas", "cmvn", "warp", "vad",
-                                        "strict", "stack", "progress", "recursive", NULL};
+                                        "strict", "stack", "progress", "recursive", "output", "compress", NULL};
   const char *keys[64];
   size_t nk = 0;
   for (size_t i = 0; gkL_mfcc_keys[i]; i++) keys[nk++] = gkL_mfcc_keys[i];
@@ -290,14 +296,16 @@ static void dd_segment(lua_State *L, int segs, const char *utt, gk_audio_source 
 }
 
 /* Utterance i (1-based) of the list at `utts`, with the tables wav and segments (0 when
- * absent): its source, its wav.scp entry (EX_LIST[i] and paths), its key. */
-static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, extraction *x,
-                      gk_audio_source *src, size_t *nanchor) {
+ * absent), into slot j (0-based) of the extraction: its source, its wav.scp entry
+ * (EX_LIST[j + 1] and paths), its key. */
+static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, extraction *x, size_t j,
+                      size_t *nanchor) {
   int top = lua_gettop(L);
+  gk_audio_source *src = (gk_audio_source *)&x->srcs[j];
   if (lua_rawgeti(L, utts, i) != LUA_TSTRING)
     luaL_argerror(L, 1, lua_pushfstring(L, "data directory: utterance %I is a %s, not a string", i, luaL_typename(L, -1)));
   const char *utt = lua_tostring(L, -1);
-  x->keys[i - 1] = anchor(L, nanchor);
+  x->keys[j] = anchor(L, nanchor);
   lua_pushfstring(L, "utterance '%s'", utt);
   src->name = anchor(L, nanchor);
   src->cut = 0;
@@ -308,8 +316,8 @@ static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, 
   if (rawfield(L, wav, rec) != LUA_TSTRING) dd_error(L, "data directory: recording '%s' has no wav.scp entry", rec);
   size_t len;
   const char *entry = lua_tolstring(L, -1, &len);
-  x->paths[i - 1] = entry;
-  lua_rawseti(L, EX_LIST, i);
+  x->paths[j] = entry;
+  lua_rawseti(L, EX_LIST, (lua_Integer)j + 1);
   while (len > 0 && (entry[len - 1] == ' ' || entry[len - 1] == '\t')) len--;
   src->path = src->command = NULL;
   if (len > 0 && entry[len - 1] == '|') {
@@ -319,6 +327,17 @@ static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, 
     src->path = entry;
   }
   lua_settop(L, top);
+}
+
+/* Whether utterance i of the list at `utts` is in the output's script file already. */
+static int skipped(lua_State *L, int utts, lua_Integer i) {
+  if (lua_isnil(L, EX_SKIP) || lua_rawgeti(L, utts, i) != LUA_TSTRING) {
+    if (!lua_isnil(L, EX_SKIP)) lua_pop(L, 1);
+    return 0;
+  }
+  int found = lua_rawget(L, EX_SKIP) != LUA_TNIL;
+  lua_pop(L, 1);
+  return found;
 }
 
 /* A data directory (gk.kaldi.data_dir's table at 1): its utterances as sources, their
@@ -341,9 +360,16 @@ static void collect_data_dir(lua_State *L, extraction *x) {
   int t = rawfield(L, 1, "segments");
   if (t != LUA_TNIL && t != LUA_TTABLE) dd_error(L, "data directory: segments is not a table%s", "");
   int segs = t == LUA_TTABLE ? lua_gettop(L) : 0;
-  size_t nanchor = n;
-  for (size_t i = 1; i <= n; i++)
-    dd_source(L, (lua_Integer)i, utts, wav, segs, x, (gk_audio_source *)&x->srcs[i - 1], &nanchor);
+  size_t nanchor = n, m = 0;
+  for (size_t i = 1; i <= n; i++) {
+    if (skipped(L, utts, (lua_Integer)i)) {
+      x->nskipped++;
+      continue;
+    }
+    dd_source(L, (lua_Integer)i, utts, wav, segs, x, m, &nanchor);
+    m++;
+  }
+  x->n = m;
   lua_settop(L, EX_PATHS);
 }
 
@@ -353,6 +379,45 @@ static int is_data_dir(lua_State *L) {
   int t = rawfield(L, 1, "utterances");
   lua_pop(L, 1);
   return t != LUA_TNIL;
+}
+
+/* The options table without its field `output` (a wspecifier, which the MFCC options
+ * would read as the feature kind), in place of the original at EX_OPTS. */
+static void drop_output_option(lua_State *L) {
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, EX_OPTS)) {
+    if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "output") == 0) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_replace(L, EX_OPTS);
+}
+
+/* Options output (a wspecifier: EX_OUTPUT, EX_SKIP; 'mfcc' or 'fbank' stay the MFCC
+ * option) and compress. An archive needs a data directory (its utterance ids are the
+ * keys) and excludes stack. */
+static void read_output(lua_State *L, extraction *x) {
+  x->compress = gkL_optboolean(L, EX_OPTS, "compress", 0);
+  int has = gkL_optfield(L, EX_OPTS, "output") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':') != NULL;
+  lua_pop(L, 1);
+  if (x->compress && !has)
+    gkL_opterror(L, EX_OPTS, "compress", "needs option 'output' to be a wspecifier (an archive to compress)");
+  if (!has) {
+    lua_pushnil(L);  /* EX_OUTPUT */
+    lua_pushnil(L);  /* EX_SKIP */
+    return;
+  }
+  if (!is_data_dir(L))
+    gkL_opterror(L, EX_OPTS, "output", "needs a data directory (gk.kaldi.data_dir): its utterance ids are the keys");
+  if (gkL_optboolean(L, EX_OPTS, "stack", 0))
+    gkL_opterror(L, EX_OPTS, "stack", "and option 'output' exclude each other (the matrices go to the archive)");
+  x->out = gkL_output_plan(L, EX_OPTS);
+  drop_output_option(L);
 }
 
 /* The list of files (EX_LIST, and as C strings at EX_PATHS): a folder, one file, an
@@ -417,7 +482,7 @@ static void read_rate(lua_State *L, extraction *x) {
     gk_error_clear(&err);
     if (gk_features_common_rate(x->paths, x->n, &rate, &err) != GK_OK) gkL_raise(L, &err);
     /* A data directory's entries that are commands have no header to read without running them. */
-    if (rate == 0 && x->srcs)
+    if (rate == 0 && x->srcs && x->n > 0)
       gkL_opterror(L, EX_OPTS, "rate", "is needed: no wav.scp entry of the data directory is an audio file whose "
                    "header can be read (commands are not run for it): give rate= or a preset that fixes it");
   }
@@ -563,6 +628,7 @@ static chunk *new_chunk(lua_State *L) {
 static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t m) {
   for (size_t k = 0; k < m; k++) {
     gk_extract_result *r = &ck->r[k];
+    if (r->error.status == GK_EINTR) continue;  /* not done: an interrupted run with output keeps the rest */
     if (r->error.status != GK_OK) {
       if (x->strict || r->error.status == GK_ENOMEM) {
         gk_error e = r->error;
@@ -581,10 +647,17 @@ static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t
       lua_rawseti(L, EX_FAILED, ++x->nfail);
       continue;
     }
-    gk_matrix *mm = gkL_newmatrix(L, r->features.rows, x->dims, GK_FLOAT32);
-    if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * x->dims * sizeof(float));
-    gk_matrix_release(&r->features, NULL);
-    lua_rawseti(L, EX_MATRICES, ++x->nok);
+    double rows = (double)r->features.rows;
+    if (x->out) {
+      gkL_output_write(L, x->out, x->keys[i0 + k], &r->features);
+      gk_matrix_release(&r->features, NULL);
+      ++x->nok;
+    } else {
+      gk_matrix *mm = gkL_newmatrix(L, r->features.rows, x->dims, GK_FLOAT32);
+      if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * x->dims * sizeof(float));
+      gk_matrix_release(&r->features, NULL);
+      lua_rawseti(L, EX_MATRICES, ++x->nok);
+    }
     lua_pushstring(L, x->paths[i0 + k]);
     lua_rawseti(L, EX_READ, x->nok);
     if (x->keys) {
@@ -592,7 +665,7 @@ static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t
       lua_rawseti(L, EX_KEYS, x->nok);
     }
     x->audio += r->seconds;
-    x->total_rows += (double)mm->rows;
+    x->total_rows += rows;
     if (x->rate > 0 && r->source_rate > 0 && r->source_rate != x->rate) x->nresampled++;
   }
   for (size_t k = 0; k < m; k++) gk_matrix_release(&ck->r[k].features, NULL);
@@ -651,8 +724,14 @@ static void run_chunks(lua_State *L, extraction *x, gk_mfcc *ex, chunk *ck) {
     double want = t_chunk > 0 ? 0.5 * (double)m / t_chunk : (double)cap;
     block = want < 16 ? 16 : want > (double)cap ? cap : (size_t)want;
     if (st == GK_EINTR) {
-      /* No file is at fault: say how far it got. */
+      /* No file is at fault: say how far it got. What was written is kept for a resume. */
       if (x->show_tty) fputc('\n', stderr);
+      if (x->out) {
+        keep_chunk(L, x, ck, i0, m);
+        gkL_output_commit(L, x->out);
+        luaL_error(L, "gk.features.extract: interrupted (%I of %I utterances written to %s; run again to resume)",
+                   x->nok, (lua_Integer)x->n, x->out->archive);
+      }
       luaL_error(L, "gk.features.extract: interrupted (%I of %I files done)", x->nok + x->nfail, (lua_Integer)x->n);
     }
     keep_chunk(L, x, ck, i0, m);
@@ -682,6 +761,12 @@ static void push_result(lua_State *L, const extraction *x) {
   if (x->keys) {
     lua_pushvalue(L, EX_KEYS);
     lua_setfield(L, -2, "keys");
+  }
+  if (x->out) {
+    lua_pushinteger(L, x->nskipped);
+    lua_setfield(L, -2, "skipped");
+    lua_pushstring(L, x->n > 0 ? x->out->archive : "");
+    lua_setfield(L, -2, "archive");
   }
 }
 
@@ -713,11 +798,14 @@ static int f_extract(lua_State *L) {
   extraction x;
   memset(&x, 0, sizeof x);
   check_extract_keys(L);
+  read_output(L, &x);
   collect_paths(L, &x);
   read_extract_opts(L, &x);
   gk_mfcc *ex = open_extractor(L, &x);
   chunk *ck = new_chunk(L);
+  if (x.out && x.n > 0) gkL_output_open(L, x.out, x.compress);
   run_chunks(L, &x, ex, ck);
+  if (x.out) gkL_output_commit(L, x.out);
   push_result(L, &x);
   if (x.stack) push_stacked(L, &x);
   return 1;
@@ -758,7 +846,17 @@ static const gkL_Reg funcs[] = {
    "'paper' implies order 1). A bad file is listed in `failed` ({path=, error=}) and skipped, or "
    "raises with strict=true. progress: a function(done, total, audio_seconds, elapsed), or false; by default "
    "a line on stderr when it is a terminal. stack=true adds the stacked matrix and offsets (the "
-   "1-based first row of each file, and one past the end)."},
+   "1-based first row of each file, and one past the end). output = a wspecifier ('ark:feats.ark', "
+   "'ark,t:...', 'ark,scp:feats.ark,feats.scp'; output 'mfcc' or 'fbank' is the feature kind), with a data "
+   "directory: each utterance's features are written under its id as they are made (in parallel, in "
+   "utterance order; compress=true: Kaldi's compression as copy-feats --compress=true) instead of "
+   "returned (matrices is empty; keys lists what was written; archive names the archive written). The "
+   "files appear when extraction ends (atomically; a failure leaves the old files). Resume: when the "
+   "wspecifier has a script file and it exists, the utterances it lists are skipped (counted in "
+   "`skipped`), the others go to a new archive beside the first (feats.2.ark, feats.3.ark, ...), and the "
+   "script file is rewritten with its lines and the new ones sorted by key, so that it lists every "
+   "utterance once. Ctrl-C commits the utterances done so far, so that the next run resumes from them; "
+   "a process killed outright loses its unfinished archive."},
   {"read_htk", f_read_htk,
    "gk.features.read_htk(path) -> Matrix, {kind=, period=, kind_code=}\nAn HTK parameter file "
    "(float or compressed), its kind ('MFCC_E_D_A', ...) and frame period in seconds."},

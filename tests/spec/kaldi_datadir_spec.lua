@@ -280,3 +280,128 @@ describe("gk.features.extract over a data directory", function()
     end)
   end)
 end)
+
+describe("gk.features.extract to an archive (option output)", function()
+  -- A data directory whose every entry is a command that also logs its utterance id, so
+  -- that the extractions are counted by the commands themselves.
+  local function logged_dir(n)
+    local d = helper.tmpdir()
+    os.execute("mkdir -p " .. q(d .. "/wav"))
+    local u2s, s2u, wav = {}, {}, {}
+    for i = 1, n do
+      local u = string.format("s-%02d", i)
+      gk.audio.save(d .. "/wav/" .. u .. ".wav", tone(3000 + 500 * i, 8000, 200 + 37 * i))
+      u2s[#u2s + 1] = u .. " s\n"
+      s2u[#s2u + 1] = u
+      wav[#wav + 1] = u .. " echo " .. u .. " >> " .. q(d .. "/log") .. "; cat " .. q(d .. "/wav/" .. u .. ".wav") .. " |\n"
+    end
+    write(d .. "/utt2spk", table.concat(u2s))
+    write(d .. "/spk2utt", "s " .. table.concat(s2u, " ") .. "\n")
+    write(d .. "/wav.scp", table.concat(wav))
+    return d
+  end
+
+  local function log_of(d)
+    local f = io.open(d .. "/log", "r")
+    if not f then return {} end
+    local t = {}
+    for l in f:lines() do t[#t + 1] = l end
+    f:close()
+    table.sort(t)
+    return t
+  end
+
+  local function subset(dd, first, last)
+    local s = {}
+    for k, v in pairs(dd) do s[k] = v end
+    s.utterances = table.move(dd.utterances, first, last, 1, {})
+    return s
+  end
+
+  local opts = {rate = 8000, progress = false}
+  local function with(extra)
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    for k, v in pairs(extra) do o[k] = v end
+    return o
+  end
+
+  it("writes each utterance to the archive, read back equal to the returned matrices", function()
+    local d = logged_dir(4)
+    local dd = gk.kaldi.data_dir(d)
+    local mem = gk.features.extract(dd, opts)
+    local spec = "ark,scp:" .. d .. "/feats.ark," .. d .. "/feats.scp"
+    local r = gk.features.extract(dd, with{output = spec})
+    assert.same(dd.utterances, r.keys)
+    assert.same({}, r.matrices)
+    assert.equal(0, r.skipped)
+    assert.equal(d .. "/feats.ark", r.archive)
+    assert.equal(mem.frames, r.frames)
+    local back = gk.kaldi.read_all("scp:" .. d .. "/feats.scp")
+    assert.same(dd.utterances, back.keys)
+    for i = 1, 4 do assert.equal(0, helper.max_abs_diff(mem.matrices[i], back.matrices[i])) end
+    -- The archive read from its start holds the same, in utterance order.
+    local seq = gk.kaldi.read_all("ark:" .. d .. "/feats.ark")
+    assert.same(dd.utterances, seq.keys)
+  end)
+
+  it("compresses as copy-feats --compress=true when asked", function()
+    local d = logged_dir(2)
+    local dd = gk.kaldi.data_dir(d)
+    local mem = gk.features.extract(dd, opts)
+    gk.features.extract(dd, with{output = "ark:" .. d .. "/c.ark", compress = true})
+    local back = gk.kaldi.read_all("ark:" .. d .. "/c.ark")
+    for i = 1, 2 do
+      local m = mem.matrices[i]
+      local lo, hi = math.huge, -math.huge
+      for a = 1, m:rows() do for b = 1, m:cols() do lo = math.min(lo, m:get(a, b)); hi = math.max(hi, m:get(a, b)) end end
+      -- 8-bit codes between column percentiles: errors within a few 1/255 of the range.
+      assert.is_true(helper.max_abs_diff(m, back.matrices[i]) < (hi - lo) * 0.05)
+    end
+  end)
+
+  it("resumes: keys the script file lists are skipped, the rest go to a new archive, the script file lists each once", function()
+    local d = logged_dir(5)
+    local dd = gk.kaldi.data_dir(d)
+    local mem = gk.features.extract(dd, opts)
+    os.remove(d .. "/log")
+    local spec = "ark,scp:" .. d .. "/feats.ark," .. d .. "/feats.scp"
+    -- A first run that stopped after three utterances (as a run interrupted by Ctrl-C leaves it).
+    gk.features.extract(subset(dd, 1, 3), with{output = spec})
+    assert.same({"s-01", "s-02", "s-03"}, log_of(d))
+    os.remove(d .. "/log")
+    local r = gk.features.extract(dd, with{output = spec})
+    assert.same({"s-04", "s-05"}, log_of(d))  -- only the two missing utterances were extracted
+    assert.same({"s-04", "s-05"}, r.keys)
+    assert.equal(3, r.skipped)
+    assert.equal(d .. "/feats.2.ark", r.archive)
+    local back = gk.kaldi.read_all("scp:" .. d .. "/feats.scp")
+    assert.same(dd.utterances, back.keys)
+    for i = 1, 5 do assert.equal(0, helper.max_abs_diff(mem.matrices[i], back.matrices[i])) end
+    assert.is_nil(io.open(d .. "/feats.scp.part", "r"))
+    -- Once complete, a run extracts nothing and leaves the files as they are.
+    os.remove(d .. "/log")
+    local r3 = gk.features.extract(dd, with{output = spec})
+    assert.same({}, log_of(d))
+    assert.equal(5, r3.skipped)
+    assert.same({}, r3.keys)
+    assert.equal(5, #gk.kaldi.read_all("scp:" .. d .. "/feats.scp").keys)
+  end)
+
+  it("refuses a script file whose archive is gone, and outputs that cannot be", function()
+    local d = logged_dir(2)
+    local dd = gk.kaldi.data_dir(d)
+    write(d .. "/feats.scp", "s-01 " .. d .. "/gone.ark:6\n")
+    local ok, err = pcall(gk.features.extract, dd, with{output = "ark,scp:" .. d .. "/feats.ark," .. d .. "/feats.scp"})
+    assert.is_false(ok)
+    assert.is_truthy(err:find(d .. "/feats.scp line 1: its archive '" .. d .. "/gone.ark' is missing", 1, true), err)
+    ok, err = pcall(gk.features.extract, {d .. "/wav/s-01.wav"}, with{output = "ark:" .. d .. "/x.ark"})
+    assert.is_truthy(err:find("option 'output' needs a data directory", 1, true), err)
+    ok, err = pcall(gk.features.extract, dd, with{output = "ark,scp:" .. d .. "/x.ark"})
+    assert.is_truthy(err:find("option 'output'", 1, true), err)
+    ok, err = pcall(gk.features.extract, dd, with{compress = true})
+    assert.is_truthy(err:find("option 'compress' needs option 'output'", 1, true), err)
+    -- output = 'fbank' keeps its meaning (the MFCC option: the feature kind).
+    assert.is_true(gk.features.extract(dd, with{output = "fbank"}).matrices[1]:cols() > 13)
+  end)
+end)
