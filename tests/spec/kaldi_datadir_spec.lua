@@ -405,3 +405,71 @@ describe("gk.features.extract to an archive (option output)", function()
     assert.is_true(gk.features.extract(dd, with{output = "fbank"}).matrices[1]:cols() > 13)
   end)
 end)
+
+describe("scripts/make-kaldi-dir", function()
+  local script = helper.source_dir .. "/scripts/make-kaldi-dir"
+
+  it("makes a valid directory from names with spaces and quotes, pipes quoted for the shell", function()
+    local d = helper.tmpdir()
+    local wavs = d .. "/my wavs"
+    os.execute("mkdir -p " .. q(wavs))
+    local names = {"0_al ice_1.wav", "1_o'neil_2.wav", "2_al ice_3.wav", "3_bob_4.wav", "4_b|ob_5.wav"}
+    for i, name in ipairs(names) do gk.audio.save(wavs .. "/" .. name, tone(3000 + 200 * i, 8000, 250 + 40 * i)) end
+    local out, ok = helper.run(q(script) .. " " .. q(wavs) .. " " .. q(d .. "/data") .. " --pipes 2")
+    assert.is_true(ok, out)
+    local dd = gk.kaldi.data_dir(d .. "/data")
+    assert.same({"al_ice-0_al_ice_1", "al_ice-2_al_ice_3", "b_ob-4_b_ob_5", "bob-3_bob_4", "o_neil-1_o_neil_2"},
+                dd.utterances)
+    assert.same({}, dd.warnings)
+    assert.equal(wavs .. "/0_al ice_1.wav", dd.wav["al_ice-0_al_ice_1"])
+    assert.equal("cat " .. q(wavs .. "/1_o'neil_2.wav") .. " |", dd.wav["o_neil-1_o_neil_2"])
+    assert.equal("cat " .. q(wavs .. "/3_bob_4.wav") .. " |", dd.wav["bob-3_bob_4"])
+    assert.equal(wavs .. "/4_b|ob_5.wav", dd.wav["b_ob-4_b_ob_5"])
+    local r = gk.features.extract(dd, {progress = false, strict = true})
+    local byp = {}
+    for i, name in ipairs(names) do byp[i] = wavs .. "/" .. name end
+    local ref = gk.features.extract(byp, {progress = false})
+    local order = {1, 3, 5, 4, 2}  -- the files in the order of their utterance ids
+    for i, k in ipairs(order) do assert.equal(0, helper.max_abs_diff(ref.matrices[k], r.matrices[i])) end
+    out, ok = helper.run(q(script) .. " " .. q(wavs) .. " " .. q(d .. "/seg") .. " --segments")
+    assert.is_true(ok, out)
+    local ds = gk.kaldi.data_dir(d .. "/seg")
+    assert.same({recording = "bob-3_bob_4", start = 0, stop = -1}, ds.segments["bob-3_bob_4-1"])
+  end)
+
+  it("names a file without a speaker and takes another pattern", function()
+    local d = helper.tmpdir()
+    gk.audio.save(d .. "/speech.wav", tone(3000, 8000, 300))
+    local out, ok = helper.run(q(script) .. " " .. q(d) .. " " .. q(d .. "/data"))
+    assert.is_falsy(ok)
+    assert.is_truthy(out:find(d .. "/speech.wav: the name does not match the speaker pattern", 1, true), out)
+    out, ok = helper.run(q(script) .. " " .. q(d) .. " " .. q(d .. "/data") .. " --speaker-regex '^(sp)'")
+    assert.is_true(ok, out)
+    assert.same({"sp-speech"}, gk.kaldi.data_dir(d .. "/data").utterances)
+  end)
+
+  it("makes a directory of the spoken-digit corpus that passes the checks", function()
+    local data = helper.data_dir("make-kaldi-dir on the spoken-digit corpus")
+    if not data then return end
+    local d = helper.tmpdir()
+    local out, ok = helper.run(q(script) .. " " .. q(data .. "/fsdd/recordings") .. " " .. q(d) .. " --pipes 7")
+    assert.is_true(ok, out)
+    local dd = gk.kaldi.data_dir(d)
+    assert.equal(3000, #dd.utterances)
+    assert.same({}, dd.warnings)
+    local nspk, npipe = 0, 0
+    for _ in pairs(dd.spk2utt) do nspk = nspk + 1 end
+    for _, e in pairs(dd.wav) do if e:sub(-1) == "|" then npipe = npipe + 1 end end
+    assert.equal(6, nspk)
+    assert.equal(3000 // 7, npipe)
+    -- Every 100th utterance to an archive, read back.
+    local sub = {}
+    for k, v in pairs(dd) do sub[k] = v end
+    sub.utterances = {}
+    for i = 1, 3000, 100 do sub.utterances[#sub.utterances + 1] = dd.utterances[i] end
+    local r = gk.features.extract(sub, {preset = "sre8k", progress = false, strict = true,
+                                        output = "ark,scp:" .. d .. "/feats.ark," .. d .. "/feats.scp"})
+    assert.equal(30, #r.keys)
+    assert.same(sub.utterances, gk.kaldi.read_all("scp:" .. d .. "/feats.scp").keys)
+  end)
+end)
