@@ -473,3 +473,52 @@ describe("scripts/make-kaldi-dir", function()
     assert.same(sub.utterances, gk.kaldi.read_all("scp:" .. d .. "/feats.scp").keys)
   end)
 end)
+
+describe("gk.features.extract to an archive, interrupted", function()
+  it("commits what Ctrl-C left done, and the next run extracts only the rest", function()
+    if not helper.host then return end
+    local d = helper.tmpdir()
+    os.execute("mkdir -p " .. q(d .. "/wav"))
+    local u2s, s2u, wav = {}, {}, {}
+    for i = 1, 6 do
+      local u = string.format("s-%02d", i)
+      gk.audio.save(d .. "/wav/" .. u .. ".wav", tone(4000, 8000, 200 + 37 * i))
+      u2s[#u2s + 1] = u .. " s\n"
+      s2u[#s2u + 1] = u
+      -- Each utterance's command logs it, then takes a while: time for a Ctrl-C in the middle.
+      wav[#wav + 1] = u .. " echo " .. u .. " >> " .. q(d .. "/log") .. "; sleep 0.3; cat " ..
+                      q(d .. "/wav/" .. u .. ".wav") .. " |\n"
+    end
+    write(d .. "/utt2spk", table.concat(u2s))
+    write(d .. "/spk2utt", "s " .. table.concat(s2u, " ") .. "\n")
+    write(d .. "/wav.scp", table.concat(wav))
+    write(d .. "/run.lua", [[
+local gk = require "gmmkit"
+gk.features.extract(gk.kaldi.data_dir(arg[1]), {rate = 8000, progress = false, output = arg[2]})
+print("done")
+]])
+    local spec = "ark,scp:" .. d .. "/feats.ark," .. d .. "/feats.scp"
+    local cmd = "GMMKIT_THREADS=1 " .. q(helper.host) .. " " .. q(d .. "/run.lua") .. " " .. q(d) .. " " .. q(spec)
+    local out = helper.run("(" .. cmd .. " & p=$!; n=0; while [ \"$(cat " .. q(d .. "/log") .. " 2>/dev/null | wc -l)\" -lt 2 ] " ..
+                           "&& [ $n -lt 500 ]; do sleep 0.02; n=$((n+1)); done; kill -INT $p; wait $p; echo \"rc=$?\")")
+    assert.is_truthy(out:find("rc=130", 1, true), out)
+    assert.is_truthy(out:find("run again to resume", 1, true), out)
+    local first = gk.kaldi.read_all("scp:" .. d .. "/feats.scp").keys
+    assert.is_true(#first >= 1 and #first < 6, out)
+    os.remove(d .. "/log")
+    out = helper.run(cmd)
+    assert.is_truthy(out:find("done", 1, true), out)
+    local f = io.open(d .. "/log")
+    local again = {}
+    for l in f:lines() do again[#again + 1] = l end
+    f:close()
+    assert.equal(6 - #first, #again)
+    for _, k in ipairs(first) do
+      for _, a in ipairs(again) do assert.are_not.equal(k, a) end
+    end
+    local all = gk.kaldi.read_all("scp:" .. d .. "/feats.scp")
+    assert.same(s2u, all.keys)
+    local ref = gk.features.extract(gk.kaldi.data_dir(d), {rate = 8000, progress = false})
+    for i = 1, 6 do assert.equal(0, helper.max_abs_diff(ref.matrices[i], all.matrices[i])) end
+  end)
+end)
