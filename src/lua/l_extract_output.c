@@ -164,12 +164,15 @@ gkL_output *gkL_output_plan(lua_State *L, int opts) {
   if (luaL_newmetatable(L, GKL_OUTPUT)) {
     lua_pushcfunction(L, output_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, output_gc);
+    lua_setfield(L, -2, "__close");
   }
   lua_setmetatable(L, -2);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
   lua_replace(L, -2);  /* the userdata takes the option's slot */
   int ud = lua_gettop(L);
+  lua_toclose(L, ud);  /* a raise aborts the writer at once, not at the next collection */
   parse_wspec(L, opts, ud, o, spec);
   lua_newtable(L);  /* the keys to skip */
   struct stat sb;

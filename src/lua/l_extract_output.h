@@ -24,8 +24,8 @@ typedef struct gkL_output {
 } gkL_output;
 
 /* Reads option `output` (a wspecifier string) of the options at `opts`. Absent: pushes
- * nil twice, returns NULL. Else pushes the output userdata (released by __gc: an open
- * writer is aborted) and the set of keys to skip (a table key -> true: those of the
+ * nil twice, returns NULL. Else pushes the output userdata (a to-be-closed slot: a raise,
+ * or a return before gkL_output_commit, aborts an open writer) and the set of keys to skip (a table key -> true: those of the
  * existing script file), and returns the output. Raises on a bad value or script file. */
 gkL_output *gkL_output_plan(lua_State *L, int opts);
 
