@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,9 +267,15 @@ static int rawfield(lua_State *L, int idx, const char *key) {
   return lua_rawget(L, idx < 0 ? idx - 1 : idx);
 }
 
-/* Raises the error of a data directory table that gk.kaldi.data_dir did not make. */
-static int dd_error(lua_State *L, const char *fmt, const char *what) {
-  return luaL_argerror(L, 1, lua_pushfstring(L, fmt, what));
+/* Raises "bad argument #1 (data directory: ...)": a table that gk.kaldi.data_dir did not make. */
+static int dd_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushstring(L, "data directory: ");
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return luaL_argerror(L, 1, lua_tostring(L, -1));
 }
 
 /* Keeps the string on top of the stack alive (in EX_LIST, past the entries) and pops it. */
@@ -281,17 +288,17 @@ static const char *anchor(lua_State *L, size_t *nanchor) {
 /* The segment of utterance `utt` (the table segs[utt]) into `src`; *rec: its recording. */
 static void dd_segment(lua_State *L, int segs, const char *utt, gk_audio_source *src, const char **rec,
                        size_t *nanchor) {
-  if (rawfield(L, segs, utt) != LUA_TTABLE) dd_error(L, "data directory: utterance '%s' has no segment", utt);
+  if (rawfield(L, segs, utt) != LUA_TTABLE) dd_error(L, "utterance '%s' has no segment", utt);
   int seg = lua_gettop(L);
-  if (rawfield(L, seg, "recording") != LUA_TSTRING) dd_error(L, "data directory: the segment of '%s' has no recording", utt);
+  if (rawfield(L, seg, "recording") != LUA_TSTRING) dd_error(L, "the segment of '%s' has no recording", utt);
   *rec = anchor(L, nanchor);
   if (rawfield(L, seg, "start") != LUA_TNUMBER || rawfield(L, seg, "stop") != LUA_TNUMBER)
-    dd_error(L, "data directory: the segment of '%s' has no numbers start and stop", utt);
+    dd_error(L, "the segment of '%s' has no numbers start and stop", utt);
   src->start = lua_tonumber(L, -2);
   src->stop = lua_tonumber(L, -1);
   src->cut = 1;
   if (!(src->start >= 0 && src->start < 1e9) || !(src->stop == -1 || (src->stop > src->start && src->stop < 1e9)))
-    dd_error(L, "data directory: the segment of '%s' has times out of order or out of range", utt);
+    dd_error(L, "the segment of '%s' has times out of order or out of range", utt);
   lua_settop(L, seg - 1);
 }
 
@@ -303,7 +310,7 @@ static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, 
   int top = lua_gettop(L);
   gk_audio_source *src = (gk_audio_source *)&x->srcs[j];
   if (lua_rawgeti(L, utts, i) != LUA_TSTRING)
-    luaL_argerror(L, 1, lua_pushfstring(L, "data directory: utterance %I is a %s, not a string", i, luaL_typename(L, -1)));
+    dd_error(L, "utterance %I is a %s, not a string", i, luaL_typename(L, -1));
   const char *utt = lua_tostring(L, -1);
   x->keys[j] = anchor(L, nanchor);
   lua_pushfstring(L, "utterance '%s'", utt);
@@ -313,7 +320,7 @@ static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, 
   src->stop = -1;
   const char *rec = utt;
   if (segs) dd_segment(L, segs, utt, src, &rec, nanchor);
-  if (rawfield(L, wav, rec) != LUA_TSTRING) dd_error(L, "data directory: recording '%s' has no wav.scp entry", rec);
+  if (rawfield(L, wav, rec) != LUA_TSTRING) dd_error(L, "recording '%s' has no wav.scp entry", rec);
   size_t len;
   const char *entry = lua_tolstring(L, -1, &len);
   x->paths[j] = entry;
@@ -331,11 +338,9 @@ static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, 
 
 /* Whether utterance i of the list at `utts` is in the output's script file already. */
 static int skipped(lua_State *L, int utts, lua_Integer i) {
-  if (lua_isnil(L, EX_SKIP) || lua_rawgeti(L, utts, i) != LUA_TSTRING) {
-    if (!lua_isnil(L, EX_SKIP)) lua_pop(L, 1);
-    return 0;
-  }
-  int found = lua_rawget(L, EX_SKIP) != LUA_TNIL;
+  if (lua_isnil(L, EX_SKIP)) return 0;
+  /* A value that is not a string is refused by dd_source. */
+  int found = lua_rawgeti(L, utts, i) == LUA_TSTRING && lua_rawget(L, EX_SKIP) != LUA_TNIL;
   lua_pop(L, 1);
   return found;
 }
@@ -344,9 +349,9 @@ static int skipped(lua_State *L, int utts, lua_Integer i) {
  * wav.scp entries as EX_LIST and paths, their ids as keys. Every string the C arrays
  * point to is kept in EX_LIST (a progress function may change the table at 1). */
 static void collect_data_dir(lua_State *L, extraction *x) {
-  if (rawfield(L, 1, "utterances") != LUA_TTABLE) dd_error(L, "data directory: no list of utterances%s", "");
+  if (rawfield(L, 1, "utterances") != LUA_TTABLE) dd_error(L, "no list of utterances");
   size_t n = gkL_checklen(L, -1, 1, GK_MAX_LIST, "the data directory's utterances");
-  if (n == 0) dd_error(L, "data directory: no utterances%s", "");
+  if (n == 0) dd_error(L, "no utterances");
   lua_newtable(L);
   char *block = lua_newuserdatauv(L, n * (2 * sizeof(char *) + sizeof(gk_audio_source)), 0);
   lua_rotate(L, EX_LIST, -1);  /* EX_LIST, EX_PATHS, then the utterances */
@@ -356,9 +361,9 @@ static void collect_data_dir(lua_State *L, extraction *x) {
   x->keys = x->paths + n;
   x->n = n;
   int wav = rawfield(L, 1, "wav") == LUA_TTABLE ? lua_gettop(L) : 0;
-  if (!wav) dd_error(L, "data directory: no table wav%s", "");
+  if (!wav) dd_error(L, "no table wav");
   int t = rawfield(L, 1, "segments");
-  if (t != LUA_TNIL && t != LUA_TTABLE) dd_error(L, "data directory: segments is not a table%s", "");
+  if (t != LUA_TNIL && t != LUA_TTABLE) dd_error(L, "segments is not a table");
   int segs = t == LUA_TTABLE ? lua_gettop(L) : 0;
   size_t nanchor = n, m = 0;
   for (size_t i = 1; i <= n; i++) {
