@@ -135,6 +135,12 @@ typedef struct gk_audio_source {
 gk_status gk_audio_load_source(const gk_audio_source *s, const gk_audio_opts *o, gk_signal *out,
                                int *source_rate, const gk_allocator *a, gk_error *err);
 
+/* The seconds [start, stop) of the recording `rec` (stop < 0: to its end), cut as
+ * gk_audio_source describes, resampled to `rate` Hz when rate > 0 differs from rec's,
+ * into `out` (new samples from `a`); `rec` is only read. */
+gk_status gk_audio_segment(const gk_signal *rec, double start, double stop, int rate, gk_resample_quality q,
+                           gk_signal *out, const gk_allocator *a, gk_error *err);
+
 #ifdef __cplusplus
 }
 #endif

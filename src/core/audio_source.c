@@ -89,35 +89,6 @@ static gk_status load_native(const gk_audio_source *s, const gk_audio_opts *o, g
   return st;
 }
 
-/* Replaces `sig` by its samples [start, stop) seconds, as extract-segments cuts. */
-static gk_status cut_segment(gk_signal *sig, double start, double stop, const gk_allocator *a, gk_error *err) {
-  double rate = sig->rate;
-  long long n = (long long)sig->n, s0 = (long long)(start * rate);
-  long long s1 = stop < 0 ? n : (long long)(stop * rate);
-  if (s0 < 0 || s0 >= n)
-    return gk_fail(err, GK_EINVAL, "the segment starts at %.3f s, not before the end of the recording (%.3f s)",
-                   start, (double)n / rate);
-  if (s1 > n) {
-    if (s1 >= n + (long long)(GK_SEGMENT_MAX_OVERSHOOT * rate))
-      return gk_fail(err, GK_EINVAL, "the segment ends at %.3f s, %.1f s or more after the end of the recording "
-                     "(%.3f s): fix its stop time in segments", stop, GK_SEGMENT_MAX_OVERSHOOT, (double)n / rate);
-    s1 = n; /* a small overshoot is truncated, as Kaldi does */
-  }
-  if (s1 <= s0 + (long long)(GK_SEGMENT_MIN_LENGTH * rate))
-    return gk_fail(err, GK_EINVAL, "the segment [%.3f, %.3f] s is %.1f s or shorter (Kaldi skips it too)", start,
-                   stop, GK_SEGMENT_MIN_LENGTH);
-  size_t m = (size_t)(s1 - s0);
-  float *p = gk_alloc(a, m * sizeof(float));
-  if (!p) return gk_fail_nomem(err);
-  memcpy(p, sig->samples + s0, m * sizeof(float));
-  int r = sig->rate;
-  gk_signal_release(sig, a);
-  sig->samples = p;
-  sig->n = m;
-  sig->rate = r;
-  return GK_OK;
-}
-
 /* Resamples `sig` in place to `rate` Hz (nothing when 0 or already at it). */
 static gk_status resample_to(gk_signal *sig, int rate, gk_resample_quality q, const gk_allocator *a,
                              gk_error *err) {
@@ -128,6 +99,37 @@ static gk_status resample_to(gk_signal *sig, int rate, gk_resample_quality q, co
   gk_signal_release(sig, a);
   *sig = r;
   return GK_OK;
+}
+
+gk_status gk_audio_segment(const gk_signal *rec, double start, double stop, int rate, gk_resample_quality q,
+                           gk_signal *out, const gk_allocator *a, gk_error *err) {
+  out->samples = NULL;
+  out->n = 0;
+  out->rate = rec->rate;
+  double r = rec->rate;
+  long long n = (long long)rec->n, s0 = (long long)(start * r);
+  long long s1 = stop < 0 ? n : (long long)(stop * r);
+  if (!(start >= 0) || !(r > 0)) return gk_fail(err, GK_EINVAL, "a segment starts at a time >= 0 of a signal with a rate");
+  if (s0 >= n)
+    return gk_fail(err, GK_EINVAL, "the segment starts at %.3f s, not before the end of the recording (%.3f s)",
+                   start, (double)n / r);
+  if (s1 > n) {
+    if (s1 >= n + (long long)(GK_SEGMENT_MAX_OVERSHOOT * r))
+      return gk_fail(err, GK_EINVAL, "the segment ends at %.3f s, %.1f s or more after the end of the recording "
+                     "(%.3f s): fix its stop time in segments", stop, GK_SEGMENT_MAX_OVERSHOOT, (double)n / r);
+    s1 = n; /* a small overshoot is truncated, as Kaldi does */
+  }
+  if (s1 <= s0 + (long long)(GK_SEGMENT_MIN_LENGTH * r))
+    return gk_fail(err, GK_EINVAL, "the segment [%.3f, %.3f] s is %.1f s or shorter (Kaldi skips it too)", start,
+                   stop, GK_SEGMENT_MIN_LENGTH);
+  size_t m = (size_t)(s1 - s0);
+  out->samples = gk_alloc(a, m * sizeof(float));
+  if (!out->samples) return gk_fail_nomem(err);
+  memcpy(out->samples, rec->samples + s0, m * sizeof(float));
+  out->n = m;
+  gk_status st = resample_to(out, rate, q, a, err);
+  if (st != GK_OK) gk_signal_release(out, a);
+  return st;
 }
 
 gk_status gk_audio_load_source(const gk_audio_source *s, const gk_audio_opts *o, gk_signal *out,
@@ -152,9 +154,14 @@ gk_status gk_audio_load_source(const gk_audio_source *s, const gk_audio_opts *o,
     st = gk_audio_load(s->path, o, out, a, err);
   } else if ((st = load_native(s, o, out, a, err)) == GK_OK) {
     if (source_rate) *source_rate = out->rate;
-    if (s->cut) st = cut_segment(out, s->start, s->stop, a, err);
-    if (st == GK_OK) st = resample_to(out, o->rate, o->quality, a, err);
-    if (st != GK_OK) gk_signal_release(out, a);
+    if (s->cut) {
+      gk_signal whole = *out;
+      st = gk_audio_segment(&whole, s->start, s->stop, o->rate, o->quality, out, a, err);
+      gk_signal_release(&whole, a);
+    } else {
+      st = resample_to(out, o->rate, o->quality, a, err);
+      if (st != GK_OK) gk_signal_release(out, a);
+    }
   }
   if (st != GK_OK && s && s->name) gk_error_prefix(err, s->name);
   return st;

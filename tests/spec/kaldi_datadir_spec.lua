@@ -257,6 +257,28 @@ describe("gk.features.extract over a data directory", function()
     assert.is_true(math.abs(r.seconds - ((3653 - 802) + (8000 - 2000) + (8000 - 4000)) / 8000) < 1e-9)
   end)
 
+  it("reads a recording once for all its segments (its command runs once)", function()
+    local d = make_dir()
+    local rec = d .. "/wav/rec.wav"
+    gk.audio.save(rec, tone(8000, 8000, 440))
+    write(d .. "/wav.scp", "r1 echo run >> " .. q(d .. "/log") .. "; cat " .. q(rec) .. " |\n")
+    write(d .. "/segments", "spka-a1 r1 0 0.3\nspka-a2 r1 0.3 0.55\nspkb-b1 r1 0.55 -1\n")
+    local r = gk.features.extract(gk.kaldi.data_dir(d), {progress = false, rate = 8000})
+    assert.same({}, r.failed)
+    local f = io.open(d .. "/log")
+    assert.equal("run\n", f:read("a"))
+    f:close()
+    local x = gk.audio.load(rec):samples()
+    local function cut(a, b)
+      local t = {}
+      for i = a + 1, b do t[#t + 1] = x:get(i, 1) end
+      return gk.mfcc.compute(gk.audio.signal(t, 8000), {sample_frequency = 8000})
+    end
+    assert.equal(0, helper.max_abs_diff(cut(0, 2400), r.matrices[1]))
+    assert.equal(0, helper.max_abs_diff(cut(2400, 4400), r.matrices[2]))
+    assert.equal(0, helper.max_abs_diff(cut(4400, 8000), r.matrices[3]))
+  end)
+
   it("refuses segments out of the recording", function()
     local d = make_dir()
     local rec = d .. "/wav/rec.wav"
