@@ -301,10 +301,13 @@ gk_status gk_gmm_stats_load(const char *path, gk_gmm_stats **out, const gk_alloc
 gk_status gk_gmm_trainer_save(const gk_gmm_trainer *t, uint64_t fingerprint, const char *path, gk_error *err);
 gk_status gk_gmm_trainer_load(const char *path, uint64_t fingerprint, gk_gmm_trainer **out,
                               const gk_allocator *a, gk_error *err);
-/* Kaldi's text GMM formats, as `gmm-global-copy --binary=false` (<DiagGMM>) and
- * `fgmm-global-copy --binary=false` (<FullGMM>) write them. Reading accepts both (and
- * the old <DiagGMMBegin>/<FullGMMBegin> tokens); gconsts are recomputed, not trusted. */
+/* Kaldi's GMM formats, as `gmm-global-copy` (<DiagGMM>) and `fgmm-global-copy` (<FullGMM>)
+ * write them: text (--binary=false) with gk_gmm_save_kaldi, binary ("\0B", parameters as
+ * float32, the default of Kaldi's tools) with gk_gmm_save_kaldi_binary. Reading detects the
+ * form and accepts both models (and the old <DiagGMMBegin>/<FullGMMBegin> text tokens; FV/DV,
+ * FM/DM, FP/DP binary values); gconsts are recomputed, not trusted. */
 gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err);
+gk_status gk_gmm_save_kaldi_binary(const gk_gmm *g, const char *path, gk_error *err);
 gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
 
 #include "gmmkit/fileio.h"
 #include "gmmkit/limits.h"
+#include "kaldi_internal.h"
 
 #define HEADER_BYTES 48
 #define FORMAT_VERSION 1u
@@ -108,7 +109,7 @@ static const char *other_format(const unsigned char *h) {
       (left >= 14 && memcmp(t, "<DiagGMMBegin>", 14) == 0) || (left >= 14 && memcmp(t, "<FullGMMBegin>", 14) == 0))
     return ": it is a Kaldi text GMM; read it with gk.gmm.load_kaldi";
   if (h[0] == 0 && h[1] == 'B')
-    return ": it is a binary Kaldi file; convert it with gmm-global-copy --binary=false, then gk.gmm.load_kaldi";
+    return ": it is a binary Kaldi file; read a Kaldi GMM with gk.gmm.load_kaldi";
   if (memcmp(h, "\x93NUMPY", 6) == 0) return ": it is a NumPy .npy matrix; read it with gk.matrix.load";
   return "";
 }
@@ -436,16 +437,14 @@ static void kaldi_matrix(FILE *f, const char *tok, const double *m, size_t r, si
   fprintf(f, "]\n");
 }
 
-gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err) {
+/* Kaldi's stored parameters of `g`: gconsts (k), means times inverse covariances (k x d)
+ * and the inverse covariances (k x d, or k full d x d), in scratch buffers. */
+static gk_status kaldi_params(const gk_gmm *g, double **gcp, double **mip, double **ivp, gk_error *err) {
   size_t k = g->k, d = g->d, cs = gk_gmm_cov_size(g->cov, d);
-  double *gc = gk_scratch_alloc(k, sizeof(double));
-  double *mi = gk_scratch_alloc(k * d, sizeof(double));
-  double *iv = gk_scratch_alloc(k * cs, sizeof(double));
-  gk_status st = GK_OK;
-  if (!gc || !mi || !iv) {
-    st = gk_fail_nomem(err);
-    goto done;
-  }
+  double *gc = *gcp = gk_scratch_alloc(k, sizeof(double));
+  double *mi = *mip = gk_scratch_alloc(k * d, sizeof(double));
+  double *iv = *ivp = gk_scratch_alloc(k * cs, sizeof(double));
+  if (!gc || !mi || !iv) return gk_fail_nomem(err);
   for (size_t c = 0; c < k; c++) {
     const double *mu = g->means + c * d;
     double q = 0.0;
@@ -460,10 +459,8 @@ gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err) {
       /* P = S^-1 from the Cholesky factor (dpotri). */
       double *P = iv + c * cs;
       memcpy(P, g->chol + c * cs, cs * sizeof(double));
-      if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0) {
-        st = gk_fail(err, GK_ENUMERIC, "covariance of component %zu cannot be inverted", c + 1);
-        goto done;
-      }
+      if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, P, (lapack_int)d) != 0)
+        return gk_fail(err, GK_ENUMERIC, "covariance of component %zu cannot be inverted", c + 1);
       for (size_t a = 0; a < d; a++)
         for (size_t b = 0; b < a; b++) P[b * d + a] = P[a * d + b];
       for (size_t a = 0; a < d; a++) {
@@ -476,41 +473,95 @@ gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err) {
     double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
     gc[c] = lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q);
   }
-  gk_atomic_file af;
-  st = gk_atomic_open(&af, path, err);
-  if (st != GK_OK) goto done;
+  return GK_OK;
+}
+
+static void kaldi_emit_text(FILE *f, const gk_gmm *g, const double *gc, const double *mi, const double *iv) {
+  size_t k = g->k, d = g->d, cs = gk_gmm_cov_size(g->cov, d);
   int full = g->cov == GK_COV_FULL;
-  fprintf(af.fp, "%s \n", full ? "<FullGMM>" : "<DiagGMM>");
-  kaldi_vector(af.fp, "<GCONSTS>", gc, k);
-  kaldi_vector(af.fp, "<WEIGHTS>", g->weights, k);
+  fprintf(f, "%s \n", full ? "<FullGMM>" : "<DiagGMM>");
+  kaldi_vector(f, "<GCONSTS>", gc, k);
+  kaldi_vector(f, "<WEIGHTS>", g->weights, k);
   if (!full) {
-    kaldi_matrix(af.fp, "<MEANS_INVVARS>", mi, k, d);
-    kaldi_matrix(af.fp, "<INV_VARS>", iv, k, d);
-    fprintf(af.fp, "</DiagGMM> \n");
-  } else {
-    kaldi_matrix(af.fp, "<MEANS_INVCOVARS>", mi, k, d);
-    fprintf(af.fp, "<INV_COVARS> ");
-    for (size_t c = 0; c < k; c++) {
-      const double *P = iv + c * cs;
-      fprintf(af.fp, "[\n");
-      for (size_t a = 0; a < d; a++) {
-        for (size_t b = 0; b <= a; b++) fprintf(af.fp, "%.10g ", P[a * d + b]);
-        fprintf(af.fp, a + 1 == d ? "]\n" : "\n");
-      }
+    kaldi_matrix(f, "<MEANS_INVVARS>", mi, k, d);
+    kaldi_matrix(f, "<INV_VARS>", iv, k, d);
+    fprintf(f, "</DiagGMM> \n");
+    return;
+  }
+  kaldi_matrix(f, "<MEANS_INVCOVARS>", mi, k, d);
+  fprintf(f, "<INV_COVARS> ");
+  for (size_t c = 0; c < k; c++) {
+    const double *P = iv + c * cs;
+    fprintf(f, "[\n");
+    for (size_t a = 0; a < d; a++) {
+      for (size_t b = 0; b <= a; b++) fprintf(f, "%.10g ", P[a * d + b]);
+      fprintf(f, a + 1 == d ? "]\n" : "\n");
     }
-    fprintf(af.fp, "</FullGMM> \n");
   }
-  if (ferror(af.fp)) {
-    gk_atomic_abort(&af);
-    st = gk_fail(err, GK_EIO, "%s: write failed", path);
-    goto done;
+  fprintf(f, "</FullGMM> \n");
+}
+
+/* Binary values as Kaldi's Vector/Matrix/PackedMatrix<float>::Write write them (BaseFloat). */
+static void kaldi_bin_floats(FILE *f, const char *tok, const double *v, size_t rows, size_t cols, int packed) {
+  gk_kaldi_write_token(f, tok);
+  if (tok[1] == 'M') gk_kaldi_write_int32(f, (int32_t)rows);
+  gk_kaldi_write_int32(f, (int32_t)(tok[1] == 'V' ? rows * cols : cols));
+  for (size_t a = 0; a < rows; a++)
+    for (size_t b = 0; b < (packed ? a + 1 : cols); b++) {
+      float x = (float)v[a * cols + b];
+      fwrite(&x, 4, 1, f);
+    }
+}
+
+/* DiagGmm::Write / FullGmm::Write in binary mode, after the "\0B" of a binary file. */
+static void kaldi_emit_binary(FILE *f, const gk_gmm *g, const double *gc, const double *mi, const double *iv) {
+  size_t k = g->k, d = g->d, cs = gk_gmm_cov_size(g->cov, d);
+  int full = g->cov == GK_COV_FULL;
+  fwrite("\0B", 1, 2, f);
+  gk_kaldi_write_token(f, full ? "<FullGMM>" : "<DiagGMM>");
+  gk_kaldi_write_token(f, "<GCONSTS>");
+  kaldi_bin_floats(f, "FV", gc, 1, k, 0);
+  gk_kaldi_write_token(f, "<WEIGHTS>");
+  kaldi_bin_floats(f, "FV", g->weights, 1, k, 0);
+  gk_kaldi_write_token(f, full ? "<MEANS_INVCOVARS>" : "<MEANS_INVVARS>");
+  kaldi_bin_floats(f, "FM", mi, k, d, 0);
+  if (!full) {
+    gk_kaldi_write_token(f, "<INV_VARS>");
+    kaldi_bin_floats(f, "FM", iv, k, d, 0);
+  } else {
+    gk_kaldi_write_token(f, "<INV_COVARS>");
+    for (size_t c = 0; c < k; c++) kaldi_bin_floats(f, "FP", iv + c * cs, d, d, 1);
   }
-  st = gk_atomic_commit(&af, err);
-done:
+  gk_kaldi_write_token(f, full ? "</FullGMM>" : "</DiagGMM>");
+}
+
+static gk_status save_kaldi(const gk_gmm *g, const char *path, int binary, gk_error *err) {
+  double *gc = NULL, *mi = NULL, *iv = NULL;
+  gk_status st = kaldi_params(g, &gc, &mi, &iv, err);
+  gk_atomic_file af;
+  if (st == GK_OK) st = gk_atomic_open(&af, path, err);
+  if (st == GK_OK) {
+    if (binary) kaldi_emit_binary(af.fp, g, gc, mi, iv);
+    else kaldi_emit_text(af.fp, g, gc, mi, iv);
+    if (ferror(af.fp)) {
+      gk_atomic_abort(&af);
+      st = gk_fail(err, GK_EIO, "%s: write failed", path);
+    } else {
+      st = gk_atomic_commit(&af, err);
+    }
+  }
   gk_scratch_free(gc);
   gk_scratch_free(mi);
   gk_scratch_free(iv);
   return st;
+}
+
+gk_status gk_gmm_save_kaldi(const gk_gmm *g, const char *path, gk_error *err) {
+  return save_kaldi(g, path, 0, err);
+}
+
+gk_status gk_gmm_save_kaldi_binary(const gk_gmm *g, const char *path, gk_error *err) {
+  return save_kaldi(g, path, 1, err);
 }
 
 /* A tokenizer over the whole text, tracking line breaks (matrix rows). */
@@ -677,6 +728,26 @@ static gk_status kaldi_weights_means(lex *x, int full, double **w, size_t *k, do
   return GK_OK;
 }
 
+/* Variances 1 / iv, means mi / iv (k x d each). */
+static gk_status diag_from_inv(gk_gmm *g, const double *mi, const double *iv, const char *path, gk_error *err) {
+  for (size_t i = 0; i < g->k * g->d; i++) {
+    if (!(iv[i] > 0.0) || !isfinite(iv[i]) || !isfinite(mi[i]))
+      return gk_fail(err, GK_EFORMAT, "%s: inverse variance %g of component %zu is not positive", path, iv[i],
+                     i / g->d + 1);
+    g->covs[i] = 1.0 / iv[i];
+    g->means[i] = mi[i] * g->covs[i];
+  }
+  return GK_OK;
+}
+
+/* Kaldi prints weights to about 7 digits (and stores floats): a sum that is 1 within 1e-4
+ * is renormalised. */
+static void set_weights(gk_gmm *g, const double *w) {
+  double wsum = 0.0;
+  for (size_t i = 0; i < g->k; i++) wsum += w[i];
+  for (size_t i = 0; i < g->k; i++) g->weights[i] = fabs(wsum - 1.0) < 1e-4 ? w[i] / wsum : w[i];
+}
+
 /* <INV_VARS> and the closing tag of a diagonal model: variances 1 / iv, means mi / iv. */
 static gk_status kaldi_diag(lex *x, gk_gmm *g, const double *mi, gk_error *err) {
   size_t k = g->k, d = g->d, n, r, c;
@@ -686,15 +757,7 @@ static gk_status kaldi_diag(lex *x, gk_gmm *g, const double *mi, gk_error *err) 
   if (st == GK_OK) st = read_bracket(x, &iv, &n, &r, &c, (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM, 0, err);
   if (st == GK_OK && (r != k || c != d || n != k * d))
     st = gk_fail(err, GK_EFORMAT, "%s: <INV_VARS> is %zu x %zu, expected %zu x %zu", x->path, r, c, k, d);
-  for (size_t i = 0; st == GK_OK && i < k * d; i++) {
-    if (!(iv[i] > 0.0)) {
-      st = gk_fail(err, GK_EFORMAT, "%s: inverse variance %g of component %zu is not positive", x->path, iv[i],
-                   i / d + 1);
-      break;
-    }
-    g->covs[i] = 1.0 / iv[i];
-    g->means[i] = mi[i] * g->covs[i];
-  }
+  if (st == GK_OK) st = diag_from_inv(g, mi, iv, x->path, err);
   free(iv);
   if (st != GK_OK) return st;
   next_token(x, b, sizeof b, NULL);
@@ -776,12 +839,141 @@ static gk_status kaldi_full(lex *x, gk_gmm *g, const double *mi, gk_error *err) 
   return GK_OK;
 }
 
+/* ---- binary Kaldi GMMs ------------------------------------------------------------------------ */
+
+/* One binary value "FV"/"DV", "FM"/"DM" or "FP"/"DP" (kind 'V', 'M' or 'P') into a new
+ * double array: *rows x *cols values (packed: *rows = *cols = n, n(n+1)/2 values), sizes
+ * checked against `max` values and the bytes left in the file before allocating. */
+static gk_status kb_values(gk_kaldi_stream *s, char kind, size_t max, double **out, size_t *rows, size_t *cols,
+                           gk_error *err) {
+  char tok[4];
+  *out = NULL;
+  gk_status st = gk_kaldi_read_token(s, tok, sizeof tok, err);
+  if (st != GK_OK) return st;
+  if (strlen(tok) != 2 || (tok[0] != 'F' && tok[0] != 'D') || tok[1] != kind)
+    return gk_fail(err, GK_EFORMAT, "found token '%s' where F%c or D%c was expected", tok, kind, kind);
+  int32_t a = 1, b = 0;
+  if (kind == 'M' && (st = gk_kaldi_read_int32(s, "row count", &a, err)) != GK_OK) return st;
+  if ((st = gk_kaldi_read_int32(s, kind == 'M' ? "column count" : "size", &b, err)) != GK_OK) return st;
+  size_t r = (size_t)a, c = (size_t)b, n = kind == 'P' ? c * (c + 1) / 2 : r * c, es = tok[0] == 'F' ? 4 : 8;
+  if (kind == 'P') r = c;
+  if ((unsigned long long)a * (unsigned long long)b > max || n > max)
+    return gk_fail(err, GK_ELIMIT, "a %zu x %zu value is beyond the limits of a model", r, c);
+  if (s->size - s->pos < (long long)(n * es))
+    return gk_fail(err, GK_EFORMAT, "truncated (expected %zu bytes of values, the file has %lld left)", n * es,
+                   s->size - s->pos);
+  double *v = malloc((n ? n : 1) * sizeof(double));
+  if (!v) return gk_fail_nomem(err);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char x[8];
+    if (gk_kaldi_stream_read(s, x, es) != es) {
+      free(v);
+      return gk_fail(err, GK_EFORMAT, "truncated (in values)");
+    }
+    float f;
+    if (es == 4) memcpy(&f, x, 4), v[i] = f;
+    else memcpy(&v[i], x, 8);
+  }
+  *out = v;
+  *rows = r;
+  *cols = c;
+  return GK_OK;
+}
+
+static gk_status kb_expect(gk_kaldi_stream *s, const char *want, const char *alt, char *tok, gk_error *err) {
+  gk_status st = gk_kaldi_read_token(s, tok, 32, err);
+  if (st == GK_OK && strcmp(tok, want) != 0 && !(alt && strcmp(tok, alt) == 0))
+    st = gk_fail(err, GK_EFORMAT, "expected %s, found '%s'", want, tok);
+  return st;
+}
+
+/* Weights, means times inverse covariances and the inverse covariances of a binary model,
+ * into a new model *g. */
+static gk_status kb_model(gk_kaldi_stream *s, gk_gmm **out, const gk_allocator *a, gk_error *err) {
+  char tok[32];
+  double *w = NULL, *mi = NULL, *iv = NULL;
+  size_t k, d, r, c, one;
+  gk_gmm *g = NULL;
+  int full;
+  gk_status st = gk_kaldi_read_token(s, tok, sizeof tok, err);
+  if (st != GK_OK) return st;
+  if (strcmp(tok, "<DiagGMM>") && strcmp(tok, "<FullGMM>"))
+    return gk_fail(err, GK_EFORMAT, "expected <DiagGMM> or <FullGMM>, found '%s'", tok);
+  full = tok[1] == 'F';
+  if ((st = gk_kaldi_read_token(s, tok, sizeof tok, err)) != GK_OK) return st;
+  if (strcmp(tok, "<GCONSTS>") == 0) {  /* recomputed, not trusted */
+    if ((st = kb_values(s, 'V', GK_MAX_COMPONENTS, &w, &one, &k, err)) != GK_OK) return st;
+    free(w);
+    w = NULL;
+    if ((st = gk_kaldi_read_token(s, tok, sizeof tok, err)) != GK_OK) return st;
+  }
+  if (strcmp(tok, "<WEIGHTS>") != 0) return gk_fail(err, GK_EFORMAT, "expected <WEIGHTS>, found '%s'", tok);
+  if ((st = kb_values(s, 'V', GK_MAX_COMPONENTS, &w, &one, &k, err)) != GK_OK) goto done;
+  if ((st = kb_expect(s, full ? "<MEANS_INVCOVARS>" : "<MEANS_INVVARS>", NULL, tok, err)) != GK_OK ||
+      (st = kb_values(s, 'M', (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM, &mi, &r, &d, err)) != GK_OK)
+    goto done;
+  if (k == 0 || r != k || d == 0 || d > GK_MAX_DIM) {
+    st = gk_fail(err, GK_EFORMAT, "the means matrix is %zu x %zu for %zu weights", r, d, k);
+    goto done;
+  }
+  if ((st = gk_gmm_create(&g, k, d, full ? GK_COV_FULL : GK_COV_DIAG, a, err)) != GK_OK) goto done;
+  set_weights(g, w);
+  if ((st = kb_expect(s, full ? "<INV_COVARS>" : "<INV_VARS>", NULL, tok, err)) != GK_OK) goto done;
+  if (!full) {
+    if ((st = kb_values(s, 'M', (size_t)GK_MAX_COMPONENTS * GK_MAX_DIM, &iv, &r, &c, err)) != GK_OK) goto done;
+    st = r == k && c == d ? diag_from_inv(g, mi, iv, s->name, err)
+                          : gk_fail(err, GK_EFORMAT, "<INV_VARS> is %zu x %zu, expected %zu x %zu", r, c, k, d);
+  }
+  for (size_t cc = 0; full && st == GK_OK && cc < k; cc++) {
+    free(iv);
+    iv = NULL;
+    if ((st = kb_values(s, 'P', d * (d + 1) / 2, &iv, &r, &c, err)) != GK_OK) break;
+    if (c != d) st = gk_fail(err, GK_EFORMAT, "inverse covariance %zu is %zu x %zu, expected %zu x %zu", cc + 1, c, c, d, d);
+    else st = kaldi_full_component(g, cc, iv, mi, s->name, err);
+  }
+  if (st == GK_OK) st = kb_expect(s, full ? "</FullGMM>" : "</DiagGMM>", NULL, tok, err);
+  if (st == GK_OK && (st = gk_gmm_prepare(g, err)) != GK_OK) gk_error_prefix(err, s->name);
+done:
+  free(w);
+  free(mi);
+  free(iv);
+  if (st != GK_OK) {
+    gk_gmm_free(g);
+    return st;
+  }
+  *out = g;
+  return GK_OK;
+}
+
+/* A binary Kaldi GMM: errors name the file and the byte where reading stopped. */
+static gk_status load_kaldi_binary(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err) {
+  long long size;
+  FILE *f = gk_open_regular(path, &size, err);
+  if (!f) return err ? err->status : GK_EIO;
+  gk_kaldi_stream s = {f, GK_KALDI_SRC_FILE, (char *)path, 0, size};
+  unsigned char h[2];
+  gk_status st = gk_kaldi_stream_read(&s, h, 2) == 2 && h[0] == 0 && h[1] == 'B'
+                     ? kb_model(&s, out, a, err)
+                     : gk_fail(err, GK_EFORMAT, "no \\0B header");
+  fclose(f);
+  if (st != GK_OK && st != GK_ENOMEM && err && strncmp(err->message, path, strlen(path)) != 0) {
+    char where[GK_ERROR_MAX];
+    snprintf(where, sizeof where, "%s: a binary Kaldi file, at byte %lld", path, s.pos);
+    gk_error_prefix(err, where);
+  }
+  return st;
+}
+
 gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *a, gk_error *err) {
   *out = NULL;
   char *text;
   size_t size, k = 0, d = 0;
   gk_status st = gk_read_text(path, GK_MAX_TEXT_BYTES, "a Kaldi text GMM", &text, &size, err);
   if (st != GK_OK) return st;
+  if (size >= 2 && text[0] == 0 && text[1] == 'B') {
+    gk_scratch_free(text);
+    return load_kaldi_binary(path, out, a, err);
+  }
   double *w = NULL, *mi = NULL;
   gk_gmm *g = NULL;
   lex x = {text, text + size, path, 1};
@@ -790,10 +982,7 @@ gk_status gk_gmm_load_kaldi(const char *path, gk_gmm **out, const gk_allocator *
       (st = kaldi_weights_means(&x, full, &w, &k, &mi, &d, err)) != GK_OK ||
       (st = gk_gmm_create(&g, k, d, full ? GK_COV_FULL : GK_COV_DIAG, a, err)) != GK_OK)
     goto done;
-  /* Kaldi prints weights to about 7 digits: renormalise a sum that is 1 within 1e-4. */
-  double wsum = 0.0;
-  for (size_t i = 0; i < k; i++) wsum += w[i];
-  for (size_t i = 0; i < k; i++) g->weights[i] = fabs(wsum - 1.0) < 1e-4 ? w[i] / wsum : w[i];
+  set_weights(g, w);
   st = full ? kaldi_full(&x, g, mi, err) : kaldi_diag(&x, g, mi, err);
   if (st != GK_OK) goto done;
   st = gk_gmm_prepare(g, err);

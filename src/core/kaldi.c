@@ -26,13 +26,7 @@
 
 /* ---- streams ----------------------------------------------------------------------------- */
 
-typedef struct kstream {
-  FILE *fp;          /* NULL when closed */
-  gk_kaldi_src src;  /* file, command or standard input */
-  char *name;        /* file name or command (owned), for messages */
-  long long pos;     /* bytes consumed, counted from the start of the file */
-  long long size;    /* size of a regular file, -1 when unknown */
-} kstream;
+typedef gk_kaldi_stream kstream;
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
@@ -71,7 +65,8 @@ static gk_status ks_close(kstream *s, int check, gk_error *err) {
   if (s->fp && s->src == GK_KALDI_SRC_FILE) fclose(s->fp);
   if (s->fp && s->src == GK_KALDI_SRC_PIPE) {
     int ws = pclose(s->fp);
-    int bad = ws == -1 || (WIFEXITED(ws) && WEXITSTATUS(ws) != 0) ||
+    /* 128 + SIGPIPE: the shell's report of a command that lost its reader. */
+    int bad = ws == -1 || (WIFEXITED(ws) && WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != 128 + SIGPIPE) ||
               (WIFSIGNALED(ws) && WTERMSIG(ws) != SIGPIPE);
     if (check && bad)
       st = gk_fail(err, GK_EIO, "command '%s' failed (%s %d)", s->name,
@@ -94,10 +89,38 @@ static void ks_ungetc(kstream *s, int c) {
   if (c != EOF && ungetc(c, s->fp) != EOF) s->pos--;
 }
 
-static size_t ks_read(kstream *s, void *buf, size_t n) {
+size_t gk_kaldi_stream_read(gk_kaldi_stream *s, void *buf, size_t n) {
   size_t got = n ? fread(buf, 1, n, s->fp) : 0;
   s->pos += (long long)got;
   return got;
+}
+
+#define ks_read gk_kaldi_stream_read
+
+gk_status gk_kaldi_read_token(gk_kaldi_stream *s, char *tok, size_t n, gk_error *err) {
+  size_t k = 0;
+  for (;;) {
+    int c = ks_getc(s);
+    if (c == ' ') break;
+    if (c == EOF) return gk_fail(err, GK_EFORMAT, "truncated (in a token)");
+    if (k + 1 >= n || !isgraph(c)) {
+      tok[k] = 0;
+      return gk_fail(err, GK_EFORMAT, "not a token of at most %zu printable bytes", n - 1);
+    }
+    tok[k++] = (char)c;
+  }
+  tok[k] = 0;
+  return GK_OK;
+}
+
+gk_status gk_kaldi_read_int32(gk_kaldi_stream *s, const char *what, int32_t *v, gk_error *err) {
+  unsigned char b[5];
+  if (ks_read(s, b, 5) != 5) return gk_fail(err, GK_EFORMAT, "truncated (expected the %s)", what);
+  if (b[0] != 4)
+    return gk_fail(err, GK_EFORMAT, "expected a 4-byte integer (the %s), found size byte %u", what, b[0]);
+  memcpy(v, b + 1, 4);
+  if (*v < 0) return gk_fail(err, GK_EFORMAT, "negative %s %d", what, (int)*v);
+  return GK_OK;
 }
 
 /* ---- the reader ---------------------------------------------------------------------------- */
@@ -276,15 +299,9 @@ void gk_kaldi_reader_close(gk_kaldi_reader *r) {
 
 static gk_status read_i32(gk_kaldi_reader *r, const char *what, int32_t *v, gk_error *err) {
   long long at = r->cur.pos;
-  unsigned char b[5];
-  size_t got = ks_read(&r->cur, b, 5);
-  if (got != 5) return rfail(r, at, GK_EFORMAT, err, "truncated (expected the %s)", what);
-  if (b[0] != 4)
-    return rfail(r, at, GK_EFORMAT, err, "expected a 4-byte integer (the %s), found size byte %u",
-                 what, b[0]);
-  memcpy(v, b + 1, 4);
-  if (*v < 0) return rfail(r, at, GK_EFORMAT, err, "negative %s %d", what, (int)*v);
-  return GK_OK;
+  gk_error e;
+  gk_status st = gk_kaldi_read_int32(&r->cur, what, v, &e);
+  return st == GK_OK ? GK_OK : rfail(r, at, st, err, "%s", e.message);
 }
 
 /* Checks a shape and the bytes of its data before anything is allocated for it. */
@@ -302,18 +319,12 @@ static gk_status check_size(gk_kaldi_reader *r, size_t rows, size_t cols, size_t
 }
 
 static gk_status read_binary_header(gk_kaldi_reader *r, gk_error *err) {
-  char tok[8];
-  size_t n = 0;
+  char tok[4];
   long long at = r->cur.pos;
-  for (;;) {
-    int c = ks_getc(&r->cur);
-    if (c == ' ') break;
-    if (c == EOF) return rfail(r, at, GK_EFORMAT, err, "truncated (in the type token)");
-    if (n == 3 || !isgraph(c))
-      return rfail(r, at, GK_EFORMAT, err, "not a matrix or vector (expected FM, DM, CM, CM2, CM3, FV or DV)");
-    tok[n++] = (char)c;
-  }
-  tok[n] = 0;
+  gk_error e;
+  if (gk_kaldi_read_token(&r->cur, tok, sizeof tok, &e) != GK_OK)
+    return rfail(r, at, GK_EFORMAT, err, "%s: not a matrix or vector (expected FM, DM, CM, CM2, CM3, FV or DV)",
+                 e.message);
   int32_t a = 0, b = 0;
   gk_status st;
   if (!strcmp(tok, "FM") || !strcmp(tok, "DM") || !strcmp(tok, "FV") || !strcmp(tok, "DV")) {

@@ -151,11 +151,17 @@ gk_status gk_kaldi_writer_close(gk_kaldi_writer *w, gk_error *err) {
 
 /* ---- values ----------------------------------------------------------------------------- */
 
-static void put_i32(FILE *f, size_t v) {
-  int32_t x = (int32_t)v;
-  putc(4, f);
-  fwrite(&x, 4, 1, f);
+void gk_kaldi_write_token(FILE *f, const char *tok) {
+  fputs(tok, f);
+  putc(' ', f);
 }
+
+void gk_kaldi_write_int32(FILE *f, int32_t v) {
+  putc(4, f);
+  fwrite(&v, 4, 1, f);
+}
+
+static void put_i32(FILE *f, size_t v) { gk_kaldi_write_int32(f, (int32_t)v); }
 
 static void write_text(FILE *f, const gk_matrix *m, int vector) {
   if (m->rows == 0 || m->cols == 0) {

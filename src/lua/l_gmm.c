@@ -770,11 +770,16 @@ static int l_save(lua_State *L) {
   return 0;
 }
 
+static const char *const save_kaldi_keys[] = {"binary", NULL};
+
 static int l_save_kaldi(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
   const char *path = gkL_checkpath(L, 2);
+  gkL_checkoptions(L, 3, save_kaldi_keys);
+  int binary = gkL_optboolean(L, 3, "binary", 0);
   gk_error e;
-  if (gk_gmm_save_kaldi(g, path, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  gk_status st = binary ? gk_gmm_save_kaldi_binary(g, path, clear_err(&e)) : gk_gmm_save_kaldi(g, path, clear_err(&e));
+  if (st != GK_OK) gkL_raise(L, &e);
   return 0;
 }
 
@@ -1460,9 +1465,10 @@ static const gkL_Reg gmm_methods[] = {
    "Writes the model to a native binary file (magic, version, checksum), atomically: a "
    "crash never leaves a half-written file in place of the old one."},
   {"save_kaldi", l_save_kaldi,
-   "g:save_kaldi(path)\n"
-   "Writes the model in Kaldi's text format (<DiagGMM> or <FullGMM>, as gmm-global-copy / "
-   "fgmm-global-copy --binary=false write them)."},
+   "g:save_kaldi(path, {binary=false})\n"
+   "Writes the model in Kaldi's format (<DiagGMM> or <FullGMM>, as gmm-global-copy / "
+   "fgmm-global-copy write them): text (--binary=false), or with binary = true the binary "
+   "form (float32 parameters) that Kaldi's tools write by default."},
   {"close", gmm_release,
    "g:close()\n"
    "Frees the model now (also done by the garbage collector and by a to-be-closed variable). "
@@ -1538,7 +1544,8 @@ static const gkL_Reg gmm_funcs[] = {
    "Reads a model written by g:save (checksum and sizes checked)."},
   {"load_kaldi", l_load_kaldi,
    "gk.gmm.load_kaldi(path) -> Gmm\n"
-   "Reads a Kaldi text GMM (<DiagGMM> or <FullGMM>, gmm-global-copy --binary=false)."},
+   "Reads a Kaldi GMM (<DiagGMM> or <FullGMM>, as gmm-global-copy / fgmm-global-copy write "
+   "them), text or binary (detected by Kaldi's \\0B header)."},
   {"load_stats", l_load_stats,
    "gk.gmm.load_stats(path) -> Stats\n"
    "Reads statistics written by stats:save."},

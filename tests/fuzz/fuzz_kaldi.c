@@ -1,4 +1,4 @@
-/* fuzz_kaldi.c: libFuzzer target for Kaldi's text <DiagGMM> / <FullGMM> reader
+/* fuzz_kaldi.c: libFuzzer target for Kaldi's <DiagGMM> / <FullGMM> reader, text and binary
  * (gk_gmm_load_kaldi); an accepted model is scored on a few frames. */
 #include "fuzz_common.h"
 

@@ -111,6 +111,8 @@ static void model_seeds(void) {
     if (gk_gmm_save(t->model, seed_path("model", name), &err) != GK_OK) die("model", &err);
     snprintf(name, sizeof name, "%s_2x2.txt", tag);
     if (gk_gmm_save_kaldi(t->model, seed_path("kaldi", name), &err) != GK_OK) die("kaldi", &err);
+    snprintf(name, sizeof name, "%s_2x2.bin", tag);
+    if (gk_gmm_save_kaldi_binary(t->model, seed_path("kaldi", name), &err) != GK_OK) die("kaldi", &err);
     snprintf(name, sizeof name, "%s_2x2.ckpt", tag);
     if (gk_gmm_trainer_save(t, 0x0123456789abcdefull, seed_path("checkpoint", name), &err) != GK_OK)
       die("checkpoint", &err);
@@ -160,6 +162,37 @@ static void audio_seeds(void) {
   }
 }
 
+/* Kaldi archives of every value kind (gmmkit's writer gives Kaldi's bytes, see
+ * tests/data/kaldi), and script-file lines with offsets, ranges and commands. */
+static void kaldi_table_seeds(void) {
+  float a[24];
+  double d[6];
+  for (unsigned i = 0; i < 24; i++) a[i] = (float)val(i + 40);
+  for (unsigned i = 0; i < 6; i++) d[i] = val(i + 70);
+  gk_matrix m = gk_matrix_view(12, 2, GK_FLOAT32, a), dm = gk_matrix_view(2, 3, GK_FLOAT64, d);
+  gk_matrix v = gk_matrix_view(1, 6, GK_FLOAT64, d), e = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
+  static const struct { const char *name; const char *opt; gk_kaldi_compress c; } kinds[] = {
+    {"fm_dm_vectors.ark", "ark", GK_KALDI_PLAIN}, {"text.ark", "ark,t", GK_KALDI_PLAIN},
+    {"cm.ark", "ark", GK_KALDI_CM}, {"cm2.ark", "ark", GK_KALDI_CM2}, {"cm3.ark", "ark", GK_KALDI_CM3}};
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    gk_error err;
+    char spec[4200];
+    snprintf(spec, sizeof spec, "%s:%s", kinds[k].opt, seed_path("ark", kinds[k].name));
+    gk_kaldi_writer *w;
+    if (gk_kaldi_writer_open(&w, spec, kinds[k].c, &err) != GK_OK) die("ark", &err);
+    if (gk_kaldi_writer_write(w, "utt1", &m, &err) != GK_OK) die("ark", &err);
+    if (gk_kaldi_writer_write(w, "utt-2", &dm, &err) != GK_OK) die("ark", &err);
+    if (kinds[k].c == GK_KALDI_PLAIN && gk_kaldi_writer_write_vector(w, "vec", &v, &err) != GK_OK) die("ark", &err);
+    if (gk_kaldi_writer_write(w, "empty", &e, &err) != GK_OK) die("ark", &err);
+    if (gk_kaldi_writer_close(w, &err) != GK_OK) die("ark", &err);
+  }
+  static const char scp1[] = "utt1 raw_mfcc.1.ark:12\nutt2 raw_mfcc.1.ark:4096[0:99]\n"
+                             "utt3 a.ark:7[0:4,1:2]\nutt4 a.ark:0[:,0:1]\nutt5 a.ark:40[:]\n";
+  static const char scp2[] = "seg1 copy-feats ark:a.ark ark:- |\n\n  seg2\tb.ark[2:3]  \nx -\n";
+  write_bytes("scp", "offsets_ranges.scp", scp1, sizeof scp1 - 1);
+  write_bytes("scp", "pipes_blank.scp", scp2, sizeof scp2 - 1);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: make_seeds DIR\n");
@@ -171,5 +204,6 @@ int main(int argc, char **argv) {
   htk_seeds();
   model_seeds();
   audio_seeds();
+  kaldi_table_seeds();
   return 0;
 }

@@ -31,6 +31,7 @@ describe("allocation failures", function()
   local cases = {
     {"matrix", "gk.matrix.load and m:save"},
     {"htk", "gk.features.write_htk and read_htk"},
+    {"kaldi", "gk.kaldi.writer (ark,scp compressed; text) and gk.kaldi.read/read_all"},
     {"audio_mfcc", "gk.audio.load (resampled), load_string and gk.mfcc.compute"},
     {"features", "gk.features.extract with deltas, CMVN and VAD"},
     {"gmm_train", "gk.gmm.train (diagonal, k-means++)"},

@@ -55,6 +55,24 @@ function cases.htk()
   return f, function(r) return r:rows() == 30 and r:get(30, 4) == m:get(30, 4) end
 end
 
+function cases.kaldi()
+  local m = X(30, 4)
+  local function f()
+    local w <close> = gk.kaldi.writer("ark,scp:" .. dir .. "/k.ark," .. dir .. "/k.scp", {compress = true})
+    w:write("a", m)
+    w:write_vector("v", m:select_rows({1}))
+    w:close()
+    local t = gk.kaldi.writer("ark,t:" .. dir .. "/t.ark")
+    t:write("a", m)
+    t:close()
+    local r = gk.kaldi.read_all("scp:" .. dir .. "/k.scp")
+    local n = 0
+    for _, x in gk.kaldi.read("ark:" .. dir .. "/t.ark") do n = n + x:rows() end
+    return {r, n}
+  end
+  return f, function(r) return #r[1].keys == 2 and r[1].matrices[1]:rows() == 30 and r[2] == 30 end
+end
+
 function cases.audio_mfcc()
   local n = 4000
   local t = {}

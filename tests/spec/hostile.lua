@@ -74,6 +74,9 @@ function M.make_files(gk, dir)
   g:save_kaldi(dir .. "/g.txt")
   g:accumulate(X):save(dir .. "/g.stats")
   gk.features.write_htk(dir .. "/x.htk", X, {kind = "USER"})
+  local kw = gk.kaldi.writer("ark,scp:" .. dir .. "/x.ark," .. dir .. "/x.scp", {compress = true})
+  kw:write("utt1", X)
+  kw:close()
   local t = {}
   for i = 1, 2400 do t[i] = 0.3 * math.sin(i / 7) + 0.05 * math.sin(i * 1.3) end
   os.execute("mkdir -p '" .. dir .. "/wavs' '" .. dir .. "/out' '" .. dir .. "/cwd'")
@@ -114,6 +117,8 @@ function M.context(gk, dir)
     S = function() return gk.matrix.from_table({{1, 2, 3}, {0, 1, 2}, {2, 0, 1}}) end,
     trainer = function() return gk.gmm.trainer(X, {components = 2, max_iter = 2, seed = 1}) end,
     selector = function() return gk.gmm.selector_from(g, g) end,
+    kaldi_writer = function() return gk.kaldi.writer("ark:" .. dir .. "/out/k.ark") end,
+    kaldi_reader = function() return select(4, gk.kaldi.read("scp:" .. dir .. "/x.scp")) end,
   }
   return c
 end
@@ -167,6 +172,9 @@ local BASE = {
   info = function(c) return c.info end,
   fmt = function() return "%d\n" end,
   ["..."] = function() return 1 end,
+  key = function() return "utt1" end,
+  rspecifier = function(c) return "scp:" .. c.dir .. "/x.scp" end,
+  wspecifier = function(c) return "ark,scp:" .. c.dir .. "/out/w.ark," .. c.dir .. "/out/w.scp" end,
   ["{opts}"] = function() return {} end,
   opts = function() return {} end,
 }
@@ -221,6 +229,7 @@ local OVERRIDE = {
   [":save"] = {function(c) return c.dir .. "/out/obj.bin" end},
   [":save_kaldi"] = {function(c) return c.dir .. "/out/obj.txt" end},
   [":accumulate"] = {nil, function(c) return c.new.stats() end},
+  [":write_vector"] = {nil, function(c) return c.new.X():select_rows({1}) end},
 }
 
 -- Targets never called, and calls that take minutes by design (not a hang), with why.
@@ -265,6 +274,7 @@ function M.values(c)
     {"closed Signal", closed(function(cx) return cx.new.signal() end)},
     {"closed Stats", closed(function(cx) return cx.new.stats() end)},
     {"closed Mfcc", closed(function(cx) return cx.new.mfcc() end)},
+    {"closed KaldiWriter", closed(function(cx) return cx.new.kaldi_writer() end)},
     {"Matrix 0x0", function(cx) return cx.new.X():select_rows({}) end},
     {"Matrix NaN", function(cx) return cx.new.X():fill(0 / 0) end},
     {"Matrix 1x1", function() return require("gmmkit").matrix.new(1, 1, 2) end},
@@ -326,6 +336,7 @@ function M.targets(gk, c)
   local objects = {
     {"Matrix", c.new.X}, {"Gmm", c.new.g}, {"Stats", c.new.stats}, {"Signal", c.new.signal}, {"Mfcc", c.new.mfcc},
     {"Trainer", c.new.trainer}, {"Selector", c.new.selector},
+    {"KaldiWriter", c.new.kaldi_writer}, {"KaldiReader", c.new.kaldi_reader},
   }
   for _, o in ipairs(objects) do
     local mt = getmetatable(o[2]())
