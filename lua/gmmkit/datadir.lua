@@ -219,6 +219,9 @@ function M.data_dir(path)
   if type(path) ~= "string" then
     error("bad argument #1 to 'data_dir' (path of a Kaldi data directory expected, got " .. type(path) .. ")", 3)
   end
+  if path:find("\0", 1, true) then
+    error("bad argument #1 to 'data_dir' (a path without NUL bytes expected)", 3)
+  end
   local ok, res = pcall(function()
     local dir = path:gsub("(.)/+$", "%1")
     local less = c_less_fn()

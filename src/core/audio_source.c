@@ -38,7 +38,7 @@ static gk_status command_status(int status, const char *cmd, gk_error *err) {
 static gk_status run_command(const char *cmd, unsigned char **buf, size_t *n, gk_error *err) {
   *buf = NULL;
   *n = 0;
-  fflush(NULL); /* the child must not write out this process's buffered output again */
+  fflush(NULL); /* what this process printed comes before the command's messages */
   FILE *p = popen(cmd, "r");
   if (!p) return gk_fail(err, GK_EIO, "the command '%s' could not be started: %s", cmd, strerror(errno));
   size_t cap = 0, len = 0, got;

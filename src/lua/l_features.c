@@ -224,6 +224,7 @@ typedef struct extraction {
   gkL_output *out;            /* option output (EX_OUTPUT), or NULL: matrices returned */
   int compress;               /* option compress: Kaldi's compression in the archive */
   lua_Integer nskipped;       /* utterances skipped: the output's script file lists them */
+  int interrupted;            /* Ctrl-C stopped the run (with output: what is done is committed) */
   size_t dims;                /* feature columns */
   double t_start, audio;      /* when the reading began; seconds of audio read */
   double total_rows;          /* frames read */
@@ -633,7 +634,9 @@ static chunk *new_chunk(lua_State *L) {
 static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t m) {
   for (size_t k = 0; k < m; k++) {
     gk_extract_result *r = &ck->r[k];
-    if (r->error.status == GK_EINTR) continue;  /* not done: an interrupted run with output keeps the rest */
+    /* Not done: an interrupted run with output commits the rest. A failure in an interrupted
+     * chunk may be the Ctrl-C itself (it also stops a wav.scp command): left for the resume. */
+    if (r->error.status == GK_EINTR || (x->interrupted && r->error.status != GK_OK)) continue;
     if (r->error.status != GK_OK) {
       if (x->strict || r->error.status == GK_ENOMEM) {
         gk_error e = r->error;
@@ -732,6 +735,7 @@ static void run_chunks(lua_State *L, extraction *x, gk_mfcc *ex, chunk *ck) {
       /* No file is at fault: say how far it got. What was written is kept for a resume. */
       if (x->show_tty) fputc('\n', stderr);
       if (x->out) {
+        x->interrupted = 1;
         keep_chunk(L, x, ck, i0, m);
         gkL_output_commit(L, x->out);
         luaL_error(L, "gk.features.extract: interrupted (%I of %I utterances written to %s; run again to resume)",

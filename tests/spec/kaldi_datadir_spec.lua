@@ -516,13 +516,15 @@ describe("gk.features.extract to an archive, interrupted", function()
     write(d .. "/wav.scp", table.concat(wav))
     write(d .. "/run.lua", [[
 local gk = require "gmmkit"
-gk.features.extract(gk.kaldi.data_dir(arg[1]), {rate = 8000, progress = false, output = arg[2]})
+gk.features.extract(gk.kaldi.data_dir(arg[1]), {rate = 8000, progress = false, strict = true, output = arg[2]})
 print("done")
 ]])
     local spec = "ark,scp:" .. d .. "/feats.ark," .. d .. "/feats.scp"
-    local cmd = "GMMKIT_THREADS=1 " .. q(helper.host) .. " " .. q(d .. "/run.lua") .. " " .. q(d) .. " " .. q(spec)
-    local out = helper.run("(" .. cmd .. " & p=$!; n=0; while [ \"$(cat " .. q(d .. "/log") .. " 2>/dev/null | wc -l)\" -lt 2 ] " ..
-                           "&& [ $n -lt 500 ]; do sleep 0.02; n=$((n+1)); done; kill -INT $p; wait $p; echo \"rc=$?\")")
+    local cmd = "env GMMKIT_THREADS=1 " .. q(helper.host) .. " " .. q(d .. "/run.lua") .. " " .. q(d) .. " " .. q(spec)
+    -- Ctrl-C at a terminal: SIGINT to the process group, the running command included (its
+    -- utterance fails, killed by the signal, which strict = true must not turn into a lost run).
+    local out = helper.run("(setsid " .. cmd .. " & p=$!; n=0; while [ \"$(cat " .. q(d .. "/log") .. " 2>/dev/null | wc -l)\" -lt 2 ] " ..
+                           "&& [ $n -lt 500 ]; do sleep 0.02; n=$((n+1)); done; kill -INT -$p; wait $p; echo \"rc=$?\")")
     assert.is_truthy(out:find("rc=130", 1, true), out)
     assert.is_truthy(out:find("run again to resume", 1, true), out)
     local first = gk.kaldi.read_all("scp:" .. d .. "/feats.scp").keys
