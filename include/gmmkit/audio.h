@@ -111,6 +111,36 @@ gk_status gk_audio_list(const char *dir, int recursive, char ***paths, size_t *n
                         gk_error *err);
 void gk_audio_list_free(char **paths, size_t n);
 
+/* ---- sources: where one utterance's audio comes from (a Kaldi wav.scp entry and segment) */
+
+/* An audio file, or the standard output of a shell command (a Kaldi wav.scp entry
+ * "sox f.wav -t wav - |" without its '|': a command by Kaldi's definition, run by /bin/sh
+ * as the user wrote it), optionally cut to the seconds [start, stop) of the recording at
+ * its own rate, as Kaldi's extract-segments cuts: samples from (long)(start * rate) to
+ * (long)(stop * rate), stop < 0 meaning the end; a stop at most 0.5 s beyond the end is
+ * truncated to it, further is an error; a start at or beyond the end, or a segment of
+ * 0.1 s or less, is an error. */
+typedef struct gk_audio_source {
+  const char *path;     /* an audio file, or NULL when `command` is set */
+  const char *command;  /* a shell command whose whole output is an audio file's image */
+  int cut;              /* cut to [start, stop) (a segment), else the whole recording */
+  double start, stop;   /* seconds; stop < 0: to the end of the recording */
+  const char *name;     /* prefix of error messages ("utterance 'u1'"); NULL: none */
+} gk_audio_source;
+
+/* Loads `s` as gk_audio_load loads a file (resampled to o->rate after the cut when that
+ * is set). *source_rate (may be NULL) receives the recording's own rate (0 if unknown).
+ * A command's output is read whole into memory; a command that exits with a status
+ * other than 0 or is killed fails with GK_EIO naming it. Thread-safe. */
+gk_status gk_audio_load_source(const gk_audio_source *s, const gk_audio_opts *o, gk_signal *out,
+                               int *source_rate, const gk_allocator *a, gk_error *err);
+
+/* The seconds [start, stop) of the recording `rec` (stop < 0: to its end), cut as
+ * gk_audio_source describes, resampled to `rate` Hz when rate > 0 differs from rec's,
+ * into `out` (new samples from `a`); `rec` is only read. */
+gk_status gk_audio_segment(const gk_signal *rec, double start, double stop, int rate, gk_resample_quality q,
+                           gk_signal *out, const gk_allocator *a, gk_error *err);
+
 #ifdef __cplusplus
 }
 #endif

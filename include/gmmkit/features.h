@@ -121,6 +121,17 @@ gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_
                               const gk_extract_opts *o, gk_extract_result *results,
                               gk_error *err);
 
+/* gk_features_extract_file for one audio source (a file, a command's output, a segment of
+ * either; gmmkit/audio.h); error messages start with src->name when it is set. */
+gk_status gk_features_extract_source(const gk_mfcc *ex, const gk_audio_source *src,
+                                     const gk_extract_opts *o, gk_extract_result *r);
+
+/* gk_features_extract over the sources srcs[0..n) (the utterances of a Kaldi data
+ * directory): the same parallel loop, results in source order. */
+gk_status gk_features_extract_sources(const gk_mfcc *ex, const gk_audio_source *srcs, size_t n,
+                                      const gk_extract_opts *o, gk_extract_result *results,
+                                      gk_error *err);
+
 /* The most common sample rate among the headers of paths[0..n) (files whose header
  * cannot be read are not counted; among equally common rates the one met first in path
  * order), in *rate; 0 when no header could be read. Headers are read in parallel

@@ -9,6 +9,10 @@ core.gmm.train = core.keep_caller(require("gmmkit.training").train)
 core.gmm.selector = core.keep_caller(require("gmmkit.selection").selector)
 core.setdoc(core.gmm.train, core.doc(require("gmmkit.training").train))
 core.setdoc(core.gmm.selector, core.doc(require("gmmkit.selection").selector))
+-- gk.kaldi.data_dir (lua/gmmkit/datadir.lua), beside the C module's archive functions.
+core.modules.kaldi = core.modules.kaldi or {}
+core.modules.kaldi.data_dir = core.keep_caller(require("gmmkit.datadir").data_dir)
+core.setdoc(core.modules.kaldi.data_dir, core.doc(require("gmmkit.datadir").data_dir))
 
 local gk = {
   version = core.version,

@@ -317,23 +317,14 @@ size_t gk_features_extract_dims(const gk_mfcc *ex, const gk_extract_opts *o) {
   return gk_mfcc_dims(ex) * (size_t)(1 + o->delta_order);
 }
 
-gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
-                                   const gk_extract_opts *o, gk_extract_result *r) {
+/* The features of the signal `sig` (released here) into r->features. Errors are
+ * recorded in r->error without a prefix. */
+static gk_status features_of_signal(const gk_mfcc *ex, gk_signal sig, const gk_extract_opts *o,
+                                    gk_extract_result *r) {
   gk_error *err = &r->error;
-  gk_error_clear(err);
-  r->features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
-  r->seconds = 0;
-  r->source_rate = 0;
-  gk_signal sig = {0};
+  gk_status st = GK_OK;
   gk_matrix a = {0}, b = {0};
   unsigned char *mask = NULL;
-  /* The header first, for the file's own rate (the caller counts resampled files); a
-   * file whose header cannot be read fails in gk_audio_load with the same reason. */
-  gk_audio_info info;
-  if (gk_audio_info_file(path, &info, err) == GK_OK) r->source_rate = info.rate;
-  gk_error_clear(err);
-  gk_status st = gk_audio_load(path, &o->audio, &sig, NULL, err);
-  if (st != GK_OK) return st;
   r->seconds = sig.rate > 0 ? (double)sig.n / sig.rate : 0;
   size_t frames = gk_mfcc_num_frames(ex, sig.n), sd = gk_mfcc_dims(ex);
   size_t dims = gk_features_extract_dims(ex, o);
@@ -384,9 +375,6 @@ gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
   r->features = a;
   a = (gk_matrix){0};
 done:
-  /* An interruption is no fault of the file: its message names none. */
-  if (st == GK_EINTR) gk_fail(err, GK_EINTR, "interrupted");
-  else if (st != GK_OK) gk_error_prefix(err, path);
   free(mask);
   /* `a` may have been shrunk by VAD only on success, so its recorded size is intact here. */
   gk_matrix_release(&a, NULL);
@@ -395,28 +383,126 @@ done:
   return st;
 }
 
-gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_t n,
-                              const gk_extract_opts *o, gk_extract_result *results,
-                              gk_error *err) {
-  int stopped = 0;
-  long long i;
-  for (size_t k = 0; k < n; k++) {
-    results[k].features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
-    results[k].seconds = 0;
-    results[k].source_rate = 0;
-    gk_error_clear(&results[k].error);
-  }
-#pragma omp parallel for num_threads(gk_threads()) schedule(dynamic, 1) reduction(| : stopped)
-  for (i = 0; i < (long long)n; i++) {
+/* The features of `sig` into `r`; errors of the analysis (the loader's name their file
+ * or command) are prefixed with `prefix` when it is not NULL. */
+static gk_status finish_one(const gk_mfcc *ex, gk_signal sig, const char *prefix, const gk_extract_opts *o,
+                            gk_extract_result *r) {
+  gk_status st = features_of_signal(ex, sig, o, r);
+  /* An interruption is no fault of the file: its message names none. */
+  if (st == GK_EINTR) gk_fail(&r->error, GK_EINTR, "interrupted");
+  else if (st != GK_OK && prefix) gk_error_prefix(&r->error, prefix);
+  return st;
+}
+
+static void result_clear(gk_extract_result *r) {
+  gk_error_clear(&r->error);
+  r->features = gk_matrix_view(0, 0, GK_FLOAT32, NULL);
+  r->seconds = 0;
+  r->source_rate = 0;
+}
+
+/* One source; `prefix` as for finish_one. */
+static gk_status extract_one(const gk_mfcc *ex, const gk_audio_source *src, const char *prefix,
+                             const gk_extract_opts *o, gk_extract_result *r) {
+  result_clear(r);
+  gk_signal sig = {0};
+  /* The recording's own rate is reported (the caller counts resampled files). */
+  gk_status st = gk_audio_load_source(src, &o->audio, &sig, &r->source_rate, NULL, &r->error);
+  if (st != GK_OK) return st;
+  return finish_one(ex, sig, prefix, o, r);
+}
+
+gk_status gk_features_extract_source(const gk_mfcc *ex, const gk_audio_source *src,
+                                     const gk_extract_opts *o, gk_extract_result *r) {
+  return extract_one(ex, src, src ? src->name : NULL, o, r);
+}
+
+gk_status gk_features_extract_file(const gk_mfcc *ex, const char *path,
+                                   const gk_extract_opts *o, gk_extract_result *r) {
+  gk_audio_source src = {path, NULL, 0, 0, -1, NULL};
+  return extract_one(ex, &src, path, o, r);
+}
+
+/* Whether sources a and b are segments of one recording (one file, or one command). */
+static int same_recording(const gk_audio_source *a, const gk_audio_source *b) {
+  if (!a->cut || !b->cut) return 0;
+  if (a->command && b->command) return strcmp(a->command, b->command) == 0;
+  return a->path && b->path && strcmp(a->path, b->path) == 0;
+}
+
+/* The segments srcs[0..m) of one recording, which is loaded (its command run) once. A
+ * failure to load it is the failure of each segment. Returns whether it was interrupted. */
+static int extract_group(const gk_mfcc *ex, const gk_audio_source *srcs, size_t m, const gk_extract_opts *o,
+                         gk_extract_result *results) {
+  gk_audio_source whole = srcs[0];
+  whole.cut = 0;
+  whole.name = NULL;
+  gk_audio_opts native = o->audio;
+  native.rate = 0;  /* cut at the recording's own rate, then resampled */
+  gk_signal rec = {0};
+  gk_error lerr;
+  gk_error_clear(&lerr);
+  int rate = 0, stopped = 0;
+  gk_status lst = gk_audio_load_source(&whole, &native, &rec, &rate, NULL, &lerr);
+  for (size_t k = 0; k < m; k++) {
+    gk_extract_result *r = &results[k];
+    result_clear(r);
     if (gk_interrupted()) {
-      gk_fail(&results[i].error, GK_EINTR, "interrupted");
+      gk_fail(&r->error, GK_EINTR, "interrupted");
       stopped = 1;
       continue;
     }
-    if (gk_features_extract_file(ex, paths[i], o, &results[i]) == GK_EINTR) stopped = 1;
+    r->source_rate = rate;
+    gk_signal seg = {0};
+    if (lst != GK_OK) r->error = lerr;
+    if (lst != GK_OK || gk_audio_segment(&rec, srcs[k].start, srcs[k].stop, o->audio.rate, o->audio.quality, &seg,
+                                         NULL, &r->error) != GK_OK) {
+      if (srcs[k].name) gk_error_prefix(&r->error, srcs[k].name);
+      continue;
+    }
+    if (finish_one(ex, seg, srcs[k].name, o, r) == GK_EINTR) stopped = 1;
+  }
+  gk_signal_release(&rec, NULL);
+  return stopped;
+}
+
+/* paths[i] or srcs[i] (whichever is given) in parallel, results in order. Consecutive
+ * segments of one recording are one task (the loop's iteration at the first of them), so
+ * that a recording cut into many segments is read once, not once per segment. */
+static gk_status extract_many(const gk_mfcc *ex, const char *const *paths, const gk_audio_source *srcs, size_t n,
+                              const gk_extract_opts *o, gk_extract_result *results, gk_error *err) {
+  int stopped = 0;
+  long long i;
+  for (size_t k = 0; k < n; k++) result_clear(&results[k]);
+#pragma omp parallel for num_threads(gk_threads()) schedule(dynamic, 1) reduction(| : stopped)
+  for (i = 0; i < (long long)n; i++) {
+    if (srcs && i > 0 && same_recording(&srcs[i - 1], &srcs[i])) continue;  /* done with its group */
+    size_t m = 1;
+    while (srcs && (size_t)i + m < n && same_recording(&srcs[i], &srcs[i + (long long)m])) m++;
+    if (gk_interrupted()) {
+      for (size_t k = 0; k < m; k++) gk_fail(&results[(size_t)i + k].error, GK_EINTR, "interrupted");
+      stopped = 1;
+      continue;
+    }
+    gk_status st = GK_OK;
+    if (m > 1) stopped |= extract_group(ex, srcs + i, m, o, results + i);
+    else if (srcs) st = gk_features_extract_source(ex, &srcs[i], o, &results[i]);
+    else st = gk_features_extract_file(ex, paths[i], o, &results[i]);
+    if (st == GK_EINTR) stopped = 1;
   }
   if (stopped) return gk_fail(err, GK_EINTR, "feature extraction interrupted");
   return GK_OK;
+}
+
+gk_status gk_features_extract(const gk_mfcc *ex, const char *const *paths, size_t n,
+                              const gk_extract_opts *o, gk_extract_result *results,
+                              gk_error *err) {
+  return extract_many(ex, paths, NULL, n, o, results, err);
+}
+
+gk_status gk_features_extract_sources(const gk_mfcc *ex, const gk_audio_source *srcs, size_t n,
+                                      const gk_extract_opts *o, gk_extract_result *results, gk_error *err) {
+  return extract_many(ex, NULL, srcs, n, o, results, err);
 }
 
 gk_status gk_features_common_rate(const char *const *paths, size_t n, int *rate, gk_error *err) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "gkl.h"
 
 static int c_set_threads(lua_State *L) {
@@ -114,6 +115,38 @@ static int c_write_file(lua_State *L) {
   return 1;
 }
 
+/* The scratch text of read_text, owned by a userdata so that a raise frees it. */
+static int text_gc(lua_State *L) {
+  char **box = lua_touserdata(L, 1);
+  gk_scratch_free(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* read_text(path[, optional]): a whole text file through the core's guarded reader (a
+ * FIFO or device is refused, never blocked on); nil for a missing file when optional. */
+static int c_read_text(lua_State *L) {
+  const char *path = gkL_checkpath(L, 1);
+  int optional = lua_toboolean(L, 2);
+  struct stat sb;
+  if (optional && lstat(path, &sb) != 0 && errno == ENOENT) return 0;
+  char **box = lua_newuserdatauv(L, sizeof(char *), 0);
+  *box = NULL;
+  if (luaL_newmetatable(L, "gmmkit.TextScratch")) {
+    lua_pushcfunction(L, text_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  size_t n;
+  gk_error err;
+  gk_error_clear(&err);
+  if (gk_read_text(path, GK_MAX_TEXT_BYTES, "a text file", box, &n, &err) != GK_OK) return gkL_raise(L, &err);
+  lua_pushlstring(L, *box, n);
+  gk_scratch_free(*box);
+  *box = NULL;
+  return 1;
+}
+
 static int c_seconds(lua_State *L) {
   lua_pushnumber(L, gk_seconds());
   return 1;
@@ -143,6 +176,10 @@ static const gkL_Reg core_funcs[] = {
   {"write_file", c_write_file,
    "gk.core.write_file(path, text) -> path\nWrites a text file atomically (a temporary file beside it, fsync, "
    "rename), as models are written; a target that is not a regular file is refused."},
+  {"read_text", c_read_text,
+   "gk.core.read_text(path[, optional]) -> string | nil\nA whole text file (at most 2 GiB) through the core's "
+   "guarded reader: a FIFO, device or folder is refused with a message, never blocked on. With optional=true a "
+   "missing file gives nil."},
   {"seconds", c_seconds, "gk.seconds() -> number\nMonotonic wall-clock seconds (for timings)."},
   {"interrupted", c_interrupted, "gk.interrupted() -> boolean\nWhether Ctrl-C was pressed during the current operation."},
   {NULL, NULL, NULL}};

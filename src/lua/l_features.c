@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "gmmkit/features.h"
 #include "gmmkit/htk.h"
+#include "l_extract_output.h"
 #include "l_mfcc.h"
 
 /* A float32 view of the matrix at idx (converted copy pushed and left in place if needed). */
@@ -195,25 +197,34 @@ static int preset_rate(const char *preset) {
 /* Stack slots of an extraction call, filled by its steps in this order. */
 enum {
   EX_OPTS = 2,      /* the options table */
-  EX_LIST = 3,      /* the files to read, a list of strings */
-  EX_PATHS = 4,     /* the same as a C array (userdata) pointing into EX_LIST */
-  EX_PROGRESS = 5,  /* the value of option progress */
-  EX_MFCC = 6,      /* the extractor (gmmkit.Mfcc) */
-  EX_CHUNK = 7,     /* the results of the chunk being converted (gmmkit.ExtractChunk) */
-  EX_MATRICES = 8,  /* the result's matrices, */
-  EX_READ = 9,      /* the paths of the files read, */
-  EX_FAILED = 10    /* and the files skipped ({path=, error=}) */
+  EX_OUTPUT = 3,    /* option output's writer (l_extract_output.h), or nil */
+  EX_SKIP = 4,      /* the keys its script file already lists (a set), or nil */
+  EX_LIST = 5,      /* the files to read, a list of strings */
+  EX_PATHS = 6,     /* the same as a C array (userdata) pointing into EX_LIST */
+  EX_PROGRESS = 7,  /* the value of option progress */
+  EX_MFCC = 8,      /* the extractor (gmmkit.Mfcc) */
+  EX_CHUNK = 9,     /* the results of the chunk being converted (gmmkit.ExtractChunk) */
+  EX_MATRICES = 10, /* the result's matrices, */
+  EX_READ = 11,     /* the paths of the files read, */
+  EX_FAILED = 12,   /* the files skipped ({path=, error=}), */
+  EX_KEYS = 13      /* and the keys (utterance ids) of the matrices, from a data directory */
 };
 
 /* What an extraction call carries from one step to the next. */
 typedef struct extraction {
-  const char **paths;         /* the n files (EX_PATHS) */
+  const char **paths;         /* the n files (EX_PATHS); for a data directory its wav.scp entries */
   size_t n;
+  const gk_audio_source *srcs; /* a data directory's utterances (EX_PATHS), or NULL */
+  const char **keys;          /* their ids (EX_PATHS), or NULL */
   gk_extract_opts eo;         /* what is done to each file */
   gk_mfcc_opts mo;            /* the extractor's options */
   int rate;                   /* the extraction's sample rate (Hz) */
   int strict, stack;          /* options strict and stack */
   int show_tty, call_fn;      /* progress: a line on stderr, or the function at EX_PROGRESS */
+  gkL_output *out;            /* option output (EX_OUTPUT), or NULL: matrices returned */
+  int compress;               /* option compress: Kaldi's compression in the archive */
+  lua_Integer nskipped;       /* utterances skipped: the output's script file lists them */
+  int interrupted;            /* Ctrl-C stopped the run (with output: what is done is committed) */
   size_t dims;                /* feature columns */
   double t_start, audio;      /* when the reading began; seconds of audio read */
   double total_rows;          /* frames read */
@@ -223,7 +234,7 @@ typedef struct extraction {
 /* Refuses unknown options: the MFCC options and the extraction options are accepted. */
 static void check_extract_keys(lua_State *L) {
   static const char *const ex_keys[] = {"rate", "channel", "quality", "deltas", "cmvn", "warp", "vad",
-                                        "strict", "stack", "progress", "recursive", NULL};
+                                        "strict", "stack", "progress", "recursive", "output", "compress", NULL};
   const char *keys[64];
   size_t nk = 0;
   for (size_t i = 0; gkL_mfcc_keys[i]; i++) keys[nk++] = gkL_mfcc_keys[i];
@@ -251,10 +262,178 @@ static void list_folder(lua_State *L, const char *p) {
                ".flac, .ogg, ... are read)", p, recursive ? " or its sub-folders" : "");
 }
 
-/* The list of files (EX_LIST, and as C strings at EX_PATHS): a folder, one file, or an
- * array of paths. A path that does not exist, or a folder without audio, is the caller's
- * mistake: it raises. */
+/* Field `key` of the table at `idx` without metamethods (a data directory is a plain table). */
+static int rawfield(lua_State *L, int idx, const char *key) {
+  lua_pushstring(L, key);
+  return lua_rawget(L, idx < 0 ? idx - 1 : idx);
+}
+
+/* Raises "bad argument #1 (data directory: ...)": a table that gk.kaldi.data_dir did not make. */
+static int dd_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushstring(L, "data directory: ");
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return luaL_argerror(L, 1, lua_tostring(L, -1));
+}
+
+/* Keeps the string on top of the stack alive (in EX_LIST, past the entries) and pops it. */
+static const char *anchor(lua_State *L, size_t *nanchor) {
+  const char *s = lua_tostring(L, -1);
+  lua_rawseti(L, EX_LIST, (lua_Integer)++*nanchor);
+  return s;
+}
+
+/* The segment of utterance `utt` (the table segs[utt]) into `src`; *rec: its recording. */
+static void dd_segment(lua_State *L, int segs, const char *utt, gk_audio_source *src, const char **rec,
+                       size_t *nanchor) {
+  if (rawfield(L, segs, utt) != LUA_TTABLE) dd_error(L, "utterance '%s' has no segment", utt);
+  int seg = lua_gettop(L);
+  if (rawfield(L, seg, "recording") != LUA_TSTRING) dd_error(L, "the segment of '%s' has no recording", utt);
+  *rec = anchor(L, nanchor);
+  if (rawfield(L, seg, "start") != LUA_TNUMBER || rawfield(L, seg, "stop") != LUA_TNUMBER)
+    dd_error(L, "the segment of '%s' has no numbers start and stop", utt);
+  src->start = lua_tonumber(L, -2);
+  src->stop = lua_tonumber(L, -1);
+  src->cut = 1;
+  if (!(src->start >= 0 && src->start < 1e9) || !(src->stop == -1 || (src->stop > src->start && src->stop < 1e9)))
+    dd_error(L, "the segment of '%s' has times out of order or out of range", utt);
+  lua_settop(L, seg - 1);
+}
+
+/* Utterance i (1-based) of the list at `utts`, with the tables wav and segments (0 when
+ * absent), into slot j (0-based) of the extraction: its source, its wav.scp entry
+ * (EX_LIST[j + 1] and paths), its key. */
+static void dd_source(lua_State *L, lua_Integer i, int utts, int wav, int segs, extraction *x, size_t j,
+                      size_t *nanchor) {
+  int top = lua_gettop(L);
+  gk_audio_source *src = (gk_audio_source *)&x->srcs[j];
+  if (lua_rawgeti(L, utts, i) != LUA_TSTRING)
+    dd_error(L, "utterance %I is a %s, not a string", i, luaL_typename(L, -1));
+  const char *utt = lua_tostring(L, -1);
+  x->keys[j] = anchor(L, nanchor);
+  lua_pushfstring(L, "utterance '%s'", utt);
+  src->name = anchor(L, nanchor);
+  src->cut = 0;
+  src->start = 0;
+  src->stop = -1;
+  const char *rec = utt;
+  if (segs) dd_segment(L, segs, utt, src, &rec, nanchor);
+  if (rawfield(L, wav, rec) != LUA_TSTRING) dd_error(L, "recording '%s' has no wav.scp entry", rec);
+  size_t len;
+  const char *entry = lua_tolstring(L, -1, &len);
+  x->paths[j] = entry;
+  lua_rawseti(L, EX_LIST, (lua_Integer)j + 1);
+  while (len > 0 && (entry[len - 1] == ' ' || entry[len - 1] == '\t')) len--;
+  src->path = src->command = NULL;
+  if (len > 0 && entry[len - 1] == '|') {
+    lua_pushlstring(L, entry, len - 1);  /* Kaldi's rxfilename "command |": the command */
+    src->command = anchor(L, nanchor);
+  } else {
+    src->path = entry;
+  }
+  lua_settop(L, top);
+}
+
+/* Whether utterance i of the list at `utts` is in the output's script file already. */
+static int skipped(lua_State *L, int utts, lua_Integer i) {
+  if (lua_isnil(L, EX_SKIP)) return 0;
+  /* A value that is not a string is refused by dd_source. */
+  int found = lua_rawgeti(L, utts, i) == LUA_TSTRING && lua_rawget(L, EX_SKIP) != LUA_TNIL;
+  lua_pop(L, 1);
+  return found;
+}
+
+/* A data directory (gk.kaldi.data_dir's table at 1): its utterances as sources, their
+ * wav.scp entries as EX_LIST and paths, their ids as keys. Every string the C arrays
+ * point to is kept in EX_LIST (a progress function may change the table at 1). */
+static void collect_data_dir(lua_State *L, extraction *x) {
+  if (rawfield(L, 1, "utterances") != LUA_TTABLE) dd_error(L, "no list of utterances");
+  size_t n = gkL_checklen(L, -1, 1, GK_MAX_LIST, "the data directory's utterances");
+  if (n == 0) dd_error(L, "no utterances");
+  lua_newtable(L);
+  char *block = lua_newuserdatauv(L, n * (2 * sizeof(char *) + sizeof(gk_audio_source)), 0);
+  lua_rotate(L, EX_LIST, -1);  /* EX_LIST, EX_PATHS, then the utterances */
+  int utts = EX_PATHS + 1;
+  x->srcs = (const gk_audio_source *)block;
+  x->paths = (const char **)(block + n * sizeof(gk_audio_source));
+  x->keys = x->paths + n;
+  x->n = n;
+  int wav = rawfield(L, 1, "wav") == LUA_TTABLE ? lua_gettop(L) : 0;
+  if (!wav) dd_error(L, "no table wav");
+  int t = rawfield(L, 1, "segments");
+  if (t != LUA_TNIL && t != LUA_TTABLE) dd_error(L, "segments is not a table");
+  int segs = t == LUA_TTABLE ? lua_gettop(L) : 0;
+  size_t nanchor = n, m = 0;
+  for (size_t i = 1; i <= n; i++) {
+    if (skipped(L, utts, (lua_Integer)i)) {
+      x->nskipped++;
+      continue;
+    }
+    dd_source(L, (lua_Integer)i, utts, wav, segs, x, m, &nanchor);
+    m++;
+  }
+  x->n = m;
+  lua_settop(L, EX_PATHS);
+}
+
+/* Whether the argument is a data directory (a table with a field utterances). */
+static int is_data_dir(lua_State *L) {
+  if (!lua_istable(L, 1)) return 0;
+  int t = rawfield(L, 1, "utterances");
+  lua_pop(L, 1);
+  return t != LUA_TNIL;
+}
+
+/* The options table without its field `output` (a wspecifier, which the MFCC options
+ * would read as the feature kind), in place of the original at EX_OPTS. */
+static void drop_output_option(lua_State *L) {
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, EX_OPTS)) {
+    if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "output") == 0) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_replace(L, EX_OPTS);
+}
+
+/* Options output (a wspecifier: EX_OUTPUT, EX_SKIP; 'mfcc' or 'fbank' stay the MFCC
+ * option) and compress. An archive needs a data directory (its utterance ids are the
+ * keys) and excludes stack. */
+static void read_output(lua_State *L, extraction *x) {
+  x->compress = gkL_optboolean(L, EX_OPTS, "compress", 0);
+  int has = gkL_optfield(L, EX_OPTS, "output") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':') != NULL;
+  lua_pop(L, 1);
+  if (x->compress && !has)
+    gkL_opterror(L, EX_OPTS, "compress", "needs option 'output' to be a wspecifier (an archive to compress)");
+  if (!has) {
+    lua_pushnil(L);  /* EX_OUTPUT */
+    lua_pushnil(L);  /* EX_SKIP */
+    return;
+  }
+  if (!is_data_dir(L))
+    gkL_opterror(L, EX_OPTS, "output", "needs a data directory (gk.kaldi.data_dir): its utterance ids are the keys");
+  if (gkL_optboolean(L, EX_OPTS, "stack", 0))
+    gkL_opterror(L, EX_OPTS, "stack", "and option 'output' exclude each other (the matrices go to the archive)");
+  x->out = gkL_output_plan(L, EX_OPTS);
+  drop_output_option(L);
+}
+
+/* The list of files (EX_LIST, and as C strings at EX_PATHS): a folder, one file, an
+ * array of paths, or a data directory. A path that does not exist, or a folder without
+ * audio, is the caller's mistake: it raises. */
 static void collect_paths(lua_State *L, extraction *x) {
+  if (is_data_dir(L)) {
+    collect_data_dir(L, x);
+    return;
+  }
   if (lua_type(L, 1) == LUA_TSTRING) {
     const char *p = gkL_checkpath(L, 1);
     struct stat sb;
@@ -308,6 +487,10 @@ static void read_rate(lua_State *L, extraction *x) {
     gk_error err;
     gk_error_clear(&err);
     if (gk_features_common_rate(x->paths, x->n, &rate, &err) != GK_OK) gkL_raise(L, &err);
+    /* A data directory's entries that are commands have no header to read without running them. */
+    if (rate == 0 && x->srcs && x->n > 0)
+      gkL_opterror(L, EX_OPTS, "rate", "is needed: no wav.scp entry of the data directory is an audio file whose "
+                   "header can be read (commands are not run for it): give rate= or a preset that fixes it");
   }
   x->rate = rate;
   x->eo.audio.rate = rate;
@@ -441,6 +624,7 @@ static chunk *new_chunk(lua_State *L) {
   lua_newtable(L);  /* EX_MATRICES */
   lua_newtable(L);  /* EX_READ */
   lua_newtable(L);  /* EX_FAILED */
+  lua_newtable(L);  /* EX_KEYS */
   return ck;
 }
 
@@ -450,28 +634,46 @@ static chunk *new_chunk(lua_State *L) {
 static void keep_chunk(lua_State *L, extraction *x, chunk *ck, size_t i0, size_t m) {
   for (size_t k = 0; k < m; k++) {
     gk_extract_result *r = &ck->r[k];
+    /* Not done: an interrupted run with output commits the rest. A failure in an interrupted
+     * chunk may be the Ctrl-C itself (it also stops a wav.scp command): left for the resume. */
+    if (r->error.status == GK_EINTR || (x->interrupted && r->error.status != GK_OK)) continue;
     if (r->error.status != GK_OK) {
       if (x->strict || r->error.status == GK_ENOMEM) {
         gk_error e = r->error;
         if (x->show_tty) fputc('\n', stderr);
         gkL_raise(L, &e);
       }
-      lua_createtable(L, 0, 2);
+      lua_createtable(L, 0, 3);
       lua_pushstring(L, x->paths[i0 + k]);
       lua_setfield(L, -2, "path");
+      if (x->keys) {
+        lua_pushstring(L, x->keys[i0 + k]);
+        lua_setfield(L, -2, "key");
+      }
       lua_pushstring(L, r->error.message);
       lua_setfield(L, -2, "error");
       lua_rawseti(L, EX_FAILED, ++x->nfail);
       continue;
     }
-    gk_matrix *mm = gkL_newmatrix(L, r->features.rows, x->dims, GK_FLOAT32);
-    if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * x->dims * sizeof(float));
-    gk_matrix_release(&r->features, NULL);
-    lua_rawseti(L, EX_MATRICES, ++x->nok);
+    double rows = (double)r->features.rows;
+    if (x->out) {
+      gkL_output_write(L, x->out, x->keys[i0 + k], &r->features);
+      gk_matrix_release(&r->features, NULL);
+      ++x->nok;
+    } else {
+      gk_matrix *mm = gkL_newmatrix(L, r->features.rows, x->dims, GK_FLOAT32);
+      if (r->features.rows) memcpy(mm->data, r->features.data, r->features.rows * x->dims * sizeof(float));
+      gk_matrix_release(&r->features, NULL);
+      lua_rawseti(L, EX_MATRICES, ++x->nok);
+    }
     lua_pushstring(L, x->paths[i0 + k]);
     lua_rawseti(L, EX_READ, x->nok);
+    if (x->keys) {
+      lua_pushstring(L, x->keys[i0 + k]);
+      lua_rawseti(L, EX_KEYS, x->nok);
+    }
     x->audio += r->seconds;
-    x->total_rows += (double)mm->rows;
+    x->total_rows += rows;
     if (x->rate > 0 && r->source_rate > 0 && r->source_rate != x->rate) x->nresampled++;
   }
   for (size_t k = 0; k < m; k++) gk_matrix_release(&ck->r[k].features, NULL);
@@ -524,13 +726,21 @@ static void run_chunks(lua_State *L, extraction *x, gk_mfcc *ex, chunk *ck) {
     gk_error err;
     gk_error_clear(&err);
     double t_chunk = gk_seconds();
-    gk_status st = gk_features_extract(ex, x->paths + i0, m, &x->eo, ck->r, &err);
+    gk_status st = x->srcs ? gk_features_extract_sources(ex, x->srcs + i0, m, &x->eo, ck->r, &err)
+                           : gk_features_extract(ex, x->paths + i0, m, &x->eo, ck->r, &err);
     t_chunk = gk_seconds() - t_chunk;
     double want = t_chunk > 0 ? 0.5 * (double)m / t_chunk : (double)cap;
     block = want < 16 ? 16 : want > (double)cap ? cap : (size_t)want;
     if (st == GK_EINTR) {
-      /* No file is at fault: say how far it got. */
+      /* No file is at fault: say how far it got. What was written is kept for a resume. */
       if (x->show_tty) fputc('\n', stderr);
+      if (x->out) {
+        x->interrupted = 1;
+        keep_chunk(L, x, ck, i0, m);
+        gkL_output_commit(L, x->out);
+        luaL_error(L, "gk.features.extract: interrupted (%I of %I utterances written to %s; run again to resume)",
+                   x->nok, (lua_Integer)x->n, x->out->archive);
+      }
       luaL_error(L, "gk.features.extract: interrupted (%I of %I files done)", x->nok + x->nfail, (lua_Integer)x->n);
     }
     keep_chunk(L, x, ck, i0, m);
@@ -557,6 +767,16 @@ static void push_result(lua_State *L, const extraction *x) {
   lua_setfield(L, -2, "resampled");
   lua_pushinteger(L, x->rate);
   lua_setfield(L, -2, "rate");
+  if (x->keys) {
+    lua_pushvalue(L, EX_KEYS);
+    lua_setfield(L, -2, "keys");
+  }
+  if (x->out) {
+    lua_pushinteger(L, x->nskipped);
+    lua_setfield(L, -2, "skipped");
+    lua_pushstring(L, x->n > 0 ? x->out->archive : "");
+    lua_setfield(L, -2, "archive");
+  }
 }
 
 /* stack=true: the matrices one below the other in the result's `stacked`, and `offsets`,
@@ -587,11 +807,14 @@ static int f_extract(lua_State *L) {
   extraction x;
   memset(&x, 0, sizeof x);
   check_extract_keys(L);
+  read_output(L, &x);
   collect_paths(L, &x);
   read_extract_opts(L, &x);
   gk_mfcc *ex = open_extractor(L, &x);
   chunk *ck = new_chunk(L);
+  if (x.out && x.n > 0) gkL_output_open(L, x.out, x.compress);
   run_chunks(L, &x, ex, ck);
+  if (x.out) gkL_output_commit(L, x.out);
   push_result(L, &x);
   if (x.stack) push_stacked(L, &x);
   return 1;
@@ -615,8 +838,14 @@ static const gkL_Reg funcs[] = {
    "each value mapped to the standard normal quantile of its rank in a sliding window."},
   {"extract", f_extract,
    "gk.features.extract(files_or_folder, opts) -> {matrices=, paths=, failed=, seconds=, frames=, "
-   "rate=, resampled=[, stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, "
-   "gk.set_threads): each file is loaded (channel=, quality=) at the extraction's rate: rate= (or "
+   "rate=, resampled=[, keys=, stacked=, offsets=]}\nFeatures of many files in parallel (OpenMP, "
+   "gk.set_threads). The files: a folder, a path, an array of paths, or a Kaldi data directory read by "
+   "gk.kaldi.data_dir: then each utterance is extracted (keys: the utterance ids of the matrices, in "
+   "order; paths: their wav.scp entries; failed entries have key=), from its wav.scp file or command "
+   "('cmd |': run by /bin/sh, its whole output read as the audio; a failing exit status fails the "
+   "utterance, naming it and the command), cut to its segment as Kaldi's extract-segments does (from "
+   "floor(start * rate) to floor(stop * rate) samples at the recording's rate, stop -1 the end; 0.5 s "
+   "past the end truncated, more or a segment of 0.1 s or less fails). Each file is loaded (channel=, quality=) at the extraction's rate: rate= (or "
    "sample_frequency) when given, else the preset's (paper and sre8k 8000 Hz, sre16k 16000 Hz), "
    "else the most common rate among the files; a file at another rate is resampled (counted in "
    "`resampled`), never failed. A path that does not exist or a folder without audio raises. Each "
@@ -626,7 +855,17 @@ static const gkL_Reg funcs[] = {
    "'paper' implies order 1). A bad file is listed in `failed` ({path=, error=}) and skipped, or "
    "raises with strict=true. progress: a function(done, total, audio_seconds, elapsed), or false; by default "
    "a line on stderr when it is a terminal. stack=true adds the stacked matrix and offsets (the "
-   "1-based first row of each file, and one past the end)."},
+   "1-based first row of each file, and one past the end). output = a wspecifier ('ark:feats.ark', "
+   "'ark,t:...', 'ark,scp:feats.ark,feats.scp'; output 'mfcc' or 'fbank' is the feature kind), with a data "
+   "directory: each utterance's features are written under its id as they are made (in parallel, in "
+   "utterance order; compress=true: Kaldi's compression as copy-feats --compress=true) instead of "
+   "returned (matrices is empty; keys lists what was written; archive names the archive written). The "
+   "files appear when extraction ends (atomically; a failure leaves the old files). Resume: when the "
+   "wspecifier has a script file and it exists, the utterances it lists are skipped (counted in "
+   "`skipped`), the others go to a new archive beside the first (feats.2.ark, feats.3.ark, ...), and the "
+   "script file is rewritten with its lines and the new ones sorted by key, so that it lists every "
+   "utterance once. Ctrl-C commits the utterances done so far, so that the next run resumes from them; "
+   "a process killed outright loses its unfinished archive."},
   {"read_htk", f_read_htk,
    "gk.features.read_htk(path) -> Matrix, {kind=, period=, kind_code=}\nAn HTK parameter file "
    "(float or compressed), its kind ('MFCC_E_D_A', ...) and frame period in seconds."},

@@ -209,11 +209,58 @@ static void test_list(void) {
   GK_CHECK(fails_with(gk_audio_list("no/such/dir", 1, &paths, &n, &err), &err, "no/such/dir", NULL));
 }
 
+/* Sources: a segment is samples floor(start * rate) to floor(stop * rate) of the recording
+ * (a ramp, so that each sample names its index), a small overshoot truncated, a large one
+ * or a short segment refused; a command's output equals the file; a failing command is
+ * named with its exit status. */
+static void test_sources(void) {
+  gk_error err;
+  size_t n = 8000;
+  gk_signal s = {malloc(n * sizeof(float)), n, 8000}, r = {0};
+  for (size_t i = 0; i < n; i++) s.samples[i] = (float)i / 16384.0f;  /* exact in 16 bits */
+  GK_CHECK_OK(gk_audio_save("t_src.wav", &s, GK_AUDIO_WAV, GK_ENC_PCM16, &err), &err);
+  gk_audio_source src = {"t_src.wav", NULL, 1, 0.1003, 0.4567, "utterance 'u'"};
+  int rate = 0;
+  GK_CHECK_OK(gk_audio_load_source(&src, NULL, &r, &rate, NULL, &err), &err);
+  GK_CHECK(rate == 8000 && r.rate == 8000 && r.n == 3653 - 802);
+  GK_CHECK(r.n > 0 && r.samples[0] == 802.0f / 16384.0f && r.samples[r.n - 1] == 3652.0f / 16384.0f);
+  gk_signal_release(&r, NULL);
+  src.start = 0.5;
+  src.stop = 1.3;  /* 0.3 s past the end: truncated */
+  GK_CHECK_OK(gk_audio_load_source(&src, NULL, &r, NULL, NULL, &err), &err);
+  GK_CHECK(r.n == 4000);
+  gk_signal_release(&r, NULL);
+  src.stop = 1.6;
+  GK_CHECK(fails_with(gk_audio_load_source(&src, NULL, &r, NULL, NULL, &err), &err, "utterance 'u': the segment ends at 1.600 s", NULL));
+  src.start = 0.2;
+  src.stop = 0.29;
+  GK_CHECK(fails_with(gk_audio_load_source(&src, NULL, &r, NULL, NULL, &err), &err, "0.1 s or shorter", NULL));
+  gk_audio_source cmd = {NULL, "cat t_src.wav", 0, 0, -1, NULL};
+  GK_CHECK_OK(gk_audio_load_source(&cmd, NULL, &r, &rate, NULL, &err), &err);
+  GK_CHECK(r.n == n && rate == 8000 && r.samples[n - 1] == s.samples[n - 1]);
+  gk_signal_release(&r, NULL);
+  cmd.command = "cat t_src.wav; exit 4";
+  GK_CHECK(fails_with(gk_audio_load_source(&cmd, NULL, &r, NULL, NULL, &err), &err, "'cat t_src.wav; exit 4'", "exit status 4"));
+  cmd.command = "kill -9 $$";
+  GK_CHECK(fails_with(gk_audio_load_source(&cmd, NULL, &r, NULL, NULL, &err), &err, "killed by signal 9", NULL));
+  gk_audio_opts o;
+  gk_audio_opts_default(&o);
+  o.rate = 16000;  /* the cut is made at the recording's rate, then resampled */
+  src.start = 0.25;
+  src.stop = -1;
+  GK_CHECK_OK(gk_audio_load_source(&src, &o, &r, &rate, NULL, &err), &err);
+  GK_CHECK(rate == 8000 && r.rate == 16000 && r.n >= 2 * 6000 - 2 && r.n <= 2 * 6000 + 2);
+  gk_signal_release(&r, NULL);
+  remove("t_src.wav");
+  free(s.samples);
+}
+
 int main(void) {
   GK_RUN(test_load_wav_bytes);
   GK_RUN(test_save_roundtrip);
   GK_RUN(test_channels_and_resampling);
   GK_RUN(test_bad_files);
   GK_RUN(test_list);
+  GK_RUN(test_sources);
   return GK_TEST_SUMMARY();
 }

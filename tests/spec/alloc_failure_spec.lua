@@ -34,6 +34,7 @@ describe("allocation failures", function()
     {"kaldi", "gk.kaldi.writer (ark,scp compressed; text) and gk.kaldi.read/read_all"},
     {"audio_mfcc", "gk.audio.load (resampled), load_string and gk.mfcc.compute"},
     {"features", "gk.features.extract with deltas, CMVN and VAD"},
+    {"datadir", "gk.kaldi.data_dir and gk.features.extract of its segments and pipe to an archive, resumed"},
     {"gmm_train", "gk.gmm.train (diagonal, k-means++)"},
     {"gmm_train_full_checkpoint", "gk.gmm.train (full, split, checkpointed)"},
     {"gmm_files", "g:save, g:save_kaldi, stats:save and their loaders"},

@@ -73,6 +73,38 @@ function cases.kaldi()
   return f, function(r) return #r[1].keys == 2 and r[1].matrices[1]:rows() == 30 and r[2] == 30 end
 end
 
+function cases.datadir()
+  local d = dir .. "/dd"
+  os.execute("mkdir -p '" .. d .. "'")
+  local function put(name, text)
+    local f = assert(io.open(d .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+  end
+  for k = 1, 2 do
+    local t = {}
+    for i = 1, 4000 do t[i] = 0.3 * math.sin(i * 0.04 * k) + 0.05 * math.sin(i * 1.3) end
+    gk.audio.save(d .. "/r" .. k .. ".wav", gk.audio.signal(t, 8000))
+  end
+  put("utt2spk", "s-1 s\ns-2 s\ns-3 s\n")
+  put("spk2utt", "s s-1 s-2 s-3\n")
+  put("wav.scp", "r1 " .. d .. "/r1.wav\nr2 cat '" .. d .. "/r2.wav' |\n")
+  put("segments", "s-1 r1 0 0.2\ns-2 r1 0.2 -1\ns-3 r2 0 -1\n")
+  local spec = "ark,scp:" .. d .. "/f.ark," .. d .. "/f.scp"
+  local function f()
+    for _, x in ipairs{"f.ark", "f.scp", "f.2.ark"} do os.remove(d .. "/" .. x) end
+    local dd = gk.kaldi.data_dir(d)
+    local first = {}
+    for k, v in pairs(dd) do first[k] = v end
+    first.utterances = {"s-1"}
+    local o = {rate = 8000, strict = true, progress = false, output = spec}
+    gk.features.extract(first, o)
+    local r = gk.features.extract(dd, o)  -- resumed: s-2 and s-3 into f.2.ark, f.scp merged
+    return {r, gk.kaldi.read_all("scp:" .. d .. "/f.scp")}
+  end
+  return f, function(r) return r[1].skipped == 1 and #r[2].keys == 3 and r[2].matrices[3]:rows() > 0 end
+end
+
 function cases.audio_mfcc()
   local n = 4000
   local t = {}

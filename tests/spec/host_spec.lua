@@ -387,9 +387,9 @@ local x = inner(nil)
       for _, name in ipairs({"matrix", "audio", "mfcc", "features", "gmm", "simplify", "plot", "experiment"}) do
         assert.truthy(listed[name], name .. " missing from help():\n" .. out)
       end
-      -- every module in lua/gmmkit/ but init (gk itself), training and selection (installed
-      -- as gk.gmm.train and gk.gmm.selector, not modules of gk)
-      local internal = {init = true, training = true, selection = true}
+      -- every module in lua/gmmkit/ but init (gk itself), training, selection and datadir
+      -- (installed as gk.gmm.train, gk.gmm.selector and gk.kaldi.data_dir, not modules of gk)
+      local internal = {init = true, training = true, selection = true, datadir = true}
       local files = io.popen("ls " .. q(source_dir .. "/lua/gmmkit"))
       for f in files:lines() do
         local name = f:match("^(.-)%.lua$")

@@ -83,6 +83,16 @@ function M.make_files(gk, dir)
   os.execute("mkdir -p '" .. dir .. "/wavs' '" .. dir .. "/out' '" .. dir .. "/cwd'")
   gk.audio.save(dir .. "/wavs/a.wav", gk.audio.signal(t, 8000))
   gk.audio.save(dir .. "/wavs/b.wav", gk.audio.signal(t, 8000))
+  -- A Kaldi data directory (gk.kaldi.data_dir), one entry a pipe.
+  os.execute("mkdir -p '" .. dir .. "/dd'")
+  local function put(name, text)
+    local f = assert(io.open(dir .. "/dd/" .. name, "w"))
+    f:write(text)
+    f:close()
+  end
+  put("utt2spk", "s-a s\ns-b s\n")
+  put("spk2utt", "s s-a s-b\n")
+  put("wav.scp", "s-a " .. dir .. "/wavs/a.wav\ns-b cat '" .. dir .. "/wavs/b.wav' |\n")
   os.execute("mkfifo '" .. dir .. "/fifo' && ln -s loop '" .. dir .. "/loop' && ln -s /dev/null '" ..
              dir .. "/devnull' && mkdir -p '" .. dir .. "/self' && ln -s .. '" .. dir .. "/self/up'")
 end
@@ -201,6 +211,8 @@ local OVERRIDE = {
                      function(c) return {file = c.dir .. "/out/d.png"} end},
   ["gk.plot.convergence"] = {function(c) return {{label = "a", info = {history = {{seconds = 0.1, ise = 1, nise = 0.5}}}}} end,
                              function(c) return {file = c.dir .. "/out/c.png"} end},
+  ["gk.kaldi.data_dir"] = {function(c) return c.dir .. "/dd" end},
+  ["gk.core.read_text"] = {function(c) return c.dir .. "/dd/utt2spk" end},
   ["gk.experiment.write"] = {function(c) return c.dir .. "/out/w.txt" end, function() return "text" end},
   ["gk.experiment.mkdir"] = {function(c) return c.dir .. "/out/sub" end},
   ["gk.experiment.speech_folder"] = {function(c) return c.dir .. "/wavs" end, function(c) return c.dir .. "/out" end},
@@ -322,7 +334,7 @@ function M.targets(gk, c)
     end
   end
   for _, k in ipairs{"set_threads", "threads", "cores", "seconds", "interrupted", "doc"} do add("gk." .. k, gk[k]) end
-  for _, k in ipairs{"suggest", "setdoc"} do add("gk.core." .. k, gk.core[k]) end
+  for _, k in ipairs{"suggest", "setdoc", "read_text"} do add("gk.core." .. k, gk.core[k]) end
   local objects = {
     {"Matrix", c.new.X}, {"Gmm", c.new.g}, {"Stats", c.new.stats}, {"Signal", c.new.signal}, {"Mfcc", c.new.mfcc},
     {"Trainer", c.new.trainer}, {"Selector", c.new.selector},
