@@ -31,6 +31,7 @@ local opt = ex.options(arg, {
   subsample = smoke and 1 or 2,
   gselect = smoke and 5 or 20,
   clusters = smoke and 4 or 64,
+  reg = 0.05,
   seed = 1,
 }, "kaldi_recipe.lua: data directory -> archive -> diagonal and full UBMs (Kaldi's schedule) -> selector -> EER")
 ex.mkdir(opt.out)
@@ -98,11 +99,15 @@ for k = 1, diag.components do
 end
 local full0 = gk.gmm.new{weights = w, means = means, covariances = covs, covariance_type = "full"}
 t0 = gk.seconds()
+-- A ridge on every covariance (reg): this corpus gives a component tens of frames, too few
+-- for a 60 x 60 covariance (a recipe's hundreds of hours give it thousands); without it the
+-- covariances collapse and their inverses no longer fit Kaldi's float format.
 local full, finfo = gk.gmm.train(train_scp, {init = full0, max_iter = opt.full_iters, tol = 0,
   subsample = opt.subsample, gselect = {top = opt.gselect, clusters = 0, refresh = opt.full_iters},
-  min_weight = 1e-4, chunk_frames = 100000})
-step("full-covariance UBM: %d iterations in %.1f s; mean log-likelihood %.3f (diagonal %.3f)", opt.full_iters,
-  gk.seconds() - t0, finfo.history[#finfo.history], diag:log_likelihood(train_scp))
+  min_weight = 1e-4, reg = opt.reg, chunk_frames = 100000})
+step("full-covariance UBM: %d iterations in %.1f s; mean log-likelihood %.3f (diagonal %.3f), held out %.3f " ..
+  "(diagonal %.3f)", opt.full_iters, gk.seconds() - t0, finfo.history[#finfo.history], diag:log_likelihood(train_scp),
+  full:log_likelihood(test_scp), diag:log_likelihood(test_scp))
 
 -- 5. Kaldi's binary models, both ways
 diag:save_kaldi(opt.out .. "/final.dubm", {binary = true})
