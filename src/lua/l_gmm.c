@@ -1422,9 +1422,13 @@ static int trainer_from_source(lua_State *L, const gk_gmm_train_opts *o, const t
   if (st == GK_OK) st = gk_gmm_train_check(&b->x, o, b->comm, NULL, &e);
   if (st != GK_OK) gkL_raise(L, &e);
   trainer_start(L, b, o, s);
-  /* The sample made the initial model and the fingerprint; the iterations read the source. */
+  /* The sample made the initial model and the fingerprint; the iterations read the source,
+   * whose frames (of all ranks) are the trainer's. */
   gk_matrix_release(&b->sample, NULL);
   b->x.nparts = 0;
+  double frames = (double)b->frames;
+  if (gk_comm_sum_doubles(b->comm, &frames, 1, &e) != GK_OK) gkL_raise(L, &e);
+  b->t->frames = frames;
   return 1;
 }
 

@@ -90,6 +90,7 @@ describe("training streamed from disk", function()
     train(scp, {max_iter = 2, checkpoint = ck})
     local g, info = train(scp, {max_iter = 5, checkpoint = ck, resume = true})
     assert.is_true(info.resumed)
+    assert.are.equal(select(2, train(X, {max_iter = 1})).frames, info.frames)
     assert.is_true(rel_diff(ref, g) < 1e-12)
     local fewer = {}
     for i = 1, 20 do fewer[i] = paths[i] end
