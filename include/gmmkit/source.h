@@ -3,8 +3,8 @@
  * statistics run on more frames than memory holds.
  *
  * A source is one Kaldi rspecifier ("scp:feats.scp", "ark:feats.ark", "ark:cmd |", ...;
- * gmmkit/kaldi.h) or a list of feature files (".npy" files; any other name is read as an
- * HTK parameter file). It is read in passes: gk_source_next hands out the next chunk, the
+ * gmmkit/kaldi.h) or a list of files: ".npy" files and HTK parameter files (any other
+ * name) hold one matrix each, Kaldi archives (".ark") all of theirs, in order. It is read in passes: gk_source_next hands out the next chunk, the
  * following matrices in order until they hold at least chunk_frames frames (a matrix is
  * never split, so a chunk may exceed that by one matrix), and a pass ends with *done = 1;
  * gk_source_rewind starts the next pass, which delivers the same matrices in the same
@@ -13,7 +13,8 @@
  *
  * Shares (MPI): with shares > 1 a source keeps only the entries i (0-based, in list or
  * table order) with i % shares == share, so that each rank reads its share of the scp
- * lines (the others are skipped without reading their values where the format allows).
+ * lines (the others are skipped without reading their values where the format allows);
+ * the entries of a list are its files, an archive among them read whole by one rank.
  *
  * Errors name the file (for Kaldi tables also the key and the byte offset). A source is
  * used by one thread at a time; its prefetch thread is its own business.

@@ -79,7 +79,7 @@ core.setdoc(M.train,
   "min_weight_action=\"resplit\", reg=1e-6, subsample=1, threads=, progress=, checkpoint=, " ..
   "resume=false, init_frames=, comm=, gselect=, chunk_frames=}) -> Gmm, info\n" ..
   "Trains a GMM by EM on X (a Matrix or a list of matrices, one per file, never stacked; or data " ..
-  "on disk read in chunks every iteration: a Kaldi rspecifier or a list of .npy/HTK files, see " ..
+  "on disk read in chunks every iteration: a Kaldi rspecifier or a list of .npy, HTK and .ark files, see " ..
   "help(gk.gmm.trainer) for chunk_frames and the initial model's sample). " ..
   "init: \"kmeans++\", \"kmeans\", \"random\", \"split\" (binary splitting from one component, " ..
   "4 EM iterations per stage, as UBM recipes) or a Gmm to start from. tol: stop when the mean " ..

@@ -102,13 +102,73 @@ static gk_status read_htk(const char *path, gk_matrix *m, gk_error *err) {
   return st;
 }
 
-/* The next entry of this share from the files into *m; *done at the end. */
-static gk_status next_file(gk_source *s, gk_matrix *m, int *done, gk_error *err) {
-  while (s->entry < s->npaths && s->entry % s->o.shares != s->o.share) s->entry++;
-  *done = s->entry >= s->npaths;
-  if (*done) return GK_OK;
-  const char *p = s->paths[s->entry++];
-  return has_suffix(p, ".npy") ? read_npy(p, m, err) : read_htk(p, m, err);
+/* Rows of a .npy or HTK file from its header. */
+static gk_status file_rows(const char *p, size_t *rows, gk_error *err) {
+  gk_status st;
+  if (!has_suffix(p, ".npy")) {
+    gk_htk_header h;
+    st = gk_htk_read_header(p, &h, err);
+    *rows = st == GK_OK ? h.frames : 0;
+    return st;
+  }
+  FILE *f = gk_open_regular(p, NULL, err);
+  if (!f) return err ? err->status : GK_EIO;
+  gk_npy_header h;
+  st = gk_npy_read_header(f, &h, err);
+  fclose(f);
+  if (st != GK_OK) gk_error_prefix(err, p);
+  *rows = st == GK_OK ? h.rows : 0;
+  return st;
+}
+
+/* Opens the list's archive p as the reader of its matrices. Kaldi would read a name ending
+ * in '|' as a command and "-" as the standard input: such a name is refused. */
+static gk_status open_archive(gk_source *s, const char *p, gk_error *err) {
+  size_t n = strlen(p);
+  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  if ((n > 0 && p[n - 1] == '|') || strcmp(p, "-") == 0)
+    return gk_fail(err, GK_EINVAL, "%s: a file name that Kaldi reads as a command or the standard input; give "
+                   "such a source as an rspecifier (\"ark:cmd |\")", p);
+  char *spec = gk_scratch_alloc(n + 5, 1);
+  if (!spec) return gk_fail_nomem(err);
+  memcpy(spec, "ark:", 4);
+  memcpy(spec + 4, p, n);
+  spec[n + 4] = '\0';
+  gk_status st = gk_kaldi_reader_open(&s->reader, spec, err);
+  gk_scratch_free(spec);
+  return st;
+}
+
+/* The next matrix of this share from the files (its rows alone when m is NULL): a .npy or
+ * HTK file is one matrix, a Kaldi archive (.ark) all of its own in order; the list's items
+ * are shared, whole. *done at the end. */
+static gk_status next_file(gk_source *s, gk_matrix *m, size_t *rows, int *done, gk_error *err) {
+  for (;;) {
+    gk_status st = GK_OK;
+    if (s->reader) {  /* inside an archive of the list */
+      const char *key;
+      size_t cols;
+      gk_dtype dt;
+      st = gk_kaldi_reader_next_header(s->reader, &key, rows, &cols, &dt, done, err);
+      if (st == GK_OK && !*done && m && (st = gk_matrix_alloc(m, *rows, cols, dt, NULL, err)) == GK_OK &&
+          (st = gk_kaldi_reader_read_data(s->reader, m, err)) != GK_OK)
+        gk_matrix_release(m, NULL);
+      if (st != GK_OK || !*done) return st;
+      gk_kaldi_reader_close(s->reader);
+      s->reader = NULL;
+    }
+    while (s->entry < s->npaths && s->entry % s->o.shares != s->o.share) s->entry++;
+    *done = s->entry >= s->npaths;
+    if (*done) return GK_OK;
+    const char *p = s->paths[s->entry++];
+    if (has_suffix(p, ".ark")) st = open_archive(s, p, err);
+    else if (m) st = has_suffix(p, ".npy") ? read_npy(p, m, err) : read_htk(p, m, err);
+    else st = file_rows(p, rows, err);
+    if (st != GK_OK || !has_suffix(p, ".ark")) {
+      if (m && st == GK_OK) *rows = m->rows;
+      return st;
+    }
+  }
 }
 
 /* The next entry of this share from the table into *m (the others' values skipped). */
@@ -136,7 +196,8 @@ static void fill(gk_source *s, chunk_buf *b) {
     gk_matrix m;
     memset(&m, 0, sizeof m);
     int done = 0;
-    b->st = s->spec ? next_table(s, &m, &done, &b->err) : next_file(s, &m, &done, &b->err);
+    size_t rows;
+    b->st = s->spec ? next_table(s, &m, &done, &b->err) : next_file(s, &m, &rows, &done, &b->err);
     if (b->st == GK_OK && done) b->end = 1;
     else if (b->st == GK_OK) b->st = buf_push(b, &m, &b->err);
   }
@@ -265,34 +326,15 @@ gk_status gk_source_rewind(gk_source *s, gk_error *err) {
  * next header (the value skipped). *done at the end of the entries. */
 static gk_status next_rows(gk_source *s, size_t *rows, int *done, gk_error *err) {
   gk_status st = GK_OK;
-  if (s->spec) {
-    if (!s->reader) st = gk_kaldi_reader_open(&s->reader, s->spec, err);
-    for (*done = 0; st == GK_OK;) {
-      const char *key;
-      size_t cols;
-      gk_dtype dt;
-      st = gk_kaldi_reader_next_header(s->reader, &key, rows, &cols, &dt, done, err);
-      if (st != GK_OK || *done || s->entry++ % s->o.shares == s->o.share) return st;
-    }
-    return st;
+  if (!s->spec) return next_file(s, NULL, rows, done, err);
+  if (!s->reader) st = gk_kaldi_reader_open(&s->reader, s->spec, err);
+  for (*done = 0; st == GK_OK;) {
+    const char *key;
+    size_t cols;
+    gk_dtype dt;
+    st = gk_kaldi_reader_next_header(s->reader, &key, rows, &cols, &dt, done, err);
+    if (st != GK_OK || *done || s->entry++ % s->o.shares == s->o.share) return st;
   }
-  while (s->entry < s->npaths && s->entry % s->o.shares != s->o.share) s->entry++;
-  *done = s->entry >= s->npaths;
-  if (*done) return GK_OK;
-  const char *p = s->paths[s->entry++];
-  if (!has_suffix(p, ".npy")) {
-    gk_htk_header h;
-    st = gk_htk_read_header(p, &h, err);
-    *rows = h.frames;
-    return st;
-  }
-  FILE *f = gk_open_regular(p, NULL, err);
-  if (!f) return err ? err->status : GK_EIO;
-  gk_npy_header h;
-  st = gk_npy_read_header(f, &h, err);
-  fclose(f);
-  if (st != GK_OK) gk_error_prefix(err, p);
-  *rows = h.rows;
   return st;
 }
 

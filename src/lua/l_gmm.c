@@ -1694,7 +1694,7 @@ static const gkL_Reg gmm_methods[] = {
   {"log_likelihood", l_log_likelihood,
    "g:log_likelihood(X[, {selector=, search=1, top=5}]) -> number\n"
    "Mean natural-log density per frame of X (a Matrix, a list of matrices or a table of rows; or "
-   "data on disk, read in chunks: a Kaldi rspecifier or a list of .npy/HTK files). "
+   "data on disk, read in chunks: a Kaldi rspecifier or a list of .npy, HTK and .ark files). "
    "With selector = sel (gk.gmm.selector of this model): the density summed over each frame's top "
    "components among the members of its `search` best clusters."},
   {"score_samples", l_score_samples,
@@ -1723,7 +1723,7 @@ static const gkL_Reg gmm_methods[] = {
    "g:accumulate(X[, stats[, {selector=, search=1, top=5}]]) -> Stats\n"
    "E-step: the sufficient statistics of X under the model (occupancies, first and second "
    "order sums, log-likelihood sum and frame count, float64), added into `stats` when given. X may "
-   "be data on disk, read in chunks: a Kaldi rspecifier (\"scp:feats.scp\") or a list of .npy/HTK files. "
+   "be data on disk, read in chunks: a Kaldi rspecifier (\"scp:feats.scp\") or a list of .npy, HTK and .ark files. "
    "Merge statistics from several processes with stats:merge and finish the iteration with "
    "g:update(stats). With selector = sel: each frame's responsibilities spread over its selected "
    "components only (Kaldi's gselect)."},
@@ -1807,8 +1807,8 @@ static const gkL_Reg gmm_funcs[] = {
    "gk.gmm.trainer(X[, opts]) -> Trainer\n"
    "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "
    "(its options, the same checks and messages), then t:step() per iteration, t:model(), t:save(path). "
-   "X may be data on disk: a Kaldi rspecifier (\"scp:feats.scp\", \"ark:cmd |\") or a list of .npy/HTK "
-   "files, read every iteration in chunks of chunk_frames=262144 frames or more (whole matrices; the "
+   "X may be data on disk: a Kaldi rspecifier (\"scp:feats.scp\", \"ark:cmd |\") or a list of .npy, HTK "
+   "and .ark files, read every iteration in chunks of chunk_frames=262144 frames or more (whole matrices; the "
    "next chunk read while this one is scored), giving the model training on the same matrices in "
    "memory gives; the initial model is made from an evenly spread sample of init_frames (default "
    "500000) frames, and under MPI each rank reads every size-th entry from its rank on. "

@@ -69,6 +69,22 @@ describe("training streamed from disk", function()
     end
   end)
 
+  it("from a list of archives and feature files, an archive's matrices in order", function()
+    local a = gk.kaldi.writer("ark:" .. dir .. "/a.ark")
+    for i = 1, 10 do a:write(string.format("a%02d", i), X[i]) end
+    a:close()
+    local list = {dir .. "/a.ark", paths[11], paths[12]}
+    local b = gk.kaldi.writer("ark:" .. dir .. "/b.ark")
+    for i = 13, #X do b:write(string.format("b%02d", i), X[i]) end
+    b:close()
+    list[4] = dir .. "/b.ark"
+    local ref, ri = train(X)
+    local g, info = train(list, {chunk_frames = 600})
+    assert.are.equal(ri.frames, info.frames)
+    assert.is_true(rel_diff(ref, g) < 1e-10)
+    assert.error_matches(function() train({paths[1], dir .. "/x.ark |"}) end, "x.ark |")
+  end)
+
   it("with subsample, Gaussian selection kept between refreshes, and binary splitting", function()
     local ref = train(X, {subsample = 3})
     assert.is_true(rel_diff(ref, train(scp, {subsample = 3, chunk_frames = 1000})) < 1e-10)
