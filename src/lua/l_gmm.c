@@ -567,6 +567,9 @@ static gk_source *push_source(lua_State *L, int idx, const gk_source_opts *so) {
   gk_error e;
   clear_err(&e);
   gk_status st = spec ? gk_source_open_table(box, spec, so, &e) : gk_source_open_files(box, paths, n, so, &e);
+  if (st == GK_EINVAL && spec)  /* not an rspecifier: say what the argument may be */
+    luaL_argerror(L, idx, lua_pushfstring(L, "a Matrix, a list of matrices, or data on disk (a Kaldi rspecifier "
+                                             "or a list of files) expected: %s", e.message));
   if (st != GK_OK) gkL_raise(L, &e);
   return *box;
 }

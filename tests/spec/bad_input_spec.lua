@@ -270,8 +270,11 @@ local function bad_inputs()
      function() return gk.gmm.train({M, gk.matrix.new(5, 2)}, {components = 1}) end},
     {"gmm.train empty list", "no data: 0 frames",
      function() return gk.gmm.train({}, {components = 1}) end},
-    {"gmm.train not matrix", "Matrix or list of matrices expected, got string",
+    {"gmm.train not matrix", "bad argument #1 to 'train' (a Matrix, a list of matrices, or data on disk (a Kaldi " ..
+     "rspecifier or a list of files) expected: bad rspecifier 'abc'",
      function() return gk.gmm.train("abc", {components = 1}) end},
+    {"gmm.train not data", "Matrix or list of matrices expected, got boolean",
+     function() return gk.gmm.train(true, {components = 1}) end},
     {"gmm.train negative tol", "option 'tol' must be >= 0, got -1",
      function() return gk.gmm.train(M, {tol = -1}) end},
     {"gmm.train NaN tol", "option 'tol' must be a number, got NaN",
