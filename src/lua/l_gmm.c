@@ -824,6 +824,21 @@ static gk_status acc_chunk(void *ctx, const gk_gmm_data *x, gk_error *e) {
   return accumulate_with(c->g, (gk_gmm_data *)x, c->sel, c->search, c->top, c->stats, c->a, e);
 }
 
+/* Adds the statistics of the data at `arg` (matrices, or data on disk read in chunks)
+ * under g to *target (created when NULL). */
+static gk_status accumulate_arg(lua_State *L, int arg, gk_gmm *g, gk_selector *sel, size_t search, size_t top,
+                                gk_gmm_stats **target, gk_allocator *a, gk_error *e) {
+  if (is_source(L, arg)) {
+    acc_pass c = {g, sel, search, top, target, a};
+    gk_status st = each_chunk(push_source(L, arg, NULL), acc_chunk, &c, e);
+    if (st == GK_OK && !*target) st = gk_fail(e, GK_EINVAL, "no data: the source holds no frames");
+    return st;
+  }
+  gk_gmm_data x;
+  check_data(L, arg, &x, 1);
+  return accumulate_with(g, &x, sel, search, top, target, a, e);
+}
+
 /* g:accumulate(X[, stats[, {selector=, search=, top=}]]): X matrices, or on disk. */
 static int l_accumulate(lua_State *L) {
   gk_gmm *g = gkL_checkgmm(L, 1);
@@ -831,18 +846,12 @@ static int l_accumulate(lua_State *L) {
   gkL_checkoptions(L, 4, selection_keys);
   size_t search, top;
   gk_selector *sel = read_ubm_selection(L, 4, &search, &top, 0, -1);
-  gk_source *src = is_source(L, 2) ? push_source(L, 2, NULL) : NULL;
-  gk_gmm_data x;
-  if (!src) check_data(L, 2, &x, 1);
   gk_error e;
-  clear_err(&e);
   gk_allocator a = gkL_allocator(L);
   gk_gmm_stats **target = into ? &into : push_stats_box(L);
-  acc_pass c = {g, sel, search, top, target, &a};
-  gk_status st = src ? each_chunk(src, acc_chunk, &c, &e) : accumulate_with(g, &x, sel, search, top, target, &a, &e);
-  if (st == GK_OK && !*target) st = gk_fail(&e, GK_EINVAL, "no data: the source holds no frames");
-  if (st != GK_OK) gkL_raise(L, &e);
-  if (into) lua_pushvalue(L, 3);
+  int result = into ? 3 : lua_gettop(L);
+  if (accumulate_arg(L, 2, g, sel, search, top, target, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  lua_pushvalue(L, result);
   return 1;
 }
 
@@ -891,12 +900,10 @@ static int l_map_adapt(lua_State *L) {
   int variances = gkL_optboolean(L, 3, "variances", 0);
   size_t search, top;
   gk_selector *sel = read_ubm_selection(L, 3, &search, &top, 0, -1);
-  gk_gmm_data x;
-  check_data(L, 2, &x, 1);
   gk_error e;
   gk_gmm_stats **sbox = push_stats_box(L);
   gk_allocator a = gkL_allocator(L);
-  if (accumulate_with(ubm, &x, sel, search, top, sbox, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  if (accumulate_arg(L, 2, ubm, sel, search, top, sbox, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
   gk_gmm **box = gkL_newgmm(L);
   if (gk_gmm_map(ubm, *sbox, r, means, weights, variances, box, &a, &e) != GK_OK) gkL_raise(L, &e);
   return 1;
@@ -1738,7 +1745,8 @@ static const gkL_Reg gmm_methods[] = {
   {"map_adapt", l_map_adapt,
    "g:map_adapt(X[, {relevance=16, means=true, weights=false, variances=false, selector=, search=, top=}]) -> Gmm\n"
    "Reynolds-style MAP adaptation of this UBM to the frames X (Reynolds, Quatieri and Dunn "
-   "2000): each component moves toward the data by alpha_k = n_k / (n_k + relevance). With "
+   "2000; X may be data on disk, as for g:accumulate): each component moves toward the data by "
+   "alpha_k = n_k / (n_k + relevance). With "
    "selector = sel its statistics come from each frame's selected components (g:accumulate)."},
   {"save", l_save,
    "g:save(path)\n"

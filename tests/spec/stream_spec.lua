@@ -124,6 +124,7 @@ describe("training streamed from disk", function()
     local sel = gk.gmm.selector(g0, {clusters = 3})
     assert.is_true(math.abs(g0:log_likelihood(X, {selector = sel, top = 2}) -
                             g0:log_likelihood(ark, {selector = sel, top = 2})) < 1e-12)
+    assert.is_true(helper.max_abs_diff(g0:map_adapt(X):means(), g0:map_adapt(paths):means()) < 1e-9)
     local sa, sb = g0:accumulate(X, nil, {selector = sel, top = 2}), g0:accumulate(ark, nil, {selector = sel, top = 2})
     assert.is_true(helper.max_abs_diff(sa:zero(), sb:zero()) < 1e-9)
   end)
