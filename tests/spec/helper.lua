@@ -41,6 +41,25 @@ function M.max_abs_diff(a, b)
   return m
 end
 
+--- The bytes of the file at path; an error when it cannot be read, or nil with missing_ok.
+function M.read_file(path, missing_ok)
+  local f, why = io.open(path, "rb")
+  if not f then
+    if missing_ok then return nil end
+    error(why, 2)
+  end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Writes the bytes s to the file at path (replacing it).
+function M.write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
 --- The build's host and source folders (set by CTest).
 M.host = os.getenv("GMMKIT_HOST")
 M.source_dir = os.getenv("GMMKIT_SOURCE_DIR") or "."

@@ -3,25 +3,12 @@
 -- session on a terminal is checked by scripts/repl-check (tmux), run here when tmux is
 -- installed. GMMKIT_HOST is the path of the built host (set by CTest).
 
+local H = require "spec_helper"
 local host = os.getenv("GMMKIT_HOST")
 local source_dir = os.getenv("GMMKIT_SOURCE_DIR") or "."
 
 local function q(s) -- shell quoting
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
 end
 
 local tmp = os.tmpname()
@@ -33,11 +20,11 @@ local function path(name) return tmp .. "/" .. name end
 --- stderr and the exit code.
 local function sh(cmdline, input)
   local inf, errf = path("stdin.txt"), path("stderr.txt")
-  spit(inf, input or "")
+  H.write_file(inf, input or "")
   local p = assert(io.popen("(" .. cmdline .. ") <" .. q(inf) .. " 2>" .. q(errf), "r"))
   local out = p:read("a")
   local _, _, code = p:close()
-  return out, slurp(errf) or "", code
+  return out, H.read_file(errf, true) or "", code
 end
 
 --- Runs the host with the given arguments (each quoted).
@@ -64,7 +51,7 @@ describe("gmmkit host", function()
   describe("scripts", function()
     it("see `arg` like lua.c: script at 0, arguments from 1, options below 0, and ...", function()
       local script = path("args.lua")
-      spit(script, [[
+      H.write_file(script, [[
 print(#arg, arg[0], arg[1], arg[2], arg[-1], arg[-2], arg[-3])
 print(select("#", ...), ...)
 ]])
@@ -78,7 +65,7 @@ print(select("#", ...), ...)
 
     it("have the globals gk (the gmmkit module) and help (= gk.help)", function()
       local script = path("globals.lua")
-      spit(script, 'print(gk == require("gmmkit"), help == gk.help, type(help), type(gk.matrix))\n')
+      H.write_file(script, 'print(gk == require("gmmkit"), help == gk.help, type(help), type(gk.matrix))\n')
       local out, err, code = run({ script })
       assert.are.equal(0, code, err)
       assert.are.equal("true\ttrue\tfunction\ttable\n", out)
@@ -86,7 +73,7 @@ print(select("#", ...), ...)
 
     it("exit non-zero on an error, with 'gmmkit: ' and a traceback naming file:line", function()
       local script = path("fails.lua")
-      spit(script, [[
+      H.write_file(script, [[
 local function inner(t)
   return t.field -- line 2: t is nil
 end
@@ -103,7 +90,7 @@ local x = inner(nil)
 
     it("exit non-zero on a syntax error and on a missing file, naming the file", function()
       local script = path("syntax.lua")
-      spit(script, "local x = = 1\n")
+      H.write_file(script, "local x = = 1\n")
       local _, err, code = run({ script })
       assert.are_not.equal(0, code)
       assert.truthy(err:find("^gmmkit: " .. script:gsub("%p", "%%%0") .. ":1: unexpected symbol"), err)
@@ -129,7 +116,7 @@ local x = inner(nil)
       assert.are.equal(0, code, err)
       assert.are.equal("stdin\t-\tp\tq\n", out)
       local script = path("-e")
-      spit(script, 'print("dashed", arg[1])\n')
+      H.write_file(script, 'print("dashed", arg[1])\n')
       local cwd_cmd = "cd " .. q(tmp) .. " && " .. q(host) .. " -- -e z"
       out, err, code = sh(cwd_cmd)
       assert.are.equal(0, code, err)
@@ -153,7 +140,7 @@ local x = inner(nil)
       assert.are.equal(0, code, err)
       local version, lua = out:match("^gmmkit (%S+) %((Lua 5%.4%.%d+)%)\n$")
       assert.truthy(version, out)
-      local cm = assert(slurp(source_dir .. "/CMakeLists.txt"))
+      local cm = H.read_file(source_dir .. "/CMakeLists.txt")
       assert.are.equal(cm:match("project%(gmmkit VERSION ([%d.]+)"), version)
       local gkv = run({ "-e", "io.write(gk.version)" })
       assert.are.equal(gkv, version)
@@ -200,7 +187,7 @@ local x = inner(nil)
     end)
 
     it("-E ignores LUA_PATH_5_4", function()
-      spit(path("hostspec_mod.lua"), "return 'found'\n")
+      H.write_file(path("hostspec_mod.lua"), "return 'found'\n")
       local env = { LUA_PATH_5_4 = tmp .. "/?.lua" }
       local out, err, code = run({ "-e", "print((require 'hostspec_mod'))" }, nil, env)
       assert.are.equal(0, code, err)
@@ -212,7 +199,7 @@ local x = inner(nil)
 
     it("-i runs the session after the script, which sees the script's globals", function()
       local script = path("setvar.lua")
-      spit(script, "answer = 42\n")
+      H.write_file(script, "answer = 42\n")
       local out, err, code = run({ "-i", script }, "answer\n")
       assert.are.equal(0, code, err)
       assert.are.equal("42\n", out)
@@ -225,7 +212,7 @@ local x = inner(nil)
     local function interrupt(args, input)
       local mark, inf = path("started"), path("bg_stdin.txt")
       os.remove(mark)
-      spit(inf, input or "") -- a background job's stdin would be /dev/null
+      H.write_file(inf, input or "") -- a background job's stdin would be /dev/null
       local cmd = {}
       for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
       local line = "env MARK=" .. q(mark) .. " " .. q(host) .. " " .. table.concat(cmd, " ") ..
@@ -237,7 +224,7 @@ local x = inner(nil)
 
     it("stops a running script with 'interrupted!' and a non-zero exit", function()
       local script = path("loop.lua")
-      spit(script, started .. "\nwhile true do end\n")
+      H.write_file(script, started .. "\nwhile true do end\n")
       local _, err, code = interrupt({ script })
       assert.are_not.equal(0, code)
       assert.truthy(err:find("^gmmkit: interrupted!\nstack traceback:"), err)
@@ -246,11 +233,11 @@ local x = inner(nil)
 
     it("ends a script with status 130 (128 + SIGINT), as a shell reports a command killed by Ctrl-C", function()
       local script = path("loop130.lua")
-      spit(script, started .. "\nwhile true do end\n")
+      H.write_file(script, started .. "\nwhile true do end\n")
       local _, err, code = interrupt({ script })
       assert.are.equal(130, code, err)
       -- a script that fails on its own still ends with 1
-      spit(script, "error('no')\n")
+      H.write_file(script, "error('no')\n")
       _, err, code = run({ script })
       assert.are.equal(1, code, err)
     end)
@@ -258,7 +245,7 @@ local x = inner(nil)
     it("says 'interrupted' for an extraction stopped by Ctrl-C, blaming no file", function()
       local wav = source_dir .. "/tests/data/mfcc/chirp8k.wav"
       local script = path("extract_int.lua")
-      spit(script, "local files = {} for i = 1, 400000 do files[i] = " .. string.format("%q", wav) .. " end\n" ..
+      H.write_file(script, "local files = {} for i = 1, 400000 do files[i] = " .. string.format("%q", wav) .. " end\n" ..
         started .. "\ngk.features.extract(files, {preset = 'paper', progress = false})\n")
       local _, err, code = interrupt({ script })
       assert.are.equal(130, code, err)
@@ -302,7 +289,7 @@ local x = inner(nil)
         return
       end
       local script = path("em_pcall.lua")
-      spit(script, "local X = gk.matrix.random(20000, 10, {seed = 1, dtype = 'float32'})\n" .. started ..
+      H.write_file(script, "local X = gk.matrix.random(20000, 10, {seed = 1, dtype = 'float32'})\n" .. started ..
           "\nlocal ok = pcall(gk.gmm.train, X, {components = 16, max_iter = 100000, tol = 0, init = 'random', seed = 1})" ..
           "\nprint('after pcall', ok)\n")
       local out, err, code = interrupt({ script })

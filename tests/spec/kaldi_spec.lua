@@ -6,19 +6,6 @@ local H = require "spec_helper"
 
 local data = H.source_dir .. "/tests/data/kaldi/"
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
 local function sub(m, r0, r1, c0, c1)  -- 1-based inclusive block of m
   local rows, cols = {}, {}
   for i = r0, r1 do rows[#rows + 1] = i end
@@ -110,8 +97,8 @@ describe("gk.kaldi", function()
     end
     assert.is_true(w:close())
     t:close()
-    assert.is_true(slurp(tmp .. "/cm.ark") == slurp(data .. "feats_compressed.ark"))
-    assert.is_true(slurp(tmp .. "/t.ark") == slurp(data .. "feats_ascii.ark"))
+    assert.is_true(H.read_file(tmp .. "/cm.ark") == H.read_file(data .. "feats_compressed.ark"))
+    assert.is_true(H.read_file(tmp .. "/t.ark") == H.read_file(data .. "feats_ascii.ark"))
     local vb = gk.kaldi.writer("ark:" .. tmp .. "/v.ark")
     local vt = gk.kaldi.writer("ark,t:" .. tmp .. "/vt.ark")
     for k, m in gk.kaldi.read("ark:" .. data .. "conf.ark") do
@@ -120,14 +107,14 @@ describe("gk.kaldi", function()
     end
     vb:close()
     vt:close()
-    assert.is_true(slurp(tmp .. "/v.ark") == slurp(data .. "conf.ark"))
-    assert.is_true(slurp(tmp .. "/vt.ark") == slurp(data .. "conf_ascii.ark"))
+    assert.is_true(H.read_file(tmp .. "/v.ark") == H.read_file(data .. "conf.ark"))
+    assert.is_true(H.read_file(tmp .. "/vt.ark") == H.read_file(data .. "conf_ascii.ark"))
   end)
 
   it("reads script files with offsets and ranges, into text, binary and compressed archives", function()
     local m1, m2 = bin.matrices[1], bin.matrices[2]
     local a = data .. "feats_ascii.ark"
-    spit(tmp .. "/a.scp", table.concat({
+    H.write_file(tmp .. "/a.scp", table.concat({
       "u1 " .. a .. ":39",
       "u2 " .. a .. ":35877",
       "all " .. a .. ":35877[:]",
@@ -151,8 +138,8 @@ describe("gk.kaldi", function()
       local w = gk.kaldi.writer("ark,scp:" .. tmp .. "/b.ark," .. tmp .. "/b.scp", {compress = c})
       for k, m in ipairs(bin.matrices) do w:write(bin.keys[k], m) end
       w:close()
-      local scp = slurp(tmp .. "/b.scp")
-      local ark = slurp(tmp .. "/b.ark")
+      local scp = H.read_file(tmp .. "/b.scp")
+      local ark = H.read_file(tmp .. "/b.ark")
       local lines = {}
       for key, path, off in scp:gmatch("(%S+) (%S+):(%d+)\n") do
         assert.are.equal(tmp .. "/b.ark", path)
@@ -161,7 +148,7 @@ describe("gk.kaldi", function()
         lines[#lines + 1] = key .. " " .. path .. ":" .. off .. "[10:19,2:4]"
       end
       assert.are.equal(2, #lines)
-      spit(tmp .. "/r.scp", table.concat(lines, "\n") .. "\n")
+      H.write_file(tmp .. "/r.scp", table.concat(lines, "\n") .. "\n")
       local whole = gk.kaldi.read_all("scp:" .. tmp .. "/b.scp")
       local part = gk.kaldi.read_all("scp:" .. tmp .. "/r.scp")
       for k = 1, 2 do
@@ -192,7 +179,7 @@ describe("gk.kaldi", function()
       local w = gk.kaldi.writer("ark:" .. path, {compress = c[1]})
       w:write("x", X)
       w:close()
-      assert.are.equal("x \0B" .. c[3], slurp(path):sub(1, 4 + #c[3]))
+      assert.are.equal("x \0B" .. c[3], H.read_file(path):sub(1, 4 + #c[3]))
       local back = gk.kaldi.read_all("ark:" .. path).matrices[1]
       local tol = c[2]
       for j = 1, X:cols() do
@@ -205,7 +192,7 @@ describe("gk.kaldi", function()
     local w = gk.kaldi.writer("ark:" .. tmp .. "/auto.ark", {compress = true})
     w:write("small", small)
     w:close()
-    assert.are.equal("small \0BCM2 ", slurp(tmp .. "/auto.ark"):sub(1, 12))
+    assert.are.equal("small \0BCM2 ", H.read_file(tmp .. "/auto.ark"):sub(1, 12))
     -- float64 matrices and vectors stay float64 and exact; text keeps 7 digits
     w = gk.kaldi.writer("ark:" .. tmp .. "/d.ark")
     w:write("d", D)
@@ -240,7 +227,7 @@ describe("gk.kaldi", function()
     assert.are.equal(2, n)
     -- a script-file entry that is a command printing one value (the archive after "KEY ")
     local key = bin.keys[1]
-    spit(tmp .. "/p.scp", "one tail -c +" .. (#key + 2) .. " '" .. data .. "feats.ark' |[0:9]\n")
+    H.write_file(tmp .. "/p.scp", "one tail -c +" .. (#key + 2) .. " '" .. data .. "feats.ark' |[0:9]\n")
     local r = gk.kaldi.read_all("scp:" .. tmp .. "/p.scp")
     assert.are.equal(0, H.max_abs_diff(r.matrices[1], sub(bin.matrices[1], 1, 10, 1, 13)))
     local out = H.run("cat '" .. data .. "conf.ark' | " .. H.host .. " -e 'local gk = require\"gmmkit\" " ..
@@ -248,14 +235,14 @@ describe("gk.kaldi", function()
     assert.matches("10033o1_20120208_180820_00672_00732 58;", out, 1, true)
     assert.error_matches(function() gk.kaldi.read_all("ark:exit 3 |") end, "command 'exit 3' failed %(exit status 3%)")
     -- a script-file entry without offset: a file holding one value (no key)
-    spit(tmp .. "/one.mat", slurp(data .. "feats.ark"):sub(#key + 2, 14874))
-    spit(tmp .. "/o.scp", "only " .. tmp .. "/one.mat\n")
+    H.write_file(tmp .. "/one.mat", H.read_file(data .. "feats.ark"):sub(#key + 2, 14874))
+    H.write_file(tmp .. "/o.scp", "only " .. tmp .. "/one.mat\n")
     r = gk.kaldi.read_all("scp:" .. tmp .. "/o.scp")
     assert.are.equal(0, H.max_abs_diff(r.matrices[1], bin.matrices[1]))
     -- a writer to standard output gives the file writer's bytes
     local so = H.run(H.host .. " -e 'local gk = require\"gmmkit\" local w = gk.kaldi.writer(\"ark:-\") " ..
                      "for k, m in gk.kaldi.read(\"ark:" .. data .. "conf.ark\") do w:write_vector(k, m) end w:close()'")
-    assert.is_true(so == slurp(data .. "conf.ark"))
+    assert.is_true(so == H.read_file(data .. "conf.ark"))
   end)
 
   it("closes the reader when a loop is left early", function()
@@ -265,31 +252,31 @@ describe("gk.kaldi", function()
   end)
 
   it("names the file, the key and the byte offset in errors", function()
-    local whole = slurp(data .. "feats.ark")
-    spit(tmp .. "/cut.ark", whole:sub(1, 20000))
+    local whole = H.read_file(data .. "feats.ark")
+    H.write_file(tmp .. "/cut.ark", whole:sub(1, 20000))
     assert.error_matches(function() gk.kaldi.read_all("ark:" .. tmp .. "/cut.ark") end,
       "cut%.ark: key 'AMI_ES2011a_H00_FEE041_0003714_0003915' at byte 14928: truncated %(expected 10348 bytes of matrix data, the file has 5072 left%)")
-    spit(tmp .. "/cut2.ark", whole:sub(1, 14874 + 45))
+    H.write_file(tmp .. "/cut2.ark", whole:sub(1, 14874 + 45))
     assert.error_matches(function() gk.kaldi.read_all("ark:cat " .. tmp .. "/cut2.ark |") end,
       "key 'AMI_ES2011a_H00_FEE041_0003714_0003915' at byte 14918: truncated %(expected the row count%)")
-    spit(tmp .. "/bad.ark", whole:sub(1, 14874 + 41) .. "XM " .. whole:sub(14874 + 45))
+    H.write_file(tmp .. "/bad.ark", whole:sub(1, 14874 + 41) .. "XM " .. whole:sub(14874 + 45))
     assert.error_matches(function() gk.kaldi.read_all("ark:" .. tmp .. "/bad.ark") end,
       "bad%.ark: key 'AMI_ES2011a_H00_FEE041_0003714_0003915' at byte 14915: unknown token 'XM'")
-    local cm = slurp(data .. "feats_compressed.ark")
-    spit(tmp .. "/cm.ark", cm:sub(1, 3000))
+    local cm = H.read_file(data .. "feats_compressed.ark")
+    H.write_file(tmp .. "/cm.ark", cm:sub(1, 3000))
     assert.error_matches(function() gk.kaldi.read_all("ark:" .. tmp .. "/cm.ark") end,
       "cm%.ark: key 'AMI_ES2011a_H00_FEE041_0003427_0003714' at byte 60: truncated %(expected 3809 bytes")
-    spit(tmp .. "/t.ark", "a  [\n 1 2\n 3 ]\n")
+    H.write_file(tmp .. "/t.ark", "a  [\n 1 2\n 3 ]\n")
     assert.error_matches(function() gk.kaldi.read_all("ark:" .. tmp .. "/t.ark") end,
       "t%.ark: key 'a' at byte 13: row 2 of a text matrix has 1 values, row 1 has 2")
-    spit(tmp .. "/t2.ark", "a  [ 1 2x ]\n")
+    H.write_file(tmp .. "/t2.ark", "a  [ 1 2x ]\n")
     assert.error_matches(function() gk.kaldi.read_all("ark:" .. tmp .. "/t2.ark") end, "'2x' is not a number")
-    spit(tmp .. "/s.scp", "k " .. data .. "feats.ark:14913[0:400]\n")
+    H.write_file(tmp .. "/s.scp", "k " .. data .. "feats.ark:14913[0:400]\n")
     assert.error_matches(function() gk.kaldi.read_all("scp:" .. tmp .. "/s.scp") end,
       "feats%.ark: key 'k' at byte 14913 %(.*s%.scp line 1%): range %[0:400,0:12%] outside the 199 x 13 matrix")
-    spit(tmp .. "/s2.scp", "k " .. data .. "feats.ark:14913[3:1]\n")
+    H.write_file(tmp .. "/s2.scp", "k " .. data .. "feats.ark:14913[3:1]\n")
     assert.error_matches(function() gk.kaldi.read_all("scp:" .. tmp .. "/s2.scp") end, "s2%.scp line 1: bad range '%[3:1%]'")
-    spit(tmp .. "/s3.scp", "k " .. tmp .. "/missing.ark:0\n")
+    H.write_file(tmp .. "/s3.scp", "k " .. tmp .. "/missing.ark:0\n")
     assert.error_matches(function() gk.kaldi.read_all("scp:" .. tmp .. "/s3.scp") end, "missing%.ark: cannot open")
   end)
 
@@ -317,12 +304,12 @@ describe("gk.kaldi", function()
 
   it("leaves the old archive (or nothing) when a writer is aborted", function()
     local path = tmp .. "/keep.ark"
-    spit(path, "old")
+    H.write_file(path, "old")
     do
       local w <close> = gk.kaldi.writer("ark,scp:" .. path .. "," .. tmp .. "/keep.scp")
       w:write("a", bin.matrices[1])
     end  -- left without close(): aborted
-    assert.are.equal("old", slurp(path))
+    assert.are.equal("old", H.read_file(path))
     assert.is_nil(io.open(tmp .. "/keep.scp"))
     local ok = pcall(function()
       local w <close> = gk.kaldi.writer("ark:" .. path)
@@ -335,7 +322,7 @@ describe("gk.kaldi", function()
     w = nil  -- luacheck: ignore
     collectgarbage()
     collectgarbage()
-    assert.are.equal("old", slurp(path))
+    assert.are.equal("old", H.read_file(path))
     assert.is_nil(io.open(tmp .. "/gc.ark"))
     local names = H.run("ls -A '" .. tmp .. "'")
     assert.are.equal("keep.ark\n", names)  -- no temporary left behind
@@ -349,7 +336,7 @@ describe("gk.kaldi", function()
     local function dm(r, c, v) return "DM " .. i32(r) .. i32(c) .. string.pack("<" .. string.rep("d", #v), table.unpack(v)) end
     local function dp(n, v) return "DP " .. i32(n) .. string.pack("<" .. string.rep("d", #v), table.unpack(v)) end
     -- diagonal: means (1, 2), (-1, 0.5); variances (1, 4), (0.5, 2); float values (exact)
-    spit(tmp .. "/d.bin", "\0B" .. tok("<DiagGMM>") .. tok("<GCONSTS>") .. fv({0, 0}) .. tok("<WEIGHTS>") ..
+    H.write_file(tmp .. "/d.bin", "\0B" .. tok("<DiagGMM>") .. tok("<GCONSTS>") .. fv({0, 0}) .. tok("<WEIGHTS>") ..
          fv({0.25, 0.75}) .. tok("<MEANS_INVVARS>") .. fm(2, 2, {1, 0.5, -2, 0.25}) .. tok("<INV_VARS>") ..
          fm(2, 2, {1, 0.25, 2, 0.5}) .. tok("</DiagGMM>"))
     local g = gk.gmm.load_kaldi(tmp .. "/d.bin")
@@ -358,7 +345,7 @@ describe("gk.kaldi", function()
     assert.are.equal(0, H.max_abs_diff(g:means(), gk.matrix.from_table({{1, 2}, {-1, 0.5}})))
     assert.are.equal(0, H.max_abs_diff(g:covariances(), gk.matrix.from_table({{1, 4}, {0.5, 2}})))
     -- full, in doubles: P = [[2, 1], [1, 1]] packed (2; 1 1), P mu = (2, 1): mu = (1, 0), S = [[1, -1], [-1, 2]]
-    spit(tmp .. "/f.bin", "\0B" .. tok("<FullGMM>") .. tok("<WEIGHTS>") .. dv({1}) .. tok("<MEANS_INVCOVARS>") ..
+    H.write_file(tmp .. "/f.bin", "\0B" .. tok("<FullGMM>") .. tok("<WEIGHTS>") .. dv({1}) .. tok("<MEANS_INVCOVARS>") ..
          dm(1, 2, {2, 1}) .. tok("<INV_COVARS>") .. dp(2, {2, 1, 1}) .. tok("</FullGMM>"))
     local f = gk.gmm.load_kaldi(tmp .. "/f.bin")
     assert.are.equal("full", f.covariance_type)
@@ -370,7 +357,7 @@ describe("gk.kaldi", function()
     for _, case in ipairs{"diag", "full"} do
       local t = gk.gmm.load_kaldi(H.source_dir .. "/tests/data/em/kaldi_" .. case .. ".txt")
       t:save_kaldi(tmp .. "/w.bin", {binary = true})
-      local b = slurp(tmp .. "/w.bin")
+      local b = H.read_file(tmp .. "/w.bin")
       local head = case == "diag" and "\0B<DiagGMM> <GCONSTS> FV " or "\0B<FullGMM> <GCONSTS> FV "
       assert.are.equal(head, b:sub(1, #head))
       local k = select(2, string.unpack("<bi4", b, #head + 1))
@@ -384,7 +371,7 @@ describe("gk.kaldi", function()
       assert.is_true(max_rel(back:means(), t:means()) < 1e-5)
       assert.are.equal(#t:weights(), #back:weights())
     end
-    spit(tmp .. "/cut.bin", slurp(tmp .. "/d.bin"):sub(1, 60))
+    H.write_file(tmp .. "/cut.bin", H.read_file(tmp .. "/d.bin"):sub(1, 60))
     assert.error_matches(function() gk.gmm.load_kaldi(tmp .. "/cut.bin") end,
       "cut%.bin: a binary Kaldi file, at byte %d+: truncated")
     assert.error_matches(function() g:save_kaldi(tmp .. "/x.bin", {binray = true}) end, "did you mean 'binary'")

@@ -5,19 +5,6 @@
 local gk = require "gmmkit"
 local helper = require "helper"
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
 -- FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3; Lua integers wrap).
 local function fnv1a(s)
   local h = -3750763034362895579  -- 0xcbf29ce484222325 as a signed 64-bit integer
@@ -94,7 +81,7 @@ describe("selector files", function()
       same_selection(sel, back, X)
       -- a second save of the loaded selector is the same file
       back:save(path .. "2")
-      assert.are.equal(slurp(path), slurp(path .. "2"))
+      assert.are.equal(helper.read_file(path), helper.read_file(path .. "2"))
     end)
   end
 
@@ -104,7 +91,7 @@ describe("selector files", function()
       ubm = ubm_for(4, 2, "diag", 5)
       path = dir .. "/small.gks"
       gk.gmm.selector(ubm, {clusters = 2}):save(path)
-      good = slurp(path)
+      good = helper.read_file(path)
     end)
 
     -- The file's layout: header 48 bytes; payload: fingerprint, M, overlap (u64 each), the
@@ -115,7 +102,7 @@ describe("selector files", function()
       assert.are.equal(HEADER + OFF_MEMBER + 32, #good)
       local bad = dir .. "/cut.gks"
       for n = 0, #good - 1 do
-        spit(bad, good:sub(1, n))
+        helper.write_file(bad, good:sub(1, n))
         local msg = fails(bad, gk.gmm.load_selector, bad, ubm)
         assert.truthy(msg:find("truncated", 1, true), msg)
       end
@@ -123,9 +110,9 @@ describe("selector files", function()
 
     it("a wrong magic, a bad checksum, another kind of file", function()
       local bad = dir .. "/bad.gks"
-      spit(bad, "X" .. good:sub(2))
+      helper.write_file(bad, "X" .. good:sub(2))
       fails(bad .. ": not a gmmkit file (bad magic)", gk.gmm.load_selector, bad, ubm)
-      spit(bad, good:sub(1, HEADER + 30) .. string.char((good:byte(HEADER + 31) + 1) % 256) .. good:sub(HEADER + 32))
+      helper.write_file(bad, good:sub(1, HEADER + 30) .. string.char((good:byte(HEADER + 31) + 1) % 256) .. good:sub(HEADER + 32))
       fails(bad .. ": checksum mismatch", gk.gmm.load_selector, bad, ubm)
       ubm:save(bad)
       fails("holds a gmmkit model, not a gmmkit Gaussian selector; read it with gk.gmm.load", gk.gmm.load_selector, bad, ubm)
@@ -147,7 +134,7 @@ describe("selector files", function()
         {OFF_MEMBER + 8, string.unpack("<I8", good, HEADER + OFF_MEMBER + 1), "not in increasing order"},
       }
       for _, c in ipairs(cases) do
-        spit(bad, with_u64(good, c[1], c[2]))
+        helper.write_file(bad, with_u64(good, c[1], c[2]))
         fails(bad, gk.gmm.load_selector, bad, ubm)
         fails(c[3], gk.gmm.load_selector, bad, ubm)
       end
