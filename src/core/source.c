@@ -82,42 +82,42 @@ static int has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static gk_status read_npy(const char *path, gk_matrix *m, gk_error *err) {
+/* A .npy file's rows (from its header), and with m its matrix (allocated here). */
+static gk_status read_npy(const char *path, gk_matrix *m, size_t *rows, gk_error *err) {
   FILE *f = gk_open_regular(path, NULL, err);
   if (!f) return err ? err->status : GK_EIO;
   gk_npy_header h;
   gk_status st = gk_npy_read_header(f, &h, err);
-  if (st == GK_OK) st = gk_matrix_alloc(m, h.rows, h.cols, h.dtype, NULL, err);
-  if (st == GK_OK && (st = gk_npy_read_data(f, &h, m, err)) != GK_OK) gk_matrix_release(m, NULL);
+  if (st == GK_OK) *rows = h.rows;
+  if (st == GK_OK && m && (st = gk_matrix_alloc(m, h.rows, h.cols, h.dtype, NULL, err)) == GK_OK &&
+      (st = gk_npy_read_data(f, &h, m, err)) != GK_OK)
+    gk_matrix_release(m, NULL);
   fclose(f);
   if (st != GK_OK) gk_error_prefix(err, path);
   return st;
 }
 
-static gk_status read_htk(const char *path, gk_matrix *m, gk_error *err) {
+/* An HTK file's rows, and with m its matrix. */
+static gk_status read_htk(const char *path, gk_matrix *m, size_t *rows, gk_error *err) {
   gk_htk_header h;
   gk_status st = gk_htk_read_header(path, &h, err);
-  if (st == GK_OK) st = gk_matrix_alloc(m, h.frames, h.dims, GK_FLOAT32, NULL, err);
-  if (st == GK_OK && (st = gk_htk_read_data(path, &h, m, err)) != GK_OK) gk_matrix_release(m, NULL);
+  if (st == GK_OK) *rows = h.frames;
+  if (st == GK_OK && m && (st = gk_matrix_alloc(m, h.frames, h.dims, GK_FLOAT32, NULL, err)) == GK_OK &&
+      (st = gk_htk_read_data(path, &h, m, err)) != GK_OK)
+    gk_matrix_release(m, NULL);
   return st;
 }
 
-/* Rows of a .npy or HTK file from its header. */
-static gk_status file_rows(const char *p, size_t *rows, gk_error *err) {
-  gk_status st;
-  if (!has_suffix(p, ".npy")) {
-    gk_htk_header h;
-    st = gk_htk_read_header(p, &h, err);
-    *rows = st == GK_OK ? h.frames : 0;
-    return st;
-  }
-  FILE *f = gk_open_regular(p, NULL, err);
-  if (!f) return err ? err->status : GK_EIO;
-  gk_npy_header h;
-  st = gk_npy_read_header(f, &h, err);
-  fclose(f);
-  if (st != GK_OK) gk_error_prefix(err, p);
-  *rows = st == GK_OK ? h.rows : 0;
+/* The next value of table r: its rows, and with m its matrix (else the value is skipped,
+ * which for a file is a seek). *done at the end of the table. */
+static gk_status table_value(gk_kaldi_reader *r, gk_matrix *m, size_t *rows, int *done, gk_error *err) {
+  const char *key;
+  size_t cols;
+  gk_dtype dt;
+  gk_status st = gk_kaldi_reader_next_header(r, &key, rows, &cols, &dt, done, err);
+  if (st == GK_OK && !*done && m && (st = gk_matrix_alloc(m, *rows, cols, dt, NULL, err)) == GK_OK &&
+      (st = gk_kaldi_reader_read_data(r, m, err)) != GK_OK)
+    gk_matrix_release(m, NULL);
   return st;
 }
 
@@ -144,15 +144,9 @@ static gk_status open_archive(gk_source *s, const char *p, gk_error *err) {
  * are shared, whole. *done at the end. */
 static gk_status next_file(gk_source *s, gk_matrix *m, size_t *rows, int *done, gk_error *err) {
   for (;;) {
-    gk_status st = GK_OK;
+    gk_status st;
     if (s->reader) {  /* inside an archive of the list */
-      const char *key;
-      size_t cols;
-      gk_dtype dt;
-      st = gk_kaldi_reader_next_header(s->reader, &key, rows, &cols, &dt, done, err);
-      if (st == GK_OK && !*done && m && (st = gk_matrix_alloc(m, *rows, cols, dt, NULL, err)) == GK_OK &&
-          (st = gk_kaldi_reader_read_data(s->reader, m, err)) != GK_OK)
-        gk_matrix_release(m, NULL);
+      st = table_value(s->reader, m, rows, done, err);
       if (st != GK_OK || !*done) return st;
       gk_kaldi_reader_close(s->reader);
       s->reader = NULL;
@@ -161,31 +155,24 @@ static gk_status next_file(gk_source *s, gk_matrix *m, size_t *rows, int *done, 
     *done = s->entry >= s->npaths;
     if (*done) return GK_OK;
     const char *p = s->paths[s->entry++];
-    if (has_suffix(p, ".ark")) st = open_archive(s, p, err);
-    else if (m) st = has_suffix(p, ".npy") ? read_npy(p, m, err) : read_htk(p, m, err);
-    else st = file_rows(p, rows, err);
-    if (st != GK_OK || !has_suffix(p, ".ark")) {
-      if (m && st == GK_OK) *rows = m->rows;
-      return st;
-    }
+    if (!has_suffix(p, ".ark")) return has_suffix(p, ".npy") ? read_npy(p, m, rows, err) : read_htk(p, m, rows, err);
+    if ((st = open_archive(s, p, err)) != GK_OK) return st;
   }
 }
 
-/* The next entry of this share from the table into *m (the others' values skipped). */
-static gk_status next_table(gk_source *s, gk_matrix *m, int *done, gk_error *err) {
-  gk_status st = GK_OK;
-  if (!s->reader) st = gk_kaldi_reader_open(&s->reader, s->spec, err);
+/* The next entry of this share from the table (the others' values skipped). */
+static gk_status next_table(gk_source *s, gk_matrix *m, size_t *rows, int *done, gk_error *err) {
+  gk_status st = s->reader ? GK_OK : gk_kaldi_reader_open(&s->reader, s->spec, err);
   for (;;) {
-    const char *key;
-    size_t rows, cols;
-    gk_dtype dt;
-    if (st == GK_OK) st = gk_kaldi_reader_next_header(s->reader, &key, &rows, &cols, &dt, done, err);
-    if (st != GK_OK || *done) return st;
-    if (s->entry++ % s->o.shares != s->o.share) continue;
-    st = gk_matrix_alloc(m, rows, cols, dt, NULL, err);
-    if (st == GK_OK && (st = gk_kaldi_reader_read_data(s->reader, m, err)) != GK_OK) gk_matrix_release(m, NULL);
-    return st;
+    int mine = s->entry++ % s->o.shares == s->o.share;
+    if (st == GK_OK) st = table_value(s->reader, mine ? m : NULL, rows, done, err);
+    if (st != GK_OK || *done || mine) return st;
   }
+}
+
+/* The next entry of this share: its rows, and with m its matrix; *done at the end. */
+static gk_status next_entry(gk_source *s, gk_matrix *m, size_t *rows, int *done, gk_error *err) {
+  return s->spec ? next_table(s, m, rows, done, err) : next_file(s, m, rows, done, err);
 }
 
 /* Fills b with the next entries until chunk_frames frames or the end of the pass. */
@@ -197,7 +184,7 @@ static void fill(gk_source *s, chunk_buf *b) {
     memset(&m, 0, sizeof m);
     int done = 0;
     size_t rows;
-    b->st = s->spec ? next_table(s, &m, &done, &b->err) : next_file(s, &m, &rows, &done, &b->err);
+    b->st = next_entry(s, &m, &rows, &done, &b->err);
     if (b->st == GK_OK && done) b->end = 1;
     else if (b->st == GK_OK) b->st = buf_push(b, &m, &b->err);
   }
@@ -232,22 +219,24 @@ static gk_status check_opts(const gk_source_opts *o, gk_error *err) {
   return GK_OK;
 }
 
-static gk_source *source_new(const gk_source_opts *o) {
+/* A source with its options (NULL: the defaults) checked, or NULL with *st set. */
+static gk_source *source_new(const gk_source_opts *o, gk_status *st, gk_error *err) {
+  gk_source_opts d;
+  gk_source_opts_default(&d);
+  if (!o) o = &d;
+  if ((*st = check_opts(o, err)) != GK_OK) return NULL;
   gk_source *s = calloc(1, sizeof *s);
-  if (!s) return NULL;
-  if (o) s->o = *o;
-  else gk_source_opts_default(&s->o);
+  if (!s) *st = gk_fail_nomem(err);
+  else s->o = *o;
   return s;
 }
 
 gk_status gk_source_open_table(gk_source **out, const char *rspecifier, const gk_source_opts *o, gk_error *err) {
   *out = NULL;
-  gk_source_opts d;
-  gk_source_opts_default(&d);
-  gk_status st = check_opts(o ? o : &d, err);
-  if (st != GK_OK) return st;
-  gk_source *s = source_new(o);
-  if (!s || !(s->spec = gk_strdup(rspecifier))) {
+  gk_status st;
+  gk_source *s = source_new(o, &st, err);
+  if (!s) return st;
+  if (!(s->spec = gk_strdup(rspecifier))) {
     free(s);
     return gk_fail_nomem(err);
   }
@@ -264,15 +253,13 @@ gk_status gk_source_open_table(gk_source **out, const char *rspecifier, const gk
 gk_status gk_source_open_files(gk_source **out, const char *const *paths, size_t n, const gk_source_opts *o,
                                gk_error *err) {
   *out = NULL;
-  gk_source_opts d;
-  gk_source_opts_default(&d);
-  gk_status st = check_opts(o ? o : &d, err);
-  if (st != GK_OK) return st;
   if (n < 1) return gk_fail(err, GK_EINVAL, "no data: an empty list of files");
+  gk_status st;
   for (size_t i = 0; i < n; i++)
     if ((st = gk_check_regular(paths[i], NULL, err)) != GK_OK) return st;
-  gk_source *s = source_new(o);
-  if (!s || !(s->paths = calloc(n, sizeof *s->paths))) {
+  gk_source *s = source_new(o, &st, err);
+  if (!s) return st;
+  if (!(s->paths = calloc(n, sizeof *s->paths))) {
     free(s);
     return gk_fail_nomem(err);
   }
@@ -322,29 +309,13 @@ gk_status gk_source_rewind(gk_source *s, gk_error *err) {
   return GK_OK;
 }
 
-/* Rows of one entry without reading its values: the .npy or HTK header, or the table's
- * next header (the value skipped). *done at the end of the entries. */
-static gk_status next_rows(gk_source *s, size_t *rows, int *done, gk_error *err) {
-  gk_status st = GK_OK;
-  if (!s->spec) return next_file(s, NULL, rows, done, err);
-  if (!s->reader) st = gk_kaldi_reader_open(&s->reader, s->spec, err);
-  for (*done = 0; st == GK_OK;) {
-    const char *key;
-    size_t cols;
-    gk_dtype dt;
-    st = gk_kaldi_reader_next_header(s->reader, &key, rows, &cols, &dt, done, err);
-    if (st != GK_OK || *done || s->entry++ % s->o.shares == s->o.share) return st;
-  }
-  return st;
-}
-
 /* The frames of a pass, every stride-th of each entry, from the headers alone. */
 static gk_status count_frames(gk_source *s, size_t stride, size_t *total, gk_error *err) {
   gk_status st = gk_source_rewind(s, err);
   *total = 0;
   for (int done = 0; st == GK_OK;) {
     size_t rows = 0;
-    st = next_rows(s, &rows, &done, err);
+    st = next_entry(s, NULL, &rows, &done, err);
     if (st != GK_OK || done) break;
     *total += rows ? (rows - 1) / stride + 1 : 0;
   }
