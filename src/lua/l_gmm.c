@@ -1232,7 +1232,6 @@ typedef struct trainer_box {
   gk_simplify_method gs_method;
   size_t *gs_idx;       /* frames x gs_top: the chosen components (NULL until chosen) */
   size_t gs_made;       /* the iteration they were chosen at */
-  gk_selector *sel;     /* the selector of a step that chooses (NULL otherwise) */
   /* Data read from disk (X a Kaldi rspecifier or a list of files): each iteration reads
    * the source in chunks; x is then a sample of it (the initial model's data). */
   gk_source *src;
@@ -1249,8 +1248,6 @@ static int trainer_release(lua_State *L) {
   }
   gk_scratch_free(b->gs_idx);
   b->gs_idx = NULL;
-  gk_selector_free(b->sel);
-  b->sel = NULL;
   gk_source_close(b->src);
   b->src = NULL;
   gk_matrix_release(&b->sample, NULL);
@@ -1462,10 +1459,17 @@ static int l_trainer(lua_State *L) {
   return 1;
 }
 
+/* How a step of Gaussian selection takes each frame's components: chosen now (with the
+ * selector, else the best of all K) or kept from an earlier step. */
+typedef struct choice {
+  int now;
+  gk_selector *sel;
+} choice;
+
 /* Before a step that chooses each frame's components: the lists' memory, and for
- * clusters > 0 the selector made from a reduction of the current model (b->sel, freed
- * after the step). */
-static gk_status choose_begin(lua_State *L, trainer_box *b, gk_error *e) {
+ * clusters > 0 the selector made from a reduction of the current model into *sel (the
+ * caller frees it after the step). */
+static gk_status choose_begin(lua_State *L, trainer_box *b, gk_selector **sel, gk_error *e) {
   gk_gmm_trainer *t = b->t;
   size_t n = b->src ? b->frames : gk_gmm_data_frames(&b->x);
   if (!b->gs_idx && !(b->gs_idx = gk_scratch_alloc(n ? n * b->gs_top : 1, sizeof(size_t)))) return gk_fail_nomem(e);
@@ -1476,22 +1480,22 @@ static gk_status choose_begin(lua_State *L, trainer_box *b, gk_error *e) {
   gk_gmm *g = NULL;
   gk_allocator a = gkL_allocator(L);
   gk_status st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
-  if (st == GK_OK) st = gk_selector_create(&b->sel, t->model, g, 1, &a, e);
+  if (st == GK_OK) st = gk_selector_create(sel, t->model, g, 1, &a, e);
   gk_gmm_free(g);
   return st;
 }
 
 /* The E-step over x (this rank's frames in memory, or a chunk of the source that starts at
- * frame `offset`): all components, or each frame's chosen ones, chosen now when `choose`
+ * frame `offset`): all components, or each frame's chosen ones, chosen now when c->now
  * (the best of all K as Kaldi's gmm-gselect, or by the selector). */
-static gk_status estep_part(trainer_box *b, const gk_gmm_data *x, size_t offset, int choose, gk_gmm_stats **s,
-                            gk_error *e) {
+static gk_status estep_part(trainer_box *b, const gk_gmm_data *x, size_t offset, const choice *c,
+                            gk_gmm_stats **s, gk_error *e) {
   gk_gmm *g = b->t->model;
   if (!b->gselect || b->t->splitting) return gk_gmm_accumulate(g, x, s, NULL, e);
   size_t *idx = b->gs_idx + offset * b->gs_top;
   gk_status st = GK_OK;
-  if (choose)
-    st = b->sel ? gk_selector_select(b->sel, x, b->gs_search, b->gs_top, idx, NULL, e)
+  if (c->now)
+    st = c->sel ? gk_selector_select(c->sel, x, b->gs_search, b->gs_top, idx, NULL, e)
                 : gk_gmm_top_posteriors(g, x, b->gs_top, idx, NULL, e);
   if (st == GK_OK) st = gk_gmm_accumulate_selected(g, x, idx, b->gs_top, s, NULL, e);
   return st;
@@ -1499,8 +1503,8 @@ static gk_status estep_part(trainer_box *b, const gk_gmm_data *x, size_t offset,
 
 /* The E-step over all this rank's frames: in memory, or the source read chunk by chunk
  * (the next chunk read while this one is scored). */
-static gk_status estep(trainer_box *b, int choose, gk_gmm_stats **s, gk_error *e) {
-  if (!b->src) return gk_gmm_data_frames(&b->x) > 0 ? estep_part(b, &b->x, 0, choose, s, e) : GK_OK;
+static gk_status estep(trainer_box *b, const choice *c, gk_gmm_stats **s, gk_error *e) {
+  if (!b->src) return gk_gmm_data_frames(&b->x) > 0 ? estep_part(b, &b->x, 0, c, s, e) : GK_OK;
   gk_status st = gk_source_rewind(b->src, e);
   size_t offset = 0;
   for (int done = 0; st == GK_OK;) {
@@ -1510,7 +1514,7 @@ static gk_status estep(trainer_box *b, int choose, gk_gmm_stats **s, gk_error *e
     chunk.stride = b->stride;
     size_t n = gk_gmm_data_frames(&chunk);
     if (offset + n > b->frames) break;
-    st = estep_part(b, &chunk, offset, choose, s, e);
+    st = estep_part(b, &chunk, offset, c, s, e);
     offset += n;
   }
   if (st == GK_OK && offset != b->frames)
@@ -1524,13 +1528,12 @@ static gk_status estep(trainer_box *b, int choose, gk_gmm_stats **s, gk_error *e
  * statistics, summed over the ranks, then the trainer's own update. */
 static gk_status own_step(lua_State *L, trainer_box *b, double *ll, double *comm_seconds, gk_error *e) {
   gk_gmm_trainer *t = b->t;
-  int choose = b->gselect && !t->splitting && (!b->gs_idx || t->iteration - b->gs_made >= b->gs_refresh);
-  gk_status st = choose ? choose_begin(L, b, e) : GK_OK;
+  choice c = {b->gselect && !t->splitting && (!b->gs_idx || t->iteration - b->gs_made >= b->gs_refresh), NULL};
+  gk_status st = c.now ? choose_begin(L, b, &c.sel, e) : GK_OK;
   gk_gmm_stats *stats = NULL;
-  if (st == GK_OK) st = estep(b, choose, &stats, e);
-  gk_selector_free(b->sel);
-  b->sel = NULL;
-  if (st == GK_OK && choose) b->gs_made = t->iteration;
+  if (st == GK_OK) st = estep(b, &c, &stats, e);
+  gk_selector_free(c.sel);
+  if (st == GK_OK && c.now) b->gs_made = t->iteration;
   double t0 = gk_seconds();
   if (st == GK_OK && b->comm)
     st = gk_gmm_stats_reduce(&stats, t->model->k, t->model->d, t->model->cov, b->comm, NULL, e);
