@@ -12,6 +12,7 @@
 #include <lapacke.h>
 
 #include "gmmkit/limits.h"
+#include "vector_kernel.h"
 
 /* The allocator to pass to gk_alloc: NULL (malloc) when the model was made without one. */
 static const gk_allocator *gmm_allocator(const gk_gmm *g) {
@@ -90,12 +91,14 @@ gk_status gk_gmm_clone(const gk_gmm *src, gk_gmm **out, const gk_allocator *a, g
   return GK_OK;
 }
 
+GK_VECTOR_KERNEL
 double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, double *tmp) {
   size_t d = g->d;
   const double *mu = g->means + c * d;
   double q = 0.0;
   if (g->cov == GK_COV_DIAG) {
     const double *sd = g->chol + c * d;
+#pragma omp simd reduction(+ : q)
     for (size_t a = 0; a < d; a++) {
       double z = (x[a] - mu[a]) / sd[a];
       q += z * z;

@@ -33,6 +33,7 @@
 
 #include "gmmkit/limits.h"
 #include "gmmkit/parallel.h"
+#include "vector_kernel.h"
 
 #define BLOCK 512            /* frames per block */
 #define CHUNK 4              /* blocks per chunk (one accumulator), at least */
@@ -137,14 +138,8 @@ static void load_block(const gk_gmm_data *x, const block *b, const double *s, si
 
 /* ---- exp and log-sum-exp ---------------------------------------------------------- */
 
-/* The log-sum-exp loops are the E-step's hottest code after the GEMMs. They gain from
- * AVX2 where the CPU has it: a per-CPU clone chosen at load time (GCC ifunc). The
- * results of the two clones are the same (no contraction into FMA under ISO C). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define GK_VECTOR_KERNEL __attribute__((target_clones("avx2", "default")))
-#else
-#define GK_VECTOR_KERNEL
-#endif
+/* The log-sum-exp loops are the E-step's hottest code after the GEMMs: GK_VECTOR_KERNEL
+ * (vector_kernel.h) gives them an AVX2 clone. */
 
 /* The bit pattern of MIN_POSTERIOR: for non-negative floats the order of the patterns
  * is the order of the values, so "e >= MIN_POSTERIOR" is an integer compare. */

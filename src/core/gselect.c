@@ -34,7 +34,6 @@ struct gk_selector {
 };
 
 enum { GROUP_ROWS = 256 };     /* frames per SGEMM */
-enum { SELECT_WORK = 8192 };   /* (frame, searched cluster) pairs per thread at least */
 
 /* Indices of the n largest of v[0..m) in decreasing order (ties: lower index first). */
 static void best_n(const double *v, size_t m, size_t n, size_t *ix) {
@@ -396,17 +395,17 @@ static void group_frames(const size_t *cl, size_t n, size_t search, size_t m, si
     }
 }
 
-/* Buffers of one chunk of frames, reused from chunk to chunk. */
+/* One thread's buffers for a chunk of frames, reused from chunk to chunk. */
 typedef struct chunkbuf {
-  size_t *cl, *at, *rows, *ncand;
-  double *cv;
+  size_t *at, *rows, *ncand;
   unsigned char *slot, *wmem;
   float *Xc;
   cand *cands;
-  size_t per;  /* bytes of wmem per thread */
+  gk_matrix *views;
 } chunkbuf;
 
-enum { SELECT_CHUNK = 2048 };  /* frames selected at a time: the buffers stay in cache */
+enum { SELECT_CHUNK = 1024 };           /* frames a thread selects at a time: its buffers stay in cache */
+enum { SELECT_SPAN = 64 * SELECT_CHUNK };  /* frames whose clusters are scored at a time */
 
 /* Frames [f0, f1) of x as data of their own (views of the matrices' rows). */
 static size_t frame_range(const gk_gmm_data *x, size_t f0, size_t f1, gk_matrix *views, gk_gmm_data *out) {
@@ -428,33 +427,29 @@ static size_t frame_range(const gk_gmm_data *x, size_t f0, size_t f1, gk_matrix 
   return nv;
 }
 
-static gk_status select_chunk(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t C, int nt,
-                              chunkbuf *b, size_t *idx, double *work, gk_error *err) {
-  size_t n = gk_gmm_data_frames(x), d = s->d, m = s->m;
-  gk_status st = gk_gmm_top_posteriors(s->g, x, search, b->cl, b->cv, err);
-  if (st != GK_OK) return st;
-  frames_centered(s, x, b->Xc);
-  group_frames(b->cl, n, search, m, b->at, b->rows, b->slot);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (size_t j = 0; j < m; j++) {
-    unsigned char *base = b->wmem + (size_t)omp_get_thread_num() * b->per;
-    gwork w;
-    w.tmp = (double *)base;
-    w.Z = (float *)(base + 2 * d * sizeof(double));
-    w.X = w.Z + GROUP_ROWS * 2 * d;
-    w.S = w.X + GROUP_ROWS * d;
+/* Chunk [f0, f1) of span x (its clusters cl, search per frame): frames grouped by searched
+ * cluster, each group scored against its cluster's members, each frame's top C merged into
+ * idx. One thread's work, on its own buffers. */
+static void select_chunk(const gk_selector *s, const gk_gmm_data *x, size_t f0, size_t f1, const size_t *cl,
+                         size_t search, size_t C, chunkbuf *b, size_t *idx) {
+  size_t n = f1 - f0, d = s->d, m = s->m;
+  gk_gmm_data sub;
+  frame_range(x, f0, f1, b->views, &sub);
+  frames_centered(s, &sub, b->Xc);
+  group_frames(cl + f0 * search, n, search, m, b->at, b->rows, b->slot);
+  gwork w;
+  w.tmp = (double *)b->wmem;
+  w.Z = (float *)(b->wmem + 2 * d * sizeof(double));
+  w.X = w.Z + GROUP_ROWS * 2 * d;
+  w.S = w.X + GROUP_ROWS * d;
+  for (size_t j = 0; j < m; j++)
     group_candidates(s, j, b->rows + b->at[j], b->slot + b->at[j], b->at[j + 1] - b->at[j], b->Xc, search, C,
                      b->cands, b->ncand, &w);
-  }
-  *work += (double)m * (double)n;
-  for (size_t i = 0; i < n * search; i++) *work += (double)(s->start[b->cl[i] + 1] - s->start[b->cl[i]]);
-  for (size_t f = 0; f < n; f++) merge_frame(b->cands + f * search * C, b->ncand + f * search, search, C, idx + f * C);
-  return GK_OK;
+  for (size_t f = 0; f < n; f++)
+    merge_frame(b->cands + f * search * C, b->ncand + f * search, search, C, idx + (f0 + f) * C);
 }
 
 static void chunkbuf_free(chunkbuf *b) {
-  gk_scratch_free(b->cl);
-  gk_scratch_free(b->cv);
   gk_scratch_free(b->at);
   gk_scratch_free(b->rows);
   gk_scratch_free(b->slot);
@@ -462,23 +457,41 @@ static void chunkbuf_free(chunkbuf *b) {
   gk_scratch_free(b->cands);
   gk_scratch_free(b->ncand);
   gk_scratch_free(b->wmem);
+  gk_scratch_free(b->views);
 }
 
-static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t n, size_t search, size_t C, int nt) {
-  size_t d = s->d, m = s->m, maxm = 0;
+static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t nparts, size_t search, size_t C) {
+  size_t d = s->d, m = s->m, maxm = 0, n = SELECT_CHUNK;
   for (size_t j = 0; j < m; j++)
     if (s->start[j + 1] - s->start[j] > maxm) maxm = s->start[j + 1] - s->start[j];
-  b->per = GROUP_ROWS * (3 * d + (maxm ? maxm : 1)) * sizeof(float) + 2 * d * sizeof(double);
-  b->cl = gk_scratch_alloc(n * search, sizeof(size_t));
-  b->cv = gk_scratch_alloc(n * search, sizeof(double));
+  memset(b, 0, sizeof *b);
   b->at = gk_scratch_alloc(2 * m + 1, sizeof(size_t));
   b->rows = gk_scratch_alloc(n * search, sizeof(size_t));
   b->slot = gk_scratch_alloc(n * search, 1);
   b->Xc = gk_scratch_alloc(n * d, sizeof(float));
   b->cands = gk_scratch_alloc(n * search * C, sizeof(cand));
   b->ncand = gk_scratch_alloc(n * search, sizeof(size_t));
-  b->wmem = gk_scratch_alloc((size_t)nt, b->per);
-  return b->cl && b->cv && b->at && b->rows && b->slot && b->Xc && b->cands && b->ncand && b->wmem;
+  b->wmem = gk_scratch_alloc(1, GROUP_ROWS * (3 * d + (maxm ? maxm : 1)) * sizeof(float) + 2 * d * sizeof(double));
+  b->views = gk_scratch_alloc(nparts ? nparts : 1, sizeof(gk_matrix));
+  return b->at && b->rows && b->slot && b->Xc && b->cands && b->ncand && b->wmem && b->views;
+}
+
+/* The frames of span x selected: their clusters scored at once (the blocked E-step on the
+ * clusters' mixture), then its chunks selected in parallel, a chunk per thread at a time.
+ * *work += the Gaussians evaluated. */
+static gk_status select_span(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t C, int nt,
+                             chunkbuf *bufs, size_t *cl, double *cv, size_t *idx, double *work, gk_error *err) {
+  size_t n = gk_gmm_data_frames(x), nc = (n + SELECT_CHUNK - 1) / SELECT_CHUNK;
+  gk_status st = gk_gmm_top_posteriors(s->g, x, search, cl, cv, err);
+  if (st != GK_OK) return st;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (size_t c = 0; c < nc; c++) {
+    size_t f0 = c * SELECT_CHUNK, f1 = f0 + SELECT_CHUNK < n ? f0 + SELECT_CHUNK : n;
+    select_chunk(s, x, f0, f1, cl, search, C, &bufs[omp_get_thread_num()], idx);
+  }
+  *work += (double)s->m * (double)n;
+  for (size_t i = 0; i < n * search; i++) *work += (double)(s->start[cl[i] + 1] - s->start[cl[i]]);
+  return GK_OK;
 }
 
 gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t top, size_t *idx,
@@ -489,25 +502,33 @@ gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t 
     return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the %zu components (at most 64)", top, s->k);
   gk_status st = gk_gmm_data_check(x, s->d, err);
   if (st != GK_OK) return st;
-  size_t n = gk_gmm_data_frames(x), chunk = n < SELECT_CHUNK ? n : SELECT_CHUNK;
-  /* A thread per SELECT_WORK (frame, cluster) pairs of a chunk at most: a short utterance
-   * is scored by one thread, as the E-step scores one chunk, since waking a team costs more. */
-  size_t want = (chunk * search + SELECT_WORK - 1) / SELECT_WORK;
+  size_t n = gk_gmm_data_frames(x), span = n < SELECT_SPAN ? n : SELECT_SPAN;
+  /* A thread per chunk at most: a short utterance is selected by one thread, as the E-step
+   * scores one chunk, since waking a team costs more. */
+  size_t want = (span + SELECT_CHUNK - 1) / SELECT_CHUNK;
   int nt = gk_threads();
   if ((size_t)nt > want) nt = want ? (int)want : 1;
-  chunkbuf b = {0};
-  gk_matrix *views = gk_scratch_alloc(x->nparts, sizeof(gk_matrix));
-  if (!views || !chunkbuf_alloc(&b, s, chunk, search, top, nt)) st = gk_fail_nomem(err);
+  chunkbuf *bufs = gk_scratch_alloc((size_t)nt, sizeof(chunkbuf));
+  size_t *cl = gk_scratch_alloc(span ? span * search : 1, sizeof(size_t));
+  double *cv = gk_scratch_alloc(span ? span * search : 1, sizeof(double));
+  gk_matrix *views = gk_scratch_alloc(x->nparts ? x->nparts : 1, sizeof(gk_matrix));
+  int ok = bufs && cl && cv && views;
+  if (bufs) memset(bufs, 0, (size_t)nt * sizeof(chunkbuf));
+  for (int t = 0; ok && t < nt; t++) ok = chunkbuf_alloc(&bufs[t], s, x->nparts, search, top);
+  if (!ok) st = gk_fail_nomem(err);
   double work = 0.0;
   int blas = gk_blas_serial_begin();
-  for (size_t f0 = 0; st == GK_OK && f0 < n; f0 += chunk) {
+  for (size_t f0 = 0; st == GK_OK && f0 < n; f0 += span) {
     gk_gmm_data sub;
-    frame_range(x, f0, f0 + chunk < n ? f0 + chunk : n, views, &sub);
-    st = select_chunk(s, &sub, search, top, nt, &b, idx + f0 * top, &work, err);
+    frame_range(x, f0, f0 + span < n ? f0 + span : n, views, &sub);
+    st = select_span(s, &sub, search, top, nt, bufs, cl, cv, idx + f0 * top, &work, err);
   }
   gk_blas_serial_end(blas);
   if (st == GK_OK && evals) *evals = work / (double)n;
-  chunkbuf_free(&b);
+  for (int t = 0; bufs && t < nt; t++) chunkbuf_free(&bufs[t]);
+  gk_scratch_free(bufs);
+  gk_scratch_free(cl);
+  gk_scratch_free(cv);
   gk_scratch_free(views);
   return st;
 }

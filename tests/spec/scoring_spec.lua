@@ -34,6 +34,31 @@ describe("gk.gmm.llr_matrix", function()
     end)
   end
 
+  it("equals per-pair gk.gmm.llr when tests span several blocks and blocks several tests", function()
+    -- scoring runs in blocks of 1024 frames of the joined tests: a long test is cut across
+    -- blocks, short ones share one; each test's sum must still be its own; 10 models
+    -- exceed one group of 8 models a pass
+    local X = gk.matrix.random(3000, 5, {seed = 4, dtype = "float32"})
+    local ubm = gk.gmm.train(X, {components = 12, max_iter = 4, seed = 3})
+    local models, tests = {}, {}
+    for m = 1, 10 do models[m] = ubm:map_adapt(X:select_rows({m, m + 10, m + 20, m + 30}), {relevance = 2}) end
+    local sizes = {700, 2600, 3, 1, 1500, 40}
+    for t, n in ipairs(sizes) do tests[t] = gk.matrix.random(n, 5, {seed = 50 + t, dtype = "float32"}) end
+    for _, threads in ipairs{1, 2} do
+      local before = gk.threads()
+      gk.set_threads(threads)
+      local S = gk.gmm.llr_matrix(models, ubm, tests, {top = 3})
+      gk.set_threads(before)
+      for m = 1, 10 do
+        for t = 1, #sizes do
+          local want = gk.gmm.llr(models[m], ubm, tests[t], {top = 3})
+          assert.is_true(rel(S:get(m, t), want) < 1e-12,
+                         string.format("%d threads, (%d, %d): %.17g vs %.17g", threads, m, t, S:get(m, t), want))
+        end
+      end
+    end
+  end)
+
   it("does not depend on the number of threads", function()
     local X = gk.matrix.random(2000, 3, {seed = 3, dtype = "float32"})
     local ubm = gk.gmm.train(X, {components = 6, max_iter = 3})
