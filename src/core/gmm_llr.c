@@ -24,17 +24,36 @@ enum { LLR_BLOCK = 256 };  /* frames per parallel block; sums are added block by
 
 /* A model prepared for scoring single components fast: diagonal models keep 1 / sigma
  * and the constant of each component (multiplications instead of gk_gmm_component_logpdf's
- * divisions); full ones are scored by gk_gmm_component_logpdf. */
+ * divisions); full ones are scored by gk_gmm_component_logpdf. A model whose weights and
+ * variances are the UBM's (a MAP adaptation of the means, the usual one) shares the UBM's
+ * arrays: nothing to compute, and one copy in cache for all models. */
 typedef struct prepared {
   const gk_gmm *g;
   double *inv;  /* k x d, diagonal only */
   double *cst;  /* k: log w - 0.5 (d log 2 pi + log det) */
+  int shared;   /* inv and cst are another's */
 } prepared;
 
-static int prepare(prepared *p, const gk_gmm *g) {
+/* Whether g's weights and variances are those of the prepared model u, bit for bit. */
+static int same_spread(const gk_gmm *g, const prepared *u) {
+  const gk_gmm *f = u->g;
+  return u->inv && g->cov == GK_COV_DIAG && g->k == f->k && g->d == f->d &&
+         memcmp(g->weights, f->weights, g->k * sizeof(double)) == 0 &&
+         memcmp(g->covs, f->covs, g->k * g->d * sizeof(double)) == 0;
+}
+
+/* p for model g; `like` (may be NULL): a prepared model whose arrays g may share. */
+static int prepare(prepared *p, const gk_gmm *g, const prepared *like) {
   p->g = g;
   p->inv = p->cst = NULL;
+  p->shared = 0;
   if (g->cov != GK_COV_DIAG) return 1;
+  if (like && same_spread(g, like)) {
+    p->inv = like->inv;
+    p->cst = like->cst;
+    p->shared = 1;
+    return 1;
+  }
   size_t k = g->k, d = g->d;
   p->inv = gk_scratch_alloc(k * d, sizeof(double));
   p->cst = gk_scratch_alloc(k, sizeof(double));
@@ -48,6 +67,7 @@ static int prepare(prepared *p, const gk_gmm *g) {
 }
 
 static void unprepare(prepared *p) {
+  if (p->shared) return;
   gk_scratch_free(p->inv);
   gk_scratch_free(p->cst);
 }
@@ -330,8 +350,8 @@ static gk_status tests_llr_top(group *g0, const gk_gmm *const *models, size_t nm
   size_t *swork = gk_scratch_alloc((size_t)nthreads * blockws_sizes(k, C), sizeof(size_t));
   prepared pu = {0}, *pm = gk_scratch_alloc(nm, sizeof(prepared));
   if (pm) memset(pm, 0, nm * sizeof(prepared));
-  int ok = g.frame0 && parts && dwork && swork && pm && prepare(&pu, ubm);
-  for (size_t m = 0; ok && m < nm; m++) ok = prepare(&pm[m], models[m]);
+  int ok = g.frame0 && parts && dwork && swork && pm && prepare(&pu, ubm, NULL);
+  for (size_t m = 0; ok && m < nm; m++) ok = prepare(&pm[m], models[m], &pu);
   gk_status st = ok ? GK_OK : gk_fail_nomem(err);
   for (size_t t0 = 0; st == GK_OK && t0 < nt;) {
     size_t t1 = t0, frames = 0;
@@ -474,7 +494,7 @@ gk_status gk_selector_posteriors(const gk_selector *s, const gk_gmm *ubm, const 
   prepared pu = {0};
   double *blk = gk_scratch_alloc(nb ? nb : 1, sizeof(double));
   double *work = gk_scratch_alloc((size_t)nt * (2 * d + C), sizeof(double));
-  if (!blk || !work || !prepare(&pu, ubm)) st = gk_fail_nomem(err);
+  if (!blk || !work || !prepare(&pu, ubm, NULL)) st = gk_fail_nomem(err);
   if (st == GK_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (size_t b = 0; b < nb; b++) {

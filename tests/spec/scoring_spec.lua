@@ -42,6 +42,9 @@ describe("gk.gmm.llr_matrix", function()
     local ubm = gk.gmm.train(X, {components = 12, max_iter = 4, seed = 3})
     local models, tests = {}, {}
     for m = 1, 10 do models[m] = ubm:map_adapt(X:select_rows({m, m + 10, m + 20, m + 30}), {relevance = 2}) end
+    -- means-only models share the UBM's prepared variances; these two must not
+    models[4] = ubm:map_adapt(X:select_rows({4, 14, 24}), {relevance = 2, weights = true, variances = true})
+    models[7] = ubm:map_adapt(X:select_rows({7, 17, 27}), {relevance = 2, variances = true})
     local sizes = {700, 2600, 3, 1, 1500, 40}
     for t, n in ipairs(sizes) do tests[t] = gk.matrix.random(n, 5, {seed = 50 + t, dtype = "float32"}) end
     for _, threads in ipairs{1, 2} do
