@@ -5,7 +5,10 @@
  * components: gk_simplify_reduce) and, for each cluster, the UBM components it covers:
  * each component of f joins the `overlap` clusters of largest overlap
  * w_j N(mu_i; mu_j, S_i + S_j) (the mass of cluster j at component i's mean, widened by both
- * covariances). To score a frame, the M clusters are scored, the `search` best kept, and
+ * covariances), and, when built from data (gk_selector_create_data), also every cluster
+ * that frames like the data reach on their way to that component: the members that make
+ * the selection find each frame's best components, not only the geometrically closest.
+ * To score a frame, the M clusters are scored, the `search` best kept, and
  * only the members of those clusters are evaluated: M + members Gaussians per frame instead
  * of K, the structural / tree-UBM scoring of the speaker-recognition literature.
  *
@@ -30,10 +33,20 @@ typedef struct gk_selector gk_selector;
  * UBM component in its `overlap` (1 <= overlap <= M) best clusters. */
 gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
                              const gk_allocator *a, gk_error *err);
+/* gk_selector_create, with members added by data: for each frame of x, each of its
+ * `top` best UBM components (largest w_k N_k(x)) joins each of its `search` best clusters,
+ * and stays a member when at least `min_count` frames put it there. Each component is
+ * still in its `overlap` best clusters by overlap, so every component is somewhere. The
+ * data is the UBM's training data or a sample of it; search and top are the scoring's
+ * (a frame's components are then among the members of the clusters it searches). Counts
+ * take 4 M K bytes. 1 <= search <= M, 1 <= top <= K and min_count >= 1, else GK_EINVAL
+ * naming the option; x as gk_gmm_data_check (dimension D, at least one frame). */
+gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                  const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
+                                  const gk_allocator *a, gk_error *err);
 /* A selector for UBM `f` from clusters `g` with given members: cluster j (0-based) holds
  * count[j] UBM components, listed in increasing order in `members` after those of the
- * clusters before it (sum of count = f->k * overlap; every component in exactly `overlap`
- * clusters). Clusters with no member are dropped, as gk_selector_create does. GK_EFORMAT
+ * clusters before it (every component in at least `overlap` clusters). Clusters with no member are dropped, as gk_selector_create does. GK_EFORMAT
  * (naming the cluster or component) when the lists break these rules. The loader's
  * constructor; count and members stay the caller's. */
 gk_status gk_selector_create_members(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
@@ -52,7 +65,8 @@ gk_status gk_selector_save(const gk_selector *s, const char *path, gk_error *err
 gk_status gk_selector_load(const char *path, const gk_gmm *ubm, gk_selector **out, const gk_allocator *a,
                            gk_error *err);
 
-/* Shape: K UBM components, M clusters, dimension D, overlap. */
+/* Shape: K UBM components, M clusters, dimension D, overlap (the clusters each component
+ * joins by overlap; data may add more). */
 size_t gk_selector_components(const gk_selector *s);
 size_t gk_selector_clusters(const gk_selector *s);
 size_t gk_selector_dim(const gk_selector *s);

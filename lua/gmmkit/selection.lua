@@ -5,7 +5,7 @@ local core = require "gmmkit.core"
 
 local M = {}
 
-local OWN = {clusters = true, overlap = true}
+local OWN = {clusters = true, overlap = true, data = true, search = true, top = true, min_count = true}
 
 -- An error of a call made for gk.gmm.selector's caller, without this file's position and
 -- naming gk.gmm.selector (raised again at the caller's line: level 3, past the C entry).
@@ -38,16 +38,22 @@ function M.selector(ubm, opts)
   end
   local rok, g, info = pcall(core.simplify.reduce, ubm, clusters, ropts)
   if not rok then error(as_selector(g), 3) end
-  local sok, sel = pcall(core.gmm.selector_from, ubm, g, {overlap = opts.overlap})
+  local sok, sel = pcall(core.gmm.selector_from, ubm, g, {overlap = opts.overlap, data = opts.data,
+    search = opts.search, top = opts.top, min_count = opts.min_count})
   if not sok then error(as_selector(sel), 3) end
   return sel, info
 end
 
 core.setdoc(M.selector,
-  "gk.gmm.selector(ubm[, {clusters=min(64, K/2), method=\"runnalls\", overlap=1, ...}]) -> Selector, info\n" ..
+  "gk.gmm.selector(ubm[, {clusters=min(64, K/2), method=\"runnalls\", overlap=1, data=, search=1, top=5, " ..
+  "min_count=1, ...}]) -> Selector, info\n" ..
   "Gaussian selection for a UBM: the UBM reduced to `clusters` components by gk.simplify.reduce (any " ..
   "method and its options; info is the reduction's), each UBM component assigned to its `overlap` " ..
-  "clusters of largest overlap w_j N(mu_i; mu_j, S_i + S_j). sel:select(X, {search=, top=}) gives each " ..
+  "clusters of largest overlap w_j N(mu_i; mu_j, S_i + S_j). With data = X (the UBM's training frames " ..
+  "or a sample), also by responsibility: each frame's `top` best UBM components join its `search` best " ..
+  "clusters, kept where at least `min_count` frames put them (gk.gmm.selector_from), which makes the " ..
+  "selection find the exhaustive best components far more often at a few more Gaussians per frame; " ..
+  "give the search and top you will score with. sel:select(X, {search=, top=}) gives each " ..
   "frame's best UBM components among the members of its best clusters; gk.gmm.llr and llr_matrix take " ..
   "{selector = sel, search = M, top = C}. Cost per frame: clusters + members of the searched clusters " ..
   "Gaussians instead of K. sel:save(path) writes it; gk.gmm.load_selector(path, ubm) reads it back for " ..

@@ -1009,7 +1009,8 @@ done:
 /* ---- Gaussian selectors (gmmkit/gselect.h) ------------------------------------------------
  * Kind 'G'; the header's K and D are the UBM's, its covariance type the clusters'. Payload:
  * u64 UBM fingerprint, u64 clusters M, u64 overlap, the clusters' mixture (as a model),
- * u64 member count of each cluster (M), then the members (u64, K x overlap in all). */
+ * u64 member count of each cluster (M), then the members (u64, as many as the counts sum
+ * to: K x overlap, or more for members chosen by data). */
 
 #define SEL_FIXED (8 * 3)
 
@@ -1034,8 +1035,13 @@ uint64_t gk_gmm_fingerprint(const gk_gmm *g) {
 
 gk_status gk_selector_save(const gk_selector *s, const char *path, gk_error *err) {
   const gk_gmm *g = gk_selector_mixture(s);
-  size_t k = gk_selector_components(s), m = gk_selector_clusters(s), o = gk_selector_overlap(s);
-  size_t n = SEL_FIXED + model_bytes(m, g->d, g->cov) + 8 * m + 8 * k * o;
+  size_t k = gk_selector_components(s), m = gk_selector_clusters(s), o = gk_selector_overlap(s), slots = 0;
+  for (size_t j = 0; j < m; j++) {
+    size_t nj;
+    gk_selector_members(s, j, &nj);
+    slots += nj;
+  }
+  size_t n = SEL_FIXED + model_bytes(m, g->d, g->cov) + 8 * m + 8 * slots;
   cur c = {gk_scratch_alloc(n, 1), 0};
   if (!c.p) return gk_fail_nomem(err);
   w_u64(&c, gk_selector_fingerprint(s));
@@ -1064,8 +1070,8 @@ static gk_status sel_check(const char *path, const gk_gmm *ubm, size_t k, size_t
   if (m == 0 || m > GK_MAX_COMPONENTS || o == 0 || o > m)
     return gk_fail(err, GK_ELIMIT, "%s: %llu clusters with overlap %llu: outside the limits (1..%u clusters, overlap "
                    "1..clusters)", path, (unsigned long long)m, (unsigned long long)o, GK_MAX_COMPONENTS);
-  if (n != SEL_FIXED + model_bytes(m, d, cov) + 8 * m + 8 * k * o)
-    return gk_fail(err, GK_EFORMAT, "%s: payload of %zu bytes does not fit %llu clusters over %zu components in "
+  if (n < SEL_FIXED + model_bytes(m, d, cov) + 8 * m + 8 * k * o)
+    return gk_fail(err, GK_EFORMAT, "%s: payload of %zu bytes is too short for %llu clusters over %zu components in "
                    "dimension %zu with overlap %llu", path, n, (unsigned long long)m, k, d, (unsigned long long)o);
   uint64_t mine = gk_gmm_fingerprint(ubm);
   if (ubm->k != k || ubm->d != d || mine != fp)
@@ -1095,23 +1101,25 @@ gk_status gk_selector_load(const char *path, const gk_gmm *ubm, gk_selector **ou
   gk_gmm *g = NULL;
   size_t *count = NULL, *members = NULL;
   if (st == GK_OK && (st = read_model(&c, m, d, cov, NULL, &g, err)) != GK_OK) gk_error_prefix(err, path);
-  if (st == GK_OK) {
-    count = gk_scratch_alloc(m, sizeof(size_t));
-    members = gk_scratch_alloc(k * o, sizeof(size_t));
-    if (!count || !members) st = gk_fail_nomem(err);
+  size_t slots = 0;
+  if (st == GK_OK && !(count = gk_scratch_alloc(m, sizeof(size_t)))) st = gk_fail_nomem(err);
+  for (size_t j = 0; st == GK_OK && j < m; j++) {
+    uint64_t v = r_u64(&c);
+    if (v > k)
+      st = gk_fail(err, GK_EFORMAT, "%s: cluster %zu has %llu members, more than the %zu components", path, j + 1,
+                   (unsigned long long)v, k);
+    count[j] = (size_t)v;
+    slots += count[j];  /* at most M x K: no overflow within the limits */
   }
-  if (st == GK_OK) {
-    for (size_t j = 0; st == GK_OK && j < m; j++) {
-      uint64_t v = r_u64(&c);
-      if (v > k)
-        st = gk_fail(err, GK_EFORMAT, "%s: cluster %zu has %llu members, more than the %zu components", path, j + 1,
-                     (unsigned long long)v, k);
-      count[j] = (size_t)v;
-    }
-    for (size_t q = 0; st == GK_OK && q < k * o; q++) {
-      uint64_t v = r_u64(&c);
-      members[q] = v > k ? k : (size_t)v;  /* the constructor names an index >= K */
-    }
+  if (st == GK_OK && (n - c.off) / 8 != slots)
+    st = gk_fail(err, GK_EFORMAT, "%s: the clusters' counts sum to %zu members but the payload holds %zu", path,
+                 slots, (n - c.off) / 8);
+  if (st == GK_OK && (n - c.off) % 8 != 0)
+    st = gk_fail(err, GK_EFORMAT, "%s: the payload's members end in a partial value", path);
+  if (st == GK_OK && !(members = gk_scratch_alloc(slots ? slots : 1, sizeof(size_t)))) st = gk_fail_nomem(err);
+  for (size_t q = 0; st == GK_OK && q < slots; q++) {
+    uint64_t v = r_u64(&c);
+    members[q] = v > k ? k : (size_t)v;  /* the constructor names an index >= K */
   }
   if (st == GK_OK) {
     if ((st = gk_selector_create_members(out, ubm, g, o, count, members, a, err)) != GK_OK) gk_error_prefix(err, path);

@@ -24,6 +24,7 @@ struct gk_selector {
   gk_gmm *g;          /* the clusters (a copy) */
   gk_gmm *f;          /* the UBM (a copy): full covariances are scored from its factors */
   size_t k, m, d, overlap;
+  size_t slots;       /* member slots: K x overlap, or more when members come from data */
   size_t m_made;      /* clusters of the reduction (m once empty ones are dropped) */
   size_t *start;      /* m + 1: members of cluster j are member[start[j] .. start[j + 1]) */
   size_t *member;     /* UBM component of each member slot */
@@ -49,35 +50,30 @@ static void best_n(const double *v, size_t m, size_t n, size_t *ix) {
   }
 }
 
-/* The clusters of each UBM component (k x overlap), then the members of each cluster. */
-static gk_status assign(gk_selector *s, const gk_gmm *f, const gk_gmm *g, gk_error *err) {
-  size_t k = s->k, m = s->m, o = s->overlap, d = s->d;
-  size_t *of = gk_scratch_alloc(k * o, sizeof(size_t));
-  double *sc = gk_scratch_alloc(m, sizeof(double)), *work = gk_scratch_alloc(d * d + d, sizeof(double));
-  if (!of || !sc || !work) {
-    gk_scratch_free(of);
-    gk_scratch_free(sc);
-    gk_scratch_free(work);
-    return gk_fail_nomem(err);
+/* The `o` best clusters of each UBM component by overlap, into of (k x o). */
+static gk_status best_clusters(const gk_gmm *f, const gk_gmm *g, size_t o, size_t *of, gk_error *err) {
+  double *sc = gk_scratch_alloc(g->k, sizeof(double)), *work = gk_scratch_alloc(f->d * f->d + f->d, sizeof(double));
+  gk_status st = sc && work ? GK_OK : gk_fail_nomem(err);
+  for (size_t i = 0; st == GK_OK && i < f->k; i++) {
+    for (size_t j = 0; j < g->k; j++) sc[j] = gk_gmm_log_overlap(f, i, g, j, work);
+    best_n(sc, g->k, o, of + i * o);
   }
-  memset(s->start, 0, (m + 1) * sizeof(size_t));
-  for (size_t i = 0; i < k; i++) {
-    for (size_t j = 0; j < m; j++) sc[j] = gk_gmm_log_overlap(f, i, g, j, work);
-    best_n(sc, m, o, of + i * o);
-    for (size_t t = 0; t < o; t++) s->start[of[i * o + t] + 1]++;
-  }
-  for (size_t j = 0; j < m; j++) s->start[j + 1] += s->start[j];
-  size_t *fill = gk_scratch_alloc(m, sizeof(size_t));
-  gk_status st = GK_OK;
-  if (!fill) st = gk_fail_nomem(err);
-  for (size_t j = 0; st == GK_OK && j < m; j++) fill[j] = s->start[j];
-  for (size_t i = 0; st == GK_OK && i < k; i++)
-    for (size_t t = 0; t < o; t++) s->member[fill[of[i * o + t]]++] = i;
-  gk_scratch_free(fill);
-  gk_scratch_free(of);
   gk_scratch_free(sc);
   gk_scratch_free(work);
   return st;
+}
+
+/* The members of each cluster from the clusters of each component (of, k x overlap). */
+static void members_of(gk_selector *s, const size_t *of) {
+  size_t k = s->k, m = s->m, o = s->overlap;
+  memset(s->start, 0, (m + 1) * sizeof(size_t));
+  for (size_t q = 0; q < k * o; q++) s->start[of[q] + 1]++;
+  for (size_t j = 0; j < m; j++) s->start[j + 1] += s->start[j];
+  /* start[j] as cluster j's cursor (components in increasing order), then shifted back */
+  for (size_t i = 0; i < k; i++)
+    for (size_t t = 0; t < o; t++) s->member[s->start[of[i * o + t]]++] = i;
+  memmove(s->start + 1, s->start, m * sizeof(size_t));
+  s->start[0] = 0;
 }
 
 /* The quadratic-form rows of the members (diagonal UBMs) and their constants. */
@@ -140,7 +136,7 @@ void gk_selector_free(gk_selector *s) {
   if (!s) return;
   gk_allocator a = s->alloc;
   const gk_allocator *ap = a.fn ? &a : NULL;
-  size_t slots = s->k * s->overlap;
+  size_t slots = s->slots;
   gk_gmm_free(s->g);
   gk_gmm_free(s->f);
   gk_free(ap, s->start, (s->m_made + 1) * sizeof(size_t));
@@ -153,7 +149,7 @@ void gk_selector_free(gk_selector *s) {
 
 /* A selector with its arrays allocated (members not yet filled): the steps common to both
  * constructors' start. */
-static gk_status selector_new(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+static gk_status selector_new(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap, size_t slots,
                               const gk_allocator *a, gk_error *err) {
   gk_selector *s = gk_calloc(a, 1, sizeof *s);
   if (!s) return gk_fail_nomem(err);
@@ -162,7 +158,7 @@ static gk_status selector_new(gk_selector **out, const gk_gmm *f, const gk_gmm *
   s->m = s->m_made = g->k;
   s->d = f->d;
   s->overlap = overlap;
-  size_t slots = f->k * overlap;
+  s->slots = slots;
   gk_status st = gk_gmm_clone(g, &s->g, a, err);
   if (st == GK_OK) st = gk_gmm_clone(f, &s->f, a, err);
   if (st == GK_OK) {
@@ -207,28 +203,23 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
   *out = NULL;
   gk_status st = check_shapes(f, g, overlap, err);
   if (st != GK_OK) return st;
-  gk_selector *s;
-  if ((st = selector_new(&s, f, g, overlap, a, err)) != GK_OK) return st;
-  if ((st = assign(s, f, g, err)) != GK_OK) {
-    gk_selector_free(s);
-    return st;
-  }
-  return selector_finish(s, out, a, err);
+  size_t *of = gk_scratch_alloc(f->k * overlap, sizeof(size_t));
+  if (!of) return gk_fail_nomem(err);
+  gk_selector *s = NULL;
+  if ((st = best_clusters(f, g, overlap, of, err)) == GK_OK &&
+      (st = selector_new(&s, f, g, overlap, f->k * overlap, a, err)) == GK_OK)
+    members_of(s, of);
+  gk_scratch_free(of);
+  return st == GK_OK ? selector_finish(s, out, a, err) : st;
 }
 
 /* The member lists of gk_selector_create_members: each cluster's strictly increasing,
- * inside 0..K-1, and every component in exactly `overlap` of them. */
+ * inside 0..K-1, and every component in at least `overlap` of them. */
 static gk_status check_members(size_t k, size_t m, size_t overlap, const size_t *count, const size_t *members,
                                gk_error *err) {
-  size_t total = 0;
-  for (size_t j = 0; j < m; j++) {
+  for (size_t j = 0; j < m; j++)
     if (count[j] > k)
       return gk_fail(err, GK_EFORMAT, "cluster %zu has %zu members, more than the %zu components", j + 1, count[j], k);
-    total += count[j];
-  }
-  if (total != k * overlap)
-    return gk_fail(err, GK_EFORMAT, "the clusters have %zu members in all, not %zu components x overlap %zu", total,
-                   k, overlap);
   size_t *seen = gk_scratch_alloc(k, sizeof(size_t));
   if (!seen) return gk_fail_nomem(err);
   memset(seen, 0, k * sizeof(size_t));
@@ -244,8 +235,9 @@ static gk_status check_members(size_t k, size_t m, size_t overlap, const size_t 
         seen[i]++;
     }
   for (size_t i = 0; st == GK_OK && i < k; i++)
-    if (seen[i] != overlap)
-      st = gk_fail(err, GK_EFORMAT, "component %zu is in %zu clusters, not overlap = %zu", i + 1, seen[i], overlap);
+    if (seen[i] < overlap)
+      st = gk_fail(err, GK_EFORMAT, "component %zu is in %zu clusters, fewer than overlap = %zu", i + 1, seen[i],
+                   overlap);
   gk_scratch_free(seen);
   return st;
 }
@@ -257,10 +249,12 @@ gk_status gk_selector_create_members(gk_selector **out, const gk_gmm *f, const g
   gk_status st = check_shapes(f, g, overlap, err);
   if (st == GK_OK) st = check_members(f->k, g->k, overlap, count, members, err);
   if (st != GK_OK) return st;
+  size_t slots = 0;
+  for (size_t j = 0; j < g->k; j++) slots += count[j];
   gk_selector *s;
-  if ((st = selector_new(&s, f, g, overlap, a, err)) != GK_OK) return st;
+  if ((st = selector_new(&s, f, g, overlap, slots, a, err)) != GK_OK) return st;
   for (size_t j = 0; j < s->m; j++) s->start[j + 1] = s->start[j] + count[j];
-  memcpy(s->member, members, f->k * overlap * sizeof(size_t));
+  memcpy(s->member, members, slots * sizeof(size_t));
   return selector_finish(s, out, a, err);
 }
 
@@ -531,4 +525,91 @@ gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t 
   gk_scratch_free(cv);
   gk_scratch_free(views);
   return st;
+}
+
+/* ---- membership by data -------------------------------------------------------------------- */
+
+enum { MARKED = UINT32_MAX };  /* a count that stands for a member by overlap */
+
+/* cnt (m x k) += 1 at (cluster, component) for each frame of x, each of its `search` best
+ * clusters and each of its `top` best UBM components (both by gk_gmm_top_posteriors), a
+ * span of frames at a time. Counts stop one short of MARKED. */
+static gk_status count_pairs(const gk_gmm *f, const gk_gmm *g, const gk_gmm_data *x, size_t search, size_t top,
+                             uint32_t *cnt, gk_error *err) {
+  size_t n = gk_gmm_data_frames(x), span = n < SELECT_SPAN ? n : SELECT_SPAN, k = f->k;
+  size_t *cl = gk_scratch_alloc(span * search, sizeof(size_t)), *ci = gk_scratch_alloc(span * top, sizeof(size_t));
+  gk_matrix *views = gk_scratch_alloc(x->nparts, sizeof(gk_matrix));
+  gk_status st = cl && ci && views ? GK_OK : gk_fail_nomem(err);
+  for (size_t f0 = 0; st == GK_OK && f0 < n; f0 += span) {
+    size_t f1 = f0 + span < n ? f0 + span : n;
+    gk_gmm_data sub;
+    frame_range(x, f0, f1, views, &sub);
+    st = gk_gmm_top_posteriors(g, &sub, search, cl, NULL, err);
+    if (st == GK_OK) st = gk_gmm_top_posteriors(f, &sub, top, ci, NULL, err);
+    for (size_t r = 0; st == GK_OK && r < f1 - f0; r++)
+      for (size_t u = 0; u < search; u++)
+        for (size_t v = 0; v < top; v++) {
+          uint32_t *c = &cnt[cl[r * search + u] * k + ci[r * top + v]];
+          if (*c < MARKED - 1) (*c)++;
+        }
+  }
+  gk_scratch_free(cl);
+  gk_scratch_free(ci);
+  gk_scratch_free(views);
+  return st;
+}
+
+/* Members from cnt (m x k): (j, i) where cnt is MARKED or at least min_count. Counts the
+ * slots when s is NULL, else fills s's lists. */
+static size_t members_counted(gk_selector *s, const uint32_t *cnt, size_t m, size_t k, size_t min_count) {
+  size_t q = 0;
+  for (size_t j = 0; j < m; j++) {
+    if (s) s->start[j] = q;
+    for (size_t i = 0; i < k; i++) {
+      uint32_t c = cnt[j * k + i];
+      if (c == MARKED || c >= min_count) {
+        if (s) s->member[q] = i;
+        q++;
+      }
+    }
+  }
+  if (s) s->start[m] = q;
+  return q;
+}
+
+static gk_status check_data_options(const gk_gmm *f, const gk_gmm *g, const gk_gmm_data *x, size_t search,
+                                    size_t top, size_t min_count, gk_error *err) {
+  if (search < 1 || search > g->k)
+    return gk_fail(err, GK_EINVAL, "search = %zu must be between 1 and the %zu clusters", search, g->k);
+  if (top < 1 || top > f->k)
+    return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the %zu components", top, f->k);
+  if (min_count < 1) return gk_fail(err, GK_EINVAL, "min_count must be at least 1");
+  return gk_gmm_data_check(x, f->d, err);  /* refuses no frames too */
+}
+
+gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                  const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
+                                  const gk_allocator *a, gk_error *err) {
+  *out = NULL;
+  gk_status st = check_shapes(f, g, overlap, err);
+  if (st == GK_OK) st = check_data_options(f, g, x, search, top, min_count, err);
+  if (st != GK_OK) return st;
+  size_t k = f->k, m = g->k;
+  size_t *of = gk_scratch_alloc(k * overlap, sizeof(size_t));
+  uint32_t *cnt = gk_scratch_alloc(m * k, sizeof(uint32_t));
+  if (!of || !cnt) st = gk_fail_nomem(err);
+  if (st == GK_OK) {
+    memset(cnt, 0, m * k * sizeof(uint32_t));
+    st = count_pairs(f, g, x, search, top, cnt, err);
+  }
+  if (st == GK_OK) st = best_clusters(f, g, overlap, of, err);
+  gk_selector *s = NULL;
+  if (st == GK_OK) {
+    for (size_t q = 0; q < k * overlap; q++) cnt[of[q] * k + q / overlap] = MARKED;
+    st = selector_new(&s, f, g, overlap, members_counted(NULL, cnt, m, k, min_count), a, err);
+  }
+  if (st == GK_OK) members_counted(s, cnt, m, k, min_count);
+  gk_scratch_free(of);
+  gk_scratch_free(cnt);
+  return st == GK_OK ? selector_finish(s, out, a, err) : st;
 }

@@ -981,20 +981,58 @@ static gk_selector *check_selector(lua_State *L, int idx) {
 
 static void selector_ensure_class(lua_State *L);
 
-/* gk.gmm.selector_from(ubm, g[, {overlap=1}]) */
+/* The option `data` of selector_from at `arg` (a Matrix or a list of them) into x, left
+ * on the stack with its anchors; 0 when absent. */
+static int opt_member_data(lua_State *L, int arg, gk_gmm_data *x) {
+  int t = gkL_optfield(L, arg, "data");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  int at = lua_gettop(L);
+  if (!gkL_testmatrix(L, at)) {
+    if (t != LUA_TTABLE)
+      gkL_opterror(L, arg, "data", "must be a gmmkit.Matrix or a list of them, got %s", luaL_typename(L, at));
+    size_t len = gkL_checklen(L, at, arg, GK_MAX_LIST, "option 'data'");
+    if (len == 0) gkL_opterror(L, arg, "data", "is an empty list: give the frames that choose the members");
+    for (size_t i = 1; i <= len; i++) {
+      lua_geti(L, at, (lua_Integer)i);
+      if (!gkL_testmatrix(L, -1))
+        gkL_opterror(L, arg, "data", "item %d is a %s, not a gmmkit.Matrix", (int)i, luaL_typename(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  check_data(L, at, x, 1);
+  if (gk_gmm_data_frames(x) == 0) gkL_opterror(L, arg, "data", "has no frames: give the frames that choose the members");
+  return 1;
+}
+
+/* gk.gmm.selector_from(ubm, g[, {overlap=1, data=, search=1, top=5, min_count=1}]) */
 static int l_selector_from(lua_State *L) {
-  static const char *const keys[] = {"overlap", NULL};
+  static const char *const keys[] = {"overlap", "data", "search", "top", "min_count", NULL};
   gk_gmm *f = gkL_checkgmm(L, 1), *g = gkL_checkgmm(L, 2);
   gkL_checkoptions(L, 3, keys);
   lua_Integer overlap = gkL_optinteger(L, 3, "overlap", 1, 1, (lua_Integer)g->k);
   if (g->d != f->d) luaL_argerror(L, 2, lua_pushfstring(L, "the clusters have dimension %d, the UBM %d", (int)g->d, (int)f->d));
+  gk_gmm_data x;
+  int by_data = opt_member_data(L, 3, &x);
+  for (int i = 2; !by_data && keys[i]; i++)
+    if (gkL_optfield(L, 3, keys[i]) != LUA_TNIL) gkL_opterror(L, 3, keys[i], "needs the option 'data'");
+  lua_Integer search = gkL_optinteger(L, 3, "search", 1, 1, (lua_Integer)g->k);
+  lua_Integer top = gkL_optinteger(L, 3, "top", f->k < 5 ? (lua_Integer)f->k : 5, 1, (lua_Integer)f->k);
+  lua_Integer min_count = gkL_optinteger(L, 3, "min_count", 1, 1, INT32_MAX);
+  if (by_data && x.parts[0].cols != f->d)
+    gkL_opterror(L, 3, "data", "has %d columns, the UBM dimension %d", (int)x.parts[0].cols, (int)f->d);
   gk_selector **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = NULL;
   selector_ensure_class(L);
   luaL_setmetatable(L, GKL_SELECTOR);
   gk_allocator a = gkL_allocator(L);
   gk_error e;
-  if (gk_selector_create(box, f, g, (size_t)overlap, &a, clear_err(&e)) != GK_OK) gkL_raise(L, &e);
+  gk_status st = by_data ? gk_selector_create_data(box, f, g, (size_t)overlap, &x, (size_t)search, (size_t)top,
+                                                   (size_t)min_count, &a, clear_err(&e))
+                         : gk_selector_create(box, f, g, (size_t)overlap, &a, clear_err(&e));
+  if (st != GK_OK) gkL_raise(L, &e);
   return 1;
 }
 
@@ -1813,10 +1851,13 @@ static const gkL_Reg gmm_funcs[] = {
    "sel (gk.gmm.selector) the top (default 5) components of each frame come from the members of its "
    "`search` best clusters instead of all K. evals: the mean Gaussians evaluated per frame for the UBM pass."},
   {"selector_from", l_selector_from,
-   "gk.gmm.selector_from(ubm, g[, {overlap=1}]) -> Selector\n"
+   "gk.gmm.selector_from(ubm, g[, {overlap=1, data=, search=1, top=5, min_count=1}]) -> Selector\n"
    "A selector from a UBM and a smaller mixture g whose components become the clusters (a reduction of "
    "the UBM, gk.simplify.reduce): each UBM component joins the `overlap` clusters of largest overlap "
-   "w_j N(mu_i; mu_j, S_i + S_j). gk.gmm.selector(ubm, opts) makes the reduction too."},
+   "w_j N(mu_i; mu_j, S_i + S_j). With data (a Matrix or list of them: the UBM's training frames or a "
+   "sample), membership by responsibility too: each frame's `top` best UBM components join its `search` "
+   "best clusters, kept where at least `min_count` frames put them; use the search and top of the "
+   "scoring. gk.gmm.selector(ubm, opts) makes the reduction too."},
   {"trainer", l_trainer,
    "gk.gmm.trainer(X[, opts]) -> Trainer\n"
    "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "

@@ -228,8 +228,64 @@ describe("gk.gmm.selector", function()
     assert.is_true(v == v, "NaN score")
   end)
 
+  it("with data, the frames' best components are members of the clusters they search", function()
+    local geo = gk.gmm.selector(ubm, {clusters = 4})
+    for _, c in ipairs{{search = 1, top = 3}, {search = 2, top = 2}} do
+      local sel = gk.gmm.selector(ubm, {clusters = 4, data = X, search = c.search, top = c.top})
+      -- the members by overlap stay; data only adds
+      for j = 1, 4 do
+        local have = {}
+        for _, k in ipairs(sel:members(j)) do have[k] = true end
+        for _, k in ipairs(geo:members(j)) do assert.is_true(have[k], "cluster " .. j .. " lost component " .. k) end
+      end
+      -- selecting the same frames finds their exhaustive best components, every one
+      local idx = sel:select(X, {search = c.search, top = c.top})
+      local _, ex = ubm:posteriors(X, {top = c.top})
+      for i = 1, X:rows() do
+        local want = {}
+        for t = 1, c.top do want[ex:get(i, t)] = true end
+        for t = 1, c.top do assert.is_true(want[idx:get(i, t)], "frame " .. i .. " missed a best component") end
+      end
+    end
+    -- the geometric selector misses some of them: the data made a difference
+    local idx = geo:select(X, {search = 1, top = 3})
+    local _, ex = ubm:posteriors(X, {top = 3})
+    local missed = 0
+    for i = 1, X:rows() do if idx:get(i, 1) ~= ex:get(i, 1) then missed = missed + 1 end end
+    assert.is_true(missed > 0)
+    -- a count no pair reaches keeps the members by overlap alone
+    local strict = gk.gmm.selector(ubm, {clusters = 4, data = X, min_count = X:rows() * 5 + 1})
+    for j = 1, 4 do assert.are.same(geo:members(j), strict:members(j)) end
+    -- a list of matrices is the frames of all of them
+    local first, second = {}, {}
+    for i = 1, 200 do first[i], second[i] = i, 200 + i end
+    local halves = {X:select_rows(first), X:select_rows(second)}
+    local a = gk.gmm.selector(ubm, {clusters = 4, data = X, top = 2, min_count = 2})
+    local b = gk.gmm.selector(ubm, {clusters = 4, data = halves, top = 2, min_count = 2})
+    for j = 1, 4 do assert.are.same(a:members(j), b:members(j)) end
+  end)
+
   it("names bad options", function()
     local sel = gk.gmm.selector(ubm, {clusters = 4})
+    for _, key in ipairs{"search", "top", "min_count"} do
+      assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, [key] = 1}) end,
+                           "bad argument #2 to 'selector' %(option '" .. key .. "' needs the option 'data'%)")
+    end
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = "X"}) end,
+                         "option 'data' must be a gmmkit.Matrix or a list of them, got string")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = {}}) end, "option 'data' is an empty list")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = {X, 5}}) end,
+                         "option 'data' item 2 is a number, not a gmmkit.Matrix")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = gk.matrix.random(5, 2)}) end,
+                         "option 'data' has 2 columns, the UBM dimension 3")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = X, search = 5}) end,
+                         "option 'search' must be in %[1, 4%]")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = X, top = 17}) end,
+                         "option 'top' must be in %[1, 16%]")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = X, min_count = 0}) end,
+                         "option 'min_count' must be in %[1, ")
+    assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, data = gk.matrix.new(0, 3)}) end,
+                         "option 'data' has no frames")
     assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 16}) end, "option 'clusters' must be an integer in %[1, 15%]")
     assert.error_matches(function() gk.gmm.selector(ubm, {clusters = 4, method = "nope"}) end,
                          "bad argument #2 to 'selector' %(option 'method' 'nope' is unknown")

@@ -59,11 +59,22 @@ describe("selector files", function()
   setup(function() dir = helper.tmpdir() end)
   teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
 
-  for _, cov in ipairs{"diag", "full"} do
-    it("round trip: the same mixture, members and selections bit for bit (" .. cov .. ")", function()
+  local function frames_for(k)
+    local X = gk.matrix.random(300, 3, {seed = 9, dtype = "float32"})
+    for i = 1, 300 do X:set(i, 1, X:get(i, 1) + 4 * (i % k)) end
+    return X
+  end
+
+  for _, case in ipairs{{"diag", "overlap"}, {"full", "overlap"}, {"diag", "data"}} do
+    local cov, by = case[1], case[2]
+    it("round trip: the same mixture, members and selections bit for bit (" .. cov .. ", members by " .. by .. ")", function()
       local ubm = ubm_for(12, 3, cov, 3)
-      local sel = gk.gmm.selector(ubm, {clusters = 4, overlap = 2})
-      local path = dir .. "/sel_" .. cov .. ".gks"
+      local sel = by == "data" and gk.gmm.selector(ubm, {clusters = 4, data = frames_for(12), search = 2, top = 3})
+                  or gk.gmm.selector(ubm, {clusters = 4, overlap = 2})
+      local slots = 0
+      for j = 1, sel.clusters do slots = slots + #sel:members(j) end
+      if by == "data" then assert.is_true(slots > 12, "the data added no member") end
+      local path = dir .. "/sel_" .. cov .. by .. ".gks"
       sel:save(path)
       local back = gk.gmm.load_selector(path, ubm)
       assert.are.equal(sel.clusters, back.clusters)
@@ -76,9 +87,7 @@ describe("selector files", function()
       same_matrix(g:means(), h:means())
       if cov == "diag" then same_matrix(g:covariances(), h:covariances())
       else for j = 1, g.components do same_matrix(g:covariances()[j], h:covariances()[j]) end end
-      local X = gk.matrix.random(300, 3, {seed = 9, dtype = "float32"})
-      for i = 1, 300 do X:set(i, 1, X:get(i, 1) + 4 * (i % 12)) end
-      same_selection(sel, back, X)
+      same_selection(sel, back, frames_for(12))
       -- a second save of the loaded selector is the same file
       back:save(path .. "2")
       assert.are.equal(helper.read_file(path), helper.read_file(path .. "2"))
@@ -124,11 +133,11 @@ describe("selector files", function()
       local cases = {
         {OFF_M, 1 << 40, "1099511627776 clusters with overlap 1: outside the limits"},
         {OFF_M, 0, "0 clusters"},
-        {OFF_M, 3, "does not fit 3 clusters"},
+        {OFF_M, 3, "is too short for 3 clusters"},
         {OFF_O, 3, "overlap 3: outside the limits"},
-        {OFF_O, 2, "does not fit 2 clusters over 4 components in dimension 2 with overlap 2"},
+        {OFF_O, 2, "is too short for 2 clusters over 4 components in dimension 2 with overlap 2"},
         {OFF_COUNT, 1 << 62, "cluster 1 has 4611686018427387904 members, more than the 4 components"},
-        {OFF_COUNT, string.unpack("<I8", good, HEADER + OFF_COUNT + 1) + 1, "members in all, not 4 components x overlap 1"},
+        {OFF_COUNT, string.unpack("<I8", good, HEADER + OFF_COUNT + 1) + 1, "counts sum to 5 members but the payload holds 4"},
         {OFF_MEMBER, 4, "a member index >= the 4 components"},
         {OFF_MEMBER + 24, -1, "a member index >= the 4 components"},
         {OFF_MEMBER + 8, string.unpack("<I8", good, HEADER + OFF_MEMBER + 1), "not in increasing order"},
