@@ -1,9 +1,10 @@
 -- fast_scoring.lua: speaker verification on the spoken-digit corpus with Gaussian selection.
 -- A UBM, speakers MAP-adapted (means) on their enrolment files, every test utterance scored
 -- against every speaker by top-5 LLR; then the same trials with each reduction method as the
--- selector (clusters x search): EER, minimum DCF (p_target = 0.01), Gaussians evaluated per
--- frame and scoring time against exhaustive top-5 scoring in the same run, each without and
--- with S-norm, the size of the selector's largest cluster and how often the selected
+-- selector (clusters x members x search; members by overlap alone, or also by data: the
+-- UBM's training frames add each frame's top-5 components to the clusters it searches):
+-- EER, minimum DCF (p_target = 0.01), Gaussians evaluated per frame and scoring time
+-- against exhaustive top-5 scoring in the same run, each without and with S-norm, the size of the selector's largest cluster and how often the selected
 -- components hold each test frame's best UBM component; each method's best configuration
 -- at equal budgets of Gaussians per frame; a DET plot of exhaustive scoring against the
 -- best selectors.
@@ -40,6 +41,8 @@ local opt = ex.options(arg, {
   clusters = smoke and {4, 8} or {16, 32, 64},
   search = smoke and {1, 2} or {1, 2, 4},
   methods = smoke and {"runnalls", "topk"} or {"runnalls", "gmrc", "topk", "minise", "lbfgs", "kmeans", "gd"},
+  members = {"overlap", "data"},
+  min_count = 1,
   top = 5,
   relevance = 16,
   seed = 4,
@@ -168,20 +171,34 @@ end
 
 local load_before = loadavg()
 local base = measure({top = opt.top})
-base.method, base.clusters, base.search, base.speedup, base.largest = "exhaustive", "-", "-", 1, "-"
+base.method, base.members, base.clusters, base.search, base.speedup, base.largest = "exhaustive", "-", "-", "-", 1,
+  "-"
 local rows = {base}
+-- A selector's members: by overlap alone, or also by data (the UBM's training frames, each
+-- frame's top components added to the clusters it searches, for the search it is scored with).
+local function make_selector(g, members, m)
+  if members == "overlap" then return gk.gmm.selector_from(ubm, g) end
+  return gk.gmm.selector_from(ubm, g, {data = all, search = m, top = opt.top, min_count = opt.min_count})
+end
+
+local function measure_selector(sel, method, k, members, m)
+  -- clusters that no UBM component joined are dropped: the count used, and the largest
+  local largest = 0
+  for j = 1, sel.clusters do largest = math.max(largest, #sel:members(j)) end
+  local r = measure({selector = sel, search = m, top = opt.top})
+  r.method, r.members, r.search, r.speedup, r.largest = method, members, m, base.seconds / r.seconds, largest
+  r.clusters = sel.clusters == k and tostring(k) or string.format("%d (%d used)", k, sel.clusters)
+  rows[#rows + 1] = r
+end
+
 for _, method in ipairs(opt.methods) do
   for _, k in ipairs(opt.clusters) do
-    local sel = gk.gmm.selector(ubm, {clusters = k, method = method, max_iter = smoke and 5 or 50})
-    -- clusters that no UBM component joined are dropped: the count used, and the largest
-    local largest = 0
-    for j = 1, sel.clusters do largest = math.max(largest, #sel:members(j)) end
-    for _, m in ipairs(opt.search) do
-      if m <= sel.clusters then
-        local r = measure({selector = sel, search = m, top = opt.top})
-        r.method, r.search, r.speedup, r.largest = method, m, base.seconds / r.seconds, largest
-        r.clusters = sel.clusters == k and tostring(k) or string.format("%d (%d used)", k, sel.clusters)
-        rows[#rows + 1] = r
+    local g = gk.simplify.reduce(ubm, k, {method = method, max_iter = smoke and 5 or 50})
+    for _, members in ipairs(opt.members) do
+      local sel = members == "overlap" and make_selector(g, members)
+      for _, m in ipairs(opt.search) do
+        local s = m <= g.components and (sel or make_selector(g, members, m))
+        if s and m <= s.clusters then measure_selector(s, method, k, members, m) end
       end
     end
   end
@@ -211,8 +228,8 @@ local systems = {{name = string.format("exhaustive top-%d, %d Gaussians/frame", 
                   tar = base.tar, non = base.non}}
 for i = 1, math.min(3, #chosen) do
   local r = chosen[i]
-  systems[#systems + 1] = {name = string.format("%s, %s clusters, search %d: %.1f Gaussians/frame", r.method,
-    r.clusters, r.search, r.evals), tar = r.tar, non = r.non}
+  systems[#systems + 1] = {name = string.format("%s, %s clusters, members by %s, search %d: %.1f Gaussians/frame",
+    r.method, r.clusters, r.members, r.search, r.evals), tar = r.tar, non = r.non}
 end
 local det_file = opt.out .. "/fast_scoring_det.png"
 local have_plot, why = pcall(gk.plot.det, systems, {file = det_file, range = {0.02, 40, 0.1, 40},
@@ -221,16 +238,16 @@ local have_plot, why = pcall(gk.plot.det, systems, {file = det_file, range = {0.
 if not have_plot then print("no DET plot: " .. tostring(why)) end
 
 local function cells(r)
-  return {method = r.method, clusters = r.clusters, search = r.search,
+  return {method = r.method, members = r.members, clusters = r.clusters, search = r.search,
           eer = string.format("%.2f%%", 100 * r.eer), dcf = string.format("%.3f", r.dcf),
           eer_s = string.format("%.2f%%", 100 * r.eer_s), dcf_s = string.format("%.3f", r.dcf_s),
           evals = string.format("%.1f", r.evals), reduction = string.format("%.1fx", opt.components / r.evals),
           largest = r.largest, found = string.format("%.1f%%", 100 * r.found),
           seconds = string.format("%.3f", r.seconds), speedup = string.format("%.2fx", r.speedup)}
 end
-local columns = {"method", "clusters", "search", "eer", "dcf", "eer_s", "dcf_s", "evals", "reduction", "seconds",
+local columns = {"method", "clusters", "members", "search", "eer", "dcf", "eer_s", "dcf_s", "evals", "reduction", "seconds",
   "speedup", "largest", "found"}
-local headers = {"selector", "clusters", "search", "EER", "minDCF (0.01)", "EER S-norm", "minDCF S-norm",
+local headers = {"selector", "clusters", "members", "search", "EER", "minDCF (0.01)", "EER S-norm", "minDCF S-norm",
   "Gaussians/frame", "fewer Gaussians", "seconds", "speed-up", "largest cluster", "best component found"}
 local all_rows = {}
 for i, r in ipairs(rows) do all_rows[i] = cells(r) end
