@@ -117,7 +117,7 @@ gk_status gk_gmm_score(const gk_gmm *g, const gk_gmm_data *x, double *frame_ll,
 gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post, gk_error *err);
 /* The C largest posteriors per frame, in decreasing order: `idx` (N x C, 0-based component
  * indices) and `val` (N x C, the exact posteriors under the whole mixture; may be NULL
- * when only the indices are wanted). 1 <= C <= K.
+ * when only the indices are wanted, which spares the log-sum-exp over all K). 1 <= C <= K.
  * GK_ENUMERIC as gk_gmm_posteriors. */
 gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
                                 size_t *idx, double *val, gk_error *err);

@@ -588,24 +588,28 @@ static double top_llr(const job *jb, ws *w, size_t i, size_t C) {
 
 /* M_TOP and M_LLR with top: the top-C components of each frame under g, taken before the
  * log-sum-exp overwrites ll. Returns the block's sum of log p (M_TOP) or of the
- * log-likelihood ratios (M_LLR). */
+ * log-likelihood ratios (M_LLR). The log-sum-exp over all K components is made only for
+ * the posteriors val; without them the sum is of each frame's largest log w_k N_k, which
+ * is finite exactly when log p is, so the check after the pass is the same. */
 static double top_block(const job *jb, const block *b, ws *w) {
   size_t k = jb->q->k, n = b->count, C = jb->top;
   double blk = 0.0;
   for (size_t i = 0; i < n; i++) {
     float *l = w->ll + i * k;
     top_c(l, k, C, w->ix);
-    double sum, lp;
-    block_lse(l, 1, k, &lp, &sum);
     if (jb->md != M_TOP) {
       blk += top_llr(jb, w, i, C);
       continue;
     }
     size_t f = b->offset + i;
-    for (size_t t = 0; t < C; t++) {
-      jb->idx[f * C + t] = w->ix[t];
-      if (jb->val) jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
+    for (size_t t = 0; t < C; t++) jb->idx[f * C + t] = w->ix[t];
+    if (!jb->val) {
+      blk += (double)l[w->ix[0]];
+      continue;
     }
+    double sum, lp;
+    block_lse(l, 1, k, &lp, &sum);
+    for (size_t t = 0; t < C; t++) jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
     blk += lp;  /* the frame's log-likelihood, checked as gk_gmm_score checks it */
   }
   return blk;

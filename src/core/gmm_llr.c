@@ -189,15 +189,15 @@ static int joined(const group *g, gk_matrix *parts, gk_gmm_data *all) {
 }
 
 /* The UBM components of every frame of the group (its selector's or the top C). */
-static gk_status pick(group *g, const gk_gmm *ubm, const gk_gmm_data *x, size_t *ix, double *val, gk_error *err) {
-  if (!g->sel) return gk_gmm_top_posteriors(ubm, x, g->C, ix, val, err);
+static gk_status pick(group *g, const gk_gmm *ubm, const gk_gmm_data *x, size_t *ix, gk_error *err) {
+  if (!g->sel) return gk_gmm_top_posteriors(ubm, x, g->C, ix, NULL, err);
   double ev = 0.0;
   gk_status st = gk_selector_select(g->sel, x, g->search, g->C, ix, &ev, err);
   g->evals += ev * (double)gk_gmm_data_frames(x);
   return st;
 }
 
-static gk_status group_top(group *g, const gk_gmm *ubm, gk_matrix *parts, double *val, gk_error *err) {
+static gk_status group_top(group *g, const gk_gmm *ubm, gk_matrix *parts, gk_error *err) {
   gk_gmm_data all;
   g->frame0[0] = 0;
   for (size_t t = 0; t < g->nt; t++) g->frame0[t + 1] = g->frame0[t] + gk_gmm_data_frames(&g->tests[t]);
@@ -211,9 +211,9 @@ static gk_status group_top(group *g, const gk_gmm *ubm, gk_matrix *parts, double
       return st;
     }
   }
-  if (joined(g, parts, &all)) return pick(g, ubm, &all, g->ix, val, err);
+  if (joined(g, parts, &all)) return pick(g, ubm, &all, g->ix, err);
   for (size_t t = 0; t < g->nt; t++) {
-    gk_status st = pick(g, ubm, &g->tests[t], g->ix + g->frame0[t] * g->C, val, err);
+    gk_status st = pick(g, ubm, &g->tests[t], g->ix + g->frame0[t] * g->C, err);
     if (st != GK_OK) return st;
   }
   return GK_OK;
@@ -403,14 +403,12 @@ static gk_status tests_llr_top(group *g0, const gk_gmm *const *models, size_t nm
     g.nt = t1 - t0;
     size_t blocks = (frames + SCORE_BLOCK - 1) / SCORE_BLOCK, parts_max = blocks + g.nt;
     g.ix = gk_scratch_alloc(frames ? frames * C : 1, sizeof(size_t));
-    double *val = gk_scratch_alloc(frames ? frames * C : 1, sizeof(double));
     double *part = gk_scratch_alloc(parts_max * nm, sizeof(double));
     size_t *lay = gk_scratch_alloc(2 * blocks + 1 + parts_max, sizeof(size_t));
-    st = g.ix && val && part && lay ? group_top(&g, ubm, parts, val, err) : gk_fail_nomem(err);
+    st = g.ix && part && lay ? group_top(&g, ubm, parts, err) : gk_fail_nomem(err);
     if (st == GK_OK)
       group_llr(&g, pm, nm, &pu, lay, lay + blocks, lay + 2 * blocks + 1, part, dwork, swork, nthreads, sums + t0 * nm);
     gk_scratch_free(g.ix);
-    gk_scratch_free(val);
     gk_scratch_free(part);
     gk_scratch_free(lay);
     t0 = t1;

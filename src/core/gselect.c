@@ -474,9 +474,9 @@ static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t nparts, size
  * clusters' mixture), then its chunks selected in parallel, a chunk per thread at a time.
  * *work += the Gaussians evaluated. */
 static gk_status select_span(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t C, int nt,
-                             chunkbuf *bufs, size_t *cl, double *cv, size_t *idx, double *work, gk_error *err) {
+                             chunkbuf *bufs, size_t *cl, size_t *idx, double *work, gk_error *err) {
   size_t n = gk_gmm_data_frames(x), nc = (n + SELECT_CHUNK - 1) / SELECT_CHUNK;
-  gk_status st = gk_gmm_top_posteriors(s->g, x, search, cl, cv, err);
+  gk_status st = gk_gmm_top_posteriors(s->g, x, search, cl, NULL, err);
   if (st != GK_OK) return st;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (size_t c = 0; c < nc; c++) {
@@ -504,9 +504,8 @@ gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t 
   if ((size_t)nt > want) nt = want ? (int)want : 1;
   chunkbuf *bufs = gk_scratch_alloc((size_t)nt, sizeof(chunkbuf));
   size_t *cl = gk_scratch_alloc(span ? span * search : 1, sizeof(size_t));
-  double *cv = gk_scratch_alloc(span ? span * search : 1, sizeof(double));
   gk_matrix *views = gk_scratch_alloc(x->nparts ? x->nparts : 1, sizeof(gk_matrix));
-  int ok = bufs && cl && cv && views;
+  int ok = bufs && cl && views;
   if (bufs) memset(bufs, 0, (size_t)nt * sizeof(chunkbuf));
   for (int t = 0; ok && t < nt; t++) ok = chunkbuf_alloc(&bufs[t], s, x->nparts, search, top);
   if (!ok) st = gk_fail_nomem(err);
@@ -515,14 +514,13 @@ gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t 
   for (size_t f0 = 0; st == GK_OK && f0 < n; f0 += span) {
     gk_gmm_data sub;
     frame_range(x, f0, f0 + span < n ? f0 + span : n, views, &sub);
-    st = select_span(s, &sub, search, top, nt, bufs, cl, cv, idx + f0 * top, &work, err);
+    st = select_span(s, &sub, search, top, nt, bufs, cl, idx + f0 * top, &work, err);
   }
   gk_blas_serial_end(blas);
   if (st == GK_OK && evals) *evals = work / (double)n;
   for (int t = 0; bufs && t < nt; t++) chunkbuf_free(&bufs[t]);
   gk_scratch_free(bufs);
   gk_scratch_free(cl);
-  gk_scratch_free(cv);
   gk_scratch_free(views);
   return st;
 }
