@@ -45,15 +45,15 @@ function M.selector(ubm, opts)
 end
 
 core.setdoc(M.selector,
-  "gk.gmm.selector(ubm[, {clusters=min(64, K/2), method=\"runnalls\", overlap=1, data=, search=1, top=5, " ..
-  "min_count=1, ...}]) -> Selector, info\n" ..
+  "gk.gmm.selector(ubm[, {clusters=min(64, K/2), method=\"runnalls\", overlap=1, data=, search=1, top=2, " ..
+  "min_count=5, ...}]) -> Selector, info\n" ..
   "Gaussian selection for a UBM: the UBM reduced to `clusters` components by gk.simplify.reduce (any " ..
   "method and its options; info is the reduction's), each UBM component assigned to its `overlap` " ..
   "clusters of largest overlap w_j N(mu_i; mu_j, S_i + S_j). With data = X (the UBM's training frames " ..
   "or a sample), also by responsibility: each frame's `top` best UBM components join its `search` best " ..
-  "clusters, kept where at least `min_count` frames put them (gk.gmm.selector_from), which makes the " ..
-  "selection find the exhaustive best components far more often at a few more Gaussians per frame; " ..
-  "give the search and top you will score with. sel:select(X, {search=, top=}) gives each " ..
+  "clusters, kept where at least `min_count` frames put them (gk.gmm.selector_from). On speech this " ..
+  "finds each frame's best component 93-98% of the time instead of 50-60%, and keeps the exhaustive " ..
+  "EER, at 2-3x the Gaussians of overlap alone (README). sel:select(X, {search=, top=}) gives each " ..
   "frame's best UBM components among the members of its best clusters; gk.gmm.llr and llr_matrix take " ..
   "{selector = sel, search = M, top = C}. Cost per frame: clusters + members of the searched clusters " ..
   "Gaussians instead of K. sel:save(path) writes it; gk.gmm.load_selector(path, ubm) reads it back for " ..

@@ -1007,7 +1007,7 @@ static int opt_member_data(lua_State *L, int arg, gk_gmm_data *x) {
   return 1;
 }
 
-/* gk.gmm.selector_from(ubm, g[, {overlap=1, data=, search=1, top=5, min_count=1}]) */
+/* gk.gmm.selector_from(ubm, g[, {overlap=1, data=, search=1, top=2, min_count=5}]) */
 static int l_selector_from(lua_State *L) {
   static const char *const keys[] = {"overlap", "data", "search", "top", "min_count", NULL};
   gk_gmm *f = gkL_checkgmm(L, 1), *g = gkL_checkgmm(L, 2);
@@ -1019,8 +1019,8 @@ static int l_selector_from(lua_State *L) {
   for (int i = 2; !by_data && keys[i]; i++)
     if (gkL_optfield(L, 3, keys[i]) != LUA_TNIL) gkL_opterror(L, 3, keys[i], "needs the option 'data'");
   lua_Integer search = gkL_optinteger(L, 3, "search", 1, 1, (lua_Integer)g->k);
-  lua_Integer top = gkL_optinteger(L, 3, "top", f->k < 5 ? (lua_Integer)f->k : 5, 1, (lua_Integer)f->k);
-  lua_Integer min_count = gkL_optinteger(L, 3, "min_count", 1, 1, INT32_MAX);
+  lua_Integer top = gkL_optinteger(L, 3, "top", f->k < 2 ? (lua_Integer)f->k : 2, 1, (lua_Integer)f->k);
+  lua_Integer min_count = gkL_optinteger(L, 3, "min_count", 5, 1, INT32_MAX);
   if (by_data && x.parts[0].cols != f->d)
     gkL_opterror(L, 3, "data", "has %d columns, the UBM dimension %d", (int)x.parts[0].cols, (int)f->d);
   gk_selector **box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -1851,13 +1851,14 @@ static const gkL_Reg gmm_funcs[] = {
    "sel (gk.gmm.selector) the top (default 5) components of each frame come from the members of its "
    "`search` best clusters instead of all K. evals: the mean Gaussians evaluated per frame for the UBM pass."},
   {"selector_from", l_selector_from,
-   "gk.gmm.selector_from(ubm, g[, {overlap=1, data=, search=1, top=5, min_count=1}]) -> Selector\n"
+   "gk.gmm.selector_from(ubm, g[, {overlap=1, data=, search=1, top=2, min_count=5}]) -> Selector\n"
    "A selector from a UBM and a smaller mixture g whose components become the clusters (a reduction of "
    "the UBM, gk.simplify.reduce): each UBM component joins the `overlap` clusters of largest overlap "
    "w_j N(mu_i; mu_j, S_i + S_j). With data (a Matrix or list of them: the UBM's training frames or a "
    "sample), membership by responsibility too: each frame's `top` best UBM components join its `search` "
-   "best clusters, kept where at least `min_count` frames put them; use the search and top of the "
-   "scoring. gk.gmm.selector(ubm, opts) makes the reduction too."},
+   "best clusters, kept where at least `min_count` frames put them. A larger min_count or a smaller top "
+   "gives fewer members (fewer Gaussians per frame, the best component found less often); search = 1 "
+   "and a scoring search of 1-2 measured best. gk.gmm.selector(ubm, opts) makes the reduction too."},
   {"trainer", l_trainer,
    "gk.gmm.trainer(X[, opts]) -> Trainer\n"
    "EM training in the caller's hands: the data, the initial model and the settings of gk.gmm.train "

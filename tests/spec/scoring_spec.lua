@@ -231,7 +231,7 @@ describe("gk.gmm.selector", function()
   it("with data, the frames' best components are members of the clusters they search", function()
     local geo = gk.gmm.selector(ubm, {clusters = 4})
     for _, c in ipairs{{search = 1, top = 3}, {search = 2, top = 2}} do
-      local sel = gk.gmm.selector(ubm, {clusters = 4, data = X, search = c.search, top = c.top})
+      local sel = gk.gmm.selector(ubm, {clusters = 4, data = X, search = c.search, top = c.top, min_count = 1})
       -- the members by overlap stay; data only adds
       for j = 1, 4 do
         local have = {}
