@@ -1264,9 +1264,11 @@ typedef struct trainer_box {
    * each frame's `top` components, chosen among all K (clusters = 0) or by a selector
    * made from a reduction of the current model to `clusters` by `method`, are chosen
    * again every `refresh` iterations (and at once after a resume); the iterations in
-   * between score each frame under its chosen components only. */
-  int gselect;
-  size_t gs_top, gs_search, gs_clusters, gs_refresh;
+   * between score each frame under its chosen components only. With gs_data the
+   * selector's members come from the data too (gk_selector_create_data on at most
+   * GSELECT_SAMPLE frames of x, evenly spread). */
+  int gselect, gs_data;
+  size_t gs_top, gs_search, gs_clusters, gs_refresh, gs_min_count;
   gk_simplify_method gs_method;
   size_t *gs_idx;       /* frames x gs_top: the chosen components (NULL until chosen) */
   size_t gs_made;       /* the iteration they were chosen at */
@@ -1292,15 +1294,18 @@ static int trainer_release(lua_State *L) {
   return 0;
 }
 
-/* opts.gselect: {top=5, clusters=0 (all K), search=2, method="runnalls", refresh=1}. */
+/* opts.gselect: {top=5, clusters=0 (all K), search=2, method="runnalls", refresh=1,
+ * members="overlap", min_count=5}. */
 static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
-  static const char *const keys[] = {"top", "search", "clusters", "method", "refresh", NULL};
+  static const char *const keys[] = {"top", "search", "clusters", "method", "refresh", "members", "min_count", NULL};
+  static const char *const members[] = {"overlap", "data", NULL};
   int t = gkL_optfield(L, arg, "gselect");
   if (t == LUA_TNIL) {
     lua_pop(L, 1);
     return;
   }
-  if (t != LUA_TTABLE) gkL_opterror(L, arg, "gselect", "must be a table {top=, search=, clusters=, method=, refresh=}");
+  if (t != LUA_TTABLE)
+    gkL_opterror(L, arg, "gselect", "must be a table {top=, search=, clusters=, method=, refresh=, members=, min_count=}");
   if (k < 2) gkL_opterror(L, arg, "gselect", "needs at least 2 components");
   int g = lua_gettop(L);
   gkL_checkoptions(L, g, keys);
@@ -1312,6 +1317,15 @@ static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
                                         (lua_Integer)(b->gs_clusters ? b->gs_clusters : 1));
   b->gs_method = (gk_simplify_method)gkL_optenum(L, g, "method", gk_simplify_method_names, GK_SIMPLIFY_RUNNALLS);
   b->gs_refresh = (size_t)gkL_optinteger(L, g, "refresh", 1, 1, LUA_MAXINTEGER);
+  b->gs_data = gkL_optenum(L, g, "members", members, 0) == 1;
+  if (b->gs_data && b->gs_clusters == 0)
+    gkL_opterror(L, g, "members", "'data' needs clusters > 0 (a selector to give members to)");
+  if (b->gs_data && b->comm)
+    gkL_opterror(L, g, "members", "'data' is not available with comm: each rank would choose the members from its "
+                 "own frames");
+  if (!b->gs_data && gkL_optfield(L, g, "min_count") != LUA_TNIL)
+    gkL_opterror(L, g, "min_count", "needs members = \"data\"");
+  b->gs_min_count = (size_t)gkL_optinteger(L, g, "min_count", 5, 1, INT32_MAX);
   lua_settop(L, g - 1);
 }
 
@@ -1497,6 +1511,8 @@ static int l_trainer(lua_State *L) {
   return 1;
 }
 
+enum { GSELECT_SAMPLE = 100000 };  /* frames that choose a gselect selector's members */
+
 /* How a step of Gaussian selection takes each frame's components: chosen now (with the
  * selector, else the best of all K) or kept from an earlier step. */
 typedef struct choice {
@@ -1518,7 +1534,14 @@ static gk_status choose_begin(lua_State *L, trainer_box *b, gk_selector **sel, g
   gk_gmm *g = NULL;
   gk_allocator a = gkL_allocator(L);
   gk_status st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
-  if (st == GK_OK) st = gk_selector_create(sel, t->model, g, 1, &a, e);
+  if (st == GK_OK && b->gs_data) {
+    gk_gmm_data sample = b->x;  /* in memory, or the source's sample */
+    size_t have = gk_gmm_data_frames(&b->x), step = (have + GSELECT_SAMPLE - 1) / GSELECT_SAMPLE;
+    sample.stride = (b->x.stride > 1 ? b->x.stride : 1) * (step > 1 ? step : 1);
+    st = gk_selector_create_data(sel, t->model, g, 1, &sample, 1, 2, b->gs_min_count, &a, e);
+  } else if (st == GK_OK) {
+    st = gk_selector_create(sel, t->model, g, 1, &a, e);
+  }
   gk_gmm_free(g);
   return st;
 }
@@ -1872,14 +1895,18 @@ static const gkL_Reg gmm_funcs[] = {
    "checkpoint = path with resume = true continues from a checkpoint t:save wrote (or starts afresh when "
    "there is none). Five steps from init = g0 with tol = 0 give the model gk.gmm.train(X, {init = g0, "
    "max_iter = 5, tol = 0}) gives. threads applies to the trainer's own calls; the process setting is "
-   "left as it is. gselect = {top=5, clusters=0, search=2, method='runnalls', refresh=1}: once the "
+   "left as it is. gselect = {top=5, clusters=0, search=2, method='runnalls', refresh=1, members='overlap', "
+   "min_count=5}: once the "
    "model has its final K, each iteration's E-step spreads a frame's responsibilities over its `top` "
    "chosen components only, as Kaldi's gselect. They are chosen every `refresh` iterations (and at once "
    "after a resume) under the current model: the best `top` of all K (clusters = 0, Kaldi's "
    "gmm-gselect: a full E-step), or the best among the members of the frame's `search` best clusters "
    "of a reduction of the model to `clusters` components by `method` (gk.gmm.selector); the iterations "
    "in between score each frame under its chosen components alone (top instead of K Gaussians a "
-   "frame). The lists take frames x top x 8 bytes."},
+   "frame). members = 'data' gives that selector members by data too (gk.gmm.selector_from with data: "
+   "up to 100,000 of the frames, evenly spread, each frame's best 2 components joining its best "
+   "cluster where at least min_count frames put them); not with comm. The lists take frames x top x 8 "
+   "bytes."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"
    "Reads a model written by g:save (checksum and sizes checked)."},

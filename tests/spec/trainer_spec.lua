@@ -157,6 +157,23 @@ describe("gk.gmm.trainer", function()
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = 3}) end, "option 'gselect' must be a table")
   end)
 
+  it("with gselect members by data, a frame's best two components are among its chosen ones", function()
+    -- every frame is in the sample (fewer than 100,000) and min_count = 1: each frame's best
+    -- 2 of all K are members of its best cluster, so top 2 by the selector is top 2 of all K
+    local _, all_k = gk.gmm.train(X, {init = g0, max_iter = 1, tol = 0, gselect = {clusters = 0, top = 2}})
+    local _, by_data = gk.gmm.train(X, {init = g0, max_iter = 1, tol = 0,
+                                        gselect = {clusters = 2, search = 1, top = 2, members = "data", min_count = 1}})
+    local _, by_overlap = gk.gmm.train(X, {init = g0, max_iter = 1, tol = 0, gselect = {clusters = 2, search = 1, top = 2}})
+    assert.is_true(math.abs(all_k.history[1] - by_data.history[1]) < 1e-9 * math.abs(all_k.history[1]))
+    assert.is_true(by_overlap.history[1] < all_k.history[1] - 1e-6, "the overlap selector found every best component")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {members = "data"}}) end,
+                         "option 'members' 'data' needs clusters > 0")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 2, members = "both"}}) end,
+                         "option 'members' must be 'overlap' or 'data', got 'both'")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 2, min_count = 3}}) end,
+                         "option 'min_count' needs members = \"data\"")
+  end)
+
   it("with gselect over all K (clusters = 0) chosen once and reused, top = K is exact EM; the lists are kept between refreshes", function()
     local _, ie = gk.gmm.train(X, {init = g0, max_iter = 5, tol = 0})
     local _, is = gk.gmm.train(X, {init = g0, max_iter = 5, tol = 0, gselect = {clusters = 0, top = 3, refresh = 100}})
