@@ -217,7 +217,8 @@ local function best_at(budget, method)
   end
   return best
 end
-local budgets = {opt.components / 6, opt.components / 4, opt.components / 3, opt.components / 2}
+local budgets = {opt.components / 16, opt.components / 8, opt.components / 6, opt.components / 4, opt.components / 3,
+  opt.components / 2}
 
 -- The DET plot: exhaustive scoring and the best three selectors (of different methods) at
 -- the budget.

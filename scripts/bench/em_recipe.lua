@@ -13,15 +13,20 @@
 --     the peak resident memory of a process training from an archive of `stream` frames;
 --   full covariances (a smaller N): exact and with gselect.
 -- usage: gmmkit em_recipe.lua SGEMM_GFLOPS DATA_DIR TMP [--frames N] [--components K]
---        [--iters I] [--stream N] [--full-frames N] [--quick]
+--        [--iters I] [--stream N] [--full-frames N] [--quick] [--gselect-only]
+-- (--gselect-only: exact EM and the gselect rows, without the streaming and full-covariance
+-- parts.)
 local gk = require "gmmkit"
 
 local sgemm, data, tmp = tonumber(arg[1]), arg[2], arg[3]
 local opt = {frames = 1000000, components = 2048, iters = 4, stream = 5000000, full_frames = 50000, top = 20}
+local gselect_only = false
 for i = 4, #arg do
   local k, v = arg[i]:match("^%-%-([%w-]+)=?(.*)$")
   if k == "quick" then
     opt.frames, opt.components, opt.stream, opt.full_frames = 100000, 256, 400000, 10000
+  elseif k == "gselect-only" then
+    gselect_only = true
   elseif k and opt[k:gsub("-", "_")] then
     opt[k:gsub("-", "_")] = tonumber(v)
   else
@@ -98,7 +103,9 @@ row("exact, in memory", exact, ll_exact)
 
 for _, gs in ipairs({{top = C, clusters = 0, refresh = I, name = "all K once, reused"},
                      {top = C, clusters = 0, refresh = 1, name = "all K every iteration"},
-                     {top = C, clusters = 64, search = 4, refresh = I, name = "64 runnalls clusters, search 4, once"}}) do
+                     {top = C, clusters = 64, search = 4, refresh = I, name = "64 runnalls clusters, search 4, once"},
+                     {top = C, clusters = 64, search = 2, members = "data", refresh = I,
+                      name = "64 runnalls clusters with members by data, search 2, once"}}) do
   local name = gs.name
   gs.name = nil
   local s, ll = run(X, {gselect = gs})
@@ -111,6 +118,8 @@ for _, gs in ipairs({{top = C, clusters = 0, refresh = I, name = "all K once, re
     row(string.format("gselect top %d, %s: reusing iterations", C, name), median(rest), ll)
   end
 end
+
+if gselect_only then return end
 
 -- streamed from an archive of X in utterances of 300 frames
 local scp = tmp .. "/x.scp"
