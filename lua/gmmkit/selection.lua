@@ -52,8 +52,8 @@ core.setdoc(M.selector,
   "clusters of largest overlap w_j N(mu_i; mu_j, S_i + S_j). With data = X (the UBM's training frames " ..
   "or a sample), also by responsibility: each frame's `top` best UBM components join its `search` best " ..
   "clusters, kept where at least `min_count` frames put them (gk.gmm.selector_from). On speech this " ..
-  "finds each frame's best component 93-98% of the time instead of 50-60%, and keeps the exhaustive " ..
-  "EER, at 2-3x the Gaussians of overlap alone (README). sel:select(X, {search=, top=}) gives each " ..
+  "finds each frame's best component 83-95% of the time instead of 50-60% and keeps the exhaustive " ..
+  "EER, at 1.2-2.4x the Gaussians of overlap alone (README). sel:select(X, {search=, top=}) gives each " ..
   "frame's best UBM components among the members of its best clusters; gk.gmm.llr and llr_matrix take " ..
   "{selector = sel, search = M, top = C}. Cost per frame: clusters + members of the searched clusters " ..
   "Gaussians instead of K. sel:save(path) writes it; gk.gmm.load_selector(path, ubm) reads it back for " ..
