@@ -130,7 +130,22 @@ static void model_seeds(void) {
   write_bytes("kaldi", "full_old_1x2.txt", old, strlen(old));
 }
 
-/* Selectors for fuzz_ubm.h's UBM: Runnalls' clusters, overlap 1 and 2, diagonal and full. */
+/* A selector whose members come from data (frames drawn from f): clusters of any size. */
+static void data_selector_seed(const gk_gmm *f, const gk_gmm *g) {
+  gk_error err;
+  gk_matrix x;
+  if (gk_matrix_alloc(&x, 200, f->d, GK_FLOAT32, NULL, &err) != GK_OK) die("frames", &err);
+  if (gk_gmm_sample(f, 200, 5, &x, &err) != GK_OK) die("sample", &err);
+  gk_gmm_data data = {&x, 1, 1};
+  gk_selector *s;
+  if (gk_selector_create_data(&s, f, g, 1, &data, 1, 2, 1, NULL, &err) != GK_OK) die("data selector", &err);
+  if (gk_selector_save(s, seed_path("selector", "diag_3_data.gks"), &err) != GK_OK) die("selector", &err);
+  gk_selector_free(s);
+  gk_matrix_release(&x, NULL);
+}
+
+/* Selectors for fuzz_ubm.h's UBM: Runnalls' clusters, overlap 1 and 2, diagonal and full,
+ * and members by data. */
 static void selector_seeds(void) {
   gk_error err;
   gk_gmm *f = fuzz_selector_ubm();
@@ -148,6 +163,7 @@ static void selector_seeds(void) {
     if (gk_selector_create(&s, f, g, kinds[i].overlap, NULL, &err) != GK_OK) die("selector", &err);
     if (gk_selector_save(s, seed_path("selector", kinds[i].name), &err) != GK_OK) die("selector", &err);
     gk_selector_free(s);
+    if (i == 0) data_selector_seed(f, g);
     gk_gmm_free(g);
   }
   gk_gmm_free(f);
