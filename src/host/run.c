@@ -42,7 +42,10 @@ static void setsignal(int sig, void (*handler)(int), struct sigaction *old) {
 static void lstop(lua_State *L, lua_Debug *ar) {
   if (ar->event != LUA_HOOKCOUNT && lua_getinfo(L, "S", ar) && ar->what[0] == 'C') return;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
+  /* no position: the hook lands on whatever line runs, often one of gmmkit's own Lua
+   * layer; the traceback names the script's line */
+  lua_pushliteral(L, "interrupted!");
+  lua_error(L);
 }
 
 /* SIGINT while a chunk runs: only async-signal-safe work here (lua_sethook is meant to be
