@@ -5,8 +5,9 @@
 -- UBM's training frames add each frame's best 2 components to its best cluster, where at
 -- least 20 frames put them):
 -- EER, minimum DCF (p_target = 0.01), Gaussians evaluated per frame and scoring time
--- against exhaustive top-5 scoring in the same run, each without and with S-norm, the size of the selector's largest cluster and how often the selected
--- components hold each test frame's best UBM component; each method's best configuration
+-- against exhaustive top-5 scoring in the same run, each without and with S-norm, the
+-- size of the selector's largest cluster and how often the selected components hold each
+-- test frame's best UBM component; each method's best configuration
 -- at equal budgets of Gaussians per frame; a DET plot of exhaustive scoring against the
 -- best selectors.
 --
@@ -247,8 +248,8 @@ local function cells(r)
           largest = r.largest, found = string.format("%.1f%%", 100 * r.found),
           seconds = string.format("%.3f", r.seconds), speedup = string.format("%.2fx", r.speedup)}
 end
-local columns = {"method", "clusters", "members", "search", "eer", "dcf", "eer_s", "dcf_s", "evals", "reduction", "seconds",
-  "speedup", "largest", "found"}
+local columns = {"method", "clusters", "members", "search", "eer", "dcf", "eer_s", "dcf_s", "evals", "reduction",
+  "seconds", "speedup", "largest", "found"}
 local headers = {"selector", "clusters", "members", "search", "EER", "minDCF (0.01)", "EER S-norm", "minDCF S-norm",
   "Gaussians/frame", "fewer Gaussians", "seconds", "speed-up", "largest cluster", "best component found"}
 local all_rows = {}

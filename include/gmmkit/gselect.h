@@ -37,8 +37,8 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
  * `top` best UBM components (largest w_k N_k(x)) joins each of its `search` best clusters,
  * and stays a member when at least `min_count` frames put it there. Each component is
  * still in its `overlap` best clusters by overlap, so every component is somewhere. The
- * data is the UBM's training data or a sample of it; search and top are the scoring's
- * (a frame's components are then among the members of the clusters it searches). Counts
+ * data is the UBM's training data or a sample of it. search = 1 and top = 2 measured best
+ * on speech (README): crediting more clusters a frame multiplies the members. Counts
  * take 4 M K bytes. 1 <= search <= M, 1 <= top <= K and min_count >= 1, else GK_EINVAL
  * naming the option; x as gk_gmm_data_check (dimension D, at least one frame). */
 gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
@@ -46,8 +46,9 @@ gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_g
                                   const gk_allocator *a, gk_error *err);
 /* A selector for UBM `f` from clusters `g` with given members: cluster j (0-based) holds
  * count[j] UBM components, listed in increasing order in `members` after those of the
- * clusters before it (every component in at least `overlap` clusters). Clusters with no member are dropped, as gk_selector_create does. GK_EFORMAT
- * (naming the cluster or component) when the lists break these rules. The loader's
+ * clusters before it (every component in at least `overlap` clusters). Clusters with no
+ * member are dropped, as gk_selector_create does. GK_EFORMAT (naming the cluster or
+ * component) when the lists break these rules. The loader's
  * constructor; count and members stay the caller's. */
 gk_status gk_selector_create_members(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
                                      const size_t *count, const size_t *members, const gk_allocator *a,

@@ -101,8 +101,8 @@ core.setdoc(M.train,
   "answer decides. info: iterations, converged, history (mean log-likelihood per iteration, " ..
   "before its M-step), component_events, resumed, seconds, frames (of all ranks), ranks, " ..
   "comm_seconds (this rank's seconds in the reductions, waiting for slower ranks included). " ..
-  "gselect = {top=, search=, clusters=, method=, refresh=, members=, min_count=}: Gaussian selection in the E-step (see " ..
-  "help(gk.gmm.trainer)). " ..
+  "gselect = {top=, search=, clusters=, method=, refresh=, members=, min_count=}: Gaussian selection " ..
+  "in the E-step (see help(gk.gmm.trainer)). " ..
   "The loop is written in Lua over gk.gmm.trainer, for experiments that want it in their hands.")
 
 return M

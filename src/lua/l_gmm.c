@@ -1003,7 +1003,8 @@ static int opt_member_data(lua_State *L, int arg, gk_gmm_data *x) {
     }
   }
   check_data(L, at, x, 1);
-  if (gk_gmm_data_frames(x) == 0) gkL_opterror(L, arg, "data", "has no frames: give the frames that choose the members");
+  if (gk_gmm_data_frames(x) == 0)
+    gkL_opterror(L, arg, "data", "has no frames: give the frames that choose the members");
   return 1;
 }
 
@@ -1305,7 +1306,8 @@ static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
     return;
   }
   if (t != LUA_TTABLE)
-    gkL_opterror(L, arg, "gselect", "must be a table {top=, search=, clusters=, method=, refresh=, members=, min_count=}");
+    gkL_opterror(L, arg, "gselect",
+                 "must be a table {top=, search=, clusters=, method=, refresh=, members=, min_count=}");
   if (k < 2) gkL_opterror(L, arg, "gselect", "needs at least 2 components");
   int g = lua_gettop(L);
   gkL_checkoptions(L, g, keys);
