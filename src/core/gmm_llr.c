@@ -112,6 +112,30 @@ static void diag_logpdfs(const double *x, const size_t *row, const size_t *slot,
   for (; p < n; p++) out[slot[p] * stride] = cst - 0.5 * diag_quad(x + row[p] * d, mu, iv, d);
 }
 
+/* Log-densities of four models' components that share one spread (1 / sigma iv, constant
+ * cst; means mu[0..3]) at one frame x, into out[0..3]: for components with too few pairs in
+ * a block to take four pairs at a time, four models at a time, with the same four sums side
+ * by side. */
+GK_VECTOR_KERNEL
+static void diag_logpdf4(const double *x, const double *const *mu, const double *iv, double cst, size_t d,
+                         double *out) {
+  const double *m0 = mu[0], *m1 = mu[1], *m2 = mu[2], *m3 = mu[3];
+  double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0;
+#pragma omp simd reduction(+ : q0, q1, q2, q3)
+  for (size_t t = 0; t < d; t++) {
+    double z0 = (x[t] - m0[t]) * iv[t], z1 = (x[t] - m1[t]) * iv[t];
+    double z2 = (x[t] - m2[t]) * iv[t], z3 = (x[t] - m3[t]) * iv[t];
+    q0 += z0 * z0;
+    q1 += z1 * z1;
+    q2 += z2 * z2;
+    q3 += z3 * z3;
+  }
+  out[0] = cst - 0.5 * q0;
+  out[1] = cst - 0.5 * q1;
+  out[2] = cst - 0.5 * q2;
+  out[3] = cst - 0.5 * q3;
+}
+
 static double logpdf(const prepared *p, size_t c, const double *x, double *tmp) {
   if (!p->inv) return gk_gmm_component_logpdf(p->g, c, x, tmp);
   size_t d = p->g->d;
@@ -152,7 +176,12 @@ static cursor cursor_at(const gk_gmm_data *x, size_t f) {
 /* The frame at the cursor, as doubles, and the cursor moved to the next one. */
 static void cursor_next(cursor *c, double *out) {
   const gk_matrix *m = &c->x->parts[c->part];
-  for (size_t j = 0; j < m->cols; j++) out[j] = gk_matrix_get(m, c->row, j);
+  if (m->dtype == GK_FLOAT32) {
+    const float *row = (const float *)m->data + c->row * m->cols;
+    for (size_t j = 0; j < m->cols; j++) out[j] = (double)row[j];
+  } else {
+    for (size_t j = 0; j < m->cols; j++) out[j] = gk_matrix_get(m, c->row, j);
+  }
   c->row += c->stride;
   while (c->part < c->x->nparts && c->row >= c->x->parts[c->part].rows) {
     c->part++;
@@ -224,18 +253,18 @@ static gk_status group_top(group *g, const gk_gmm *ubm, gk_matrix *parts, gk_err
  * component) pairs are sorted by component, so that each component's parameters are read
  * once a block for all its frames, not once a frame: the models' parameters (7 models of
  * 512 x 38 diagonal components: 2 MB) do not stay in cache, and read frame by frame they
- * cost more than the arithmetic. The models are taken MODEL_GROUP at a time. Each block
- * writes a partial sum per test it touches; the partials are added per test in block order,
- * so the sums do not depend on the threads. */
+ * cost more than the arithmetic. The UBM and the models are taken MODEL_GROUP at a time
+ * (the UBM first). Each block writes a partial sum per test it touches; the partials are
+ * added per test in block order, so the sums do not depend on the threads. */
 enum { SCORE_BLOCK = 1024, MODEL_GROUP = 8 };
 
 /* One thread's buffers for a block. */
 typedef struct blockws {
   double *x;     /* SCORE_BLOCK x d frames */
   double *tmp;   /* d */
-  double *lpu;   /* SCORE_BLOCK x C: the UBM's log-densities of each pair */
-  double *ull;   /* SCORE_BLOCK: each frame's UBM log-likelihood */
-  double *lpm;   /* SCORE_BLOCK x C x MODEL_GROUP: the models' */
+  double *umx;   /* SCORE_BLOCK: the largest of each frame's UBM log-densities */
+  double *usum;  /* SCORE_BLOCK: its sum of exp(log-density - umx) */
+  double *lpm;   /* SCORE_BLOCK x C x MODEL_GROUP: log-densities of each pair */
   size_t *pair;  /* SCORE_BLOCK x C: pairs (frame * C + slot) by component */
   size_t *row;   /* SCORE_BLOCK x C: the frame of each pair */
   size_t *at;    /* k + 1: component c's pairs are pair[at[c] .. at[c + 1]) */
@@ -243,7 +272,7 @@ typedef struct blockws {
 } blockws;
 
 static size_t blockws_doubles(size_t d, size_t C) {
-  return SCORE_BLOCK * d + d + SCORE_BLOCK * C + SCORE_BLOCK + SCORE_BLOCK * C * MODEL_GROUP;
+  return SCORE_BLOCK * d + d + 2 * SCORE_BLOCK + SCORE_BLOCK * C * MODEL_GROUP;
 }
 
 static size_t blockws_sizes(size_t k, size_t C) { return 2 * SCORE_BLOCK * C + k + 1 + SCORE_BLOCK; }
@@ -252,9 +281,9 @@ static blockws blockws_at(double *dw, size_t *sw, size_t d, size_t C, size_t k) 
   blockws w;
   w.x = dw;
   w.tmp = w.x + SCORE_BLOCK * d;
-  w.lpu = w.tmp + d;
-  w.ull = w.lpu + SCORE_BLOCK * C;
-  w.lpm = w.ull + SCORE_BLOCK;
+  w.umx = w.tmp + d;
+  w.usum = w.umx + SCORE_BLOCK;
+  w.lpm = w.usum + SCORE_BLOCK;
   w.pair = sw;
   w.row = w.pair + SCORE_BLOCK * C;
   w.at = w.row + SCORE_BLOCK * C;
@@ -293,13 +322,26 @@ static void block_pairs(const size_t *ix, size_t n, size_t C, size_t k, blockws 
   w->at[0] = 0;
 }
 
+/* Whether the four prepared models pm[0..3] share one spread (a UBM and its means-only
+ * adaptations). */
+static int share4(const prepared *pm) {
+  return pm[0].inv && pm[1].inv == pm[0].inv && pm[2].inv == pm[0].inv && pm[3].inv == pm[0].inv;
+}
+
 /* Log-densities of models pm[0..nm) at every pair, component by component, into
- * out[pair * stride + m]. */
+ * out[pair * stride + m]: four pairs at a time per model, or, for a component with fewer
+ * pairs in the block, four models at a time per pair where four share a spread. */
 static void block_logpdf(const prepared *pm, size_t nm, size_t k, size_t d, blockws *w, double *out,
                          size_t stride) {
   for (size_t c = 0; c < k; c++) {
-    size_t p0 = w->at[c], n = w->at[c + 1] - p0;
-    for (size_t m = 0; n && m < nm; m++) {
+    size_t p0 = w->at[c], n = w->at[c + 1] - p0, m = 0;
+    for (; n && n < 4 && m + 4 <= nm && share4(pm + m); m += 4) {
+      const double *mu[4] = {pm[m].g->means + c * d, pm[m + 1].g->means + c * d, pm[m + 2].g->means + c * d,
+                             pm[m + 3].g->means + c * d};
+      for (size_t p = p0; p < p0 + n; p++)
+        diag_logpdf4(w->x + w->row[p] * d, mu, pm[m].inv + c * d, pm[m].cst[c], d, out + w->pair[p] * stride + m);
+    }
+    for (; n && m < nm; m++) {
       const prepared *q = &pm[m];
       if (q->inv) {
         diag_logpdfs(w->x, w->row + p0, w->pair + p0, n, q->g->means + c * d, q->inv + c * d, q->cst[c], d, out + m,
@@ -312,33 +354,83 @@ static void block_logpdf(const prepared *pm, size_t nm, size_t k, size_t d, bloc
   }
 }
 
-/* log sum exp of v[0], v[stride], ... (n terms). */
-static double lse_strided(const double *v, size_t n, size_t stride) {
-  double mx = -INFINITY, sum = 0.0;
+/* The log-sum-exp of v[0], v[stride], ... (n terms) as its largest term (the return) and
+ * the sum of exp(term - largest) (*sum); the largest term's exp(0) = 1 is not computed. */
+static double lse_split(const double *v, size_t n, size_t stride, double *sum) {
+  double mx = -INFINITY, s = 0.0;
+  size_t at = 0;
   for (size_t t = 0; t < n; t++)
-    if (v[t * stride] > mx) mx = v[t * stride];
-  for (size_t t = 0; t < n; t++) sum += exp(v[t * stride] - mx);
-  return mx + log(sum);
+    if (v[t * stride] > mx) {
+      mx = v[t * stride];
+      at = t;
+    }
+  for (size_t t = 0; t < n; t++) s += t == at && mx > -INFINITY ? 1.0 : exp(v[t * stride] - mx);
+  *sum = s;
+  return mx;
 }
 
-/* Block [f0, f1) of the group (its first test t0): each frame's ratios added to the
- * partial sums part[(t - t0) * nm + m] of its test t. */
-static void block_llr(const group *g, const prepared *pm, size_t nm, const prepared *pu, size_t f0, size_t f1,
-                      size_t t0, blockws *w, double *part) {
-  size_t d = pu->g->d, k = pu->g->k, C = g->C, n = f1 - f0;
+/* A sum of log-sum-exps over frames: their largest terms summed, their sums of
+ * exponentials (each in [1, C]) multiplied, with the product's exponent kept apart, so that
+ * a test's frames in a block take one logarithm, not one each. */
+typedef struct lsesum {
+  double mx, prod;
+  int ex;
+} lsesum;
+
+#define LN2 0.69314718055994530942  /* log 2 */
+
+static void lsesum_add(lsesum *a, double mx, double sum) {
+  a->mx += mx;
+  a->prod *= sum;
+  if (a->prod > 0x1p512) {
+    int e;
+    a->prod = frexp(a->prod, &e);
+    a->ex += e;
+  }
+}
+
+static double lsesum_value(const lsesum *a) { return a->mx + (log(a->prod) + (double)a->ex * LN2); }
+
+/* Models m0 .. m1 - 1 of the group from `base` (their log-densities in w->lpm, column m -
+ * base; model 0 is the UBM, whose per-frame terms are w->umx, w->usum): each frame's ratio
+ * added to its test's partial part[(t - t0) * nm + m - 1]. */
+static void block_ratios(const group *g, size_t f0, size_t n, size_t t0, size_t base, size_t m0, size_t m1,
+                         size_t nm, const blockws *w, double *part) {
+  size_t C = g->C, t = t0;
+  lsesum acc[MODEL_GROUP + 1];  /* acc[MODEL_GROUP]: the UBM's */
+  for (size_t f = 0; f <= n; f++) {
+    size_t was = t;
+    if (f < n)
+      while (g->frame0[t + 1] <= f0 + f) t++;
+    if (f > 0 && (f == n || t != was)) { /* the test of the frames before ends here */
+      double u = lsesum_value(&acc[MODEL_GROUP]);
+      for (size_t m = m0; m < m1; m++) part[(was - t0) * nm + m - 1] += lsesum_value(&acc[m - base]) - u;
+    }
+    if (f == n) break;
+    if (f == 0 || t != was)
+      for (size_t m = 0; m <= MODEL_GROUP; m++) acc[m] = (lsesum){0.0, 1.0, 0};
+    lsesum_add(&acc[MODEL_GROUP], w->umx[f], w->usum[f]);
+    for (size_t m = m0; m < m1; m++) {
+      double sum, mx = lse_split(w->lpm + f * C * MODEL_GROUP + m - base, w->nc[f], MODEL_GROUP, &sum);
+      lsesum_add(&acc[m - base], mx, sum);
+    }
+  }
+}
+
+/* Block [f0, f1) of the group (its first test t0) under pm[0..nm] (the UBM, then the nm
+ * models): each frame's ratios added to the partial sums part[(t - t0) * nm + m] of its
+ * test t. */
+static void block_llr(const group *g, const prepared *pm, size_t nm, size_t f0, size_t f1, size_t t0, blockws *w,
+                      double *part) {
+  size_t d = pm[0].g->d, k = pm[0].g->k, C = g->C, n = f1 - f0;
   block_frames(g, f0, f1, t0, d, w);
   block_pairs(g->ix + f0 * C, n, C, k, w);
-  block_logpdf(pu, 1, k, d, w, w->lpu, 1);
-  for (size_t f = 0; f < n; f++) w->ull[f] = lse_strided(w->lpu + f * C, w->nc[f], 1);
-  for (size_t m0 = 0; m0 < nm; m0 += MODEL_GROUP) {
-    size_t mg = nm - m0 < MODEL_GROUP ? nm - m0 : MODEL_GROUP, t = t0;
+  for (size_t m0 = 0; m0 <= nm; m0 += MODEL_GROUP) {
+    size_t mg = nm + 1 - m0 < MODEL_GROUP ? nm + 1 - m0 : MODEL_GROUP;
     block_logpdf(pm + m0, mg, k, d, w, w->lpm, MODEL_GROUP);
-    for (size_t f = 0; f < n; f++) {
-      while (g->frame0[t + 1] <= f0 + f) t++;
-      double *out = part + (t - t0) * nm + m0;
-      for (size_t m = 0; m < mg; m++)
-        out[m] += lse_strided(w->lpm + f * C * MODEL_GROUP + m, w->nc[f], MODEL_GROUP) - w->ull[f];
-    }
+    if (m0 == 0)
+      for (size_t f = 0; f < n; f++) w->umx[f] = lse_split(w->lpm + f * C * MODEL_GROUP, w->nc[f], MODEL_GROUP, &w->usum[f]);
+    block_ratios(g, f0, n, t0, m0, m0 == 0 ? 1 : m0, m0 + mg, nm, w, part);
   }
 }
 
@@ -359,10 +451,10 @@ static size_t group_blocks(const group *g, size_t *first, size_t *part0, size_t 
 
 /* Sums of the top-C ratios of the group's tests: sums[t * nm + m]. `first`, `part0`,
  * `owner` and `part` hold the blocks' layout and partial sums (group_blocks). */
-static void group_llr(const group *g, const prepared *pm, size_t nm, const prepared *pu, size_t *first,
+static void group_llr(const group *g, const prepared *pm, size_t nm, size_t *first,
                       size_t *part0, size_t *owner, double *part, double *dwork, size_t *swork, int nthreads,
                       double *sums) {
-  size_t d = pu->g->d, k = pu->g->k, C = g->C, n = g->frame0[g->nt];
+  size_t d = pm[0].g->d, k = pm[0].g->k, C = g->C, n = g->frame0[g->nt];
   size_t nb = group_blocks(g, first, part0, owner);
   memset(part, 0, part0[nb] * nm * sizeof(double));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
@@ -370,7 +462,7 @@ static void group_llr(const group *g, const prepared *pm, size_t nm, const prepa
     size_t me = (size_t)omp_get_thread_num();
     blockws w = blockws_at(dwork + me * blockws_doubles(d, C), swork + me * blockws_sizes(k, C), d, C, k);
     size_t f1 = (b + 1) * SCORE_BLOCK < n ? (b + 1) * SCORE_BLOCK : n;
-    block_llr(g, pm, nm, pu, b * SCORE_BLOCK, f1, first[b], &w, part + part0[b] * nm);
+    block_llr(g, pm, nm, b * SCORE_BLOCK, f1, first[b], &w, part + part0[b] * nm);
   }
   for (size_t q = 0; q < part0[nb]; q++)
     for (size_t m = 0; m < nm; m++) sums[owner[q] * nm + m] += part[q * nm + m];
@@ -389,10 +481,10 @@ static gk_status tests_llr_top(group *g0, const gk_gmm *const *models, size_t nm
   gk_matrix *parts = gk_scratch_alloc(maxparts ? maxparts : 1, sizeof(gk_matrix));
   double *dwork = gk_scratch_alloc((size_t)nthreads * blockws_doubles(d, C), sizeof(double));
   size_t *swork = gk_scratch_alloc((size_t)nthreads * blockws_sizes(k, C), sizeof(size_t));
-  prepared pu = {0}, *pm = gk_scratch_alloc(nm, sizeof(prepared));
-  if (pm) memset(pm, 0, nm * sizeof(prepared));
-  int ok = g.frame0 && parts && dwork && swork && pm && prepare(&pu, ubm, NULL);
-  for (size_t m = 0; ok && m < nm; m++) ok = prepare(&pm[m], models[m], &pu);
+  prepared *pm = gk_scratch_alloc(nm + 1, sizeof(prepared));  /* the UBM, then the models */
+  if (pm) memset(pm, 0, (nm + 1) * sizeof(prepared));
+  int ok = g.frame0 && parts && dwork && swork && pm && prepare(&pm[0], ubm, NULL);
+  for (size_t m = 0; ok && m < nm; m++) ok = prepare(&pm[m + 1], models[m], &pm[0]);
   gk_status st = ok ? GK_OK : gk_fail_nomem(err);
   for (size_t t0 = 0; st == GK_OK && t0 < nt;) {
     size_t t1 = t0, frames = 0;
@@ -407,14 +499,13 @@ static gk_status tests_llr_top(group *g0, const gk_gmm *const *models, size_t nm
     size_t *lay = gk_scratch_alloc(2 * blocks + 1 + parts_max, sizeof(size_t));
     st = g.ix && part && lay ? group_top(&g, ubm, parts, err) : gk_fail_nomem(err);
     if (st == GK_OK)
-      group_llr(&g, pm, nm, &pu, lay, lay + blocks, lay + 2 * blocks + 1, part, dwork, swork, nthreads, sums + t0 * nm);
+      group_llr(&g, pm, nm, lay, lay + blocks, lay + 2 * blocks + 1, part, dwork, swork, nthreads, sums + t0 * nm);
     gk_scratch_free(g.ix);
     gk_scratch_free(part);
     gk_scratch_free(lay);
     t0 = t1;
   }
-  unprepare(&pu);
-  for (size_t m = 0; pm && m < nm; m++) unprepare(&pm[m]);
+  for (size_t m = 0; pm && m <= nm; m++) unprepare(&pm[m]);
   gk_scratch_free(pm);
   gk_scratch_free(g.frame0);
   gk_scratch_free(parts);

@@ -62,6 +62,29 @@ describe("gk.gmm.llr_matrix", function()
     end
   end)
 
+  it("equals per-pair gk.gmm.llr when components have fewer than four frames (models four at a time)", function()
+    -- 64 components and a few short tests: most components hold one to three of a block's
+    -- pairs, which are scored four models at a time where four share the UBM's variances
+    -- (the UBM and means-only models); models 5 and 7 adapt variances and break the runs
+    local X = gk.matrix.random(2000, 6, {seed = 7, dtype = "float32"})
+    local ubm = gk.gmm.train(X, {components = 64, max_iter = 3, seed = 5})
+    local models, tests = {}, {}
+    for m = 1, 9 do models[m] = ubm:map_adapt(X:select_rows({m, m + 9, m + 18, m + 27, m + 36}), {relevance = 2}) end
+    models[5] = ubm:map_adapt(X:select_rows({5, 15, 25}), {relevance = 2, variances = true})
+    models[7] = ubm:map_adapt(X:select_rows({7, 17, 27}), {relevance = 2, weights = true, variances = true})
+    for t, n in ipairs{1, 2, 5, 9, 4} do tests[t] = gk.matrix.random(n, 6, {seed = 60 + t, dtype = "float32"}) end
+    for _, top in ipairs{1, 2, 3} do
+      local S = gk.gmm.llr_matrix(models, ubm, tests, {top = top})
+      for m = 1, #models do
+        for t = 1, #tests do
+          local want = gk.gmm.llr(models[m], ubm, tests[t], {top = top})
+          assert.is_true(rel(S:get(m, t), want) < 1e-12,
+                         string.format("top %d, (%d, %d): %.17g vs %.17g", top, m, t, S:get(m, t), want))
+        end
+      end
+    end
+  end)
+
   it("does not depend on the number of threads", function()
     local X = gk.matrix.random(2000, 3, {seed = 3, dtype = "float32"})
     local ubm = gk.gmm.train(X, {components = 6, max_iter = 3})
