@@ -19,6 +19,7 @@
 #include "gmmkit/alloc.h"
 #include "gmmkit/gselect.h"
 #include "gmmkit/parallel.h"
+#include "vector_kernel.h"
 
 struct gk_selector {
   gk_gmm *g;          /* the clusters (a copy) */
@@ -307,6 +308,43 @@ static void cand_insert(cand *c, size_t *n, size_t C, double v, size_t i) {
   c[p].i = i;
 }
 
+enum { LANES = 8 };  /* interleaved maxima of a row (rank_row) */
+
+/* A lower bound on the C-th largest of v[0..m) (C <= LANES <= m): the C-th largest of the
+ * maxima of the LANES interleaved subsequences v[l], v[l + LANES], ... (C distinct values
+ * are at least as large). One vector pass. */
+GK_VECTOR_KERNEL
+static float lane_bound(const float *v, size_t m, size_t C) {
+  float lm[LANES];
+  for (size_t l = 0; l < LANES; l++) lm[l] = v[l];
+  size_t q = LANES;
+  for (; q + LANES <= m; q += LANES)
+    for (size_t l = 0; l < LANES; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+  for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+  for (size_t a = 1; a < LANES; a++)  /* insertion sort of eight, decreasing */
+    for (size_t b = a; b > 0 && lm[b] > lm[b - 1]; b--) {
+      float t = lm[b];
+      lm[b] = lm[b - 1];
+      lm[b - 1] = t;
+    }
+  return lm[C - 1];
+}
+
+/* The C best of one frame's member log-densities v[0..m) (members member[0..m)) into
+ * c[0..*n), decreasing, ties to the earlier member: only the values at least lane_bound
+ * are inserted, when the row is long enough to take the bound. NaN-free rows only (the
+ * data were checked finite and every value is a float of a finite or -inf double). */
+static void rank_row(const float *v, size_t m, const size_t *member, size_t C, cand *c, size_t *n) {
+  *n = 0;
+  if (C > LANES || m < 2 * LANES) {
+    for (size_t q = 0; q < m; q++) cand_insert(c, n, C, (double)v[q], member[q]);
+    return;
+  }
+  float b = lane_bound(v, m, C);
+  for (size_t q = 0; q < m; q++)
+    if (v[q] >= b) cand_insert(c, n, C, (double)v[q], member[q]);
+}
+
 /* Log-densities of the members of cluster j at rows Z (n frames, [x^2 | x] float, 2d
  * wide) into out (n x members), by one SGEMM (diagonal) or Cholesky solves (full). */
 static void score_group(const gk_selector *s, size_t j, const float *Z, const float *X, size_t n, float *out,
@@ -351,9 +389,7 @@ static void group_candidates(const gk_selector *s, size_t j, const size_t *rows,
     score_group(s, j, w->Z, w->X, nr, w->S, w->tmp);
     for (size_t r = 0; r < nr; r++) {
       size_t f = rows[r0 + r], at = f * search + slot[r0 + r];
-      cand *c = cands + at * C;
-      ncand[at] = 0;
-      for (size_t q = 0; q < mj; q++) cand_insert(c, &ncand[at], C, (double)w->S[r * mj + q], s->member[q0 + q]);
+      rank_row(w->S + r * mj, mj, s->member + q0, C, cands + at * C, &ncand[at]);
     }
   }
 }
