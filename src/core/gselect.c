@@ -310,6 +310,13 @@ static void cand_insert(cand *c, size_t *n, size_t C, double v, size_t i) {
 
 enum { LANES = 8 };  /* interleaved maxima of a row (rank_row) */
 
+/* v[i], v[j] = the larger, the smaller (not NaN). */
+static inline void exchange(float *v, size_t i, size_t j) {
+  float hi = v[i] > v[j] ? v[i] : v[j], lo = v[i] > v[j] ? v[j] : v[i];
+  v[i] = hi;
+  v[j] = lo;
+}
+
 /* A lower bound on the C-th largest of v[0..m) (C <= LANES <= m): the C-th largest of the
  * maxima of the LANES interleaved subsequences v[l], v[l + LANES], ... (C distinct values
  * are at least as large). One vector pass. */
@@ -321,15 +328,13 @@ static float lane_bound(const float *v, size_t m, size_t C) {
   for (; q + LANES <= m; q += LANES)
     for (size_t l = 0; l < LANES; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
   for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
-  /* sorted decreasing by a network of 19 exchanges (no branch; the values are not NaN) */
-  static const unsigned char net[19][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}, {0, 4}, {1, 5}, {2, 6},
-                                           {3, 7}, {0, 1}, {2, 3}, {4, 5}, {6, 7}, {2, 4}, {3, 5},
-                                           {1, 4}, {3, 6}, {1, 2}, {3, 4}, {5, 6}};
-  for (size_t e = 0; e < 19; e++) {
-    float x = lm[net[e][0]], y = lm[net[e][1]];
-    lm[net[e][0]] = x > y ? x : y;
-    lm[net[e][1]] = x > y ? y : x;
-  }
+  /* sorted decreasing by a network of 19 exchanges, written out so that each is a max and
+   * a min, not a branch */
+  exchange(lm, 0, 2), exchange(lm, 1, 3), exchange(lm, 4, 6), exchange(lm, 5, 7);
+  exchange(lm, 0, 4), exchange(lm, 1, 5), exchange(lm, 2, 6), exchange(lm, 3, 7);
+  exchange(lm, 0, 1), exchange(lm, 2, 3), exchange(lm, 4, 5), exchange(lm, 6, 7);
+  exchange(lm, 2, 4), exchange(lm, 3, 5), exchange(lm, 1, 4), exchange(lm, 3, 6);
+  exchange(lm, 1, 2), exchange(lm, 3, 4), exchange(lm, 5, 6);
   return lm[C - 1];
 }
 
