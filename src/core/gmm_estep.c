@@ -21,6 +21,7 @@
  * added in chunk order. Neither the grouping nor the order depends on the thread count.
  */
 #include "gmmkit/gmm.h"
+#include "gmm_internal.h"
 
 #include <float.h>
 #include <stdio.h>
@@ -1001,8 +1002,9 @@ gk_status gk_gmm_posteriors(const gk_gmm *g, const gk_gmm_data *x, double *post,
   return run_scoring(g, x, 1, 1, &jb, &sum, err);
 }
 
-gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c, size_t *idx,
-                                double *val, gk_error *err) {
+/* The top c components of each frame (and with val their posteriors); `scan`: see begin. */
+static gk_status top_components(const gk_gmm *g, const gk_gmm_data *x, size_t c, size_t *idx, double *val,
+                                int scan, gk_error *err) {
   if (c < 1 || c > g->k)
     return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the number of components (%zu)", c, g->k);
   job jb;
@@ -1012,7 +1014,17 @@ gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c,
   jb.idx = idx;
   jb.val = val;
   double sum;
-  return run_scoring(g, x, 1, 1, &jb, &sum, err);
+  return run_scoring(g, x, scan, 1, &jb, &sum, err);
+}
+
+gk_status gk_gmm_top_posteriors(const gk_gmm *g, const gk_gmm_data *x, size_t c, size_t *idx,
+                                double *val, gk_error *err) {
+  return top_components(g, x, c, idx, val, 1, err);
+}
+
+gk_status gk_gmm_top_checked(const gk_gmm *g, const gk_gmm_data *x, size_t c, size_t *idx, double *val,
+                             gk_error *err) {
+  return top_components(g, x, c, idx, val, 0, err);
 }
 
 gk_status gk_gmm_llr(const gk_gmm *model, const gk_gmm *ubm, const gk_gmm_data *x, size_t top,

@@ -18,6 +18,7 @@
 #include "gmmkit/gmm.h"
 #include "gmmkit/gselect.h"
 #include "gmmkit/parallel.h"
+#include "gmm_internal.h"
 #include "vector_kernel.h"
 
 enum { LLR_BLOCK = 256 };  /* frames per parallel block; sums are added block by block in order */
@@ -219,9 +220,9 @@ static int joined(const group *g, gk_matrix *parts, gk_gmm_data *all) {
 
 /* The UBM components of every frame of the group (its selector's or the top C). */
 static gk_status pick(group *g, const gk_gmm *ubm, const gk_gmm_data *x, size_t *ix, gk_error *err) {
-  if (!g->sel) return gk_gmm_top_posteriors(ubm, x, g->C, ix, NULL, err);
+  if (!g->sel) return gk_gmm_top_checked(ubm, x, g->C, ix, NULL, err);
   double ev = 0.0;
-  gk_status st = gk_selector_select(g->sel, x, g->search, g->C, ix, &ev, err);
+  gk_status st = gk_selector_select_checked(g->sel, x, g->search, g->C, ix, &ev, err);
   g->evals += ev * (double)gk_gmm_data_frames(x);
   return st;
 }

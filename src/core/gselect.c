@@ -19,6 +19,7 @@
 #include "gmmkit/alloc.h"
 #include "gmmkit/gselect.h"
 #include "gmmkit/parallel.h"
+#include "gmm_internal.h"
 #include "vector_kernel.h"
 
 struct gk_selector {
@@ -520,7 +521,7 @@ static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t nparts, size
 static gk_status select_span(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t C, int nt,
                              chunkbuf *bufs, size_t *cl, size_t *idx, double *work, gk_error *err) {
   size_t n = gk_gmm_data_frames(x), nc = (n + SELECT_CHUNK - 1) / SELECT_CHUNK;
-  gk_status st = gk_gmm_top_posteriors(s->g, x, search, cl, NULL, err);
+  gk_status st = gk_gmm_top_checked(s->g, x, search, cl, NULL, err);
   if (st != GK_OK) return st;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (size_t c = 0; c < nc; c++) {
@@ -534,12 +535,17 @@ static gk_status select_span(const gk_selector *s, const gk_gmm_data *x, size_t 
 
 gk_status gk_selector_select(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t top, size_t *idx,
                              double *evals, gk_error *err) {
+  gk_status st = gk_gmm_data_check(x, s->d, err);
+  return st == GK_OK ? gk_selector_select_checked(s, x, search, top, idx, evals, err) : st;
+}
+
+gk_status gk_selector_select_checked(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t top,
+                                     size_t *idx, double *evals, gk_error *err) {
   if (search < 1 || search > s->m || search > 255)
     return gk_fail(err, GK_EINVAL, "search = %zu must be between 1 and the %zu clusters (at most 255)", search, s->m);
   if (top < 1 || top > s->k || top > 64)
     return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the %zu components (at most 64)", top, s->k);
-  gk_status st = gk_gmm_data_check(x, s->d, err);
-  if (st != GK_OK) return st;
+  gk_status st = GK_OK;
   size_t n = gk_gmm_data_frames(x), span = n < SELECT_SPAN ? n : SELECT_SPAN;
   /* A thread per chunk at most: a short utterance is selected by one thread, as the E-step
    * scores one chunk, since waking a team costs more. */
