@@ -350,8 +350,15 @@ static void rank_row(const float *v, size_t m, const size_t *member, size_t C, c
     return;
   }
   float b = lane_bound(v, m, C);
-  for (size_t q = 0; q < m; q++)
-    if (v[q] >= b) cand_insert(c, n, C, (double)v[q], member[q]);
+  for (size_t q0 = 0; q0 < m; q0 += 64) {  /* those at least b listed without a branch, then inserted */
+    unsigned char at[64];
+    size_t k = 0, q1 = q0 + 64 < m ? q0 + 64 : m;
+    for (size_t q = q0; q < q1; q++) {
+      at[k] = (unsigned char)(q - q0);
+      k += v[q] >= b;
+    }
+    for (size_t i = 0; i < k; i++) cand_insert(c, n, C, (double)v[q0 + at[i]], member[q0 + at[i]]);
+  }
 }
 
 /* Log-densities of the members of cluster j at rows Z (n frames, [x^2 | x] float, 2d
