@@ -85,47 +85,18 @@ static double diag_quad(const double *x, const double *mu, const double *iv, siz
   return q;
 }
 
-/* diag_quad of component (mu, iv) at the frames x + row[p] * d of n pairs, as log-densities
- * cst - q / 2 into out[slot[p] * stride]: one call per component of a block, not per pair,
- * and four pairs at a time, so that four sums run side by side instead of one chain of
- * dependent additions. */
-GK_VECTOR_KERNEL
-static void diag_logpdfs(const double *x, const size_t *row, const size_t *slot, size_t n, const double *mu,
-                         const double *iv, double cst, size_t d, double *out, size_t stride) {
-  size_t p = 0;
-  for (; p + 4 <= n; p += 4) {
-    const double *x0 = x + row[p] * d, *x1 = x + row[p + 1] * d, *x2 = x + row[p + 2] * d, *x3 = x + row[p + 3] * d;
-    double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0;
-#pragma omp simd reduction(+ : q0, q1, q2, q3)
-    for (size_t t = 0; t < d; t++) {
-      double z0 = (x0[t] - mu[t]) * iv[t], z1 = (x1[t] - mu[t]) * iv[t];
-      double z2 = (x2[t] - mu[t]) * iv[t], z3 = (x3[t] - mu[t]) * iv[t];
-      q0 += z0 * z0;
-      q1 += z1 * z1;
-      q2 += z2 * z2;
-      q3 += z3 * z3;
-    }
-    out[slot[p] * stride] = cst - 0.5 * q0;
-    out[slot[p + 1] * stride] = cst - 0.5 * q1;
-    out[slot[p + 2] * stride] = cst - 0.5 * q2;
-    out[slot[p + 3] * stride] = cst - 0.5 * q3;
-  }
-  for (; p < n; p++) out[slot[p] * stride] = cst - 0.5 * diag_quad(x + row[p] * d, mu, iv, d);
-}
-
-/* Log-densities of four models' components that share one spread (1 / sigma iv, constant
- * cst; means mu[0..3]) at one frame x, into out[0..3]: for components with too few pairs in
- * a block to take four pairs at a time, four models at a time, with the same four sums side
- * by side. */
-GK_VECTOR_KERNEL
-static void diag_logpdf4(const double *x, const double *const *mu, const double *iv, double cst, size_t d,
-                         double *out) {
+/* Log-densities cst - q / 2 of four (frame x[i], mean mu[i]) pairs under one spread (1 /
+ * sigma iv) into out[0..3]: four sums side by side instead of one chain of dependent
+ * additions. Four frames of one component, or one frame under four models' means. */
+GK_KERNEL_PART void diag_logpdf4(const double *const *x, const double *const *mu, const double *iv, double cst,
+                                 size_t d, double *out) {
+  const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
   const double *m0 = mu[0], *m1 = mu[1], *m2 = mu[2], *m3 = mu[3];
   double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0;
 #pragma omp simd reduction(+ : q0, q1, q2, q3)
   for (size_t t = 0; t < d; t++) {
-    double z0 = (x[t] - m0[t]) * iv[t], z1 = (x[t] - m1[t]) * iv[t];
-    double z2 = (x[t] - m2[t]) * iv[t], z3 = (x[t] - m3[t]) * iv[t];
+    double z0 = (x0[t] - m0[t]) * iv[t], z1 = (x1[t] - m1[t]) * iv[t];
+    double z2 = (x2[t] - m2[t]) * iv[t], z3 = (x3[t] - m3[t]) * iv[t];
     q0 += z0 * z0;
     q1 += z1 * z1;
     q2 += z2 * z2;
@@ -135,6 +106,35 @@ static void diag_logpdf4(const double *x, const double *const *mu, const double 
   out[1] = cst - 0.5 * q1;
   out[2] = cst - 0.5 * q2;
   out[3] = cst - 0.5 * q3;
+}
+
+/* Log-densities of component (mu, iv, cst) at the frames x + row[p] * d of n pairs, into
+ * out[slot[p] * stride]: one call per component of a block, not per pair, four pairs at a
+ * time. */
+GK_VECTOR_KERNEL
+static void diag_logpdfs(const double *x, const size_t *row, const size_t *slot, size_t n, const double *mu,
+                         const double *iv, double cst, size_t d, double *out, size_t stride) {
+  const double *m4[4] = {mu, mu, mu, mu};
+  size_t p = 0;
+  for (; p + 4 <= n; p += 4) {
+    const double *x4[4] = {x + row[p] * d, x + row[p + 1] * d, x + row[p + 2] * d, x + row[p + 3] * d};
+    double v[4];
+    diag_logpdf4(x4, m4, iv, cst, d, v);
+    for (size_t i = 0; i < 4; i++) out[slot[p + i] * stride] = v[i];
+  }
+  for (; p < n; p++) out[slot[p] * stride] = cst - 0.5 * diag_quad(x + row[p] * d, mu, iv, d);
+}
+
+/* Log-densities of four models' component (means mu[0..3], sharing iv and cst) at the frames
+ * x + row[p] * d of n pairs, into out[slot[p] * stride + 0..3]: four models at a time, for
+ * a component with too few pairs in a block to take four pairs at a time. */
+GK_VECTOR_KERNEL
+static void models4_logpdfs(const double *x, const size_t *row, const size_t *slot, size_t n, const double *const *mu,
+                            const double *iv, double cst, size_t d, double *out, size_t stride) {
+  for (size_t p = 0; p < n; p++) {
+    const double *xp = x + row[p] * d, *x4[4] = {xp, xp, xp, xp};
+    diag_logpdf4(x4, mu, iv, cst, d, out + slot[p] * stride);
+  }
 }
 
 static double logpdf(const prepared *p, size_t c, const double *x, double *tmp) {
@@ -339,8 +339,7 @@ static void block_logpdf(const prepared *pm, size_t nm, size_t k, size_t d, bloc
     for (; n && n < 4 && m + 4 <= nm && share4(pm + m); m += 4) {
       const double *mu[4] = {pm[m].g->means + c * d, pm[m + 1].g->means + c * d, pm[m + 2].g->means + c * d,
                              pm[m + 3].g->means + c * d};
-      for (size_t p = p0; p < p0 + n; p++)
-        diag_logpdf4(w->x + w->row[p] * d, mu, pm[m].inv + c * d, pm[m].cst[c], d, out + w->pair[p] * stride + m);
+      models4_logpdfs(w->x, w->row + p0, w->pair + p0, n, mu, pm[m].inv + c * d, pm[m].cst[c], d, out + m, stride);
     }
     for (; n && m < nm; m++) {
       const prepared *q = &pm[m];
@@ -429,8 +428,8 @@ static void block_llr(const group *g, const prepared *pm, size_t nm, size_t f0, 
   for (size_t m0 = 0; m0 <= nm; m0 += MODEL_GROUP) {
     size_t mg = nm + 1 - m0 < MODEL_GROUP ? nm + 1 - m0 : MODEL_GROUP;
     block_logpdf(pm + m0, mg, k, d, w, w->lpm, MODEL_GROUP);
-    if (m0 == 0)
-      for (size_t f = 0; f < n; f++) w->umx[f] = lse_split(w->lpm + f * C * MODEL_GROUP, w->nc[f], MODEL_GROUP, &w->usum[f]);
+    for (size_t f = 0; m0 == 0 && f < n; f++)  /* the UBM's terms, column 0 of the first group */
+      w->umx[f] = lse_split(w->lpm + f * C * MODEL_GROUP, w->nc[f], MODEL_GROUP, &w->usum[f]);
     block_ratios(g, f0, n, t0, m0, m0 == 0 ? 1 : m0, m0 + mg, nm, w, part);
   }
 }

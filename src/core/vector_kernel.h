@@ -13,4 +13,12 @@
 #define GK_VECTOR_KERNEL
 #endif
 
+/* GK_KERNEL_PART marks a helper that GK_VECTOR_KERNEL functions share: always inlined, so
+ * that each clone compiles it for its own CPU (a call would run the default build). */
+#if defined(__GNUC__)
+#define GK_KERNEL_PART static inline __attribute__((always_inline))
+#else
+#define GK_KERNEL_PART static inline
+#endif
+
 #endif

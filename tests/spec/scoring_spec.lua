@@ -8,6 +8,17 @@ local function rel(a, b)
   return math.abs(a - b) / math.max(1, math.abs(b))
 end
 
+-- Every entry of S equals its per-pair gk.gmm.llr(models[m], ubm, tests[t], {top = top}).
+local function assert_pairs(S, models, ubm, tests, top, what)
+  for m = 1, #models do
+    for t = 1, #tests do
+      local want = gk.gmm.llr(models[m], ubm, tests[t], {top = top})
+      assert.is_true(rel(S:get(m, t), want) < 1e-12,
+                     string.format("%s, (%d, %d): %.17g vs %.17g", what, m, t, S:get(m, t), want))
+    end
+  end
+end
+
 describe("gk.gmm.llr_matrix", function()
   for _, cov in ipairs{"diag", "full"} do
     it("equals per-pair gk.gmm.llr, exhaustive and top-C (" .. cov .. ")", function()
@@ -23,13 +34,7 @@ describe("gk.gmm.llr_matrix", function()
         local S = gk.gmm.llr_matrix(models, ubm, tests, {top = top})
         assert.are.equal(3, S:rows())
         assert.are.equal(5, S:cols())
-        for m = 1, 3 do
-          for t = 1, 5 do
-            local want = gk.gmm.llr(models[m], ubm, tests[t], {top = top})
-            assert.is_true(rel(S:get(m, t), want) < 1e-12,
-                           string.format("top %d, (%d, %d): %.17g vs %.17g", top, m, t, S:get(m, t), want))
-          end
-        end
+        assert_pairs(S, models, ubm, tests, top, "top " .. top)
       end
     end)
   end
@@ -52,13 +57,7 @@ describe("gk.gmm.llr_matrix", function()
       gk.set_threads(threads)
       local S = gk.gmm.llr_matrix(models, ubm, tests, {top = 3})
       gk.set_threads(before)
-      for m = 1, 10 do
-        for t = 1, #sizes do
-          local want = gk.gmm.llr(models[m], ubm, tests[t], {top = 3})
-          assert.is_true(rel(S:get(m, t), want) < 1e-12,
-                         string.format("%d threads, (%d, %d): %.17g vs %.17g", threads, m, t, S:get(m, t), want))
-        end
-      end
+      assert_pairs(S, models, ubm, tests, 3, threads .. " threads")
     end
   end)
 
@@ -74,14 +73,7 @@ describe("gk.gmm.llr_matrix", function()
     models[7] = ubm:map_adapt(X:select_rows({7, 17, 27}), {relevance = 2, weights = true, variances = true})
     for t, n in ipairs{1, 2, 5, 9, 4} do tests[t] = gk.matrix.random(n, 6, {seed = 60 + t, dtype = "float32"}) end
     for _, top in ipairs{1, 2, 3} do
-      local S = gk.gmm.llr_matrix(models, ubm, tests, {top = top})
-      for m = 1, #models do
-        for t = 1, #tests do
-          local want = gk.gmm.llr(models[m], ubm, tests[t], {top = top})
-          assert.is_true(rel(S:get(m, t), want) < 1e-12,
-                         string.format("top %d, (%d, %d): %.17g vs %.17g", top, m, t, S:get(m, t), want))
-        end
-      end
+      assert_pairs(gk.gmm.llr_matrix(models, ubm, tests, {top = top}), models, ubm, tests, top, "top " .. top)
     end
   end)
 
