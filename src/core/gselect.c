@@ -5,9 +5,11 @@
  * the rows of the quadratic form that one SGEMM evaluates for a group of frames:
  * log w N(x) = c + sum_j (-0.5 / v_j) x_j^2 + (mu_j / v_j) x_j, about a shift (the UBM's
  * mean) so that float32 keeps the digits that rank the components.
- * Select: clusters by gk_gmm_top_posteriors on the reduced mixture; frames grouped by
- * searched cluster (a counting sort); each group scored against its cluster's members;
- * each frame's candidates from its `search` clusters merged into its top C.
+ * Select, a chunk of frames at a time: each frame's best clusters from the clusters' own
+ * rows (the same quadratic form, one SGEMM; full covariances by gk_gmm_top_posteriors on
+ * the reduced mixture); frames grouped by searched cluster (a counting sort); each group
+ * scored against its cluster's members; each frame's candidates from its `search`
+ * clusters merged into its top C.
  */
 #include <cblas.h>
 #include <float.h>
@@ -32,6 +34,8 @@ struct gk_selector {
   size_t *member;     /* UBM component of each member slot */
   float *A;           /* diagonal UBMs: per slot 2d values [-0.5 / v | mu' / v] (mu' = mu - shift) */
   double *cst;        /* per slot: log w - 0.5 (d log 2 pi + log det + sum mu'^2 / v) */
+  float *gA;          /* diagonal clusters: per cluster the same row, so that a chunk's frames */
+  double *gcst;       /* choose their clusters from the rows their members use (select_chunk) */
   double *shift;      /* d */
   gk_allocator alloc;
 };
@@ -78,7 +82,23 @@ static void members_of(gk_selector *s, const size_t *of) {
   s->start[0] = 0;
 }
 
-/* The quadratic-form rows of the members (diagonal UBMs) and their constants. */
+/* Component i of g as a quadratic-form row about shift: A (2d values, diagonal g) and its
+ * constant (the return). */
+static double quad_row(const gk_gmm *g, size_t i, const double *shift, float *A) {
+  size_t d = g->d;
+  double lw = g->weights[i] > 0.0 ? log(g->weights[i]) : -INFINITY, quad = 0.0;
+  if (g->cov == GK_COV_DIAG)
+    for (size_t t = 0; t < d; t++) {
+      double v = g->covs[i * d + t], mu = g->means[i * d + t] - shift[t];
+      A[t] = (float)(-0.5 / v);
+      A[d + t] = (float)(mu / v);
+      quad += mu * mu / v;
+    }
+  return lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[i] + quad);
+}
+
+/* The quadratic-form rows of the members (diagonal UBMs) and of the clusters, and their
+ * constants. */
 static void member_rows(gk_selector *s) {
   const gk_gmm *f = s->f;
   size_t d = s->d, slots = s->start[s->m];
@@ -87,19 +107,8 @@ static void member_rows(gk_selector *s) {
     for (size_t i = 0; i < s->k; i++) acc += f->weights[i] * f->means[i * d + t];
     s->shift[t] = acc;
   }
-  for (size_t q = 0; q < slots; q++) {
-    size_t i = s->member[q];
-    double lw = f->weights[i] > 0.0 ? log(f->weights[i]) : -INFINITY, quad = 0.0;
-    if (f->cov == GK_COV_DIAG) {
-      for (size_t t = 0; t < d; t++) {
-        double v = f->covs[i * d + t], mu = f->means[i * d + t] - s->shift[t];
-        s->A[q * 2 * d + t] = (float)(-0.5 / v);
-        s->A[q * 2 * d + d + t] = (float)(mu / v);
-        quad += mu * mu / v;
-      }
-    }
-    s->cst[q] = lw - 0.5 * ((double)d * GK_LOG_2PI + f->log_det[i] + quad);
-  }
+  for (size_t q = 0; q < slots; q++) s->cst[q] = quad_row(f, s->member[q], s->shift, s->A + q * 2 * d);
+  for (size_t j = 0; j < s->m; j++) s->gcst[j] = quad_row(s->g, j, s->shift, s->gA + j * 2 * d);
 }
 
 /* Clusters that no UBM component joined are dropped (with their components of g): a
@@ -146,6 +155,8 @@ void gk_selector_free(gk_selector *s) {
   gk_free(ap, s->A, slots * 2 * s->d * sizeof(float));
   gk_free(ap, s->cst, slots * sizeof(double));
   gk_free(ap, s->shift, s->d * sizeof(double));
+  gk_free(ap, s->gA, s->m_made * 2 * s->d * sizeof(float));
+  gk_free(ap, s->gcst, s->m_made * sizeof(double));
   gk_free(ap, s, sizeof *s);
 }
 
@@ -169,7 +180,9 @@ static gk_status selector_new(gk_selector **out, const gk_gmm *f, const gk_gmm *
     s->A = gk_calloc(a, slots * 2 * s->d, sizeof(float));
     s->cst = gk_calloc(a, slots, sizeof(double));
     s->shift = gk_calloc(a, s->d, sizeof(double));
-    if (!s->start || !s->member || !s->A || !s->cst || !s->shift) st = gk_fail_nomem(err);
+    s->gA = gk_calloc(a, s->m * 2 * s->d, sizeof(float));
+    s->gcst = gk_calloc(a, s->m, sizeof(double));
+    if (!s->start || !s->member || !s->A || !s->cst || !s->shift || !s->gA || !s->gcst) st = gk_fail_nomem(err);
   }
   if (st != GK_OK) {
     gk_selector_free(s);
@@ -387,6 +400,46 @@ typedef struct gwork {
   double *tmp;
 } gwork;
 
+/* The [x^2 | x] rows of frames Xc[rows[r]] (r < n, rows NULL: r itself) into Z, and the
+ * frames themselves into X. */
+static void square_rows(const float *Xc, const size_t *rows, size_t n, size_t d, float *Z, float *X) {
+  for (size_t r = 0; r < n; r++) {
+    const float *x = Xc + (rows ? rows[r] : r) * d;
+    for (size_t t = 0; t < d; t++) {
+      Z[r * 2 * d + t] = x[t] * x[t];
+      Z[r * 2 * d + d + t] = x[t];
+      X[r * d + t] = x[t];
+    }
+  }
+}
+
+/* The `search` best clusters of the n frames Xc (diagonal clusters), GROUP_ROWS at a time
+ * by one SGEMM against the clusters' rows, into cl (n x search), best first, ties to the
+ * lower index. */
+static void chunk_clusters(const gk_selector *s, const float *Xc, size_t n, size_t search, size_t *cl, gwork *w) {
+  size_t d = s->d, m = s->m;
+  cand best[255];
+  for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
+    size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
+    square_rows(Xc + r0 * d, NULL, nr, d, w->Z, w->X);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)m, (int)(2 * d), 1.0f, w->Z, (int)(2 * d),
+                s->gA, (int)(2 * d), 0.0f, w->S, (int)m);
+    for (size_t r = 0; r < nr; r++) {
+      float *v = w->S + r * m;
+      for (size_t j = 0; j < m; j++) v[j] += (float)s->gcst[j];
+      if (search == 1) { /* the first largest, without a branch */
+        size_t at = 0;
+        for (size_t j = 1; j < m; j++) at = v[j] > v[at] ? j : at;
+        cl[r0 + r] = at;
+        continue;
+      }
+      size_t have = 0;
+      for (size_t j = 0; j < m; j++) cand_insert(best, &have, search, (double)v[j], j);
+      for (size_t t = 0; t < search; t++) cl[(r0 + r) * search + t] = best[t].i;
+    }
+  }
+}
+
 /* Cluster j's frames (rows[0..n), frame indices, with their slot among each frame's
  * searched clusters in slot[]) scored, each frame's C best kept in its slot's list. */
 static void group_candidates(const gk_selector *s, size_t j, const size_t *rows, const unsigned char *slot, size_t n,
@@ -394,14 +447,7 @@ static void group_candidates(const gk_selector *s, size_t j, const size_t *rows,
   size_t q0 = s->start[j], mj = s->start[j + 1] - q0, d = s->d;
   for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
     size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
-    for (size_t r = 0; r < nr; r++) {
-      const float *x = Xc + rows[r0 + r] * d;
-      for (size_t t = 0; t < d; t++) {
-        w->Z[r * 2 * d + t] = x[t] * x[t];
-        w->Z[r * 2 * d + d + t] = x[t];
-        w->X[r * d + t] = x[t];
-      }
-    }
+    square_rows(Xc, rows + r0, nr, d, w->Z, w->X);
     score_group(s, j, w->Z, w->X, nr, w->S, w->tmp);
     for (size_t r = 0; r < nr; r++) {
       size_t f = rows[r0 + r], at = f * search + slot[r0 + r];
@@ -476,18 +522,19 @@ static size_t frame_range(const gk_gmm_data *x, size_t f0, size_t f1, gk_matrix 
 /* Chunk [f0, f1) of span x (its clusters cl, search per frame): frames grouped by searched
  * cluster, each group scored against its cluster's members, each frame's top C merged into
  * idx. One thread's work, on its own buffers. */
-static void select_chunk(const gk_selector *s, const gk_gmm_data *x, size_t f0, size_t f1, const size_t *cl,
+static void select_chunk(const gk_selector *s, const gk_gmm_data *x, size_t f0, size_t f1, size_t *cl,
                          size_t search, size_t C, chunkbuf *b, size_t *idx) {
   size_t n = f1 - f0, d = s->d, m = s->m;
   gk_gmm_data sub;
   frame_range(x, f0, f1, b->views, &sub);
   frames_centered(s, &sub, b->Xc);
-  group_frames(cl + f0 * search, n, search, m, b->at, b->rows, b->slot);
   gwork w;
   w.tmp = (double *)b->wmem;
   w.Z = (float *)(b->wmem + 2 * d * sizeof(double));
   w.X = w.Z + GROUP_ROWS * 2 * d;
   w.S = w.X + GROUP_ROWS * d;
+  if (s->g->cov == GK_COV_DIAG) chunk_clusters(s, b->Xc, n, search, cl + f0 * search, &w);
+  group_frames(cl + f0 * search, n, search, m, b->at, b->rows, b->slot);
   for (size_t j = 0; j < m; j++)
     group_candidates(s, j, b->rows + b->at[j], b->slot + b->at[j], b->at[j + 1] - b->at[j], b->Xc, search, C,
                      b->cands, b->ncand, &w);
@@ -507,7 +554,7 @@ static void chunkbuf_free(chunkbuf *b) {
 }
 
 static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t nparts, size_t search, size_t C) {
-  size_t d = s->d, m = s->m, maxm = 0, n = SELECT_CHUNK;
+  size_t d = s->d, m = s->m, maxm = m, n = SELECT_CHUNK;  /* S holds a row of members or of clusters */
   for (size_t j = 0; j < m; j++)
     if (s->start[j + 1] - s->start[j] > maxm) maxm = s->start[j + 1] - s->start[j];
   memset(b, 0, sizeof *b);
@@ -522,13 +569,14 @@ static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t nparts, size
   return b->at && b->rows && b->slot && b->Xc && b->cands && b->ncand && b->wmem && b->views;
 }
 
-/* The frames of span x selected: their clusters scored at once (the blocked E-step on the
- * clusters' mixture), then its chunks selected in parallel, a chunk per thread at a time.
+/* The frames of span x selected, its chunks in parallel, a chunk per thread at a time: each
+ * chunk's clusters from the clusters' rows (diagonal; full clusters are scored at once
+ * before, by the blocked E-step on the clusters' mixture), then their members.
  * *work += the Gaussians evaluated. */
 static gk_status select_span(const gk_selector *s, const gk_gmm_data *x, size_t search, size_t C, int nt,
                              chunkbuf *bufs, size_t *cl, size_t *idx, double *work, gk_error *err) {
   size_t n = gk_gmm_data_frames(x), nc = (n + SELECT_CHUNK - 1) / SELECT_CHUNK;
-  gk_status st = gk_gmm_top_checked(s->g, x, search, cl, NULL, err);
+  gk_status st = s->g->cov == GK_COV_DIAG ? GK_OK : gk_gmm_top_checked(s->g, x, search, cl, NULL, err);
   if (st != GK_OK) return st;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (size_t c = 0; c < nc; c++) {
