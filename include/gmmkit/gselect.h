@@ -12,11 +12,13 @@
  * only the members of those clusters are evaluated: M + members Gaussians per frame instead
  * of K, the structural / tree-UBM scoring of the speaker-recognition literature.
  *
- * Selection is blocked as the E-step is: the clusters of every frame come from
- * gk_gmm_top_posteriors on g, then the frames are grouped by searched cluster and each
+ * Selection is blocked as the E-step is, a chunk of frames per thread: the clusters of
+ * each frame come from one SGEMM against the clusters' rows (full covariances: from
+ * gk_gmm_top_posteriors on g), then the frames are grouped by searched cluster and each
  * group is scored against that cluster's members by one SGEMM (diagonal UBMs; full ones
- * by Cholesky solves). The selector owns copies of what it needs; it is immutable after
- * creation and may be used by several threads at once.
+ * by Cholesky solves); each frame's members are ranked from a lower bound on their C-th
+ * best. The selector owns copies of what it needs; it is immutable after creation and
+ * may be used by several threads at once.
  */
 #ifndef GMMKIT_GSELECT_H
 #define GMMKIT_GSELECT_H
