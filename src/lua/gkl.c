@@ -189,14 +189,68 @@ const char *gkL_suggest(const char *word, const char *const names[]) {
 
 static int has_options(lua_State *L, int arg) { return !lua_isnoneornil(L, arg); }
 
+/* Nested option tables (gkL_subopts): which argument and option the table at a stack
+ * index belongs to, a few per thread, matched by state, index and the table itself (a
+ * record left by an error that unwound past gkL_subopts_end matches nothing later: its
+ * slot holds another value, or is dropped when a new table takes an index at or below). */
+enum { NEST_MAX = 8 };
+typedef struct nest {
+  lua_State *L;
+  const void *tab;
+  int idx, arg;
+  const char *key;
+} nest;
+static _Thread_local nest nests[NEST_MAX];
+static _Thread_local int nnests;
+
+/* Drops this state's records at index idx and above. */
+static void nests_drop(lua_State *L, int idx) {
+  int k = 0;
+  for (int i = 0; i < nnests; i++)
+    if (!(nests[i].L == L && nests[i].idx >= idx)) nests[k++] = nests[i];
+  nnests = k;
+}
+
+int gkL_subopts(lua_State *L, int arg, const char *key) {
+  int idx = lua_gettop(L);
+  nests_drop(L, idx);
+  if (nnests == NEST_MAX) {
+    memmove(nests, nests + 1, (NEST_MAX - 1) * sizeof nests[0]);
+    nnests--;
+  }
+  nests[nnests++] = (nest){L, lua_topointer(L, idx), idx, lua_absindex(L, arg), key};
+  return idx;
+}
+
+void gkL_subopts_end(lua_State *L, int idx) { nests_drop(L, idx); }
+
+/* The argument that errors in the options table at arg name (arg itself, or the argument
+ * whose option holds it), and the path of options that leads to it pushed ("" or
+ * "gselect."). */
+static int opt_owner(lua_State *L, int arg) {
+  arg = lua_absindex(L, arg);
+  for (int i = nnests - 1; i >= 0; i--) {
+    const nest *n = &nests[i];
+    if (n->L != L || n->idx != arg || !lua_istable(L, arg) || lua_topointer(L, arg) != n->tab) continue;
+    const char *key = n->key;
+    int owner = opt_owner(L, n->arg);
+    lua_pushfstring(L, "%s%s.", lua_tostring(L, -1), key);
+    lua_remove(L, -2);
+    return owner;
+  }
+  lua_pushliteral(L, "");
+  return arg;
+}
+
 int gkL_opterror(lua_State *L, int arg, const char *key, const char *fmt, ...) {
   va_list ap;
+  int owner = opt_owner(L, arg);
   va_start(ap, fmt);
-  lua_pushfstring(L, "option '%s' ", key);
+  lua_pushfstring(L, "option '%s%s' ", lua_tostring(L, -1), key);
   lua_pushvfstring(L, fmt, ap);
   va_end(ap);
   lua_concat(L, 2);
-  return luaL_argerror(L, arg, lua_tostring(L, -1));
+  return luaL_argerror(L, owner, lua_tostring(L, -1));
 }
 
 void gkL_checkoptions(lua_State *L, int arg, const char *const keys[]) {
@@ -208,26 +262,35 @@ void gkL_checkoptions(lua_State *L, int arg, const char *const keys[]) {
     int i, known = 0;
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) {
-      luaL_argerror(L, arg, lua_pushfstring(L, "option names must be strings, got a %s key",
-                                            luaL_typename(L, -1)));
+      int owner = opt_owner(L, arg);
+      size_t n;
+      const char *path = lua_tolstring(L, -1, &n);  /* "" or "gselect." */
+      if (n == 0) luaL_argerror(L, owner, lua_pushfstring(L, "option names must be strings, got a %s key",
+                                                          luaL_typename(L, -2)));
+      lua_pushlstring(L, path, n - 1);
+      luaL_argerror(L, owner, lua_pushfstring(L, "option names in '%s' must be strings, got a %s key",
+                                              lua_tostring(L, -1), luaL_typename(L, -3)));
     }
     k = lua_tostring(L, -1);
     for (i = 0; keys[i]; i++)
       if (strcmp(k, keys[i]) == 0) known = 1;
     if (!known) {
       const char *s = gkL_suggest(k, keys);
-      if (s) luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (did you mean '%s'?)", k, s));
+      int owner = opt_owner(L, arg);
+      const char *path = lua_tostring(L, -1);
+      if (s) luaL_argerror(L, owner, lua_pushfstring(L, "unknown option '%s%s' (did you mean '%s%s'?)", path, k, path, s));
       luaL_Buffer b;
       luaL_buffinit(L, &b);
-      lua_pushfstring(L, "unknown option '%s' (valid options:", k);
+      lua_pushfstring(L, "unknown option '%s%s' (valid options:", path, k);
       luaL_addvalue(&b);
       for (i = 0; keys[i]; i++) {
         luaL_addstring(&b, i ? ", " : " ");
+        luaL_addstring(&b, path);
         luaL_addstring(&b, keys[i]);
       }
       luaL_addchar(&b, ')');
       luaL_pushresult(&b);
-      luaL_argerror(L, arg, lua_tostring(L, -1));
+      luaL_argerror(L, owner, lua_tostring(L, -1));
     }
   }
 }

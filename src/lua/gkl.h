@@ -84,8 +84,16 @@ const char *gkL_optstring(lua_State *L, int arg, const char *key, const char *de
 int gkL_optenum(lua_State *L, int arg, const char *key, const char *const names[], int def);
 /* Pushes the field (any type) and returns its Lua type; for options read by hand. */
 int gkL_optfield(lua_State *L, int arg, const char *key);
-/* Raises "bad argument #arg to 'f' (option 'key' <msg>)". */
+/* Raises "bad argument #arg to 'f' (option 'key' <msg>)"; in a nested table, the
+ * argument that holds it and the option's path ("option 'gselect.top' ..."). */
 int gkL_opterror(lua_State *L, int arg, const char *key, const char *fmt, ...);
+/* An option whose value is a table of options of its own (gselect = {top = 5}): the table,
+ * pushed by gkL_optfield, is read by the same gkL_opt* calls at its index (the return,
+ * the top of the stack), and their errors name argument `arg` and the option by its path
+ * ("option 'gselect.top'"), not the table's stack slot. `key` must outlive the reading (a
+ * literal). gkL_subopts_end(L, index) when done. */
+int gkL_subopts(lua_State *L, int arg, const char *key);
+void gkL_subopts_end(lua_State *L, int idx);
 
 /* The length of the list at `idx` (its __len when it has one) as a count in [0, max],
  * checked before any allocation or loop; a negative, huge or non-integer length raises

@@ -169,7 +169,13 @@ static int subopt(lua_State *L, int arg, const char *key) {
   }
   if (t != LUA_TBOOLEAN && t != LUA_TTABLE && t != LUA_TNUMBER)
     gkL_opterror(L, arg, key, "must be a boolean, a number or a table, got %s", luaL_typename(L, -1));
-  return lua_absindex(L, -1);  /* left on the stack for the caller */
+  return gkL_subopts(L, arg, key);  /* left on the stack for the caller; subopt_end pops it */
+}
+
+/* The end of sub-option sub (subopt): its value popped. */
+static void subopt_end(lua_State *L, int sub) {
+  gkL_subopts_end(L, sub);
+  lua_pop(L, 1);
 }
 
 /* An integer sub-option given as a number (deltas = 2, cmvn = 300, warp = 301): range-
@@ -513,7 +519,7 @@ static void read_deltas(lua_State *L, extraction *x) {
       eo->delta_order = 2;
     }
     if (eo->delta_order < 0 || eo->delta_order > 8) gkL_opterror(L, EX_OPTS, "deltas", "order must be in [0, 8]");
-    lua_pop(L, 1);
+    subopt_end(L, sub);
   } else if (x->mo.delta_order > 0) {
     eo->delta_order = x->mo.delta_order;
     eo->delta_window = x->mo.delta_window;
@@ -533,7 +539,7 @@ static void read_norm(lua_State *L, gk_extract_opts *eo) {
       read_cmvn(L, sub, &eo->cmvn);
     }
     if (eo->cmvn.window < 0) gkL_opterror(L, EX_OPTS, "cmvn", "window must be >= 0");
-    lua_pop(L, 1);
+    subopt_end(L, sub);
   }
   if ((sub = subopt(L, EX_OPTS, "warp")) != 0) {
     if (eo->norm != GK_NORM_NONE) gkL_opterror(L, EX_OPTS, "warp", "and option 'cmvn' exclude each other");
@@ -545,7 +551,7 @@ static void read_norm(lua_State *L, gk_extract_opts *eo) {
       eo->warp_window = (int)gkL_optinteger(L, sub, "window", 301, 1, 1 << 30);
     }
     if (eo->warp_window < 1) gkL_opterror(L, EX_OPTS, "warp", "window must be >= 1");
-    lua_pop(L, 1);
+    subopt_end(L, sub);
   }
 }
 
@@ -562,7 +568,7 @@ static void read_vad_option(lua_State *L, gk_extract_opts *eo) {
   }
   if (eo->vad_opts.proportion_threshold <= 0 || eo->vad_opts.proportion_threshold >= 1)
     gkL_opterror(L, EX_OPTS, "vad", "proportion_threshold must be in (0, 1)");
-  lua_pop(L, 1);
+  subopt_end(L, sub);
 }
 
 /* Option progress, left at EX_PROGRESS: a function, or a line on stderr when it is a

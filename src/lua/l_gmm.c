@@ -1309,7 +1309,7 @@ static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
     gkL_opterror(L, arg, "gselect",
                  "must be a table {top=, search=, clusters=, method=, refresh=, members=, min_count=}");
   if (k < 2) gkL_opterror(L, arg, "gselect", "needs at least 2 components");
-  int g = lua_gettop(L);
+  int g = gkL_subopts(L, arg, "gselect");
   gkL_checkoptions(L, g, keys);
   b->gselect = 1;
   b->gs_clusters = (size_t)gkL_optinteger(L, g, "clusters", 0, 0,
@@ -1328,6 +1328,7 @@ static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
   if (!b->gs_data && gkL_optfield(L, g, "min_count") != LUA_TNIL)
     gkL_opterror(L, g, "min_count", "needs members = \"data\"");
   b->gs_min_count = (size_t)gkL_optinteger(L, g, "min_count", 5, 1, INT32_MAX);
+  gkL_subopts_end(L, g);
   lua_settop(L, g - 1);
 }
 

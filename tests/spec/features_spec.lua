@@ -237,6 +237,23 @@ describe("gk.features", function()
       end
     end)
 
+    it("names the options argument and the option's path for a bad value in a nested table", function()
+      local one = {data .. "chirp8k.wav"}
+      for _, c in ipairs({
+        {{cmvn = {window = "x"}}, "(option 'cmvn.window' must be an integer, got string)"},
+        {{deltas = {window = 0}}, "(option 'deltas.window' must be in [1, 1000], got 0)"},
+        {{warp = {window = 2.5}}, "(option 'warp.window' must be an integer, got 2.5)"},
+        {{vad = {energy = 1}}, "(unknown option 'vad.energy' (did you mean 'vad.energy_threshold'?))"},
+        {{vad = {[1] = true}}, "(option names in 'vad' must be strings, got a number key)"},
+      }) do
+        c[1].progress = false
+        local ok, err = pcall(gk.features.extract, one, c[1])
+        assert.is_false(ok)
+        assert.is_truthy(err:find("bad argument #2 to", 1, true), err)
+        assert.is_truthy(err:find(c[2], 1, true), err)
+      end
+    end)
+
     it("is independent of the number of threads", function()
       local before = gk.threads()
       gk.set_threads(1)

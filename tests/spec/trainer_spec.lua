@@ -152,8 +152,9 @@ describe("gk.gmm.trainer", function()
     assert.are.equal(4, small.iterations)
     for i = 1, 4 do assert.is_true(small.history[i] == small.history[i] and small.history[i] > -math.huge) end
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 3}}) end,
-                         "option 'clusters' must be in %[0, 2%]")
-    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {tops = 3}}) end, "did you mean 'top'")
+                         "bad argument #2 to 'train' %(option 'gselect.clusters' must be in %[0, 2%]")
+    assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {tops = 3}}) end,
+                         "unknown option 'gselect.tops' %(did you mean 'gselect.top'%?%)")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = 3}) end, "option 'gselect' must be a table")
   end)
 
@@ -167,11 +168,11 @@ describe("gk.gmm.trainer", function()
     assert.is_true(math.abs(all_k.history[1] - by_data.history[1]) < 1e-9 * math.abs(all_k.history[1]))
     assert.is_true(by_overlap.history[1] < all_k.history[1] - 1e-6, "the overlap selector found every best component")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {members = "data"}}) end,
-                         "option 'members' 'data' needs clusters > 0")
+                         "option 'gselect.members' 'data' needs clusters > 0")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 2, members = "both"}}) end,
-                         "option 'members' must be 'overlap' or 'data', got 'both'")
+                         "option 'gselect.members' must be 'overlap' or 'data', got 'both'")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 2, min_count = 3}}) end,
-                         "option 'min_count' needs members = \"data\"")
+                         "option 'gselect.min_count' needs members = \"data\"")
   end)
 
   it("with gselect over all K (clusters = 0) chosen once and reused, top = K is exact EM; the lists are kept between refreshes", function()
@@ -186,7 +187,7 @@ describe("gk.gmm.trainer", function()
     for i = 2, 4 do moved = moved or every.history[i] ~= once.history[i] end
     assert.is_true(moved, "the lists chosen from g0 were not kept")
     assert.error_matches(function() gk.gmm.train(X, {init = g0, gselect = {clusters = 0, top = 4}}) end,
-                         "option 'top' must be in %[1, 3%]")
+                         "bad argument #2 to 'train' %(option 'gselect.top' must be in %[1, 3%]")
   end)
 
   it("a progress function that returns false stops the loop", function()
