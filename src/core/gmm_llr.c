@@ -177,12 +177,7 @@ static cursor cursor_at(const gk_gmm_data *x, size_t f) {
 /* The frame at the cursor, as doubles, and the cursor moved to the next one. */
 static void cursor_next(cursor *c, double *out) {
   const gk_matrix *m = &c->x->parts[c->part];
-  if (m->dtype == GK_FLOAT32) {
-    const float *row = (const float *)m->data + c->row * m->cols;
-    for (size_t j = 0; j < m->cols; j++) out[j] = (double)row[j];
-  } else {
-    for (size_t j = 0; j < m->cols; j++) out[j] = gk_matrix_get(m, c->row, j);
-  }
+  for (size_t j = 0; j < m->cols; j++) out[j] = gk_matrix_get(m, c->row, j);
   c->row += c->stride;
   while (c->part < c->x->nparts && c->row >= c->x->parts[c->part].rows) {
     c->part++;

@@ -374,16 +374,23 @@ static void rank_row(const float *v, size_t m, const size_t *member, size_t C, c
   }
 }
 
-/* Log-densities of the members of cluster j at rows Z (n frames, [x^2 | x] float, 2d
- * wide) into out (n x members), by one SGEMM (diagonal) or Cholesky solves (full). */
+/* Log-densities of m diagonal components (quadratic-form rows A, 2d wide, constants cst) at
+ * the n [x^2 | x] rows Z into out (n x m), by one SGEMM. */
+static void diag_scores(const float *Z, size_t n, const float *A, const double *cst, size_t m, size_t d, float *out) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)(2 * d), 1.0f, Z, (int)(2 * d), A,
+              (int)(2 * d), 0.0f, out, (int)m);
+  for (size_t r = 0; r < n; r++)
+    for (size_t q = 0; q < m; q++) out[r * m + q] += (float)cst[q];
+}
+
+/* Log-densities of the members of cluster j at the frames X (full UBMs) or their rows Z
+ * (n frames, [x^2 | x] float, 2d wide; diagonal UBMs) into out (n x members), by one SGEMM
+ * (diagonal) or Cholesky solves (full). */
 static void score_group(const gk_selector *s, size_t j, const float *Z, const float *X, size_t n, float *out,
                         double *tmp) {
   size_t q0 = s->start[j], mj = s->start[j + 1] - q0, d = s->d;
   if (s->f->cov == GK_COV_DIAG) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)mj, (int)(2 * d), 1.0f, Z, (int)(2 * d),
-                s->A + q0 * 2 * d, (int)(2 * d), 0.0f, out, (int)mj);
-    for (size_t r = 0; r < n; r++)
-      for (size_t q = 0; q < mj; q++) out[r * mj + q] += (float)s->cst[q0 + q];
+    diag_scores(Z, n, s->A + q0 * 2 * d, s->cst + q0, mj, d, out);
     return;
   }
   for (size_t r = 0; r < n; r++) {
@@ -400,15 +407,18 @@ typedef struct gwork {
   double *tmp;
 } gwork;
 
-/* The [x^2 | x] rows of frames Xc[rows[r]] (r < n, rows NULL: r itself) into Z, and the
- * frames themselves into X. */
+/* The [x^2 | x] rows of frames Xc[rows[r]] (r < n, rows NULL: r itself) into Z (diagonal
+ * UBMs), or the frames themselves into X (full ones: Z is NULL). */
 static void square_rows(const float *Xc, const size_t *rows, size_t n, size_t d, float *Z, float *X) {
   for (size_t r = 0; r < n; r++) {
     const float *x = Xc + (rows ? rows[r] : r) * d;
+    if (!Z) {
+      memcpy(X + r * d, x, d * sizeof(float));
+      continue;
+    }
     for (size_t t = 0; t < d; t++) {
       Z[r * 2 * d + t] = x[t] * x[t];
       Z[r * 2 * d + d + t] = x[t];
-      X[r * d + t] = x[t];
     }
   }
 }
@@ -421,12 +431,10 @@ static void chunk_clusters(const gk_selector *s, const float *Xc, size_t n, size
   cand best[255];
   for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
     size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
-    square_rows(Xc + r0 * d, NULL, nr, d, w->Z, w->X);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)m, (int)(2 * d), 1.0f, w->Z, (int)(2 * d),
-                s->gA, (int)(2 * d), 0.0f, w->S, (int)m);
+    square_rows(Xc + r0 * d, NULL, nr, d, w->Z, NULL);
+    diag_scores(w->Z, nr, s->gA, s->gcst, m, d, w->S);
     for (size_t r = 0; r < nr; r++) {
-      float *v = w->S + r * m;
-      for (size_t j = 0; j < m; j++) v[j] += (float)s->gcst[j];
+      const float *v = w->S + r * m;
       if (search == 1) { /* the first largest, without a branch */
         size_t at = 0;
         for (size_t j = 1; j < m; j++) at = v[j] > v[at] ? j : at;
@@ -447,7 +455,7 @@ static void group_candidates(const gk_selector *s, size_t j, const size_t *rows,
   size_t q0 = s->start[j], mj = s->start[j + 1] - q0, d = s->d;
   for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
     size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
-    square_rows(Xc, rows + r0, nr, d, w->Z, w->X);
+    square_rows(Xc, rows + r0, nr, d, s->f->cov == GK_COV_DIAG ? w->Z : NULL, w->X);
     score_group(s, j, w->Z, w->X, nr, w->S, w->tmp);
     for (size_t r = 0; r < nr; r++) {
       size_t f = rows[r0 + r], at = f * search + slot[r0 + r];

@@ -192,35 +192,38 @@ describe("gk.gmm.selector", function()
     assert.is_true(math.abs(sum - X:rows()) < 1e-6 * X:rows())
   end)
 
-  it("ranks long member lists exactly: every searched member counts, the best C in order", function()
-    -- clusters of 16 members and more are ranked from a lower bound on their C-th best
-    -- (C <= 8); with every cluster searched, the selection is the exhaustive top C, up to
-    -- float32 rounding between near ties (checked against the double posteriors)
-    local data = gk.matrix.random(1500, 3, {seed = 9, dtype = "float32"})
-    local big = gk.gmm.train(data, {components = 48, max_iter = 4, seed = 2})
-    local Y = gk.matrix.random(400, 3, {seed = 10, dtype = "float32"})
-    local full = big:posteriors(Y)
-    for _, clusters in ipairs{1, 2} do
-      local sel = gk.gmm.selector(big, {clusters = clusters})
-      for _, C in ipairs{1, 3, 5, 8} do
-        local idx = sel:select(Y, {search = clusters, top = C})
-        for i = 1, Y:rows() do
-          local p = {}
-          for k = 1, 48 do p[k] = full:get(i, k) end
-          table.sort(p, function(a, b) return a > b end)
-          local seen = {}
-          for t = 1, C do
-            local k = idx:get(i, t)
-            assert.is_nil(seen[k], "a component twice")
-            seen[k] = true
-            -- the t-th selected is the t-th best, to the float32 rounding of a log-density
-            assert.is_true(math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3,
-                           string.format("%d clusters, top %d, frame %d, place %d: component %d", clusters, C, i, t, k))
+  for _, cov in ipairs{"diag", "full"} do
+    it("ranks long member lists exactly: every searched member counts, the best C in order (" .. cov .. ")", function()
+      -- clusters of 16 members and more are ranked from a lower bound on their C-th best
+      -- (C <= 8); with every cluster searched, the selection is the exhaustive top C, up to
+      -- float32 rounding between near ties (checked against the double posteriors); full
+      -- covariances take the clusters' E-step and score members by Cholesky solves
+      local data = gk.matrix.random(1500, 3, {seed = 9, dtype = "float32"})
+      local big = gk.gmm.train(data, {components = 48, covariance_type = cov, max_iter = 4, seed = 2})
+      local Y = gk.matrix.random(400, 3, {seed = 10, dtype = "float32"})
+      local full = big:posteriors(Y)
+      for _, clusters in ipairs{1, 2} do
+        local sel = gk.gmm.selector(big, {clusters = clusters})
+        for _, C in ipairs{1, 3, 5, 8} do
+          local idx = sel:select(Y, {search = clusters, top = C})
+          for i = 1, Y:rows() do
+            local p = {}
+            for k = 1, 48 do p[k] = full:get(i, k) end
+            table.sort(p, function(a, b) return a > b end)
+            local seen = {}
+            for t = 1, C do
+              local k = idx:get(i, t)
+              assert.is_nil(seen[k], "a component twice")
+              seen[k] = true
+              -- the t-th selected is the t-th best, to the float32 rounding of a log-density
+              assert.is_true(math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3,
+                             string.format("%d clusters, top %d, frame %d, place %d: component %d", clusters, C, i, t, k))
+            end
           end
         end
       end
-    end
-  end)
+    end)
+  end
 
   it("evaluates the clusters and the members of the searched ones, and partitions the components", function()
     local sel, info = gk.gmm.selector(ubm, {clusters = 4})
