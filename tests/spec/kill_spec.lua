@@ -22,10 +22,12 @@ end
 -- the kill landed (the process was still running).
 local function run_and_kill(cmd, marker, delay)
   os.remove(marker)
+  -- landed: the run died of the SIGKILL (status 137). kill's own status cannot tell: a run
+  -- that ended first is a zombie until `wait`, and killing a zombie succeeds.
   local out = helper.run(("(%s >/dev/null 2>&1 & p=$!; n=0; while [ ! -e %q ] && [ -d /proc/$p ] && [ $n -lt 3000 ]; " ..
-    "do sleep 0.01; n=$((n+1)); done; sleep %.3f; if kill -9 $p 2>/dev/null; then echo KILLED; fi; wait $p)")
+    "do sleep 0.01; n=$((n+1)); done; sleep %.3f; kill -9 $p 2>/dev/null; wait $p; echo status=$?)")
     :format(cmd, marker, delay))
-  return out:find("KILLED", 1, true) ~= nil
+  return out:find("status=137", 1, true) ~= nil
 end
 
 local dir = helper.tmpdir()
