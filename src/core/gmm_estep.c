@@ -22,6 +22,7 @@
  */
 #include "gmmkit/gmm.h"
 #include "gmm_internal.h"
+#include "rank.h"
 
 #include <float.h>
 #include <stdio.h>
@@ -327,6 +328,7 @@ typedef struct ws {
   double *sums; /* BLOCK: sums of the row exponentials */
   double *aux;  /* scratch for llr/top: 2 k + 2 d doubles */
   size_t *ix;   /* k */
+  gk_cand *cand; /* k: a row's top C (top_c) */
   uint32_t *cix; /* k: relevant components of a row */
 } ws;
 
@@ -343,6 +345,7 @@ static void ws_free(ws *w) {
   gk_scratch_free(w->sums);
   gk_scratch_free(w->aux);
   gk_scratch_free(w->ix);
+  gk_scratch_free(w->cand);
   gk_scratch_free(w->cix);
   memset(w, 0, sizeof *w);
 }
@@ -356,8 +359,9 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
   w->sums = gk_scratch_alloc(BLOCK, sizeof(double));
   w->aux = gk_scratch_alloc(2 * k + 2 * d + 2, sizeof(double));
   w->ix = gk_scratch_alloc(k, sizeof(size_t));
+  w->cand = gk_scratch_alloc(k, sizeof(gk_cand));
   w->cix = gk_scratch_alloc(k, sizeof(uint32_t));
-  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->ix && w->cix;
+  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->ix && w->cand && w->cix;
   if (cov == GK_COV_FULL) {
     w->Y = gk_scratch_alloc(BLOCK * d, sizeof(float));
     w->Z = gk_scratch_alloc(FULL_ROWS * full_group(d, k) * d, sizeof(float));
@@ -549,18 +553,12 @@ typedef struct job {
   double *blk_sum;       /* per block: sum of log p (M_SCORE, M_LLR) */
 } job;
 
-/* Indices of the c largest of v[0..k) in decreasing order (ties: lower index first). */
-static void top_c(const float *v, size_t k, size_t c, size_t *ix) {
-  size_t n = 0;
-  for (size_t i = 0; i < k; i++) {
-    if (n == c && !(v[i] > v[ix[n - 1]])) continue;
-    size_t p = n < c ? n++ : c - 1;
-    while (p > 0 && v[i] > v[ix[p - 1]]) {
-      ix[p] = ix[p - 1];
-      p--;
-    }
-    ix[p] = i;
-  }
+/* Indices of the c largest of v[0..k) (c <= k) into w->ix in decreasing order (ties:
+ * lower index first). */
+static void top_c(const float *v, size_t k, size_t c, ws *w) {
+  size_t n;
+  gk_rank_row(v, k, NULL, c, w->cand, &n);
+  for (size_t t = 0; t < n; t++) w->ix[t] = w->cand[t].i;
 }
 
 /* The log-likelihood ratio of frame i (row of w->xd) over the top C components in w->ix:
@@ -597,7 +595,7 @@ static double top_block(const job *jb, const block *b, ws *w) {
   double blk = 0.0;
   for (size_t i = 0; i < n; i++) {
     float *l = w->ll + i * k;
-    top_c(l, k, C, w->ix);
+    top_c(l, k, C, w);
     if (jb->md != M_TOP) {
       blk += top_llr(jb, w, i, C);
       continue;

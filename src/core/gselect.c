@@ -22,6 +22,7 @@
 #include "gmmkit/gselect.h"
 #include "gmmkit/parallel.h"
 #include "gmm_internal.h"
+#include "rank.h"
 #include "vector_kernel.h"
 
 struct gk_selector {
@@ -304,76 +305,6 @@ static void frames_centered(const gk_selector *s, const gk_gmm_data *x, float *o
   }
 }
 
-/* Candidates of one frame from one searched cluster: its C best members (value, index). */
-typedef struct cand {
-  double v;
-  size_t i;
-} cand;
-
-/* Inserts (v, i) into the decreasing list c[0..*n) of at most C entries. */
-static void cand_insert(cand *c, size_t *n, size_t C, double v, size_t i) {
-  if (*n == C && !(v > c[C - 1].v)) return;
-  size_t p = *n < C ? (*n)++ : C - 1;
-  while (p > 0 && v > c[p - 1].v) {
-    c[p] = c[p - 1];
-    p--;
-  }
-  c[p].v = v;
-  c[p].i = i;
-}
-
-enum { LANES = 8 };  /* interleaved maxima of a row (rank_row) */
-
-/* v[i], v[j] = the larger, the smaller (not NaN). */
-static inline void exchange(float *v, size_t i, size_t j) {
-  float hi = v[i] > v[j] ? v[i] : v[j], lo = v[i] > v[j] ? v[j] : v[i];
-  v[i] = hi;
-  v[j] = lo;
-}
-
-/* A lower bound on the C-th largest of v[0..m) (C <= LANES <= m): the C-th largest of the
- * maxima of the LANES interleaved subsequences v[l], v[l + LANES], ... (C distinct values
- * are at least as large). One vector pass. */
-GK_VECTOR_KERNEL
-static float lane_bound(const float *v, size_t m, size_t C) {
-  float lm[LANES];
-  for (size_t l = 0; l < LANES; l++) lm[l] = v[l];
-  size_t q = LANES;
-  for (; q + LANES <= m; q += LANES)
-    for (size_t l = 0; l < LANES; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
-  for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
-  /* sorted decreasing by a network of 19 exchanges, written out so that each is a max and
-   * a min, not a branch */
-  exchange(lm, 0, 2), exchange(lm, 1, 3), exchange(lm, 4, 6), exchange(lm, 5, 7);
-  exchange(lm, 0, 4), exchange(lm, 1, 5), exchange(lm, 2, 6), exchange(lm, 3, 7);
-  exchange(lm, 0, 1), exchange(lm, 2, 3), exchange(lm, 4, 5), exchange(lm, 6, 7);
-  exchange(lm, 2, 4), exchange(lm, 3, 5), exchange(lm, 1, 4), exchange(lm, 3, 6);
-  exchange(lm, 1, 2), exchange(lm, 3, 4), exchange(lm, 5, 6);
-  return lm[C - 1];
-}
-
-/* The C best of one frame's member log-densities v[0..m) (members member[0..m)) into
- * c[0..*n), decreasing, ties to the earlier member: only the values at least lane_bound
- * are inserted, when the row is long enough to take the bound. NaN-free rows only (the
- * data were checked finite and every value is a float of a finite or -inf double). */
-static void rank_row(const float *v, size_t m, const size_t *member, size_t C, cand *c, size_t *n) {
-  *n = 0;
-  if (C > LANES || m < 2 * LANES) {
-    for (size_t q = 0; q < m; q++) cand_insert(c, n, C, (double)v[q], member[q]);
-    return;
-  }
-  float b = lane_bound(v, m, C);
-  for (size_t q0 = 0; q0 < m; q0 += 64) {  /* those at least b listed without a branch, then inserted */
-    unsigned char at[64];
-    size_t k = 0, q1 = q0 + 64 < m ? q0 + 64 : m;
-    for (size_t q = q0; q < q1; q++) {
-      at[k] = (unsigned char)(q - q0);
-      k += v[q] >= b;
-    }
-    for (size_t i = 0; i < k; i++) cand_insert(c, n, C, (double)v[q0 + at[i]], member[q0 + at[i]]);
-  }
-}
-
 /* Log-densities of m diagonal components (quadratic-form rows A, 2d wide, constants cst) at
  * the n [x^2 | x] rows Z into out (n x m), by one SGEMM. */
 static void diag_scores(const float *Z, size_t n, const float *A, const double *cst, size_t m, size_t d, float *out) {
@@ -428,7 +359,7 @@ static void square_rows(const float *Xc, const size_t *rows, size_t n, size_t d,
  * lower index. */
 static void chunk_clusters(const gk_selector *s, const float *Xc, size_t n, size_t search, size_t *cl, gwork *w) {
   size_t d = s->d, m = s->m;
-  cand best[255];
+  gk_cand best[255];
   for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
     size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
     square_rows(Xc + r0 * d, NULL, nr, d, w->Z, NULL);
@@ -441,8 +372,8 @@ static void chunk_clusters(const gk_selector *s, const float *Xc, size_t n, size
         cl[r0 + r] = at;
         continue;
       }
-      size_t have = 0;
-      for (size_t j = 0; j < m; j++) cand_insert(best, &have, search, (double)v[j], j);
+      size_t have;
+      gk_rank_row(v, m, NULL, search, best, &have);
       for (size_t t = 0; t < search; t++) cl[(r0 + r) * search + t] = best[t].i;
     }
   }
@@ -451,7 +382,7 @@ static void chunk_clusters(const gk_selector *s, const float *Xc, size_t n, size
 /* Cluster j's frames (rows[0..n), frame indices, with their slot among each frame's
  * searched clusters in slot[]) scored, each frame's C best kept in its slot's list. */
 static void group_candidates(const gk_selector *s, size_t j, const size_t *rows, const unsigned char *slot, size_t n,
-                             const float *Xc, size_t search, size_t C, cand *cands, size_t *ncand, gwork *w) {
+                             const float *Xc, size_t search, size_t C, gk_cand *cands, size_t *ncand, gwork *w) {
   size_t q0 = s->start[j], mj = s->start[j + 1] - q0, d = s->d;
   for (size_t r0 = 0; r0 < n; r0 += GROUP_ROWS) {
     size_t nr = n - r0 < GROUP_ROWS ? n - r0 : GROUP_ROWS;
@@ -459,21 +390,21 @@ static void group_candidates(const gk_selector *s, size_t j, const size_t *rows,
     score_group(s, j, w->Z, w->X, nr, w->S, w->tmp);
     for (size_t r = 0; r < nr; r++) {
       size_t f = rows[r0 + r], at = f * search + slot[r0 + r];
-      rank_row(w->S + r * mj, mj, s->member + q0, C, cands + at * C, &ncand[at]);
+      gk_rank_row(w->S + r * mj, mj, s->member + q0, C, cands + at * C, &ncand[at]);
     }
   }
 }
 
 /* Each frame's top C from its slots' candidates, duplicates (overlap > 1) once. */
-static void merge_frame(const cand *c, const size_t *nc, size_t search, size_t C, size_t *idx) {
-  cand best[64], *b = best;
+static void merge_frame(const gk_cand *c, const size_t *nc, size_t search, size_t C, size_t *idx) {
+  gk_cand best[64], *b = best;
   size_t have = 0;
   for (size_t sl = 0; sl < search; sl++)
     for (size_t t = 0; t < nc[sl]; t++) {
-      const cand *x = &c[sl * C + t];
+      const gk_cand *x = &c[sl * C + t];
       int dup = 0;
       for (size_t u = 0; u < have && !dup; u++) dup = b[u].i == x->i;
-      if (!dup) cand_insert(b, &have, C, x->v, x->i);
+      if (!dup) gk_cand_insert(b, &have, C, x->v, x->i);
     }
   for (size_t t = 0; t < C; t++) idx[t] = t < have ? b[t].i : SIZE_MAX;
 }
@@ -500,7 +431,7 @@ typedef struct chunkbuf {
   size_t *at, *rows, *ncand;
   unsigned char *slot, *wmem;
   float *Xc;
-  cand *cands;
+  gk_cand *cands;
   gk_matrix *views;
 } chunkbuf;
 
@@ -570,7 +501,7 @@ static int chunkbuf_alloc(chunkbuf *b, const gk_selector *s, size_t nparts, size
   b->rows = gk_scratch_alloc(n * search, sizeof(size_t));
   b->slot = gk_scratch_alloc(n * search, 1);
   b->Xc = gk_scratch_alloc(n * d, sizeof(float));
-  b->cands = gk_scratch_alloc(n * search * C, sizeof(cand));
+  b->cands = gk_scratch_alloc(n * search * C, sizeof(gk_cand));
   b->ncand = gk_scratch_alloc(n * search, sizeof(size_t));
   b->wmem = gk_scratch_alloc(1, GROUP_ROWS * (3 * d + (maxm ? maxm : 1)) * sizeof(float) + 2 * d * sizeof(double));
   b->views = gk_scratch_alloc(nparts ? nparts : 1, sizeof(gk_matrix));
