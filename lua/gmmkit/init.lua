@@ -30,6 +30,12 @@ for name, mod in pairs(core.modules) do
   gk[name] = mod
   module_names[#module_names + 1] = name
 end
+-- Each C module is also package.loaded["gmmkit.<name>"]: require "gmmkit.matrix" gives
+-- gk.matrix, and Lua names a function called straight from a C function, as by
+-- pcall(gk.matrix.random, -1), in its argument errors ('gmmkit.matrix.random', not '?').
+for name, mod in pairs(core.modules) do
+  if package.loaded["gmmkit." .. name] == nil then package.loaded["gmmkit." .. name] = mod end
+end
 -- The pure-Lua modules (lua/gmmkit/<name>.lua), loaded on first use: listed by help() too.
 local lua_modules = {"experiment", "plot"}
 for _, name in ipairs(lua_modules) do module_names[#module_names + 1] = name end
