@@ -1267,7 +1267,8 @@ typedef struct trainer_box {
    * again every `refresh` iterations (and at once after a resume); the iterations in
    * between score each frame under its chosen components only. With gs_data the
    * selector's members come from the data too (gk_selector_create_data on at most
-   * GSELECT_SAMPLE frames of x, evenly spread). */
+   * GSELECT_SAMPLE frames of x, evenly spread; from disk, x is that part of the initial
+   * model's sample, member_sample). */
   int gselect, gs_data;
   size_t gs_top, gs_search, gs_clusters, gs_refresh, gs_min_count;
   gk_simplify_method gs_method;
@@ -1459,6 +1460,30 @@ static trainer_box *new_trainer(lua_State *L, const trainer_box *proto, const tr
   return b;
 }
 
+enum { GSELECT_SAMPLE = 100000 };  /* frames that choose a gselect selector's members */
+
+/* Training from disk with gselect members by data: of the initial model's sample, at most
+ * GSELECT_SAMPLE frames, evenly spread, kept in b->sample (and b->x) to choose the
+ * selector's members whenever it is made again (the source itself is read only by the
+ * E-steps). */
+static gk_status member_sample(trainer_box *b, gk_error *e) {
+  size_t n = b->sample.rows, step = (n + GSELECT_SAMPLE - 1) / GSELECT_SAMPLE;
+  if (step <= 1) return GK_OK;
+  size_t m = (n + step - 1) / step;
+  size_t *idx = gk_scratch_alloc(m, sizeof(size_t));
+  gk_matrix kept;
+  if (!idx) return gk_fail_nomem(e);
+  gk_status st = gk_matrix_alloc(&kept, m, b->sample.cols, b->sample.dtype, NULL, e);
+  if (st == GK_OK) {
+    for (size_t i = 0; i < m; i++) idx[i] = i * step;
+    gk_matrix_select_rows(&b->sample, idx, m, &kept);
+    gk_matrix_release(&b->sample, NULL);
+    b->sample = kept;
+  }
+  gk_scratch_free(idx);
+  return st;
+}
+
 /* gk.gmm.trainer on data read from disk: the source opened (this rank's share of its
  * entries), one pass that counts the frames and keeps a sample for the initial model
  * (init_frames of them, 500000 by default, as Kaldi's train_diag_ubm.sh), then the start. */
@@ -1485,9 +1510,14 @@ static int trainer_from_source(lua_State *L, const gk_gmm_train_opts *o, const t
   if (st != GK_OK) gkL_raise(L, &e);
   trainer_start(L, b, o, s);
   /* The sample made the initial model and the fingerprint; the iterations read the source,
-   * whose frames (of all ranks) are the trainer's. */
-  gk_matrix_release(&b->sample, NULL);
-  b->x.nparts = 0;
+   * whose frames (of all ranks) are the trainer's. Gaussian selection with members by data
+   * keeps part of it to choose the members from (member_sample). */
+  if (b->gselect && b->gs_data) {
+    if (member_sample(b, &e) != GK_OK) gkL_raise(L, &e);
+  } else {
+    gk_matrix_release(&b->sample, NULL);
+    b->x.nparts = 0;
+  }
   double frames = (double)b->frames;
   if (gk_comm_sum_doubles(b->comm, &frames, 1, &e) != GK_OK) gkL_raise(L, &e);
   b->t->frames = frames;
@@ -1513,8 +1543,6 @@ static int l_trainer(lua_State *L) {
   trainer_start(L, b, &o, &s);
   return 1;
 }
-
-enum { GSELECT_SAMPLE = 100000 };  /* frames that choose a gselect selector's members */
 
 /* How a step of Gaussian selection takes each frame's components: chosen now (with the
  * selector, else the best of all K) or kept from an earlier step. */
@@ -1908,7 +1936,8 @@ static const gkL_Reg gmm_funcs[] = {
    "in between score each frame under its chosen components alone (top instead of K Gaussians a "
    "frame). members = 'data' gives that selector members by data too (gk.gmm.selector_from with data: "
    "up to 100,000 of the frames, evenly spread, each frame's best 2 components joining its best "
-   "cluster where at least min_count frames put them); not with comm. The lists take frames x top x 8 "
+   "cluster where at least min_count frames put them; from data on disk, up to 100,000 of the initial "
+   "model's sample (init_frames), kept in memory); not with comm. The lists take frames x top x 8 "
    "bytes."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"

@@ -100,6 +100,28 @@ describe("training streamed from disk", function()
     assert.is_true(rel_diff(ref, gk.gmm.train(paths, opts)) < 1e-10)
   end)
 
+  it("with Gaussian selection whose members come from the data: from the initial model's sample", function()
+    -- the sample holds every frame here (init_frames 500,000), so the members come from the
+    -- frames the in-memory run takes, and the models agree
+    local opts = {gselect = {clusters = 2, search = 1, top = 2, members = "data", min_count = 3, refresh = 2}}
+    local ref = train(X, opts)
+    assert.is_true(rel_diff(ref, train(paths, {gselect = opts.gselect, chunk_frames = 700})) < 1e-10)
+    -- over 100,000 frames, every second one chooses the members: the same frames in memory
+    -- (each matrix strided) and from disk (the sample strided) when every matrix is of even length
+    local big, files = {}, {}
+    for p = 1, 11 do
+      big[p] = gk.matrix.random(10000, 4, {seed = 100 + p, dtype = "float32"})
+      for i = 1, 10000, 3 do big[p]:set(i, 1, big[p]:get(i, 1) + 4) end
+      files[p] = string.format("%s/big%02d.npy", dir, p)
+      big[p]:save(files[p])
+    end
+    local o = {components = 6, max_iter = 3, tol = 0, seed = 3,
+               gselect = {clusters = 3, search = 1, top = 2, members = "data", min_count = 20}}
+    ref = gk.gmm.train(big, o)
+    o.chunk_frames = 25000
+    assert.is_true(rel_diff(ref, gk.gmm.train(files, o)) < 1e-10)
+  end)
+
   it("resumes from a checkpoint, and refuses one of other data", function()
     local ck = dir .. "/ck.gmmt"
     local ref = train(scp, {max_iter = 5})
