@@ -24,6 +24,7 @@
 #define GMMKIT_GSELECT_H
 
 #include "gmmkit/gmm.h"
+#include "gmmkit/comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,15 @@ gk_status gk_selector_create(gk_selector **out, const gk_gmm *f, const gk_gmm *g
 gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
                                   const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
                                   const gk_allocator *a, gk_error *err);
+/* gk_selector_create_data over the frames of all ranks of `comm` (gmmkit/comm.h; NULL:
+ * this process alone). Each rank counts its own frames x (none is allowed where another
+ * rank has some), the counts are summed, and every rank builds the selector one process
+ * builds from all the ranks' frames: counts are whole numbers, so their sum does not
+ * depend on the order. A rank's failure (its own message there) fails every rank (GK_EIO
+ * elsewhere). Collective: every rank calls it with the same f, g and options. */
+gk_status gk_selector_create_data_comm(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                       const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
+                                       const gk_comm *comm, const gk_allocator *a, gk_error *err);
 /* A selector for UBM `f` from clusters `g` with given members: cluster j (0-based) holds
  * count[j] UBM components, listed in increasing order in `members` after those of the
  * clusters before it (every component in at least `overlap` clusters). Clusters with no

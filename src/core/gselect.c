@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "gmmkit/alloc.h"
+#include "gmmkit/comm.h"
 #include "gmmkit/gselect.h"
 #include "gmmkit/parallel.h"
 #include "gmm_internal.h"
@@ -620,30 +621,54 @@ static size_t members_counted(gk_selector *s, const uint32_t *cnt, size_t m, siz
 }
 
 static gk_status check_data_options(const gk_gmm *f, const gk_gmm *g, const gk_gmm_data *x, size_t search,
-                                    size_t top, size_t min_count, gk_error *err) {
+                                    size_t top, size_t min_count, int alone, gk_error *err) {
   if (search < 1 || search > g->k)
     return gk_fail(err, GK_EINVAL, "search = %zu must be between 1 and the %zu clusters", search, g->k);
   if (top < 1 || top > f->k)
     return gk_fail(err, GK_EINVAL, "top = %zu must be between 1 and the %zu components", top, f->k);
   if (min_count < 1) return gk_fail(err, GK_EINVAL, "min_count must be at least 1");
-  return gk_gmm_data_check(x, f->d, err);  /* refuses no frames too */
+  if (!alone && gk_gmm_data_frames(x) == 0) return GK_OK;  /* other ranks may hold the frames */
+  return gk_gmm_data_check(x, f->d, err);                   /* refuses no frames too */
 }
 
-gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
-                                  const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
-                                  const gk_allocator *a, gk_error *err) {
+/* cnt (m x k) summed over the ranks of comm, with each rank's status: every rank learns
+ * whether any failed (st, this rank's, is kept when it did; else GK_EIO saying so), and
+ * whether any frame was counted at all (GK_EINVAL when none). Collective. */
+static gk_status sum_counts(uint32_t *cnt, size_t m, size_t k, size_t frames, gk_status st, const gk_comm *comm,
+                            gk_error *err) {
+  size_t n = m * k;
+  double *v = gk_scratch_alloc(n + 2, sizeof(double));
+  if (!v) return gk_fail_nomem(err);  /* the one failure the other ranks cannot learn of */
+  for (size_t q = 0; q < n; q++) v[q] = st == GK_OK ? (double)cnt[q] : 0.0;
+  v[n] = st == GK_OK ? 0.0 : 1.0;
+  v[n + 1] = st == GK_OK ? (double)frames : 0.0;
+  gk_status cs = gk_comm_sum_doubles(comm, v, n + 2, err);
+  if (cs == GK_OK && st == GK_OK && v[n] > 0.0)
+    cs = gk_fail(err, GK_EIO, "another rank could not count its frames' components (see its message)");
+  if (cs == GK_OK && st == GK_OK && v[n + 1] == 0.0) cs = gk_fail(err, GK_EINVAL, "no data: 0 frames on every rank");
+  for (size_t q = 0; cs == GK_OK && st == GK_OK && q < n; q++)
+    cnt[q] = v[q] < (double)(MARKED - 1) ? (uint32_t)v[q] : MARKED - 1;
+  gk_scratch_free(v);
+  return st != GK_OK ? st : cs;
+}
+
+gk_status gk_selector_create_data_comm(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                       const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
+                                       const gk_comm *comm, const gk_allocator *a, gk_error *err) {
   *out = NULL;
+  int alone = gk_comm_size(comm) <= 1;
   gk_status st = check_shapes(f, g, overlap, err);
-  if (st == GK_OK) st = check_data_options(f, g, x, search, top, min_count, err);
-  if (st != GK_OK) return st;
-  size_t k = f->k, m = g->k;
+  if (st == GK_OK) st = check_data_options(f, g, x, search, top, min_count, alone, err);
+  if (st != GK_OK && alone) return st;
+  size_t k = f->k, m = g->k, frames = st == GK_OK ? gk_gmm_data_frames(x) : 0;
   size_t *of = gk_scratch_alloc(k * overlap, sizeof(size_t));
   uint32_t *cnt = gk_scratch_alloc(m * k, sizeof(uint32_t));
-  if (!of || !cnt) st = gk_fail_nomem(err);
+  if (st == GK_OK && (!of || !cnt)) st = gk_fail_nomem(err);
   if (st == GK_OK) {
     memset(cnt, 0, m * k * sizeof(uint32_t));
-    st = count_pairs(f, g, x, search, top, cnt, err);
+    if (frames > 0) st = count_pairs(f, g, x, search, top, cnt, err);
   }
+  if (!alone) st = sum_counts(cnt, m, k, frames, st, comm, err);
   if (st == GK_OK) st = best_clusters(f, g, overlap, of, err);
   gk_selector *s = NULL;
   if (st == GK_OK) {
@@ -654,4 +679,10 @@ gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_g
   gk_scratch_free(of);
   gk_scratch_free(cnt);
   return st == GK_OK ? selector_finish(s, out, a, err) : st;
+}
+
+gk_status gk_selector_create_data(gk_selector **out, const gk_gmm *f, const gk_gmm *g, size_t overlap,
+                                  const gk_gmm_data *x, size_t search, size_t top, size_t min_count,
+                                  const gk_allocator *a, gk_error *err) {
+  return gk_selector_create_data_comm(out, f, g, overlap, x, search, top, min_count, NULL, a, err);
 }

@@ -1298,7 +1298,7 @@ static int trainer_release(lua_State *L) {
 
 /* opts.gselect: {top=5, clusters=0 (all K), search=2, method="runnalls", refresh=1,
  * members="overlap", min_count=5}. */
-static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
+static void read_gselect(lua_State *L, int arg, size_t k, int disk, trainer_box *b) {
   static const char *const keys[] = {"top", "search", "clusters", "method", "refresh", "members", "min_count", NULL};
   static const char *const members[] = {"overlap", "data", NULL};
   int t = gkL_optfield(L, arg, "gselect");
@@ -1323,9 +1323,9 @@ static void read_gselect(lua_State *L, int arg, size_t k, trainer_box *b) {
   b->gs_data = gkL_optenum(L, g, "members", members, 0) == 1;
   if (b->gs_data && b->gs_clusters == 0)
     gkL_opterror(L, g, "members", "'data' needs clusters > 0 (a selector to give members to)");
-  if (b->gs_data && b->comm)
-    gkL_opterror(L, g, "members", "'data' is not available with comm: each rank would choose the members from its "
-                 "own frames");
+  if (b->gs_data && b->comm && disk)
+    gkL_opterror(L, g, "members", "'data' with comm needs the frames in memory (a list of matrices): from disk each "
+                 "rank holds only its own sample of them");
   if (!b->gs_data && gkL_optfield(L, g, "min_count") != LUA_TNIL)
     gkL_opterror(L, g, "min_count", "needs members = \"data\"");
   b->gs_min_count = (size_t)gkL_optinteger(L, g, "min_count", 5, 1, INT32_MAX);
@@ -1389,7 +1389,8 @@ typedef struct trainer_settings {
 
 /* The options at `arg` in gk.gmm.train's order (so that the first bad one is the one it
  * reported); the progress option is left on the stack. */
-static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, trainer_box *b, trainer_settings *s) {
+static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, trainer_box *b, trainer_settings *s,
+                              int disk) {
   static const char *const keys[] = {
     "components", "covariance_type", "init", "max_iter", "tol", "seed", "var_floor",
     "var_floor_relative", "min_weight", "min_weight_action", "reg", "subsample", "threads",
@@ -1418,7 +1419,7 @@ static void read_trainer_opts(lua_State *L, int arg, gk_gmm_train_opts *o, train
   b->comm = gkL_comm(L);
   if (!gkL_optboolean(L, arg, "comm", b->comm != NULL)) b->comm = NULL;
   int progress = lua_gettop(L);
-  read_gselect(L, arg, o->components, b);
+  read_gselect(L, arg, o->components, disk, b);
   lua_settop(L, progress);
 }
 
@@ -1530,9 +1531,10 @@ static int l_trainer(lua_State *L) {
   gk_gmm_train_opts o;
   trainer_settings s;
   trainer_box proto = {0};
-  read_trainer_opts(L, 2, &o, &proto, &s);
+  int disk = is_source(L, 1);
+  read_trainer_opts(L, 2, &o, &proto, &s, disk);
   int progress = lua_gettop(L);
-  if (is_source(L, 1)) return trainer_from_source(L, &o, &proto, &s, progress);
+  if (disk) return trainer_from_source(L, &o, &proto, &s, progress);
   if (lua_istable(L, 2) && lua_getfield(L, 2, "chunk_frames") != LUA_TNIL)
     gkL_opterror(L, 2, "chunk_frames", "is for data read from files (a Kaldi rspecifier or a list of files)");
   lua_settop(L, progress);
@@ -1566,10 +1568,15 @@ static gk_status choose_begin(lua_State *L, trainer_box *b, gk_selector **sel, g
   gk_allocator a = gkL_allocator(L);
   gk_status st = gk_simplify_reduce(t->model, b->gs_clusters, &so, &g, NULL, NULL, e);
   if (st == GK_OK && b->gs_data) {
-    gk_gmm_data sample = b->x;  /* in memory, or the source's sample */
-    size_t have = gk_gmm_data_frames(&b->x), step = (have + GSELECT_SAMPLE - 1) / GSELECT_SAMPLE;
+    /* in memory (this rank's matrices), or the source's sample; every matrix strided alike
+     * on every rank, by the count of all ranks' frames, as one process strides them all */
+    gk_gmm_data sample = b->x;
+    double have = (double)gk_gmm_data_frames(&b->x);
+    st = gk_comm_sum_doubles(b->comm, &have, 1, e);
+    size_t step = (size_t)ceil(have / GSELECT_SAMPLE);
     sample.stride = (b->x.stride > 1 ? b->x.stride : 1) * (step > 1 ? step : 1);
-    st = gk_selector_create_data(sel, t->model, g, 1, &sample, 1, 2, b->gs_min_count, &a, e);
+    if (st == GK_OK)
+      st = gk_selector_create_data_comm(sel, t->model, g, 1, &sample, 1, 2, b->gs_min_count, b->comm, &a, e);
   } else if (st == GK_OK) {
     st = gk_selector_create(sel, t->model, g, 1, &a, e);
   }
@@ -1937,7 +1944,8 @@ static const gkL_Reg gmm_funcs[] = {
    "frame). members = 'data' gives that selector members by data too (gk.gmm.selector_from with data: "
    "up to 100,000 of the frames, evenly spread, each frame's best 2 components joining its best "
    "cluster where at least min_count frames put them; from data on disk, up to 100,000 of the initial "
-   "model's sample (init_frames), kept in memory); not with comm. The lists take frames x top x 8 "
+   "model's sample (init_frames), kept in memory). With comm the ranks' counts are summed, so every rank "
+   "makes the selector one process makes (frames in memory only). The lists take frames x top x 8 "
    "bytes."},
   {"load", l_load,
    "gk.gmm.load(path) -> Gmm\n"

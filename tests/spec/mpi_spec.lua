@@ -241,6 +241,39 @@ g:save(out .. "." .. gk.mpi.rank())
     end)
   end
 
+  -- gselect with members by data: every rank counts its own frames' (cluster, component)
+  -- pairs and the counts are summed, so every rank builds the selector one process builds;
+  -- min_count is set where one rank's counts alone would choose other members
+  local gselect = "{clusters = 6, search = 1, top = 2, members = 'data', min_count = 50, refresh = 2}"
+  for _, case in ipairs({{np = 2, nfiles = 23}, {np = 3, nfiles = 2}}) do
+    it(string.format("%d ranks with Gaussian selection by data members train the model of one process (%d files)",
+      case.np, case.nfiles), function()
+      local script = dir .. "/gsel.lua"
+      write(script, corpus_src .. [[
+local gk = require "gmmkit"
+local out, nfiles = arg[1], tonumber(arg[2])
+local mine = gk.mpi.deal((corpus(gk, nfiles)))
+local opts = {components = 8, init = "split", max_iter = 6, tol = 0, seed = 3, gselect = ]] .. gselect .. [[}
+gk.gmm.train(mine, opts):save(out .. "." .. gk.mpi.rank())
+-- from disk each rank holds only its own sample: refused, naming the option
+local ok, err = pcall(gk.gmm.train, "scp:/nonexistent.scp", opts)
+assert(not ok and err:find("option 'gselect.members'", 1, true) and err:find("in memory", 1, true), err)
+]])
+      local out_base = dir .. "/gsel" .. case.np
+      local out, ok = mpi(case.np, script, {out_base, case.nfiles})
+      assert.is_true(ok, out)
+      local opts = assert(load("return {components = 8, init = 'split', max_iter = 6, tol = 0, seed = 3, gselect = " ..
+        gselect .. "}"))()
+      local ref = gk.gmm.train((corpus(gk, case.nfiles)), opts)
+      local m0 = gk.gmm.load(out_base .. ".0")
+      local d = model_diff(ref, m0)
+      assert.is_true(d <= 1e-12, string.format("relative difference %.3g to one process", d))
+      for r = 1, case.np - 1 do
+        assert.is_true(same_bits(m0, gk.gmm.load(out_base .. "." .. r)), "rank " .. r .. " holds another model")
+      end
+    end)
+  end
+
   it("2 ranks stepping a gk.gmm.trainer from Lua give the model of gk.gmm.train in one process", function()
     local script = dir .. "/step.lua"
     write(script, corpus_src .. [[
