@@ -1,16 +1,17 @@
 /*
  * rank.c: the C largest of a row of scores (rank.h). A row of hundreds or thousands of
  * scores holds its C best in a few places; inserting every score into the sorted list
- * costs a compare and a branch each. Instead: the maxima of LANES interleaved
- * subsequences (one vector pass) give a lower bound on the C-th largest (C of them are
- * distinct entries at least as large); the entries at or above it are listed without a
- * branch, then inserted.
+ * costs a compare and a branch each. Instead: the maxima of LANES (C <= 8) or WIDE (C <= 64,
+ * rows of 128 and more) interleaved subsequences, one vector pass, give a lower bound on the
+ * C-th largest (C of them are distinct entries at least as large); the entries at or above
+ * it are found by a mask, then inserted. A row the bound cannot serve (a NaN in it) is
+ * ranked one by one, so the result never depends on the bound.
  */
 #include <stdint.h>
 #include "rank.h"
 #include "vector_kernel.h"
 
-enum { LANES = 8 };  /* interleaved maxima of a row */
+enum { LANES = 8, WIDE = 64 };  /* interleaved maxima of a row: for C <= LANES, for C <= WIDE */
 
 /* v[i], v[j] = the larger, the smaller (not NaN). */
 static inline void exchange(float *v, size_t i, size_t j) {
@@ -39,6 +40,26 @@ static float lane_bound(const float *v, size_t m, size_t C) {
   return lm[C - 1];
 }
 
+/* A lower bound on the C-th largest of v[0..m) (C <= WIDE <= m): the C-th largest of the
+ * maxima of WIDE interleaved subsequences (one vector pass), found by inserting them into a
+ * list of C; for C above LANES (Kaldi's gselect keeps 20 of 2048). */
+GK_VECTOR_KERNEL
+static float wide_bound(const float *v, size_t m, size_t C) {
+  float lm[WIDE], top[WIDE];
+  for (size_t l = 0; l < WIDE; l++) lm[l] = v[l];
+  size_t q = WIDE, n = 0;
+  for (; q + WIDE <= m; q += WIDE)
+    for (size_t l = 0; l < WIDE; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+  for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+  for (size_t l = 0; l < WIDE; l++) {
+    if (n == C && !(lm[l] > top[C - 1])) continue;
+    size_t p = n < C ? n++ : C - 1;
+    for (; p > 0 && lm[l] > top[p - 1]; p--) top[p] = top[p - 1];
+    top[p] = lm[l];
+  }
+  return top[C - 1];
+}
+
 /* Every entry inserted, one by one. */
 static void rank_all(const float *v, size_t m, const size_t *index, size_t C, gk_cand *c, size_t *n) {
   *n = 0;
@@ -54,11 +75,15 @@ static uint64_t at_least(const float *v, size_t n, float b) {
 }
 
 void gk_rank_row(const float *v, size_t m, const size_t *index, size_t C, gk_cand *c, size_t *n) {
-  if (C > LANES || m < 2 * LANES) {
+  float b;
+  if (C <= LANES && m >= 2 * LANES) {
+    b = lane_bound(v, m, C);
+  } else if (C <= WIDE && m >= 2 * WIDE) {
+    b = wide_bound(v, m, C);
+  } else {
     rank_all(v, m, index, C, c, n);
     return;
   }
-  float b = lane_bound(v, m, C);
   *n = 0;
   for (size_t q0 = 0; q0 < m; q0 += 64) { /* those at least b found by a mask, then inserted */
     uint64_t mask = at_least(v + q0, m - q0 < 64 ? m - q0 : 64, b);

@@ -28,7 +28,8 @@ static inline void gk_cand_insert(gk_cand *c, size_t *n, size_t C, double v, siz
 
 /* The C best of v[0..m) into c[0..*n) (*n = min(C, m)), decreasing, ties to the earlier
  * entry; entry q's index is index[q] (index NULL: q itself). Long rows insert only the
- * values at least a lower bound on their C-th largest, found in one vector pass. */
+ * values at least a lower bound on their C-th largest, found in one vector pass (rows of
+ * 16 and more for C <= 8, of 128 and more for C <= 64). */
 void gk_rank_row(const float *v, size_t m, const size_t *index, size_t C, gk_cand *c, size_t *n);
 
 #endif

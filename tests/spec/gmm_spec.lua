@@ -394,39 +394,47 @@ describe("scoring", function()
   end)
 
   it("ranks the top C of many components exactly, ties to the lower index", function()
-    -- rows of 16 components and more are ranked from a lower bound on their C-th best
-    -- (C <= 8), longer lists one by one; checked against a sort of the double posteriors
-    -- (up to float32 rounding between near ties), for C on both sides of the bound's limit
-    local data = gk.matrix.random(1500, 3, {seed = 9, dtype = "float32"})
-    local big = gk.gmm.train(data, {components = 48, max_iter = 4, seed = 2})
+    -- rows of 16 components and more are ranked from a lower bound on their C-th best (C <=
+    -- 8), rows of 128 and more also for C <= 64, other lists one by one; checked against a
+    -- sort of the double posteriors (up to float32 rounding between near ties), for C on
+    -- both sides of each bound's limit
+    local data = gk.matrix.random(3000, 3, {seed = 9, dtype = "float32"})
     local Y = gk.matrix.random(300, 3, {seed = 10, dtype = "float32"})
-    local full = big:posteriors(Y)
-    for _, C in ipairs{1, 3, 5, 8, 9, 48} do
-      local _, ix = big:posteriors(Y, {top = C})
-      for i = 1, Y:rows() do
-        local p = {}
-        for k = 1, 48 do p[k] = full:get(i, k) end
-        table.sort(p, function(a, b) return a > b end)
-        local seen = {}
-        for t = 1, C do
-          local k = ix:get(i, t)
-          assert.is_nil(seen[k], "a component twice")
-          seen[k] = true
-          local ok = p[t] == 0 and full:get(i, k) == 0  -- both beyond double's range
-          ok = ok or math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3
-          assert.is_true(ok, string.format("top %d, frame %d, place %d: component %d", C, i, t, k))
+    local function check(K, tops)
+      local big = gk.gmm.train(data, {components = K, max_iter = 4, seed = 2})
+      local full = big:posteriors(Y)
+      for _, C in ipairs(tops) do
+        local _, ix = big:posteriors(Y, {top = C})
+        for i = 1, Y:rows() do
+          local p = {}
+          for k = 1, K do p[k] = full:get(i, k) end
+          table.sort(p, function(a, b) return a > b end)
+          local seen = {}
+          for t = 1, C do
+            local k = ix:get(i, t)
+            assert.is_nil(seen[k], "a component twice")
+            seen[k] = true
+            local ok = p[t] == 0 and full:get(i, k) == 0  -- both beyond double's range
+            ok = ok or math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3
+            assert.is_true(ok, string.format("%d components, top %d, frame %d, place %d: component %d", K, C, i,
+                                             t, k))
+          end
         end
       end
     end
-    -- 20 copies of one component and one other: equal scores, taken in index order
-    local w, mu, cov = {}, {}, {}
-    for k = 1, 21 do w[k], mu[k], cov[k] = 1 / 21, {k == 21 and 5 or 0}, {1} end
-    local twins = gk.gmm.new{weights = w, means = mu, covariances = cov}
-    for _, C in ipairs{1, 5, 8} do
-      local _, ix = twins:posteriors({{0}, {5}}, {top = C})
-      for t = 1, C do assert.are.equal(t, ix:get(1, t)) end
-      assert.are.equal(21, ix:get(2, 1))
-      for t = 2, C do assert.are.equal(t - 1, ix:get(2, t)) end
+    check(48, {1, 3, 5, 8, 9, 48})
+    check(160, {5, 9, 20, 64, 65})
+    -- copies of one component and one other: equal scores, taken in index order
+    for _, n in ipairs{20, 140} do
+      local w, mu, cov = {}, {}, {}
+      for k = 1, n + 1 do w[k], mu[k], cov[k] = 1 / (n + 1), {k == n + 1 and 5 or 0}, {1} end
+      local twins = gk.gmm.new{weights = w, means = mu, covariances = cov}
+      for _, C in ipairs{1, 5, 8, 9, 20} do
+        local _, ix = twins:posteriors({{0}, {5}}, {top = C})
+        for t = 1, C do assert.are.equal(t, ix:get(1, t)) end
+        assert.are.equal(n + 1, ix:get(2, 1))
+        for t = 2, C do assert.are.equal(t - 1, ix:get(2, t)) end
+      end
     end
   end)
 
