@@ -405,21 +405,7 @@ describe("scoring", function()
       local full = big:posteriors(Y)
       for _, C in ipairs(tops) do
         local _, ix = big:posteriors(Y, {top = C})
-        for i = 1, Y:rows() do
-          local p = {}
-          for k = 1, K do p[k] = full:get(i, k) end
-          table.sort(p, function(a, b) return a > b end)
-          local seen = {}
-          for t = 1, C do
-            local k = ix:get(i, t)
-            assert.is_nil(seen[k], "a component twice")
-            seen[k] = true
-            local ok = p[t] == 0 and full:get(i, k) == 0  -- both beyond double's range
-            ok = ok or math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3
-            assert.is_true(ok, string.format("%d components, top %d, frame %d, place %d: component %d", K, C, i,
-                                             t, k))
-          end
-        end
+        require("spec_helper").assert_top_ranked(full, ix, C, string.format("%d components, top %d", K, C))
       end
     end
     check(48, {1, 3, 5, 8, 9, 48})

@@ -41,6 +41,28 @@ function M.max_abs_diff(a, b)
   return m
 end
 
+--- Checks that idx (N x C component indices) lists each frame's C best components in order,
+-- against the double posteriors `full` (N x K): distinct, and the t-th of a frame the t-th
+-- largest posterior up to the float32 rounding of a log-density (1e-3 in log) between near
+-- ties; what: a prefix for the messages.
+function M.assert_top_ranked(full, idx, C, what)
+  for i = 1, full:rows() do
+    local p = {}
+    for k = 1, full:cols() do p[k] = full:get(i, k) end
+    table.sort(p, function(a, b) return a > b end)
+    local seen = {}
+    for t = 1, C do
+      local k = idx:get(i, t)
+      local where = string.format("%s, frame %d, place %d: component %d", what, i, t, k)
+      assert(not seen[k], where .. " twice")
+      seen[k] = true
+      local ok = p[t] == 0 and full:get(i, k) == 0  -- both beyond double's range
+      ok = ok or math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3
+      assert(ok, where)
+    end
+  end
+end
+
 --- The bytes of the file at path; an error when it cannot be read, or nil with missing_ok.
 function M.read_file(path, missing_ok)
   local f, why = io.open(path, "rb")

@@ -206,20 +206,7 @@ describe("gk.gmm.selector", function()
         local sel = gk.gmm.selector(big, {clusters = clusters})
         for _, C in ipairs{1, 3, 5, 8} do
           local idx = sel:select(Y, {search = clusters, top = C})
-          for i = 1, Y:rows() do
-            local p = {}
-            for k = 1, 48 do p[k] = full:get(i, k) end
-            table.sort(p, function(a, b) return a > b end)
-            local seen = {}
-            for t = 1, C do
-              local k = idx:get(i, t)
-              assert.is_nil(seen[k], "a component twice")
-              seen[k] = true
-              -- the t-th selected is the t-th best, to the float32 rounding of a log-density
-              assert.is_true(math.abs(math.log(full:get(i, k)) - math.log(p[t])) < 1e-3,
-                             string.format("%d clusters, top %d, frame %d, place %d: component %d", clusters, C, i, t, k))
-            end
-          end
+          require("spec_helper").assert_top_ranked(full, idx, C, string.format("%d clusters, top %d", clusters, C))
         end
       end
     end)
