@@ -34,7 +34,10 @@
  *   model, so the initial model is the single-process one, bit for bit;
  * - every iteration, the statistics: each rank accumulates its part, rank 0 folds them in
  *   rank order (gk_gmm_stats_reduce) and broadcasts the sum, and every rank applies the
- *   same M-step to the same bits, so the models never diverge between ranks.
+ *   same M-step to the same bits, so the models never diverge between ranks;
+ * - with Gaussian selection whose members come from the data, the counts of (cluster,
+ *   component) pairs over the ranks' frames (gk_selector_create_data_comm): whole numbers,
+ *   so their sum is the single process's exactly, and so is every rank's selector.
  *
  * Equality with one process: within 1e-12 relative, not bit for bit (the initial model
  * and the fingerprint are exact). Why: the E-step (gmm_estep.c) adds the statistics of
