@@ -327,8 +327,7 @@ typedef struct ws {
   double *lp;   /* BLOCK: log p(x_i) */
   double *sums; /* BLOCK: sums of the row exponentials */
   double *aux;  /* scratch for llr/top: 2 k + 2 d doubles */
-  size_t *ix;   /* k */
-  gk_cand *cand; /* k: a row's top C (top_c) */
+  gk_cand *top; /* k: a row's top C, best first (top_block) */
   uint32_t *cix; /* k: relevant components of a row */
 } ws;
 
@@ -344,8 +343,7 @@ static void ws_free(ws *w) {
   gk_scratch_free(w->lp);
   gk_scratch_free(w->sums);
   gk_scratch_free(w->aux);
-  gk_scratch_free(w->ix);
-  gk_scratch_free(w->cand);
+  gk_scratch_free(w->top);
   gk_scratch_free(w->cix);
   memset(w, 0, sizeof *w);
 }
@@ -358,10 +356,9 @@ static int ws_init(ws *w, size_t k, size_t d, gk_cov_type cov, int stats) {
   w->lp = gk_scratch_alloc(BLOCK, sizeof(double));
   w->sums = gk_scratch_alloc(BLOCK, sizeof(double));
   w->aux = gk_scratch_alloc(2 * k + 2 * d + 2, sizeof(double));
-  w->ix = gk_scratch_alloc(k, sizeof(size_t));
-  w->cand = gk_scratch_alloc(k, sizeof(gk_cand));
+  w->top = gk_scratch_alloc(k, sizeof(gk_cand));
   w->cix = gk_scratch_alloc(k, sizeof(uint32_t));
-  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->ix && w->cand && w->cix;
+  int ok = w->xd && w->xs && w->ll && w->lp && w->sums && w->aux && w->top && w->cix;
   if (cov == GK_COV_FULL) {
     w->Y = gk_scratch_alloc(BLOCK * d, sizeof(float));
     w->Z = gk_scratch_alloc(FULL_ROWS * full_group(d, k) * d, sizeof(float));
@@ -553,15 +550,7 @@ typedef struct job {
   double *blk_sum;       /* per block: sum of log p (M_SCORE, M_LLR) */
 } job;
 
-/* Indices of the c largest of v[0..k) (c <= k) into w->ix in decreasing order (ties:
- * lower index first). */
-static void top_c(const float *v, size_t k, size_t c, ws *w) {
-  size_t n;
-  gk_rank_row(v, k, NULL, c, w->cand, &n);
-  for (size_t t = 0; t < n; t++) w->ix[t] = w->cand[t].i;
-}
-
-/* The log-likelihood ratio of frame i (row of w->xd) over the top C components in w->ix:
+/* The log-likelihood ratio of frame i (row of w->xd) over the top C components in w->top:
  * log sum_t w N under jb->model minus the same under g, in double. */
 static double top_llr(const job *jb, ws *w, size_t i, size_t C) {
   const kern *q = jb->q;
@@ -572,8 +561,8 @@ static double top_llr(const job *jb, ws *w, size_t i, size_t C) {
   double lu[64], lm[64];
   double *pu = C <= 64 ? lu : w->aux + 2 * d + 2, *pm = C <= 64 ? lm : w->aux + 2 * d + 2 + k;
   for (size_t t = 0; t < C; t++) {
-    pu[t] = gk_gmm_component_logpdf(q->g, w->ix[t], xr, tmp);
-    pm[t] = gk_gmm_component_logpdf(jb->model, w->ix[t], xr, tmp);
+    pu[t] = gk_gmm_component_logpdf(q->g, w->top[t].i, xr, tmp);
+    pm[t] = gk_gmm_component_logpdf(jb->model, w->top[t].i, xr, tmp);
     if (pu[t] > mu) mu = pu[t];
     if (pm[t] > mm) mm = pm[t];
   }
@@ -595,20 +584,21 @@ static double top_block(const job *jb, const block *b, ws *w) {
   double blk = 0.0;
   for (size_t i = 0; i < n; i++) {
     float *l = w->ll + i * k;
-    top_c(l, k, C, w);
+    size_t have;
+    gk_rank_row(l, k, NULL, C, w->top, &have);  /* have = C: C <= k */
     if (jb->md != M_TOP) {
       blk += top_llr(jb, w, i, C);
       continue;
     }
     size_t f = b->offset + i;
-    for (size_t t = 0; t < C; t++) jb->idx[f * C + t] = w->ix[t];
+    for (size_t t = 0; t < C; t++) jb->idx[f * C + t] = w->top[t].i;
     if (!jb->val) {
-      blk += (double)l[w->ix[0]];
+      blk += w->top[0].v;
       continue;
     }
     double sum, lp;
     block_lse(l, 1, k, &lp, &sum);
-    for (size_t t = 0; t < C; t++) jb->val[f * C + t] = (double)l[w->ix[t]] / sum;
+    for (size_t t = 0; t < C; t++) jb->val[f * C + t] = (double)l[w->top[t].i] / sum;
     blk += lp;  /* the frame's log-likelihood, checked as gk_gmm_score checks it */
   }
   return blk;

@@ -20,16 +20,22 @@ static inline void exchange(float *v, size_t i, size_t j) {
   v[j] = lo;
 }
 
+/* The maxima of the `lanes` interleaved subsequences v[l], v[l + lanes], ... of v[0..m)
+ * (lanes <= m) into lm: one vector pass, lanes a constant where it is inlined. */
+GK_KERNEL_PART void lane_maxima(const float *v, size_t m, size_t lanes, float *lm) {
+  for (size_t l = 0; l < lanes; l++) lm[l] = v[l];
+  size_t q = lanes;
+  for (; q + lanes <= m; q += lanes)
+    for (size_t l = 0; l < lanes; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+  for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+}
+
 /* A lower bound on the C-th largest of v[0..m) (C <= LANES <= m): the C-th largest of the
- * maxima of the LANES interleaved subsequences v[l], v[l + LANES], ... One vector pass. */
+ * LANES interleaved maxima (C distinct entries are at least as large). */
 GK_VECTOR_KERNEL
 static float lane_bound(const float *v, size_t m, size_t C) {
   float lm[LANES];
-  for (size_t l = 0; l < LANES; l++) lm[l] = v[l];
-  size_t q = LANES;
-  for (; q + LANES <= m; q += LANES)
-    for (size_t l = 0; l < LANES; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
-  for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
+  lane_maxima(v, m, LANES, lm);
   /* sorted decreasing by a network of 19 exchanges, written out so that each is a max and
    * a min, not a branch */
   exchange(lm, 0, 2), exchange(lm, 1, 3), exchange(lm, 4, 6), exchange(lm, 5, 7);
@@ -40,24 +46,16 @@ static float lane_bound(const float *v, size_t m, size_t C) {
   return lm[C - 1];
 }
 
-/* A lower bound on the C-th largest of v[0..m) (C <= WIDE <= m): the C-th largest of the
- * maxima of WIDE interleaved subsequences (one vector pass), found by inserting them into a
- * list of C; for C above LANES (Kaldi's gselect keeps 20 of 2048). */
+/* The same for C <= WIDE <= m (Kaldi's gselect keeps 20 of 2048): the C-th largest of the
+ * WIDE interleaved maxima, by inserting them into a list of C. */
 GK_VECTOR_KERNEL
 static float wide_bound(const float *v, size_t m, size_t C) {
-  float lm[WIDE], top[WIDE];
-  for (size_t l = 0; l < WIDE; l++) lm[l] = v[l];
-  size_t q = WIDE, n = 0;
-  for (; q + WIDE <= m; q += WIDE)
-    for (size_t l = 0; l < WIDE; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
-  for (size_t l = 0; q + l < m; l++) lm[l] = v[q + l] > lm[l] ? v[q + l] : lm[l];
-  for (size_t l = 0; l < WIDE; l++) {
-    if (n == C && !(lm[l] > top[C - 1])) continue;
-    size_t p = n < C ? n++ : C - 1;
-    for (; p > 0 && lm[l] > top[p - 1]; p--) top[p] = top[p - 1];
-    top[p] = lm[l];
-  }
-  return top[C - 1];
+  float lm[WIDE];
+  gk_cand top[WIDE];
+  size_t n = 0;
+  lane_maxima(v, m, WIDE, lm);
+  for (size_t l = 0; l < WIDE; l++) gk_cand_insert(top, &n, C, (double)lm[l], l);
+  return (float)top[C - 1].v;
 }
 
 /* Every entry inserted, one by one. */
@@ -66,7 +64,7 @@ static void rank_all(const float *v, size_t m, const size_t *index, size_t C, gk
   for (size_t q = 0; q < m; q++) gk_cand_insert(c, n, C, (double)v[q], index ? index[q] : q);
 }
 
-/* Bit q of the result: v[q0 + q] >= b (q < n <= 64). */
+/* Bit q of the result: v[q] >= b (q < n <= 64). */
 GK_VECTOR_KERNEL
 static uint64_t at_least(const float *v, size_t n, float b) {
   uint64_t mask = 0;
