@@ -12,6 +12,7 @@
 #include <lapacke.h>
 
 #include "gmmkit/limits.h"
+#include "gmm_internal.h"
 #include "vector_kernel.h"
 
 /* The allocator to pass to gk_alloc: NULL (malloc) when the model was made without one. */
@@ -115,6 +116,28 @@ double gk_gmm_component_logpdf(const gk_gmm *g, size_t c, const double *x, doubl
   }
   double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
   return lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q);
+}
+
+void gk_gmm_mean(const gk_gmm *g, double *mean) {
+  size_t d = g->d;
+  for (size_t j = 0; j < d; j++) {
+    double s = 0.0;
+    for (size_t c = 0; c < g->k; c++) s += g->weights[c] * g->means[c * d + j];
+    mean[j] = s;
+  }
+}
+
+double gk_gmm_diag_row(const gk_gmm *g, size_t c, const double *shift, float *A, size_t stride) {
+  size_t d = g->d;
+  double q2 = 0.0;
+  for (size_t j = 0; j < d; j++) {
+    double v = g->covs[c * d + j], m = g->means[c * d + j] - shift[j];
+    A[j * stride] = (float)(-0.5 / v);
+    A[(d + j) * stride] = (float)(m / v);
+    q2 += m * m / v;
+  }
+  double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
+  return lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q2);
 }
 
 /* log w_j N(mu_i; mu_j, S_i + S_j) (gmm.h). */

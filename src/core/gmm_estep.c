@@ -266,24 +266,9 @@ static gk_status kern_init(kern *q, const gk_gmm *g, gk_error *err) {
     kern_free(q);
     return gk_fail_nomem(err);
   }
-  /* The shift: the mixture's overall mean. */
-  for (size_t j = 0; j < d; j++) {
-    double s = 0.0;
-    for (size_t c = 0; c < k; c++) s += g->weights[c] * g->means[c * d + j];
-    q->shift[j] = s;
-  }
+  gk_gmm_mean(g, q->shift);  /* the shift */
   if (g->cov == GK_COV_DIAG) {
-    for (size_t c = 0; c < k; c++) {
-      double q2 = 0.0;
-      for (size_t j = 0; j < d; j++) {
-        double v = g->covs[c * d + j], m = g->means[c * d + j] - q->shift[j];
-        q->W[j * k + c] = (float)(-0.5 / v);
-        q->W[(d + j) * k + c] = (float)(m / v);
-        q2 += m * m / v;
-      }
-      double lw = g->weights[c] > 0.0 ? log(g->weights[c]) : -INFINITY;
-      q->cst[c] = (float)(lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[c] + q2));
-    }
+    for (size_t c = 0; c < k; c++) q->cst[c] = (float)gk_gmm_diag_row(g, c, q->shift, q->W + c, k);
     return GK_OK;
   }
   double *inv = gk_scratch_alloc(d * d, sizeof(double));

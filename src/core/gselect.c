@@ -84,33 +84,15 @@ static void members_of(gk_selector *s, const size_t *of) {
   s->start[0] = 0;
 }
 
-/* Component i of g as a quadratic-form row about shift: A (2d values, diagonal g) and its
- * constant (the return). */
-static double quad_row(const gk_gmm *g, size_t i, const double *shift, float *A) {
-  size_t d = g->d;
-  double lw = g->weights[i] > 0.0 ? log(g->weights[i]) : -INFINITY, quad = 0.0;
-  if (g->cov == GK_COV_DIAG)
-    for (size_t t = 0; t < d; t++) {
-      double v = g->covs[i * d + t], mu = g->means[i * d + t] - shift[t];
-      A[t] = (float)(-0.5 / v);
-      A[d + t] = (float)(mu / v);
-      quad += mu * mu / v;
-    }
-  return lw - 0.5 * ((double)d * GK_LOG_2PI + g->log_det[i] + quad);
-}
-
-/* The quadratic-form rows of the members (diagonal UBMs) and of the clusters, and their
- * constants. */
+/* The shift (the UBM's mean), and for diagonal mixtures the quadratic-form rows of the
+ * members and of the clusters (gk_gmm_diag_row), with their constants. */
 static void member_rows(gk_selector *s) {
-  const gk_gmm *f = s->f;
   size_t d = s->d, slots = s->start[s->m];
-  for (size_t t = 0; t < d; t++) {
-    double acc = 0.0;
-    for (size_t i = 0; i < s->k; i++) acc += f->weights[i] * f->means[i * d + t];
-    s->shift[t] = acc;
-  }
-  for (size_t q = 0; q < slots; q++) s->cst[q] = quad_row(f, s->member[q], s->shift, s->A + q * 2 * d);
-  for (size_t j = 0; j < s->m; j++) s->gcst[j] = quad_row(s->g, j, s->shift, s->gA + j * 2 * d);
+  gk_gmm_mean(s->f, s->shift);
+  for (size_t q = 0; s->f->cov == GK_COV_DIAG && q < slots; q++)
+    s->cst[q] = gk_gmm_diag_row(s->f, s->member[q], s->shift, s->A + q * 2 * d, 1);
+  for (size_t j = 0; s->g->cov == GK_COV_DIAG && j < s->m; j++)
+    s->gcst[j] = gk_gmm_diag_row(s->g, j, s->shift, s->gA + j * 2 * d, 1);
 }
 
 /* Clusters that no UBM component joined are dropped (with their components of g): a
